@@ -1,0 +1,278 @@
+"""Case description: the domain, grid controls, materials, blocks, boundary conditions and
+solver settings, read from YAML or built in Python.
+
+All quantities are SI: metres, watts, kelvin, W/(m^2 K), W/m^2, seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import CaseError
+
+FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
+Vec3 = tuple[float, float, float]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Region(_Model):
+    """An axis-aligned box (m) that limits a boundary condition to part of a face."""
+
+    min: Vec3
+    max: Vec3
+
+
+class Boundary(_Model):
+    """One thermal boundary condition.
+
+    - ``temperature``: fixed surface temperature ``T`` (K)
+    - ``heat_flux``: heat flux ``q`` (W/m^2) *into* the body
+    - ``convective``: heat transfer coefficient ``h`` (W/(m^2 K)) to ``T_ambient`` (K)
+    - ``adiabatic``: no heat flow
+    """
+
+    type: Literal["temperature", "heat_flux", "convective", "adiabatic"]
+    T: Optional[float] = None
+    q: Optional[float] = None
+    h: Optional[float] = None
+    T_ambient: Optional[float] = None
+    region: Optional[Region] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        need = {"temperature": ("T",), "heat_flux": ("q",), "convective": ("h", "T_ambient"),
+                "adiabatic": ()}[self.type]
+        for key in need:
+            v = getattr(self, key)
+            if v is None:
+                raise ValueError(f"a {self.type} boundary needs '{key}'")
+            if not math.isfinite(v):
+                raise ValueError(f"'{key}' must be finite")
+        if self.type == "temperature" and self.T <= 0:
+            raise ValueError("T is in kelvin and must be positive")
+        if self.type == "convective":
+            if self.h <= 0:
+                raise ValueError(f"h must be positive, got {self.h}")
+            if self.T_ambient <= 0:
+                raise ValueError("T_ambient is in kelvin and must be positive")
+        return self
+
+
+class Temperature(Boundary):
+    type: Literal["temperature"] = "temperature"
+
+
+class HeatFlux(Boundary):
+    type: Literal["heat_flux"] = "heat_flux"
+
+
+class Convective(Boundary):
+    type: Literal["convective"] = "convective"
+
+
+class Adiabatic(Boundary):
+    type: Literal["adiabatic"] = "adiabatic"
+
+
+BoundaryMap = dict[Literal["x-", "x+", "y-", "y+", "z-", "z+"], Union[Boundary, list[Boundary]]]
+
+
+class MaterialSpec(_Model):
+    """A user-defined solid: k (W/(m K), one value or kx, ky, kz), rho (kg/m^3), cp (J/(kg K))."""
+
+    k: Union[float, tuple[float, float, float]]
+    rho: float
+    cp: float
+
+
+class Block(_Model):
+    """An axis-aligned solid block with a material and a power (W) spread over its volume."""
+
+    name: str
+    material: str
+    min: Vec3
+    max: Vec3
+    power: float = 0.0
+    boundaries: BoundaryMap = Field(default_factory=dict)
+
+
+class Domain(_Model):
+    """The box that is meshed (m) and the material filling the space no block occupies."""
+
+    min: Vec3 = (0.0, 0.0, 0.0)
+    max: Vec3
+    background: str = "void"
+
+
+class GridSpec(_Model):
+    """Grid controls.  ``cells`` gives a uniform grid; otherwise the grid is graded, with block
+    faces on grid lines, spacing at most ``max_cell`` (m, one value or per axis), neighbouring
+    cells differing by at most the ``growth`` ratio, and at least ``min_cells_per_layer`` cells
+    across every layer between block faces."""
+
+    cells: Optional[tuple[int, int, int]] = None
+    max_cell: Union[float, tuple[float, float, float]] = 1e-3
+    growth: float = 1.2
+    min_cells_per_layer: int = 1
+
+    @field_validator("growth")
+    @classmethod
+    def _growth(cls, v):
+        if not 1.0 <= v <= 3.0:
+            raise ValueError("growth must lie between 1 and 3")
+        return v
+
+
+class Transient(_Model):
+    """Time stepping.  ``dt`` in seconds or ``auto`` (explicit: the stability limit times 0.9;
+    implicit: end_time / 100).  Snapshots are written at the listed times (s)."""
+
+    method: Literal["implicit_euler", "crank_nicolson", "explicit"] = "implicit_euler"
+    end_time: float
+    dt: Union[float, Literal["auto"]] = "auto"
+    snapshots: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if not self.end_time > 0:
+            raise ValueError("end_time must be positive")
+        if self.dt != "auto" and not self.dt > 0:
+            raise ValueError("dt must be positive")
+        for t in self.snapshots:
+            if not 0 <= t <= self.end_time:
+                raise ValueError(f"snapshot time {t} lies outside [0, end_time]")
+        return self
+
+
+class SolverSpec(_Model):
+    mode: Literal["steady", "transient"] = "steady"
+    precision: Literal["float64", "float32"] = "float64"
+    tolerance: float = 1e-8
+    max_iterations: int = 500
+    transient: Optional[Transient] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.mode == "transient" and self.transient is None:
+            raise ValueError("mode 'transient' needs a 'transient' section (end_time, dt)")
+        if not 0 < self.tolerance < 1:
+            raise ValueError("tolerance must lie in (0, 1)")
+        return self
+
+
+class Case(_Model):
+    """A complete thermal case."""
+
+    name: str = "case"
+    domain: Domain
+    grid: GridSpec = Field(default_factory=GridSpec)
+    materials: dict[str, MaterialSpec] = Field(default_factory=dict)
+    blocks: list[Block] = Field(default_factory=list)
+    boundaries: BoundaryMap = Field(default_factory=dict)
+    powers: dict[str, float] = Field(default_factory=dict)
+    initial_temperature: float = 300.0
+    solver: SolverSpec = Field(default_factory=SolverSpec)
+    source_file: Optional[str] = Field(default=None, exclude=True)
+
+    # -- checks that need the whole case; each names the key it is about --------------
+    def check(self) -> "Case":
+        lo, hi = self.domain.min, self.domain.max
+        for a in range(3):
+            if not hi[a] > lo[a]:
+                raise CaseError(f"max must exceed min on every axis (axis {'xyz'[a]})",
+                                "domain.max", self.source_file)
+        names = set()
+        for i, b in enumerate(self.blocks):
+            key = f"blocks[{i}] ({b.name})"
+            if b.name in names:
+                raise CaseError(f"duplicate block name '{b.name}'", key, self.source_file)
+            names.add(b.name)
+            for a in range(3):
+                if not b.max[a] > b.min[a]:
+                    raise CaseError(f"zero or negative thickness along {'xyz'[a]} "
+                                    f"(min {b.min[a]}, max {b.max[a]})", key, self.source_file)
+                tol = 1e-12 * (hi[a] - lo[a])
+                if b.min[a] < lo[a] - tol or b.max[a] > hi[a] + tol:
+                    raise CaseError(f"block extends outside the domain along {'xyz'[a]} "
+                                    f"([{b.min[a]}, {b.max[a]}] not within [{lo[a]}, {hi[a]}])",
+                                    key, self.source_file)
+            if not math.isfinite(b.power) or b.power < 0:
+                raise CaseError(f"power must be a non-negative number of watts, got {b.power}",
+                                f"{key}.power", self.source_file)
+        for name, p in self.powers.items():
+            if name not in names:
+                raise CaseError(f"no block named '{name}' (blocks: {', '.join(sorted(names))})",
+                                f"powers.{name}", self.source_file)
+            if not math.isfinite(p) or p < 0:
+                raise CaseError(f"power must be a non-negative number of watts, got {p}",
+                                f"powers.{name}", self.source_file)
+        if self.initial_temperature <= 0:
+            raise CaseError("temperatures are in kelvin and must be positive",
+                            "initial_temperature", self.source_file)
+        return self
+
+    def block_power(self, block: Block) -> float:
+        return self.powers.get(block.name, block.power)
+
+    @classmethod
+    def from_dict(cls, data: dict, file: str | None = None) -> "Case":
+        if not isinstance(data, dict):
+            raise CaseError("the case must be a mapping of keys (domain, blocks, ...)",
+                            None, file)
+        try:
+            case = cls.model_validate(data)
+        except ValidationError as e:
+            err = e.errors()[0]
+            key = _loc_to_key(err["loc"], data)
+            msg = err["msg"].removeprefix("Value error, ")
+            raise CaseError(msg, key or None, file) from None
+        case.source_file = file
+        return case.check()
+
+
+def _loc_to_key(loc, data) -> str:
+    """Turn a pydantic error location into a dotted key with block names where known."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            name = node[item].get("name") if isinstance(node, list) and item < len(node) \
+                and isinstance(node[item], dict) else None
+            parts[-1] = f"{parts[-1]}[{item}]" + (f" ({name})" if name else "")
+        elif item in ("Boundary", "list[Boundary]", "float", "tuple[float, float, float]",
+                      "function-after[_check(), Boundary]") or str(item).startswith(
+                          ("list[", "function-", "tuple[", "literal[")):
+            continue
+        else:
+            parts.append(str(item))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def load_case(path: str | Path) -> Case:
+    """Read a YAML case file; every mistake raises a one-line :class:`CaseError`."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise CaseError(f"cannot read the file ({e.strerror})", None, file) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(e, "problem", None) or "malformed YAML"
+        raise CaseError(f"malformed YAML: {problem}", where, file) from None
+    return Case.from_dict(data, file)

@@ -1,0 +1,455 @@
+"""Discretisation of a case: the finite-volume thermal model.
+
+Every cell of the grid (and of a one-cell halo around it) gets a small integer *id*; cells
+with the same id share their properties, kept in a per-id table:
+
+======== =====================================================================
+rkx..rkz thermal resistivity 1/k along each axis, m K / W (1e30 for void)
+ra       an absolute surface resistance, m^2 K / W (1/h of a convective BC)
+inv_rhoc 1/(rho c_p), m^3 K / J (0 for cells whose temperature is held fixed)
+qdot     volumetric heat source, W/m^3
+kind     0 solved cell, 1 void, 2 fixed-temperature cell (halo or BC cell)
+======== =====================================================================
+
+A face between cells P and N conducts ``G = A / (hx_P rk_P + ra_P + hx_N rk_N + ra_N)`` (W/K),
+the series resistance of the two half cells: the harmonic mean of the conductivities
+weighted by the half widths ``hx``, which is exact for a layered 1D wall.  Boundary
+conditions are cells with a fixed temperature and zero width: a halo cell of a
+fixed-temperature face has ``ra = 0``, a convective face ``ra = 1/h`` at the ambient
+temperature, an adiabatic face an infinite resistance.  A heat flux enters as a source in
+the first cell layer (exact in a finite-volume balance).  The same rule and the same table
+serve the implicit solver (assembled face conductances) and the explicit GPU kernel (which
+evaluates the rule on the fly), so both see identical physics.  A later domain
+decomposition fills the same halo with a neighbour's temperatures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .case import FACES, Block, Boundary, Case
+from .errors import CaseError
+from .grid import Grid
+from .materials import Material, lookup, make_material
+
+BIG_R = 1e30          # resistance standing for "no heat path" (finite, so 0 * BIG_R is 0)
+SOLVED, VOID, FIXED = 0, 1, 2
+TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot")
+
+
+@dataclass
+class ThermalModel:
+    """The discretised case.  Arrays with a halo have shape ``(nx+2, ny+2, nz+2)``."""
+
+    case: Case
+    grid: Grid
+    ids: np.ndarray                    # cell id, with halo (uint8 or uint16)
+    table: dict[str, np.ndarray]       # per-id properties, see module docstring
+    kind: np.ndarray                   # per-id kind
+    id_block: np.ndarray               # per-id block index (-1: background, halo, BC cell)
+    id_material: np.ndarray            # per-id material index (-1: none)
+    T_fixed: np.ndarray                # initial temperature with fixed values, with halo (K)
+    block_names: list[str]
+    materials: list[Material]
+    block_power: np.ndarray            # W per block, as given
+    flux_power: float                  # W entering through heat-flux boundaries
+    boundary_labels: list[str] = field(default_factory=list)   # per fixed id: where it is
+    id_boundary: np.ndarray | None = None                      # per-id boundary label index
+
+    @property
+    def shape(self):
+        return self.grid.shape
+
+    def half_widths(self, axis: int) -> np.ndarray:
+        """Half cell widths along ``axis`` with zero-width halo cells at both ends (m)."""
+        h = 0.5 * self.grid.spacing(axis)
+        return np.concatenate([[0.0], h, [0.0]])
+
+    def cell_field(self, name: str) -> np.ndarray:
+        """A per-id table entry expanded to the interior cells."""
+        return self.table[name][self.ids[1:-1, 1:-1, 1:-1]]
+
+    def solved_mask(self) -> np.ndarray:
+        return self.kind[self.ids[1:-1, 1:-1, 1:-1]] == SOLVED
+
+    def power_density(self) -> np.ndarray:
+        """Volumetric heat source per cell (W/m^3), heat-flux boundary layers included."""
+        return self.cell_field("qdot")
+
+    @property
+    def total_power(self) -> float:
+        """Heat put in (W): block powers plus heat-flux boundaries."""
+        return float(self.block_power.sum() + self.flux_power)
+
+
+# ---------------------------------------------------------------------------------------
+def build_model(case: Case) -> ThermalModel:
+    """Rasterise a case onto its grid and build the per-id property table."""
+    case.check()
+    file = case.source_file
+    grid = make_grid(case)
+    nx, ny, nz = grid.shape
+    T0 = case.initial_temperature
+
+    user = {}
+    for name, spec in case.materials.items():
+        try:
+            user[name] = make_material(name, spec.k, spec.rho, spec.cp)
+        except CaseError as e:
+            raise e.with_file(file) from None
+
+    def material(name: str, key: str) -> Material:
+        try:
+            return lookup(name, user, T0)
+        except CaseError as e:
+            raise CaseError(e.reason, key, file) from None
+
+    materials: list[Material] = [material(case.domain.background, "domain.background")]
+    mat_index = {materials[0].name: 0}
+    block_mat = []
+    for i, b in enumerate(case.blocks):
+        m = material(b.material, f"blocks[{i}] ({b.name}).material")
+        if m.name not in mat_index:
+            mat_index[m.name] = len(materials)
+            materials.append(m)
+        block_mat.append(mat_index[m.name])
+
+    # -- which block owns each cell (later blocks win where they overlap) --------------
+    owner = np.full((nx, ny, nz), -1, dtype=np.int32)
+    for i, b in enumerate(case.blocks):
+        owner[_box_slices(grid, b.min, b.max)] = i
+    vol = grid.cell_volumes()
+    qdot = np.zeros((nx, ny, nz))
+    block_power = np.array([case.block_power(b) for b in case.blocks], dtype=float)
+    for i, b in enumerate(case.blocks):
+        mask = owner == i
+        if not mask.any():
+            if block_power[i] > 0:
+                raise CaseError("block has power but no cells: it is covered by later blocks "
+                                "or thinner than the grid", f"blocks[{i}] ({b.name})", file)
+            continue
+        if block_power[i] > 0:
+            qdot[mask] += block_power[i] / vol[mask].sum()
+    cell_mat = np.where(owner >= 0, np.asarray(block_mat + [0])[owner], 0)
+    is_void = np.array([m.is_void for m in materials])[cell_mat]
+    if np.any(is_void & (qdot > 0)):
+        raise CaseError("a powered block is made of void", "blocks", file)
+
+    # -- heat-flux boundaries become sources in the first cell layer ------------------
+    flux_q = np.zeros((nx, ny, nz))
+    flux_power = 0.0
+    fixed_cell = np.full((nx, ny, nz), -1, dtype=np.int32)   # interior BC cells
+    fixed_specs: list[tuple[float, float, str]] = []        # (ra, T, label)
+
+    def add_flux(sl, axis, q):
+        d = grid.spacing(axis)
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        width = np.broadcast_to(d.reshape(shape), (nx, ny, nz))[sl]
+        solid = ~is_void[sl]
+        flux_q[sl] += np.where(solid, q / width, 0.0)
+        return float(np.sum(np.where(solid, q / width * vol[sl], 0.0)))
+
+    for face, specs in case.boundaries.items():
+        for k, spec in enumerate(_as_list(specs)):
+            if spec.type == "heat_flux":
+                sl = _face_layer(grid, face, spec, inside=True)
+                flux_power += add_flux(sl, "xyz".index(face[0]), spec.q)
+
+    for i, b in enumerate(case.blocks):
+        for face, specs in b.boundaries.items():
+            for spec in _as_list(specs):
+                key = f"blocks[{i}] ({b.name}).boundaries.{face}"
+                axis = "xyz".index(face[0])
+                inner, outer = _block_face_layers(grid, b, face, key, file)
+                if spec.type == "heat_flux":
+                    flux_power += add_flux(inner, axis, spec.q)
+                    continue
+                if spec.type == "adiabatic":
+                    continue  # void already insulates
+                void_out = is_void[outer]
+                if not void_out.any():
+                    raise CaseError("a temperature or convective condition on a block face "
+                                    "needs empty space (background: void) beyond the face",
+                                    key, file)
+                ra = 0.0 if spec.type == "temperature" else 1.0 / spec.h
+                T = spec.T if spec.type == "temperature" else spec.T_ambient
+                fixed_specs.append((ra, T, f"{b.name} {face} ({spec.type})"))
+                target = fixed_cell[outer]
+                target[void_out] = len(fixed_specs) - 1
+                fixed_cell[outer] = target
+
+    # -- halo cells: the domain's boundary conditions ---------------------------------
+    halo_patch = np.full((nx + 2, ny + 2, nz + 2), -1, dtype=np.int32)
+    halo_specs: list[tuple[float, float, str]] = [(BIG_R, T0, "adiabatic")]
+    for face in FACES:
+        halo_patch[_halo_slice(face, (nx, ny, nz))] = 0
+    for face, specs in case.boundaries.items():
+        for spec in _as_list(specs):
+            if spec.type in ("heat_flux", "adiabatic"):
+                continue
+            ra = 0.0 if spec.type == "temperature" else 1.0 / spec.h
+            T = spec.T if spec.type == "temperature" else spec.T_ambient
+            halo_specs.append((ra, T, f"{face} ({spec.type})"))
+            sl = _face_layer(grid, face, spec, inside=False)
+            halo_patch[sl] = len(halo_specs) - 1
+
+    # -- ids: unique combinations of (block or background, flux source, BC cell) -------
+    nb = len(case.blocks) + 1
+    _, flux_code = np.unique(flux_q, return_inverse=True)
+    flux_code = flux_code.reshape(nx, ny, nz)
+    nflux = int(flux_code.max()) + 1
+    code_inner = (owner + 1).astype(np.int64) + nb * (flux_code.astype(np.int64)
+                                                      + nflux * (fixed_cell + 1).astype(np.int64))
+    code = np.full((nx + 2, ny + 2, nz + 2), -1, dtype=np.int64)
+    code[1:-1, 1:-1, 1:-1] = code_inner
+    halo = halo_patch >= 0
+    offset = int(code_inner.max()) + 1
+    code[halo] = offset + halo_patch[halo]
+    codes, inverse = np.unique(code, return_inverse=True)
+    inverse = inverse.reshape(code.shape)
+    nid = codes.size
+    if nid > 65535:
+        raise CaseError(f"{nid} distinct cell kinds exceed the 65535 supported", "blocks", file)
+    ids = inverse.astype(np.uint8 if nid <= 256 else np.uint16)
+
+    table = {f: np.zeros(nid) for f in TABLE_FIELDS}
+    kind = np.zeros(nid, dtype=np.int8)
+    id_block = np.full(nid, -1, dtype=np.int32)
+    id_material = np.full(nid, -1, dtype=np.int32)
+    id_boundary = np.full(nid, -1, dtype=np.int32)
+    labels = [s[2] for s in halo_specs] + [s[2] for s in fixed_specs]
+    T_fixed = np.full((nx + 2, ny + 2, nz + 2), T0, dtype=float)
+    flat_code = code.ravel()
+    first = np.full(nid, -1, dtype=np.int64)
+    first[inverse.ravel()[::-1]] = np.arange(flat_code.size)[::-1]
+    for n in range(nid):
+        c = int(codes[n])
+        if c >= offset:                                        # halo cell
+            p = c - offset
+            ra, T, _ = halo_specs[p]
+            _fixed_entry(table, kind, n, ra)
+            id_boundary[n] = p
+            T_fixed[inverse == n] = T
+            continue
+        idx = np.unravel_index(first[n], code.shape)
+        ii = tuple(int(v) - 1 for v in idx)
+        fc = int(fixed_cell[ii])
+        if fc >= 0:                                            # BC cell beyond a block face
+            ra, T, _ = fixed_specs[fc]
+            _fixed_entry(table, kind, n, ra)
+            id_boundary[n] = len(halo_specs) + fc
+            T_fixed[inverse == n] = T
+            continue
+        blk = int(owner[ii])
+        mi = int(cell_mat[ii])
+        m = materials[mi]
+        id_block[n] = blk
+        id_material[n] = mi
+        if m.is_void:
+            kind[n] = VOID
+            table["rkx"][n] = table["rky"][n] = table["rkz"][n] = BIG_R
+            continue
+        kind[n] = SOLVED
+        for a, f in enumerate(("rkx", "rky", "rkz")):
+            table[f][n] = 1.0 / m.conductivity[a]
+        table["inv_rhoc"][n] = 1.0 / m.volumetric_heat_capacity
+        table["qdot"][n] = qdot[ii] + flux_q[ii]
+
+    if not np.any(kind == SOLVED):
+        raise CaseError("nothing to solve: every cell is void", "blocks", file)
+    return ThermalModel(case=case, grid=grid, ids=ids, table=table, kind=kind,
+                        id_block=id_block, id_material=id_material, T_fixed=T_fixed,
+                        block_names=[b.name for b in case.blocks], materials=materials,
+                        block_power=block_power, flux_power=flux_power,
+                        boundary_labels=labels, id_boundary=id_boundary)
+
+
+def _fixed_entry(table, kind, n, ra):
+    kind[n] = FIXED
+    table["ra"][n] = ra
+    # rk, inv_rhoc and qdot stay 0: the cell has no width, no capacity and no source
+
+
+def make_grid(case: Case) -> Grid:
+    g = case.grid
+    lo, hi = case.domain.min, case.domain.max
+    if g.cells is not None:
+        if min(g.cells) < 1:
+            raise CaseError("cells must be positive integers", "grid.cells", case.source_file)
+        return Grid.uniform(lo, hi, g.cells)
+    bps = [[], [], []]
+    for b in case.blocks:
+        for a in range(3):
+            bps[a] += [b.min[a], b.max[a]]
+    for specs in case.boundaries.values():
+        for s in _as_list(specs):
+            if s.region is not None:
+                for a in range(3):
+                    bps[a] += [s.region.min[a], s.region.max[a]]
+    mc = g.max_cell
+    for v in (mc if isinstance(mc, tuple) else (mc,)):
+        if not v > 0:
+            raise CaseError("max_cell must be positive", "grid.max_cell", case.source_file)
+    return Grid.graded(lo, hi, bps, mc, g.growth, g.min_cells_per_layer)
+
+
+def _as_list(specs) -> list[Boundary]:
+    return specs if isinstance(specs, list) else [specs]
+
+
+def _box_slices(grid: Grid, lo, hi):
+    return tuple(slice(*grid.index_range(a, lo[a], hi[a])) for a in range(3))
+
+
+def _face_layer(grid: Grid, face: str, spec: Boundary, inside: bool):
+    """Cells next to a domain face (``inside``) or the halo cells beyond it, limited to the
+    spec's region; slices into an interior array (inside) or a halo array."""
+    axis = "xyz".index(face[0])
+    n = grid.shape
+    sl = []
+    for a in range(3):
+        if a == axis:
+            if inside:
+                sl.append(slice(0, 1) if face[1] == "-" else slice(n[a] - 1, n[a]))
+            else:
+                sl.append(slice(0, 1) if face[1] == "-" else slice(n[a] + 1, n[a] + 2))
+            continue
+        i0, i1 = (0, n[a]) if spec.region is None else \
+            grid.index_range(a, spec.region.min[a], spec.region.max[a])
+        off = 0 if inside else 1
+        sl.append(slice(i0 + off, i1 + off))
+    return tuple(sl)
+
+
+def _halo_slice(face: str, n):
+    axis = "xyz".index(face[0])
+    sl = [slice(1, n[a] + 1) for a in range(3)]
+    sl[axis] = slice(0, 1) if face[1] == "-" else slice(n[axis] + 1, n[axis] + 2)
+    return tuple(sl)
+
+
+def _block_face_layers(grid: Grid, b: Block, face: str, key: str, file):
+    """The block's own cell layer at ``face`` and the layer just outside it (interior
+    indices)."""
+    axis = "xyz".index(face[0])
+    box = list(_box_slices(grid, b.min, b.max))
+    s = box[axis]
+    n = grid.shape[axis]
+    if face[1] == "-":
+        if s.start == 0:
+            raise CaseError("this block face lies on the domain boundary: give the condition "
+                            "under 'boundaries' with a region instead", key, file)
+        inner, outer = slice(s.start, s.start + 1), slice(s.start - 1, s.start)
+    else:
+        if s.stop == n:
+            raise CaseError("this block face lies on the domain boundary: give the condition "
+                            "under 'boundaries' with a region instead", key, file)
+        inner, outer = slice(s.stop - 1, s.stop), slice(s.stop, s.stop + 1)
+    bi, bo = list(box), list(box)
+    bi[axis], bo[axis] = inner, outer
+    return tuple(bi), tuple(bo)
+
+
+# ---------------------------------------------------------------------------------------
+@dataclass
+class LinearSystem:
+    """``A T = b`` in conductance form: ``(A T)_P = D_P T_P + sum_f G_f (T_P - T_N)``.
+
+    ``Gx`` has shape (nx+1, ny, nz): face i lies between cells i-1 and i; faces 0 and nx
+    couple to the halo, which holds zero for the homogeneous operator (the boundary
+    temperatures are already in ``b``).  Units: G and D in W/K, b in W.
+    """
+
+    Gx: np.ndarray
+    Gy: np.ndarray
+    Gz: np.ndarray
+    D: np.ndarray
+    b: np.ndarray
+
+
+def face_conductances(model: ThermalModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Face conductances G = A / R_series (W/K) on every face, the halo faces included."""
+    grid = model.grid
+    ids = model.ids
+    t = model.table
+    out = []
+    d = [grid.spacing(a) for a in range(3)]
+    for axis, rk in enumerate(("rkx", "rky", "rkz")):
+        shape = [1, 1, 1]
+        shape[axis] = -1
+        h = model.half_widths(axis).reshape(shape)
+        side = h * t[rk][ids] + t["ra"][ids]
+        inner = [slice(1, -1)] * 3
+        lo, hi = list(inner), list(inner)
+        lo[axis] = slice(0, -1)
+        hi[axis] = slice(1, None)
+        r = side[tuple(lo)] + side[tuple(hi)]
+        o = [a for a in range(3) if a != axis]
+        area_shape = [1, 1, 1]
+        area_shape[o[0]] = -1
+        A = d[o[0]].reshape(area_shape)
+        area_shape = [1, 1, 1]
+        area_shape[o[1]] = -1
+        A = A * d[o[1]].reshape(area_shape)
+        with np.errstate(divide="ignore"):
+            G = np.where(r < 0.5 * BIG_R, A / r, 0.0)
+        out.append(G)
+    return tuple(out)
+
+
+def linear_system(model: ThermalModel, capacity_rate: np.ndarray | None = None,
+                  T_fixed: np.ndarray | None = None) -> LinearSystem:
+    """Assemble the steady operator (plus ``capacity_rate`` = C/dt in W/K on the diagonal for
+    an implicit time step).  Fixed cells inside the domain are eliminated into D and b."""
+    T_fixed = model.T_fixed if T_fixed is None else T_fixed
+    Gx, Gy, Gz = (g.copy() for g in face_conductances(model))
+    nx, ny, nz = model.shape
+    kind = model.kind[model.ids]
+    solved = kind[1:-1, 1:-1, 1:-1] == SOLVED
+    D = np.zeros((nx, ny, nz)) if capacity_rate is None else np.where(solved, capacity_rate, 0)
+    b = np.where(solved, model.cell_field("qdot") * model.grid.cell_volumes(), 0.0)
+    # boundary faces: keep G (the halo reads zero), move G * T_halo into b
+    Tin = T_fixed
+    b[0, :, :] += Gx[0] * Tin[0, 1:-1, 1:-1]
+    b[-1, :, :] += Gx[-1] * Tin[-1, 1:-1, 1:-1]
+    b[:, 0, :] += Gy[:, 0] * Tin[1:-1, 0, 1:-1]
+    b[:, -1, :] += Gy[:, -1] * Tin[1:-1, -1, 1:-1]
+    b[:, :, 0] += Gz[:, :, 0] * Tin[1:-1, 1:-1, 0]
+    b[:, :, -1] += Gz[:, :, -1] * Tin[1:-1, 1:-1, -1]
+    # interior fixed and void cells: eliminate their faces
+    not_solved = ~solved
+    if not_solved.any():
+        Tc = T_fixed[1:-1, 1:-1, 1:-1]
+        fixed = kind[1:-1, 1:-1, 1:-1] == FIXED
+        for axis, G in enumerate((Gx, Gy, Gz)):
+            inner = [slice(None)] * 3
+            lo, hi = list(inner), list(inner)
+            lo[axis] = slice(1, -1)           # interior faces only
+            sl_m, sl_p = list(inner), list(inner)
+            sl_m[axis] = slice(0, -1)
+            sl_p[axis] = slice(1, None)
+            g = G[tuple(lo)]
+            sm, sp = solved[tuple(sl_m)], solved[tuple(sl_p)]
+            fm, fp = fixed[tuple(sl_m)], fixed[tuple(sl_p)]
+            # solved cell on the minus side, fixed on the plus side, and vice versa
+            D[tuple(sl_m)] += np.where(sm & fp, g, 0.0)
+            b[tuple(sl_m)] += np.where(sm & fp, g * Tc[tuple(sl_p)], 0.0)
+            D[tuple(sl_p)] += np.where(sp & fm, g, 0.0)
+            b[tuple(sl_p)] += np.where(sp & fm, g * Tc[tuple(sl_m)], 0.0)
+            g[...] = np.where(sm & sp, g, 0.0)
+            # boundary faces of cells that are not solved carry nothing
+            first, last = list(inner), list(inner)
+            first[axis], last[axis] = 0, -1
+            cf, cl = list(inner), list(inner)
+            cf[axis], cl[axis] = 0, -1
+            G[tuple(first)] = np.where(solved[tuple(cf)], G[tuple(first)], 0.0)
+            G[tuple(last)] = np.where(solved[tuple(cl)], G[tuple(last)], 0.0)
+        # keep rows of unsolved cells non-singular and decoupled: D T = D T_fixed
+        pos = np.concatenate([Gx[Gx > 0], Gy[Gy > 0], Gz[Gz > 0]])
+        gref = float(np.median(pos)) if pos.size else 1.0
+        D = np.where(not_solved, gref, D)
+        b = np.where(not_solved, gref * Tc, b)
+    return LinearSystem(Gx, Gy, Gz, D, b)
