@@ -1,0 +1,333 @@
+"""Running a case: steady or transient, on a backend, with statistics and heat balance."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends import get_backend
+from .case import Case
+from .errors import CaseError, SolverError
+from .model import FIXED, SOLVED, VOID, ThermalModel, build_model, face_conductances, \
+    linear_system
+from .solvers.krylov import pcg
+from .solvers.multigrid import Multigrid
+
+RUNAWAY_K = 1.0e5   # a temperature above this means the run has diverged
+
+
+@dataclass
+class Result:
+    """Temperatures (K) on the interior cells (NaN in void) and what the solver did."""
+
+    model: ThermalModel
+    T: np.ndarray
+    stats: dict
+    heat_flows: dict[str, float]            # W leaving the body through each boundary
+    snapshots: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    storage_rate: float = 0.0               # W going into stored heat (transient)
+
+    @property
+    def grid(self):
+        return self.model.grid
+
+    @property
+    def max_temperature(self) -> float:
+        return float(np.nanmax(self.T))
+
+    def hotspot(self) -> dict:
+        """The hottest cell: temperature (K), centre (m), index and block name."""
+        flat = int(np.nanargmax(self.T))
+        idx = np.unravel_index(flat, self.T.shape)
+        centre = [float(self.grid.centres(a)[idx[a]]) for a in range(3)]
+        blk = int(self.model.id_block[self.model.ids[idx[0] + 1, idx[1] + 1, idx[2] + 1]])
+        name = self.model.block_names[blk] if blk >= 0 else "background"
+        return {"T": float(self.T[idx]), "position": centre, "index": [int(i) for i in idx],
+                "block": name}
+
+    @property
+    def energy_balance_error(self) -> float:
+        """|heat in - heat out - heat stored| / heat in (relative)."""
+        p_in = self.model.total_power
+        out = sum(self.heat_flows.values())
+        scale = max(abs(p_in), sum(abs(v) for v in self.heat_flows.values()), 1e-300)
+        return abs(p_in - out - self.storage_rate) / scale
+
+    def block_temperatures(self) -> dict[str, dict]:
+        """Max and mean temperature of every block (K)."""
+        blk = self.model.id_block[self.model.ids[1:-1, 1:-1, 1:-1]]
+        vol = self.grid.cell_volumes()
+        out = {}
+        for i, name in enumerate(self.model.block_names):
+            m = blk == i
+            if m.any():
+                out[name] = {"max": float(np.nanmax(self.T[m])),
+                             "mean": float(np.nansum(self.T[m] * vol[m]) / vol[m].sum())}
+        return out
+
+    def save(self, path, **kw):
+        from .output import write_result
+
+        return write_result(self, path, **kw)
+
+    def summary(self) -> str:
+        hs = self.hotspot()
+        s = self.stats
+        lines = [
+            f"case          {self.model.case.name}  ({s['mode']}, {s['cells']:,} cells, "
+            f"{s['precision']})",
+            f"max T         {hs['T']:.3f} K ({hs['T'] - 273.15:.2f} degC) in '{hs['block']}' "
+            f"at ({', '.join(f'{v * 1e3:.2f}' for v in hs['position'])}) mm",
+            f"power in      {self.model.total_power:.6g} W",
+        ]
+        for label, q in self.heat_flows.items():
+            lines.append(f"  out via {label:<28s} {q:.6g} W")
+        if self.storage_rate:
+            lines.append(f"  stored (rate at end)            {self.storage_rate:.6g} W")
+        lines.append(f"energy balance {self.energy_balance_error:.2e} (relative error)")
+        if s["mode"] == "steady":
+            lines.append(f"iterations    {s['iterations']} (residual {s['residual']:.2e}, "
+                         f"multigrid {s['mg_levels']} levels)")
+        else:
+            lines.append(f"time steps    {s['steps']} x {s['dt']:.4g} s ({s['method']}), "
+                         f"{s.get('iterations', 0)} CG iterations in all")
+        lines.append(f"wall time     {s['wall_time']:.3f} s (set-up {s['setup_time']:.3f} s)")
+        lines.append(f"backend       {s['backend']}: {s['device']}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+def heat_flows(model: ThermalModel, T_int: np.ndarray, G=None) -> dict[str, float]:
+    """Heat (W) leaving solved cells into each fixed-temperature or convective boundary."""
+    G = face_conductances(model) if G is None else G
+    T = model.T_fixed.copy()
+    T[1:-1, 1:-1, 1:-1] = np.where(np.isnan(T_int), T[1:-1, 1:-1, 1:-1], T_int)
+    kind = model.kind[model.ids]
+    bnd = model.id_boundary[model.ids]
+    flows = np.zeros(len(model.boundary_labels))
+    for axis in range(3):
+        g = G[axis]
+        inner = [slice(1, -1)] * 3
+        lo, hi = list(inner), list(inner)
+        lo[axis] = slice(0, -1)
+        hi[axis] = slice(1, None)
+        for a, b in ((lo, hi), (hi, lo)):
+            sa, sb = tuple(a), tuple(b)
+            m = (kind[sa] == SOLVED) & (kind[sb] == FIXED) & (g > 0)
+            if m.any():
+                q = g[m] * (T[sa][m] - T[sb][m])
+                np.add.at(flows, bnd[sb][m], q)
+    return {model.boundary_labels[i]: float(flows[i]) for i in range(flows.size)
+            if model.boundary_labels[i] != "adiabatic" or flows[i] != 0.0}
+
+
+def _dtype(case: Case):
+    return np.float32 if case.solver.precision == "float32" else np.float64
+
+
+def _interior(x):
+    return x[1:-1, 1:-1, 1:-1]
+
+
+def _pad(a):
+    return np.pad(a, 1)
+
+
+def solve(case_or_model, backend="auto", progress=None) -> Result:
+    """Solve a case (steady or transient) and return a :class:`Result`."""
+    t_start = time.perf_counter()
+    model = case_or_model if isinstance(case_or_model, ThermalModel) else \
+        build_model(case_or_model)
+    be = get_backend(backend) if isinstance(backend, str) else backend
+    case = model.case
+    stats = {"mode": case.solver.mode, "precision": case.solver.precision,
+             "cells": model.grid.ncells, "backend": be.name, "device": be.device_name,
+             "shape": list(model.shape)}
+    if case.solver.mode == "steady":
+        res = _steady(model, be, stats, progress, t_start)
+    else:
+        res = _transient(model, be, stats, progress, t_start)
+    res.stats["wall_time"] = time.perf_counter() - t_start
+    return res
+
+
+def _check_anchored(model: ThermalModel, system) -> None:
+    has_boundary = any(np.any(g[tuple(slice(0, 1) if b == a else slice(None)
+                                      for b in range(3))] > 0) or
+                       np.any(g[tuple(slice(-1, None) if b == a else slice(None)
+                                      for b in range(3))] > 0)
+                       for a, g in enumerate((system.Gx, system.Gy, system.Gz)))
+    solved = model.solved_mask()
+    if not has_boundary and not np.any(system.D[solved] > 0):
+        raise CaseError("a steady state needs at least one fixed-temperature or convective "
+                        "boundary (all boundaries are adiabatic or heat flux)", "boundaries",
+                        model.case.source_file)
+
+
+def _steady(model, be, stats, progress, t_start) -> Result:
+    case = model.case
+    dtype = _dtype(case)
+    system = linear_system(model)
+    _check_anchored(model, system)
+    solved = model.solved_mask()
+    mg = Multigrid(system, model.grid.faces, be, dtype, solved=solved)
+    op = tuple(be.asarray(a, dtype) for a in (system.Gx, system.Gy, system.Gz, system.D))
+    b = be.asarray(_pad(system.b), dtype)
+    x = be.asarray(_pad(_interior(model.T_fixed)), dtype)
+    setup = time.perf_counter() - t_start
+    st = pcg(be, op, b, x, mg.apply, case.solver.tolerance, case.solver.max_iterations,
+             progress=progress)
+    if not st.converged:
+        raise SolverError(f"the steady solve did not converge in {st.iterations} iterations "
+                          f"(residual {st.residual:.2e} > tolerance {case.solver.tolerance:g}):"
+                          " raise solver.max_iterations, loosen solver.tolerance, or use "
+                          "precision float64")
+    T = be.to_host(_interior(x)).astype(np.float64)
+    T[~solved] = np.nan
+    _check_finite(T, "steady solve")
+    stats.update(iterations=st.iterations, residual=st.residual, solve_time=st.wall_time,
+                 setup_time=setup, mg_levels=mg.nlevels, mg_hierarchy=mg.describe(),
+                 residual_history=st.history)
+    return Result(model, T, stats, heat_flows(model, T))
+
+
+def _check_finite(T, what):
+    if not np.all(np.isfinite(T[~np.isnan(T)])) or np.nanmax(T) > RUNAWAY_K:
+        raise SolverError(f"the {what} diverged (temperature above {RUNAWAY_K:g} K or NaN): "
+                          "check powers and conductivities, or reduce the time step")
+
+
+def explicit_stable_dt(model: ThermalModel, G=None) -> float:
+    """The largest forward-Euler step for which every cell's update stays bounded (s):
+    min over cells of C / sum(G), C = rho c V (Gershgorin bound on the spectrum)."""
+    G = face_conductances(model) if G is None else G
+    s = G[0][:-1] + G[0][1:] + G[1][:, :-1] + G[1][:, 1:] + G[2][:, :, :-1] + G[2][:, :, 1:]
+    inv_rhoc = model.cell_field("inv_rhoc")
+    solved = model.solved_mask() & (s > 0)
+    if not solved.any():
+        return math.inf
+    C = model.grid.cell_volumes()[solved] / inv_rhoc[solved]
+    return float(np.min(C / s[solved]))
+
+
+def _transient(model, be, stats, progress, t_start) -> Result:
+    case = model.case
+    tr = case.solver.transient
+    dtype = _dtype(case)
+    file = case.source_file
+    G = face_conductances(model)
+    solved = model.solved_mask()
+    vol = model.grid.cell_volumes()
+    inv_rhoc = model.cell_field("inv_rhoc")
+    C = np.where(solved, vol / np.where(inv_rhoc > 0, inv_rhoc, 1.0), 0.0)   # J/K
+    method = tr.method
+    if method == "explicit":
+        limit = explicit_stable_dt(model, G)
+        if tr.dt == "auto":
+            dt = 0.9 * limit
+        else:
+            dt = float(tr.dt)
+            if dt > limit:
+                raise CaseError(f"dt = {dt:g} s exceeds the explicit stability limit "
+                                f"{limit:.4g} s of this grid; use dt <= {limit:.4g}, dt: auto, "
+                                "or method: implicit_euler", "solver.transient.dt", file)
+    else:
+        dt = tr.end_time / 100 if tr.dt == "auto" else float(tr.dt)
+    nsteps = max(1, math.ceil(tr.end_time / dt - 1e-9))
+    dt = tr.end_time / nsteps
+    snap_times = sorted(set(tr.snapshots))
+
+    T0 = _interior(model.T_fixed).copy()
+    Tn = be.asarray(model.T_fixed, dtype)        # with halo: boundary temperatures
+    total_iters = 0
+    snapshots = []
+    if 0.0 in snap_times:
+        snapshots.append((0.0, np.where(solved, T0, np.nan)))
+    if method == "explicit":
+        tab = {k: be.asarray(v, dtype) for k, v in model.table.items()}
+        ids = be.asarray(model.ids)
+        h = tuple(be.asarray(model.half_widths(a), dtype) for a in range(3))
+        inv_d = tuple(be.asarray(1.0 / model.grid.spacing(a), dtype) for a in range(3))
+        Tnew = be.asarray(model.T_fixed, dtype)
+        step = lambda: be.explicit_step(Tn, Tnew, ids, tab, h, inv_d, dt)  # noqa: E731
+        mg_levels = 0
+    else:
+        sys0 = linear_system(model)
+        theta2 = method == "crank_nicolson"
+        Dc = C / dt * (2.0 if theta2 else 1.0)
+        sysM = linear_system(model)
+        sysM.D = sysM.D + Dc
+        mg = Multigrid(sysM, model.grid.faces, be, dtype, solved=solved)
+        mg_levels = mg.nlevels
+        opM = tuple(be.asarray(a, dtype) for a in (sysM.Gx, sysM.Gy, sysM.Gz, sysM.D))
+        op0 = tuple(be.asarray(a, dtype) for a in (sys0.Gx, sys0.Gy, sys0.Gz, sys0.D))
+        b0 = be.asarray(_pad(sys0.b), dtype)
+        Dc_pad = be.asarray(_pad(Dc), dtype)
+        rhs = be.zeros(Tn.shape, dtype)
+        r0 = be.zeros(Tn.shape, dtype)
+        x = be.asarray(_pad(T0), dtype)
+        work = [be.zeros(Tn.shape, dtype) for _ in range(5)]
+
+        def step():
+            nonlocal total_iters
+            rhs[...] = b0 + Dc_pad * x
+            if theta2:
+                be.residual(b0, x, *op0, r0)     # r0 = b - A T^n
+                rhs[...] += r0
+            st = pcg(be, opM, rhs, x, mg.apply, case.solver.tolerance,
+                     case.solver.max_iterations, work=work)
+            if not st.converged:
+                raise SolverError(f"an implicit step did not converge (residual "
+                                  f"{st.residual:.2e}): reduce dt or loosen solver.tolerance")
+            total_iters += st.iterations
+    setup = time.perf_counter() - t_start
+
+    def host(a):
+        return be.to_host(_interior(a)).astype(np.float64)
+
+    def state():
+        return Tn if method == "explicit" else x
+
+    check_every = max(1, min(100, nsteps // 20))
+    prev = T0
+    for n in range(1, nsteps + 1):
+        t, t_new = (n - 1) * dt, n * dt
+        want = [ts for ts in snap_times if t < ts <= t_new * (1 + 1e-12)]
+        keep_prev = bool(want) or n == nsteps
+        if keep_prev and method != "explicit":
+            prev = host(x)
+        step()
+        if method == "explicit":
+            Tn, Tnew = Tnew, Tn
+            if keep_prev:
+                prev = host(Tnew)          # the state before this step
+        if keep_prev or n % check_every == 0:
+            cur = host(state())
+            if not np.all(np.isfinite(cur[solved])) or cur[solved].max() > RUNAWAY_K:
+                hint = "reduce dt or use method: implicit_euler" if method == "explicit" \
+                    else "reduce dt, check powers and conductivities"
+                raise SolverError(f"the transient run diverged at t = {t_new:.4g} s (step {n}):"
+                                  f" temperature NaN or above {RUNAWAY_K:g} K; {hint}")
+            for ts in want:
+                # linear interpolation inside the step: second order, like the schemes
+                w = (ts - t) / dt
+                snapshots.append((ts, np.where(solved, prev + w * (cur - prev), np.nan)))
+        if progress is not None:
+            progress(n, nsteps, t_new)
+    T = cur
+    # storage rate over the last step, and the boundary heat flow at the matching time level
+    storage = float(np.sum(C[solved] * (T[solved] - prev[solved]) / dt))
+    if method == "implicit_euler":
+        flows = heat_flows(model, T, G)
+    elif method == "explicit":
+        flows = heat_flows(model, prev, G)
+    else:
+        f1, f0 = heat_flows(model, T, G), heat_flows(model, prev, G)
+        flows = {k: 0.5 * (f1[k] + f0.get(k, 0.0)) for k in f1}
+    T[~solved] = np.nan
+    stats.update(method=method, dt=dt, steps=nsteps, end_time=tr.end_time, setup_time=setup,
+                 iterations=total_iters, mg_levels=mg_levels)
+    return Result(model, T, stats, flows, snapshots, storage_rate=storage)

@@ -1,0 +1,1 @@
+"""Linear solvers (multigrid-preconditioned conjugate gradients) and time stepping."""
