@@ -113,12 +113,14 @@ class Domain(_Model):
 
 
 class GridSpec(_Model):
-    """Grid controls.  ``cells`` gives a uniform grid; otherwise the grid is graded, with block
+    """Grid controls.  ``cells`` gives a uniform grid; otherwise the grid is graded (or ``faces`` lists
+    the face coordinates of an axis explicitly), with block
     faces on grid lines, spacing at most ``max_cell`` (m, one value or per axis), neighbouring
     cells differing by at most the ``growth`` ratio, and at least ``min_cells_per_layer`` cells
     across every layer between block faces."""
 
     cells: Optional[tuple[int, int, int]] = None
+    faces: Optional[dict[Literal["x", "y", "z"], list[float]]] = None
     max_cell: Union[float, tuple[float, float, float]] = 1e-3
     growth: float = 1.2
     min_cells_per_layer: int = 1

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .case import FACES, Block, Boundary, Case
+from .case import Block, Boundary, Case
 from .errors import CaseError
 from .grid import Grid
 from .materials import Material, lookup, make_material
@@ -184,8 +184,8 @@ def build_model(case: Case) -> ThermalModel:
     # -- halo cells: the domain's boundary conditions ---------------------------------
     halo_patch = np.full((nx + 2, ny + 2, nz + 2), -1, dtype=np.int32)
     halo_specs: list[tuple[float, float, str]] = [(BIG_R, T0, "adiabatic")]
-    for face in FACES:
-        halo_patch[_halo_slice(face, (nx, ny, nz))] = 0
+    halo_patch[...] = 0                       # edges and corners too: never read
+    halo_patch[1:-1, 1:-1, 1:-1] = -1
     for face, specs in case.boundaries.items():
         for spec in _as_list(specs):
             if spec.type in ("heat_flux", "adiabatic"):
@@ -280,6 +280,22 @@ def make_grid(case: Case) -> Grid:
         if min(g.cells) < 1:
             raise CaseError("cells must be positive integers", "grid.cells", case.source_file)
         return Grid.uniform(lo, hi, g.cells)
+    if g.faces is not None:
+        auto = None
+        axes = []
+        for a, name in enumerate("xyz"):
+            if name in g.faces:
+                f = np.asarray(g.faces[name], float)
+                if f.size < 2 or np.any(np.diff(f) <= 0) or abs(f[0] - lo[a]) > 1e-12 or \
+                        abs(f[-1] - hi[a]) > 1e-12:
+                    raise CaseError("faces must increase strictly from domain min to max",
+                                    f"grid.faces.{name}", case.source_file)
+                axes.append(f)
+            else:
+                auto = auto or make_grid(case.model_copy(update={"grid": g.model_copy(
+                    update={"faces": None})}))
+                axes.append(auto.faces[a])
+        return Grid(*axes)
     bps = [[], [], []]
     for b in case.blocks:
         for a in range(3):
@@ -321,13 +337,6 @@ def _face_layer(grid: Grid, face: str, spec: Boundary, inside: bool):
             grid.index_range(a, spec.region.min[a], spec.region.max[a])
         off = 0 if inside else 1
         sl.append(slice(i0 + off, i1 + off))
-    return tuple(sl)
-
-
-def _halo_slice(face: str, n):
-    axis = "xyz".index(face[0])
-    sl = [slice(1, n[a] + 1) for a in range(3)]
-    sl[axis] = slice(0, 1) if face[1] == "-" else slice(n[axis] + 1, n[axis] + 2)
     return tuple(sl)
 
 

@@ -167,29 +167,37 @@ def _check_anchored(model: ThermalModel, system) -> None:
                         model.case.source_file)
 
 
-def _steady(model, be, stats, progress, t_start) -> Result:
-    case = model.case
-    dtype = _dtype(case)
-    system = linear_system(model)
-    _check_anchored(model, system)
+def solve_system(model: ThermalModel, system, be, dtype, tolerance: float,
+                 max_iterations: int, progress=None):
+    """Solve an assembled steady system with multigrid-preconditioned CG.
+
+    Returns (T on the interior cells in K, NaN where not solved; CG statistics; multigrid)."""
     solved = model.solved_mask()
     mg = Multigrid(system, model.grid.faces, be, dtype, solved=solved)
     op = tuple(be.asarray(a, dtype) for a in (system.Gx, system.Gy, system.Gz, system.D))
     b = be.asarray(_pad(system.b), dtype)
     x = be.asarray(_pad(_interior(model.T_fixed)), dtype)
-    setup = time.perf_counter() - t_start
-    st = pcg(be, op, b, x, mg.apply, case.solver.tolerance, case.solver.max_iterations,
-             progress=progress)
+    st = pcg(be, op, b, x, mg.apply, tolerance, max_iterations, progress=progress)
     if not st.converged:
         raise SolverError(f"the steady solve did not converge in {st.iterations} iterations "
-                          f"(residual {st.residual:.2e} > tolerance {case.solver.tolerance:g}):"
+                          f"(residual {st.residual:.2e} > tolerance {tolerance:g}):"
                           " raise solver.max_iterations, loosen solver.tolerance, or use "
                           "precision float64")
     T = be.to_host(_interior(x)).astype(np.float64)
     T[~solved] = np.nan
     _check_finite(T, "steady solve")
+    return T, st, mg
+
+
+def _steady(model, be, stats, progress, t_start) -> Result:
+    case = model.case
+    system = linear_system(model)
+    _check_anchored(model, system)
+    T, st, mg = solve_system(model, system, be, _dtype(case), case.solver.tolerance,
+                             case.solver.max_iterations, progress)
     stats.update(iterations=st.iterations, residual=st.residual, solve_time=st.wall_time,
-                 setup_time=setup, mg_levels=mg.nlevels, mg_hierarchy=mg.describe(),
+                 setup_time=time.perf_counter() - t_start - st.wall_time,
+                 mg_levels=mg.nlevels, mg_hierarchy=mg.describe(),
                  residual_history=st.history)
     return Result(model, T, stats, heat_flows(model, T))
 

@@ -169,7 +169,8 @@ class CPUBackend:
 
     # -- arrays ---------------------------------------------------------------------
     def asarray(self, a, dtype=None):
-        return np.ascontiguousarray(a, dtype=dtype)
+        """A private C-ordered copy, as a transfer to a device would give."""
+        return np.array(a, dtype=dtype, order="C", copy=True)
 
     def to_host(self, a) -> np.ndarray:
         return np.asarray(a)

@@ -1,0 +1,394 @@
+"""Saving results: an HDF5 file (h5py) with an XDMF 3 sidecar so that ParaView opens it.
+
+Layout of ``out.h5`` (all quantities SI; ``nx, ny, nz`` = cells along x, y, z; every
+3-D cell array is C-ordered with shape ``(nx, ny, nz)``, i.e. ``a[i, j, k]`` is the cell at
+x index i, y index j, z index k, z varying fastest)::
+
+    /                       attrs: thermosim_version, layout_version, created (UTC, ISO 8601),
+                                   case_name, case (the case as JSON, Case.model_dump_json())
+    /grid/x, /grid/y, /grid/z      face coordinates, float64, (n+1,), attrs units="m"
+    /fields/T               float64 (nx, ny, nz), kelvin, NaN in void cells; units="K"
+    /fields/material        int16 (nx, ny, nz), material index per cell (-1: none);
+                            attr names = material names (index -> name)
+    /fields/block           int16 (nx, ny, nz), block index per cell (-1: background);
+                            attr names = block names
+    /fields/power           float64 (nx, ny, nz), heat source density, units="W/m^3"
+                            (heat-flux boundary layers included)
+    /snapshots/T            float64 (nsnap, nx, ny, nz), K      } transient runs with
+    /snapshots/time         float64 (nsnap,), units="s"         } snapshots only
+    /solver                 attrs: every scalar or string entry of Result.stats
+                            (mode, precision, cells, backend, device, iterations, residual,
+                            wall_time, setup_time, ...; short numeric lists such as shape)
+    /solver/residual_history   float64 dataset, when the solver recorded one
+    /metrics                attrs: max_temperature (K), hotspot_T (K), hotspot_position (m,
+                            3 values), hotspot_index (3 values), hotspot_block (name),
+                            total_power (W), energy_balance_error (relative), storage_rate (W)
+    /metrics/heat_flow_labels, /metrics/heat_flow_W   where the heat leaves (W per boundary)
+    /metrics/block_names, /metrics/block_max_T, /metrics/block_mean_T   per block (K)
+    /xdmf/T, /xdmf/material, /xdmf/block, /xdmf/power, /xdmf/snapshots/T_NNNNN
+                            the same cell fields transposed to shape (nz, ny, nx) (x fastest),
+                            read only by the XDMF sidecar (see below); absent with xdmf=False
+
+The integer and power fields are stored gzip-compressed (they are piecewise constant, so
+they shrink by one to two orders of magnitude); temperatures are stored uncompressed.
+
+XDMF sidecar ``out.xmf`` (next to ``out.h5``, which it names by file name only, so the pair
+can be moved together): a ``3DRectMesh`` with ``VXVYVZ`` geometry and cell-centred
+attributes T, material, block, power; for a transient run with snapshots, a temporal
+collection with one grid per snapshot time (plus the final state when it is not a snapshot).
+
+Array order in the XDMF (why there are /xdmf copies).  XDMF describes a structured array by
+its dimensions listed slowest-varying first ("KJI"), and for 3DRectMesh/VXVYVZ the *first*
+coordinate array belongs to the *fastest*-varying index.  Both readers ParaView ships agree:
+the XDMF 2 reader reverses Topology/Dimensions into VTK's (i, j, k) and takes VX as VTK's
+x axis; the XDMF 3 reader ignores Topology/Dimensions for rectilinear grids and sizes the
+VTK grid (i, j, k) from the lengths of the 1st, 2nd and 3rd coordinate arrays.  Either way
+the attribute values are copied flat, unreordered, into a VTK array whose first index
+(VTK x) varies fastest.  Our (nx, ny, nz) arrays vary fastest along *z*, so the only way to
+use them directly would be to list the z faces first: ParaView would then draw our z axis as
+its x axis, a mirror image with mislabelled coordinates.  XDMF has no transpose (HyperSlab
+and Function items cannot reorder axes), so correct geometry needs data with x fastest:
+the /xdmf datasets hold ``a.transpose(2, 1, 0)`` (shape (nz, ny, nx)), declared with
+Dimensions="nz ny nx" and the geometry listed x, y, z, topology Dimensions
+"nz+1 ny+1 nx+1".  The cost is a second copy of T (and of each snapshot) in the file; pass
+``xdmf=False`` to skip the copies and the sidecar.
+
+The file is written under a temporary name in the same folder and renamed to ``out.h5``
+only when complete (``os.replace`` is atomic on POSIX and Windows), so a crash or a full
+disk never leaves a truncated file under the final name; on any error the temporary files
+are removed and the exception propagates.  The sidecar follows the same rule.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+LAYOUT_VERSION = 1
+_GZIP = dict(compression="gzip", compression_opts=1, shuffle=True)
+
+
+def thermosim_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("thermosim")
+    except Exception:  # noqa: BLE001 - not installed (running from a source tree)
+        return "unknown"
+
+
+def xdmf_path(h5_path) -> Path:
+    """The XDMF sidecar that goes with an HDF5 result file."""
+    return Path(h5_path).with_suffix(".xmf")
+
+
+# ---------------------------------------------------------------------------------------
+def write_result(result, path, snapshots: bool = True, xdmf: bool = True) -> Path:
+    """Write ``result`` (a :class:`~thermosim.simulation.Result`) to the HDF5 file ``path``
+    and, with ``xdmf``, an XDMF sidecar ``path.with_suffix('.xmf')``; see the module
+    docstring for the layout.  Returns the HDF5 path.  ``snapshots=False`` leaves out the
+    transient snapshots.  With ``xdmf=False`` an existing sidecar of the same name is removed
+    (it would describe datasets this file no longer has)."""
+    import h5py
+
+    path = Path(path)
+    xmf = xdmf_path(path)
+    if xmf == path:
+        raise ValueError(f"{path}: the result file needs another suffix than .xmf (use .h5)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    snaps = list(result.snapshots) if snapshots else []
+    tmp_h5 = tmp_xmf = None
+    try:
+        tmp_h5 = _temp_name(path)
+        with h5py.File(tmp_h5, "w") as f:
+            _write_h5(f, result, snaps, xdmf)
+        _fsync(tmp_h5)
+        if xdmf:
+            tmp_xmf = _temp_name(xmf)
+            text = xdmf_text(path.name, result.grid.shape, _case_name(result),
+                             [t for t, _ in snaps], _final_time(result))
+            with open(tmp_xmf, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp_h5, path)
+        tmp_h5 = None
+        if xdmf:
+            os.replace(tmp_xmf, xmf)
+            tmp_xmf = None
+        elif xmf.exists():
+            xmf.unlink()
+    except BaseException:
+        for p in (tmp_h5, tmp_xmf):
+            if p is not None:
+                try:
+                    os.unlink(p)
+                except OSError:
+                    pass
+        raise
+    return path
+
+
+def _temp_name(final: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def _fsync(p: Path) -> None:
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _case_name(result) -> str:
+    return str(result.model.case.name)
+
+
+def _final_time(result):
+    return float(result.stats["end_time"]) if result.stats.get("mode") == "transient" \
+        and "end_time" in result.stats else None
+
+
+def _strings(items):
+    import h5py
+
+    return np.array([str(s) for s in items], dtype=h5py.string_dtype())
+
+
+def _index_dtype(n: int):
+    return np.int16 if n < 32767 else np.int32
+
+
+def cell_fields(result) -> dict[str, np.ndarray]:
+    """The per-cell arrays written under /fields, shape (nx, ny, nz)."""
+    model = result.model
+    ids = model.ids[1:-1, 1:-1, 1:-1]
+    return {
+        "T": np.asarray(result.T, dtype=np.float64),
+        "material": model.id_material[ids].astype(_index_dtype(len(model.materials))),
+        "block": model.id_block[ids].astype(_index_dtype(len(model.block_names))),
+        "power": np.asarray(model.power_density(), dtype=np.float64),
+    }
+
+
+def _write_h5(f, result, snaps, xdmf: bool) -> None:
+    model = result.model
+    case = model.case
+    f.attrs["thermosim_version"] = thermosim_version()
+    f.attrs["layout_version"] = LAYOUT_VERSION
+    f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    f.attrs["case_name"] = str(case.name)
+    f.attrs["case"] = case.model_dump_json()
+
+    g = f.create_group("grid")
+    for name, faces in zip("xyz", result.grid.faces):
+        d = g.create_dataset(name, data=np.asarray(faces, dtype=np.float64))
+        d.attrs["units"] = "m"
+
+    fields = cell_fields(result)
+    g = f.create_group("fields")
+    d = g.create_dataset("T", data=fields["T"])
+    d.attrs["units"] = "K"
+    d = g.create_dataset("material", data=fields["material"], **_GZIP)
+    d.attrs["names"] = _strings(m.name for m in model.materials)
+    d = g.create_dataset("block", data=fields["block"], **_GZIP)
+    d.attrs["names"] = _strings(model.block_names)
+    d = g.create_dataset("power", data=fields["power"], **_GZIP)
+    d.attrs["units"] = "W/m^3"
+
+    if snaps:
+        g = f.create_group("snapshots")
+        d = g.create_dataset("time", data=np.array([float(t) for t, _ in snaps]))
+        d.attrs["units"] = "s"
+        ds = g.create_dataset("T", shape=(len(snaps), *result.T.shape), dtype=np.float64)
+        ds.attrs["units"] = "K"
+        for i, (_, T) in enumerate(snaps):
+            ds[i] = T
+
+    _write_solver(f.create_group("solver"), result.stats)
+    _write_metrics(f.create_group("metrics"), result)
+
+    if xdmf:
+        g = f.create_group("xdmf")
+        g.attrs["note"] = ("copies of /fields and /snapshots transposed to (nz, ny, nx), "
+                           "x fastest, for the XDMF sidecar; read /fields instead")
+        for name, a in fields.items():
+            kw = {} if name == "T" else _GZIP
+            g.create_dataset(name, data=np.ascontiguousarray(a.transpose(2, 1, 0)), **kw)
+        if snaps:
+            s = g.create_group("snapshots")
+            for i, (_, T) in enumerate(snaps):
+                s.create_dataset(f"T_{i:05d}", data=np.ascontiguousarray(
+                    np.asarray(T, dtype=np.float64).transpose(2, 1, 0)))
+
+
+def _scalar(v):
+    """An attribute value for a stats entry, or None to skip it."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, str, np.integer, np.floating)):
+        return v
+    if isinstance(v, (list, tuple)) and 0 < len(v) <= 16 and all(
+            isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+            for x in v):
+        return np.asarray(v)
+    return None
+
+
+def _write_solver(g, stats: dict) -> None:
+    for key, v in stats.items():
+        if key == "residual_history":
+            continue
+        a = _scalar(v)
+        if a is not None:
+            g.attrs[key] = a
+    hist = stats.get("residual_history")
+    if hist is not None and len(hist):
+        g.create_dataset("residual_history", data=np.asarray(hist, dtype=np.float64))
+
+
+def _write_metrics(g, result) -> None:
+    hs = result.hotspot()
+    g.attrs["max_temperature"] = result.max_temperature
+    g.attrs["hotspot_T"] = hs["T"]
+    g.attrs["hotspot_position"] = np.asarray(hs["position"], dtype=np.float64)
+    g.attrs["hotspot_index"] = np.asarray(hs["index"], dtype=np.int64)
+    g.attrs["hotspot_block"] = hs["block"]
+    g.attrs["total_power"] = result.model.total_power
+    g.attrs["energy_balance_error"] = result.energy_balance_error
+    g.attrs["storage_rate"] = float(result.storage_rate)
+    g.attrs["units"] = ("temperatures K, positions m, powers and heat flows W, "
+                        "energy_balance_error relative")
+    flows = result.heat_flows
+    g.create_dataset("heat_flow_labels", data=_strings(flows.keys()))
+    d = g.create_dataset("heat_flow_W", data=np.array(list(flows.values()), dtype=np.float64))
+    d.attrs["units"] = "W"
+    bt = result.block_temperatures()
+    g.create_dataset("block_names", data=_strings(bt.keys()))
+    for key in ("max", "mean"):
+        d = g.create_dataset(f"block_{key}_T",
+                             data=np.array([v[key] for v in bt.values()], dtype=np.float64))
+        d.attrs["units"] = "K"
+
+
+# ---------------------------------------------------------------------------------------
+def xdmf_text(h5_name: str, shape, name: str = "result", snapshot_times=(),
+              final_time=None) -> str:
+    """The XDMF 3 document for a result file ``h5_name`` (a name relative to the .xmf) of
+    ``shape = (nx, ny, nz)`` cells; see the module docstring for the axis order."""
+    nx, ny, nz = (int(n) for n in shape)
+    cells = f"{nz} {ny} {nx}"                       # slowest first: KJI
+    root = ET.Element("Xdmf", Version="3.0")
+    domain = ET.SubElement(root, "Domain")
+
+    def data_item(parent, dims, ntype, prec, dataset):
+        el = ET.SubElement(parent, "DataItem", Dimensions=dims, NumberType=ntype,
+                           Precision=str(prec), Format="HDF")
+        el.text = f"{h5_name}:{dataset}"
+        return el
+
+    def grid(parent, gname, T_dataset, time=None):
+        g = ET.SubElement(parent, "Grid", Name=gname, GridType="Uniform")
+        if time is not None:
+            ET.SubElement(g, "Time", Value=repr(float(time)))
+        ET.SubElement(g, "Topology", TopologyType="3DRectMesh",
+                      Dimensions=f"{nz + 1} {ny + 1} {nx + 1}")
+        geo = ET.SubElement(g, "Geometry", GeometryType="VXVYVZ")
+        for axis, n in zip("xyz", (nx, ny, nz)):    # VX first: x is the fastest index
+            data_item(geo, str(n + 1), "Float", 8, f"/grid/{axis}")
+        for aname, ntype, prec, ds in (("T", "Float", 8, T_dataset),
+                                       ("material", "Int", 2, "/xdmf/material"),
+                                       ("block", "Int", 2, "/xdmf/block"),
+                                       ("power", "Float", 8, "/xdmf/power")):
+            a = ET.SubElement(g, "Attribute", Name=aname, AttributeType="Scalar",
+                              Center="Cell")
+            data_item(a, cells, ntype, prec, ds)
+        return g
+
+    times = [float(t) for t in snapshot_times]
+    if not times:
+        grid(domain, name, "/xdmf/T", final_time)
+    else:
+        coll = ET.SubElement(domain, "Grid", Name=name, GridType="Collection",
+                             CollectionType="Temporal")
+        for i, t in enumerate(times):
+            grid(coll, f"{name} t={t:g} s", f"/xdmf/snapshots/T_{i:05d}", t)
+        if final_time is not None and not any(abs(t - final_time) <= 1e-12 * max(
+                1.0, abs(final_time)) for t in times):
+            grid(coll, f"{name} t={final_time:g} s", "/xdmf/T", final_time)
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n' + \
+        body + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+def read_result(path, snapshots: bool = True) -> dict:
+    """Read a file written by :func:`write_result` into plain numpy arrays and dicts.
+
+    Keys: ``x``, ``y``, ``z`` (faces, m); ``T``, ``material``, ``block``, ``power``
+    (shape (nx, ny, nz)); ``material_names``, ``block_names``; ``attrs`` (root attributes);
+    ``case`` (the case as a dict) and ``case_name``; ``solver`` (attributes) and
+    ``residual_history`` (array or None); ``metrics`` (attributes, plus ``heat_flows``
+    {label: W} and ``block_temperatures`` {name: {"max", "mean"}}); ``units`` {dataset:
+    units}; ``snapshots`` (list of (time, T); empty unless stored and ``snapshots``).
+    """
+    import h5py
+
+    def attrs(obj) -> dict:
+        out = {}
+        for k, v in obj.attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode()
+            elif isinstance(v, np.ndarray) and v.dtype == object:
+                v = [s.decode() if isinstance(s, bytes) else str(s) for s in v]
+            elif isinstance(v, np.generic):
+                v = v.item()
+            out[k] = v
+        return out
+
+    out: dict = {}
+    with h5py.File(path, "r") as f:
+        out["attrs"] = attrs(f)
+        out["case_name"] = out["attrs"].get("case_name")
+        out["case"] = json.loads(out["attrs"]["case"]) if "case" in out["attrs"] else None
+        units = {}
+        for a in "xyz":
+            out[a] = f["grid"][a][()]
+            units[f"grid/{a}"] = f["grid"][a].attrs.get("units")
+        for name in ("T", "material", "block", "power"):
+            ds = f["fields"][name]
+            out[name] = ds[()]
+            if "units" in ds.attrs:
+                units[f"fields/{name}"] = ds.attrs["units"]
+        out["units"] = units
+        out["material_names"] = attrs(f["fields/material"]).get("names", [])
+        out["block_names"] = attrs(f["fields/block"]).get("names", [])
+        out["solver"] = attrs(f["solver"]) if "solver" in f else {}
+        out["residual_history"] = f["solver/residual_history"][()] \
+            if "solver/residual_history" in f else None
+        m = attrs(f["metrics"]) if "metrics" in f else {}
+        if "metrics/heat_flow_labels" in f:
+            m["heat_flows"] = dict(zip(f["metrics/heat_flow_labels"].asstr()[()].tolist(),
+                                       f["metrics/heat_flow_W"][()].tolist()))
+        if "metrics/block_names" in f:
+            names = f["metrics/block_names"].asstr()[()].tolist()
+            m["block_temperatures"] = {
+                n: {"max": float(a), "mean": float(b)} for n, a, b in
+                zip(names, f["metrics/block_max_T"][()], f["metrics/block_mean_T"][()])}
+        out["metrics"] = m
+        out["snapshots"] = []
+        if snapshots and "snapshots" in f:
+            times = f["snapshots/time"][()]
+            ds = f["snapshots/T"]
+            out["snapshots"] = [(float(t), ds[i]) for i, t in enumerate(times)]
+    return out
