@@ -378,6 +378,21 @@ class LinearSystem:
     D: np.ndarray
     b: np.ndarray
 
+    def row_sums(self) -> np.ndarray:
+        """A applied to a uniform field of 1 K: D plus the boundary-face conductances."""
+        s = self.D.copy()
+        s[0] += self.Gx[0]
+        s[-1] += self.Gx[-1]
+        s[:, 0] += self.Gy[:, 0]
+        s[:, -1] += self.Gy[:, -1]
+        s[:, :, 0] += self.Gz[:, :, 0]
+        s[:, :, -1] += self.Gz[:, :, -1]
+        return s
+
+    def shifted_rhs(self, T_ref: float) -> np.ndarray:
+        """Right-hand side for the rise T - T_ref (W)."""
+        return self.b - T_ref * self.row_sums()
+
 
 def face_conductances(model: ThermalModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Face conductances G = A / R_series (W/K) on every face, the halo faces included."""

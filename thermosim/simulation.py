@@ -175,15 +175,18 @@ def solve_system(model: ThermalModel, system, be, dtype, tolerance: float,
     solved = model.solved_mask()
     mg = Multigrid(system, model.grid.faces, be, dtype, solved=solved)
     op = tuple(be.asarray(a, dtype) for a in (system.Gx, system.Gy, system.Gz, system.D))
-    b = be.asarray(_pad(system.b), dtype)
-    x = be.asarray(_pad(_interior(model.T_fixed)), dtype)
+    # solve for the rise above T_ref: the residual norm then measures heat flows rather
+    # than the kelvin offset, and float32 keeps its digits for the rise
+    T_ref = model.case.initial_temperature
+    b = be.asarray(_pad(system.shifted_rhs(T_ref)), dtype)
+    x = be.asarray(_pad(_interior(model.T_fixed) - T_ref), dtype)
     st = pcg(be, op, b, x, mg.apply, tolerance, max_iterations, progress=progress)
     if not st.converged:
         raise SolverError(f"the steady solve did not converge in {st.iterations} iterations "
                           f"(residual {st.residual:.2e} > tolerance {tolerance:g}):"
                           " raise solver.max_iterations, loosen solver.tolerance, or use "
                           "precision float64")
-    T = be.to_host(_interior(x)).astype(np.float64)
+    T = be.to_host(_interior(x)).astype(np.float64) + T_ref
     T[~solved] = np.nan
     _check_finite(T, "steady solve")
     return T, st, mg
@@ -249,7 +252,8 @@ def _transient(model, be, stats, progress, t_start) -> Result:
     snap_times = sorted(set(tr.snapshots))
 
     T0 = _interior(model.T_fixed).copy()
-    Tn = be.asarray(model.T_fixed, dtype)        # with halo: boundary temperatures
+    T_ref = case.initial_temperature             # device arrays hold the rise above T_ref
+    Tn = be.asarray(model.T_fixed - T_ref, dtype)   # with halo: boundary temperatures
     total_iters = 0
     snapshots = []
     if 0.0 in snap_times:
@@ -259,7 +263,7 @@ def _transient(model, be, stats, progress, t_start) -> Result:
         ids = be.asarray(model.ids)
         h = tuple(be.asarray(model.half_widths(a), dtype) for a in range(3))
         inv_d = tuple(be.asarray(1.0 / model.grid.spacing(a), dtype) for a in range(3))
-        Tnew = be.asarray(model.T_fixed, dtype)
+        Tnew = be.asarray(model.T_fixed - T_ref, dtype)
         step = lambda: be.explicit_step(Tn, Tnew, ids, tab, h, inv_d, dt)  # noqa: E731
         mg_levels = 0
     else:
@@ -272,11 +276,11 @@ def _transient(model, be, stats, progress, t_start) -> Result:
         mg_levels = mg.nlevels
         opM = tuple(be.asarray(a, dtype) for a in (sysM.Gx, sysM.Gy, sysM.Gz, sysM.D))
         op0 = tuple(be.asarray(a, dtype) for a in (sys0.Gx, sys0.Gy, sys0.Gz, sys0.D))
-        b0 = be.asarray(_pad(sys0.b), dtype)
+        b0 = be.asarray(_pad(sys0.shifted_rhs(T_ref)), dtype)
         Dc_pad = be.asarray(_pad(Dc), dtype)
         rhs = be.zeros(Tn.shape, dtype)
         r0 = be.zeros(Tn.shape, dtype)
-        x = be.asarray(_pad(T0), dtype)
+        x = be.asarray(_pad(T0 - T_ref), dtype)
         work = [be.zeros(Tn.shape, dtype) for _ in range(5)]
 
         def step():
@@ -294,7 +298,7 @@ def _transient(model, be, stats, progress, t_start) -> Result:
     setup = time.perf_counter() - t_start
 
     def host(a):
-        return be.to_host(_interior(a)).astype(np.float64)
+        return be.to_host(_interior(a)).astype(np.float64) + T_ref
 
     def state():
         return Tn if method == "explicit" else x

@@ -192,7 +192,7 @@ def manufactured_error(n, backend="cpu", precision="float64"):
     system = linear_system(model)
     system.b = system.b + q * g.cell_volumes()
     from .backends import get_backend
-    be = get_backend(backend)
+    be = get_backend(backend) if isinstance(backend, str) else backend
     T, st, _ = solve_system(model, system, be,
                             np.float32 if precision == "float32" else np.float64,
                             case.solver.tolerance, 200)

@@ -1,0 +1,147 @@
+"""Discretisation: grids, conductances, boundary conditions, kernels against the assembled
+operator, transient energy balance."""
+
+import numpy as np
+import pytest
+
+from thermosim.backends.cpu import CPUBackend
+from thermosim.case import Case
+from thermosim.grid import Grid, graded_axis
+from thermosim.model import build_model, face_conductances, linear_system
+from thermosim.simulation import explicit_stable_dt, solve
+
+
+def test_graded_axis_keeps_breakpoints_and_growth():
+    f = graded_axis(0.0, 0.1, [0.04, 0.0401, 0.06], 5e-3, growth=1.2)
+    for b in (0.0, 0.04, 0.0401, 0.06, 0.1):
+        assert np.min(np.abs(f - b)) < 1e-15
+    d = np.diff(f)
+    assert d.max() <= 5e-3 * (1 + 1e-9)
+    ratio = np.maximum(d[1:] / d[:-1], d[:-1] / d[1:])
+    assert ratio.max() < 1.2 * 1.15      # growth honoured up to rounding of cell counts
+
+
+def _wall(boundaries, blocks=None, background="void", cells=(6, 3, 3), **kw):
+    return Case.from_dict(dict(
+        name="t", domain=dict(max=[0.01, 0.01, 0.01], background=background),
+        grid=dict(cells=list(cells)),
+        blocks=blocks or [dict(name="b", material="copper", min=[0, 0, 0],
+                               max=[0.01, 0.01, 0.01], power=5.0)],
+        boundaries=boundaries, solver=dict(tolerance=1e-12), **kw))
+
+
+def test_harmonic_mean_face_between_materials():
+    """Two half cells in series: G = A / (h1/k1 + h2/k2)."""
+    case = _wall({"x-": dict(type="temperature", T=300.0)}, blocks=[
+        dict(name="cu", material="copper", min=[0, 0, 0], max=[0.005, 0.01, 0.01]),
+        dict(name="tim", material="tim", min=[0.005, 0, 0], max=[0.01, 0.01, 0.01])],
+        cells=(2, 1, 1))
+    m = build_model(case)
+    Gx, _, _ = face_conductances(m)
+    A = 0.01 * 0.01
+    expect = A / (0.0025 / 401.0 + 0.0025 / 5.0)
+    assert Gx[1, 0, 0] == pytest.approx(expect, rel=1e-12)
+    assert Gx[0, 0, 0] == pytest.approx(A / (0.0025 / 401.0), rel=1e-12)   # Dirichlet face
+    assert Gx[2, 0, 0] == 0.0                                                # adiabatic
+
+
+def test_orthotropic_conductivity():
+    case = _wall({"x-": dict(type="temperature", T=300.0)}, blocks=[
+        dict(name="pcb", material="fr4", min=[0, 0, 0], max=[0.01, 0.01, 0.01])],
+        cells=(2, 2, 2))
+    Gx, Gy, Gz = face_conductances(build_model(case))
+    # fr4: 20 W/(m K) in plane, 0.35 through the thickness
+    assert Gx[1, 0, 0] / Gz[0, 0, 1] == pytest.approx(20.0 / 0.35)
+    assert Gx[1, 0, 0] == pytest.approx(Gy[0, 1, 0])
+
+
+def test_convective_boundary_1d():
+    """Uniform generation P in a copper cube, one convective face: T_surface-side cell temp
+    follows the series resistance; all P leaves through that face."""
+    h, Tinf = 250.0, 310.0
+    r = solve(_wall({"x+": dict(type="convective", h=h, T_ambient=Tinf)}), "cpu")
+    assert sum(r.heat_flows.values()) == pytest.approx(5.0, rel=1e-9)
+    # 1D: T(x) = Tinf + P/(hA) + q (L^2 - x^2) / (2k) with the insulated face at x = 0
+    A, L, k = 1e-4, 0.01, 401.0
+    q = 5.0 / 1e-6
+    x = r.grid.centres(0)
+    exact = Tinf + 5.0 / (h * A) + q * (L ** 2 - x ** 2) / (2 * k)
+    assert np.allclose(r.T[:, 1, 1], exact, rtol=0, atol=2e-3 * (exact.max() - Tinf))
+
+
+def test_heat_flux_boundary_and_balance():
+    r = solve(_wall({"x-": dict(type="heat_flux", q=2e4), "x+": dict(type="temperature",
+                                                                        T=300.0)}), "cpu")
+    assert r.model.flux_power == pytest.approx(2e4 * 1e-4)
+    assert sum(r.heat_flows.values()) == pytest.approx(5.0 + 2.0, rel=1e-9)
+
+
+def test_block_face_convective_into_void():
+    """A powered block in void loses its heat through a convective block face only."""
+    case = _wall({}, blocks=[dict(name="chip", material="silicon", min=[0.002, 0.002, 0.002],
+                                  max=[0.008, 0.008, 0.006], power=1.0,
+                                  boundaries={"z+": dict(type="convective", h=1000.0,
+                                                         T_ambient=300.0)})],
+                 cells=(10, 10, 10))
+    r = solve(case, "cpu")
+    assert list(r.heat_flows) == ["chip z+ (convective)"]
+    assert r.heat_flows["chip z+ (convective)"] == pytest.approx(1.0, rel=1e-8)
+    # nearly isothermal silicon: T ~ Tinf + P / (h A)
+    assert r.max_temperature == pytest.approx(300.0 + 1.0 / (1000.0 * 36e-6), rel=2e-3)
+    assert np.isnan(r.T[0, 0, 0])   # void
+
+
+def test_explicit_kernel_matches_assembled_operator():
+    """One forward-Euler step of the id-table kernel equals T + dt/C (b - A T)."""
+    case = Case.from_dict(dict(
+        name="k", domain=dict(max=[0.02, 0.01, 0.005], background="air"),
+        grid=dict(max_cell=1e-3, growth=1.3),
+        blocks=[dict(name="cu", material="copper", min=[0.004, 0.002, 0.001],
+                     max=[0.012, 0.008, 0.003], power=3.0),
+                dict(name="pcb", material="fr4", min=[0, 0, 0], max=[0.02, 0.01, 0.001])],
+        boundaries={"z+": dict(type="convective", h=50.0, T_ambient=295.0),
+                    "x-": dict(type="temperature", T=290.0),
+                    "y+": dict(type="heat_flux", q=100.0)}))
+    m = build_model(case)
+    be = CPUBackend()
+    rng = np.random.default_rng(1)
+    T = m.T_fixed.copy()
+    T[1:-1, 1:-1, 1:-1] += rng.random(m.shape) * 5
+    Tn = T.copy()
+    dt = 0.5 * explicit_stable_dt(m)
+    h = tuple(m.half_widths(a) for a in range(3))
+    inv_d = tuple(1.0 / m.grid.spacing(a) for a in range(3))
+    be.explicit_step(T, Tn, m.ids, m.table, h, inv_d, dt)
+    s = linear_system(m)
+    r = np.zeros_like(T)
+    be.residual(np.pad(s.b, 1), np.pad(T[1:-1, 1:-1, 1:-1], 1), s.Gx, s.Gy, s.Gz, s.D, r)
+    C = m.grid.cell_volumes() / m.cell_field("inv_rhoc")
+    expect = T[1:-1, 1:-1, 1:-1] + dt / C * r[1:-1, 1:-1, 1:-1]
+    np.testing.assert_allclose(Tn[1:-1, 1:-1, 1:-1], expect, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["implicit_euler", "crank_nicolson", "explicit"])
+def test_transient_energy_balance_and_snapshots(method):
+    case = _wall({"x+": dict(type="convective", h=500.0, T_ambient=300.0)},
+                 initial_temperature=300.0)
+    case.solver.mode = "transient"
+    from thermosim.case import Transient
+
+    case.solver.transient = Transient(method=method, end_time=20.0,
+                                      dt=0.2 if method != "explicit" else "auto",
+                                      snapshots=[0.0, 5.0, 20.0])
+    r = solve(case, "cpu")
+    assert [t for t, _ in r.snapshots] == [0.0, 5.0, 20.0]
+    np.testing.assert_allclose(r.snapshots[-1][1], r.T)
+    # heat in = heat out + heat stored, in the discrete balance of the last step
+    assert r.energy_balance_error < 1e-8
+    # lumped check: copper cube 1 cm, 5 W: temperature rises roughly by P t / (rho c V)
+    rise = np.nanmean(r.T) - 300.0
+    assert 0.5 * 5 * 20 / (8933 * 385 * 1e-6) < rise < 5 * 20 / (8933 * 385 * 1e-6)
+
+
+def test_steady_needs_an_anchor():
+    from thermosim.errors import CaseError
+
+    with pytest.raises(CaseError, match="fixed-temperature or convective"):
+        solve(_wall({"x-": dict(type="heat_flux", q=1.0)}), "cpu")

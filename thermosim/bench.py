@@ -1,0 +1,200 @@
+"""Throughput benchmarks: the conduction step and a steady solver iteration.
+
+Figures: GLUPS (1e9 cell updates per second) and effective bandwidth, counting the fewest
+bytes per cell that each data layout must move, as a share of a device-to-device copy
+measured in the same run.  Peers measured in the same run: the same constant-coefficient
+step written with array slicing (what a NumPy/CuPy user writes), and the same step as one
+compiled kernel.  Published peer figures are quoted from ``anchors.md`` for context.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .backends import get_backend
+from .materials import SOLIDS, fluid
+
+# bytes per cell: T read + T written (+ 1-byte material id)
+BYTES_UNIFORM = 8
+BYTES_ID8 = 9
+
+PEERS = [
+    # (what, figure, source)
+    ("CuPy slicing step, 512^3, H200", "21.2 GLUPS", "anchors.md 2026-11-26"),
+    ("CUDA RawKernel, constant k, 512^3, H200", "403 GLUPS", "anchors.md 2026-11-26"),
+    ("CUDA RawKernel, uint8 id + harmonic mean, 512^3, H200", "102-170 GLUPS",
+     "anchors.md 2026-11-26"),
+    ("FiPy 4.0.3 PCG steady 128^3 (2-core CPU)", "17.1 s", "anchors.md 2026-11-26"),
+    ("OpenFOAM v1912 laplacianFoam GAMG 128^3 (2-core CPU)", "18.4 s", "anchors.md"),
+]
+
+
+def _timeit(fn, be, repeats: int) -> float:
+    fn()                                     # warm-up: compilation, caches
+    be.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    be.synchronize()
+    return (time.perf_counter() - t0) / repeats
+
+
+def material_table(dtype):
+    """Per-id table of real materials (copper, aluminium, silicon, FR4, TIM, air) and a
+    fixed-temperature halo id, as the model builds it."""
+    mats = [SOLIDS[n] for n in ("copper", "aluminium", "silicon", "fr4", "tim", "steel")]
+    mats.append(fluid("air", 300.0))
+    n = len(mats) + 1
+    tab = {k: np.zeros(n) for k in ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot")}
+    for i, m in enumerate(mats):
+        for a, key in enumerate(("rkx", "rky", "rkz")):
+            tab[key][i] = 1.0 / m.conductivity[a]
+        tab["inv_rhoc"][i] = 1.0 / m.volumetric_heat_capacity
+        tab["qdot"][i] = 1e6 if m.name == "silicon" else 0.0
+    return {k: v.astype(dtype) for k, v in tab.items()}, len(mats)
+
+
+def bench_step(be, n: int, repeats: int, dtype=np.float32) -> dict:
+    """Explicit conduction step on an n^3 grid: copy bandwidth, material-id kernel,
+    constant-coefficient kernel and the slicing version, all in this run."""
+    xp = be.xp
+    rng = np.random.default_rng(0)
+    shape = (n + 2,) * 3
+    T = be.asarray(300.0 + rng.random(shape, dtype=np.float32), dtype)
+    Tn = be.zeros(shape, dtype)
+    Tn[...] = T
+    # materials in 32-cell blocks, random per block (a circuit-board-like patchwork)
+    nb = (n + 2 + 31) // 32
+    blocks = rng.integers(0, 7, size=(nb, nb, nb)).astype(np.uint8)
+    ids_h = np.repeat(np.repeat(np.repeat(blocks, 32, 0), 32, 1), 32, 2)[:n + 2, :n + 2, :n + 2]
+    ids_h = np.ascontiguousarray(ids_h)
+    ids_h[0], ids_h[-1], ids_h[:, 0], ids_h[:, -1], ids_h[:, :, 0], ids_h[:, :, -1] = (7,) * 6
+    ids = be.asarray(ids_h)
+    del ids_h
+    tab_h, _ = material_table(dtype)
+    tab = {k: be.asarray(v, dtype) for k, v in tab_h.items()}
+    # a stretched grid: 1 mm cells growing by 0.2 % per cell
+    d = 1e-3 * 1.002 ** np.arange(n)
+    h = tuple(be.asarray(np.concatenate([[0.0], d / 2, [0.0]]), dtype) for _ in range(3))
+    inv_d = tuple(be.asarray(1.0 / d, dtype) for _ in range(3))
+    dt = 1e-4
+    out = {"n": n, "cells": n ** 3, "dtype": np.dtype(dtype).name}
+
+    src = be.zeros((n + 2) ** 3, np.float32)
+    dst = be.zeros((n + 2) ** 3, np.float32)
+    t = _timeit(lambda: dst.__setitem__(Ellipsis, src), be, repeats)
+    copy_bw = 2 * src.nbytes / t
+    out["copy_GBps"] = copy_bw / 1e9
+    del src, dst
+
+    cells = n ** 3
+    t = _timeit(lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt), be, repeats)
+    out["material_step_GLUPS"] = cells / t / 1e9
+    out["material_step_GBps"] = cells * BYTES_ID8 / t / 1e9
+    out["material_step_pct_copy"] = 100 * cells * BYTES_ID8 / t / copy_bw
+    t = _timeit(lambda: be.explicit_step_uniform(T, Tn, 0.1), be, repeats)
+    out["uniform_step_GLUPS"] = cells / t / 1e9
+    out["uniform_step_pct_copy"] = 100 * cells * BYTES_UNIFORM / t / copy_bw
+    t = _timeit(lambda: be.copy_slicing_step(T, Tn, 0.1), be, max(1, repeats // 4))
+    out["slicing_step_GLUPS"] = cells / t / 1e9
+    # the two kernels must agree with the slicing version where they compute the same thing
+    be.explicit_step_uniform(T, Tn, 0.1)
+    ref = be.zeros(shape, dtype)
+    be.copy_slicing_step(T, ref, 0.1)
+    diff = float(xp.max(xp.abs(Tn[1:-1, 1:-1, 1:-1] - ref[1:-1, 1:-1, 1:-1])))
+    out["uniform_vs_slicing_max_diff_K"] = diff
+    return out
+
+
+def bench_steady(be, n: int, dtype=np.float64) -> dict:
+    """Multigrid-preconditioned CG on the unit-cube, unit-source case of anchors.md:
+    time per iteration and the full solve to a relative residual of 1e-8."""
+    from .case import Case
+    from .model import build_model, linear_system
+    from .simulation import _interior, _pad
+    from .solvers.krylov import pcg
+    from .solvers.multigrid import Multigrid
+
+    case = Case.from_dict(dict(
+        name="cube", domain=dict(max=[1, 1, 1], background="u"),
+        materials=dict(u=dict(k=1.0, rho=1, cp=1)), grid=dict(cells=[n, n, n]),
+        blocks=[dict(name="all", material="u", min=[0, 0, 0], max=[1, 1, 1], power=1.0)],
+        boundaries={"x-": dict(type="temperature", T=300.0),
+                    "x+": dict(type="temperature", T=300.0)}))
+    t0 = time.perf_counter()
+    model = build_model(case)
+    system = linear_system(model)
+    mg = Multigrid(system, model.grid.faces, be, dtype, solved=model.solved_mask())
+    op = tuple(be.asarray(a, dtype) for a in (system.Gx, system.Gy, system.Gz, system.D))
+    b = be.asarray(_pad(system.shifted_rhs(300.0)), dtype)
+    setup = time.perf_counter() - t0
+    x = be.zeros(tuple(s + 2 for s in model.shape), dtype)
+    pcg(be, op, b, x, mg.apply, 1e-30, 1)          # warm-up (compilation)
+    be.synchronize()
+    x = be.zeros(tuple(s + 2 for s in model.shape), dtype)
+    full = pcg(be, op, b, x, mg.apply, 1e-8, 200)
+    be.synchronize()
+    per_it = full.wall_time / max(full.iterations, 1)
+    Tmax = float(be.xp.max(_interior(x)))
+    return {"n": n, "cells": n ** 3, "dtype": np.dtype(dtype).name, "setup_s": setup,
+            "iteration_ms": per_it * 1e3, "iteration_MLUPS": n ** 3 / per_it / 1e6,
+            "solve_s": full.wall_time, "solve_iterations": full.iterations,
+            "solve_total_s": setup + full.wall_time, "T_max_minus_T_wall": Tmax,
+            "T_max_exact": 0.125, "mg_levels": mg.nlevels}
+
+
+def run_benchmarks(backend="auto", sizes=None, repeats=None) -> dict:
+    be = get_backend(backend)
+    gpu = be.name == "gpu"
+    if sizes is None:
+        sizes = [256, 512] if gpu else [64, 128, 256]
+        if gpu:
+            free = be.xp.cuda.runtime.memGetInfo()[0]
+            if free > 14e9:
+                sizes.append(1024)
+    report = {"backend": be.name, "device": be.device_name, "step": [], "steady": [],
+              "peers_published": PEERS}
+    for n in sizes:
+        reps = repeats or (20 if gpu else max(2, int(2e7 / n ** 3)))
+        report["step"].append(bench_step(be, n, reps))
+    for n in [s for s in sizes if s <= (256 if gpu else 128)]:
+        for dtype in ((np.float32, np.float64) if gpu else (np.float64,)):
+            report["steady"].append(bench_steady(be, n, dtype=dtype))
+    return report
+
+
+def print_report(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console()
+    c.print(f"backend {report['backend']}: {report['device']}")
+    t = Table(title="explicit conduction step, float32 (GLUPS = 1e9 cell updates/s)")
+    for col in ("N^3", "copy GB/s", "material id GLUPS", "GB/s @9 B/cell", "% of copy",
+                "constant k GLUPS", "% of copy", "slicing GLUPS"):
+        t.add_column(col, justify="right")
+    for r in report["step"]:
+        t.add_row(str(r["n"]), f"{r['copy_GBps']:.0f}", f"{r['material_step_GLUPS']:.2f}",
+                  f"{r['material_step_GBps']:.0f}", f"{r['material_step_pct_copy']:.0f}",
+                  f"{r['uniform_step_GLUPS']:.2f}", f"{r['uniform_step_pct_copy']:.0f}",
+                  f"{r['slicing_step_GLUPS']:.3f}")
+    c.print(t)
+    if report["steady"]:
+        t = Table(title="steady solve, unit cube with unit source (multigrid-PCG, tol 1e-8)")
+        for col in ("N^3", "dtype", "levels", "ms / iteration", "MLUPS / iteration",
+                    "iterations", "solve s", "set-up s", "total s", "T_max (exact 0.125)"):
+            t.add_column(col, justify="right")
+        for r in report["steady"]:
+            t.add_row(str(r["n"]), r["dtype"], str(r["mg_levels"]), f"{r['iteration_ms']:.2f}",
+                      f"{r['iteration_MLUPS']:.1f}", str(r["solve_iterations"]),
+                      f"{r['solve_s']:.3f}", f"{r['setup_s']:.3f}",
+                      f"{r['solve_total_s']:.3f}", f"{r['T_max_minus_T_wall']:.6f}")
+        c.print(t)
+    t = Table(title="published peer figures (context; see benchmarks/ for same-run peers)")
+    for col in ("what", "figure", "source"):
+        t.add_column(col)
+    for row in report["peers_published"]:
+        t.add_row(*row)
+    c.print(t)

@@ -1,0 +1,172 @@
+"""Command-line interface: ``thermosim run | view | validate | bench``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .errors import ThermosimError
+
+
+def _fail(msg: str, code: int = 2):
+    click.echo(f"thermosim: error: {msg}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns user mistakes into one line on stderr (no traceback)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ThermosimError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+
+BACKEND = click.option("--backend", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+                       show_default=True, help="where to compute")
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="thermosim")
+def main():
+    """thermosim: finite-volume heat transfer for electronics and data-centre cooling."""
+
+
+def _progress_steady(console):
+    def cb(it, res):
+        console.print(f"  iteration {it:4d}  residual {res:.3e}", end="\r")
+    return cb
+
+
+@main.command()
+@click.argument("case", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="HDF5 file to write (default: CASE_NAME.h5)")
+@BACKEND
+@click.option("--png", type=click.Path(dir_okay=False), help="also render the hotspot picture")
+@click.option("--quiet", is_flag=True, help="print only the summary")
+def run(case, output, backend, png, quiet):
+    """Solve CASE (a YAML file); without CASE, the built-in 700 W GPU package."""
+    from rich.console import Console
+
+    from .case import load_case
+    from .cases import DEFAULT
+    from .simulation import solve
+
+    console = Console(stderr=True, quiet=quiet)
+    path = Path(case) if case else DEFAULT
+    c = load_case(path)
+    out = Path(output) if output else Path(f"{c.name}.h5")
+    console.print(f"[bold]thermosim[/] {path}  ->  {out}")
+
+    if c.solver.mode == "steady":
+        progress = _progress_steady(console)
+        result = solve(c, backend, progress=progress)
+    else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("time step"), BarColumn(), TextColumn("{task.completed}/"
+                      "{task.total}  t = {task.fields[t]:.4g} s"), TimeRemainingColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("steps", total=None, t=0.0)
+
+            def progress(n, total, t):
+                bar.update(task, completed=n, total=total, t=t)
+
+            result = solve(c, backend, progress=progress)
+    console.print(" " * 60, end="\r")
+    click.echo(result.summary())
+    written = result.save(out)
+    click.echo(f"written       {written}")
+    if png:
+        from .view import render
+
+        info = render(written, png)
+        click.echo(f"picture       {info['png']}")
+
+
+@main.command()
+@click.argument("h5", type=click.Path(exists=True, dir_okay=False))
+@click.option("--png", type=click.Path(dir_okay=False), required=True, help="PNG to write")
+@click.option("--field", default="T", show_default=True, help="field to colour by")
+def view(h5, png, field):
+    """Render slices through the hottest cell of a result file to a PNG (off-screen)."""
+    from .view import render
+
+    info = render(h5, png, field=field)
+    hs = info["hotspot"]
+    click.echo(f"max T {hs['T']:.3f} K in '{hs['block']}'; picture {info['png']}")
+
+
+@main.command()
+@click.option("--suite", type=click.Choice(["conduction"]), default="conduction",
+              show_default=True)
+@BACKEND
+@click.option("--json", "json_file", type=click.Path(dir_okay=False),
+              help="also write the rows as a JSON list")
+@click.option("--quick", is_flag=True, help="smaller grids (what pytest runs)")
+def validate(suite, backend, json_file, quick):
+    """Run the verification cases and print the comparison table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .backends import get_backend
+    from .verification import run_suite
+
+    be = get_backend(backend)
+    console = Console()
+    console.print(f"suite {suite} on {be.name}: {be.device_name}")
+    rows = []
+
+    def show(row):
+        rows.append(row)
+        mark = "[green]pass[/]" if row.passed else "[red]FAIL[/]"
+        console.print(f"  {mark} {row.case}: {row.quantity}")
+
+    t0 = time.perf_counter()
+    run_suite(suite, be, quick=quick, on_row=show)
+    table = Table(title=f"thermosim validate --suite {suite} ({be.name})")
+    for col in ("case", "quantity", "reference", "computed", "error", "tolerance", "passed"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.case, r.quantity, f"{r.reference:.6g}", f"{r.computed:.6g}",
+                      f"{r.error:.3g}", f"{r.tolerance:.3g}",
+                      "yes" if r.passed else "[red]NO[/]")
+    console.print(table)
+    npass = sum(r.passed for r in rows)
+    console.print(f"{npass} passed, {len(rows) - npass} failed "
+                  f"({time.perf_counter() - t0:.1f} s)")
+    if json_file:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(json_file, json.dumps([r.as_dict() for r in rows], indent=2))
+    sys.exit(0 if npass == len(rows) else 1)
+
+
+@main.command()
+@click.option("--size", "sizes", type=int, multiple=True,
+              help="cube edge N (repeatable); default: 64 128 256 (CPU) or 256 512 (GPU)")
+@BACKEND
+@click.option("--steps", type=int, default=0, help="timed repetitions (0: automatic)")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False))
+def bench(sizes, backend, steps, json_file):
+    """Throughput of the conduction step and of a steady solver iteration."""
+    from .bench import print_report, run_benchmarks
+
+    report = run_benchmarks(backend=backend, sizes=sizes or None, repeats=steps or None)
+    print_report(report)
+    if json_file:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(json_file, json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
