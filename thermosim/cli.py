@@ -58,17 +58,20 @@ def run(case, output, backend, png, quiet):
 
     from .case import load_case
     from .cases import DEFAULT
-    from .simulation import solve
+    from .model import build_model
+    from .simulation import preflight, solve
 
     console = Console(stderr=True, quiet=quiet)
     path = Path(case) if case else DEFAULT
     c = load_case(path)
+    model = build_model(c)          # every case mistake is reported before any output
+    preflight(model)
     out = Path(output) if output else Path(f"{c.name}.h5")
     console.print(f"[bold]thermosim[/] {path}  ->  {out}")
 
     if c.solver.mode == "steady":
         progress = _progress_steady(console)
-        result = solve(c, backend, progress=progress)
+        result = solve(model, backend, progress=progress)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -80,7 +83,7 @@ def run(case, output, backend, png, quiet):
             def progress(n, total, t):
                 bar.update(task, completed=n, total=total, t=t)
 
-            result = solve(c, backend, progress=progress)
+            result = solve(model, backend, progress=progress)
     console.print(" " * 60, end="\r")
     click.echo(result.summary())
     written = result.save(out)

@@ -224,6 +224,31 @@ def explicit_stable_dt(model: ThermalModel, G=None) -> float:
     return float(np.min(C / s[solved]))
 
 
+def time_step(model: ThermalModel, G=None) -> float:
+    """The requested time step (s), checked against the explicit stability limit."""
+    tr = model.case.solver.transient
+    if tr.method == "explicit":
+        limit = explicit_stable_dt(model, G)
+        if tr.dt == "auto":
+            return 0.9 * limit
+        dt = float(tr.dt)
+        if dt > limit:
+            raise CaseError(f"dt = {dt:g} s exceeds the explicit stability limit "
+                            f"{limit:.4g} s of this grid; use dt <= {limit:.4g}, dt: auto, "
+                            "or method: implicit_euler", "solver.transient.dt",
+                            model.case.source_file)
+        return dt
+    return tr.end_time / 100 if tr.dt == "auto" else float(tr.dt)
+
+
+def preflight(model: ThermalModel) -> None:
+    """Checks that need the discretised model; raise :class:`CaseError` before any work."""
+    if model.case.solver.mode == "transient":
+        time_step(model)
+    else:
+        _check_anchored(model, linear_system(model))
+
+
 def _transient(model, be, stats, progress, t_start) -> Result:
     case = model.case
     tr = case.solver.transient
@@ -235,18 +260,7 @@ def _transient(model, be, stats, progress, t_start) -> Result:
     inv_rhoc = model.cell_field("inv_rhoc")
     C = np.where(solved, vol / np.where(inv_rhoc > 0, inv_rhoc, 1.0), 0.0)   # J/K
     method = tr.method
-    if method == "explicit":
-        limit = explicit_stable_dt(model, G)
-        if tr.dt == "auto":
-            dt = 0.9 * limit
-        else:
-            dt = float(tr.dt)
-            if dt > limit:
-                raise CaseError(f"dt = {dt:g} s exceeds the explicit stability limit "
-                                f"{limit:.4g} s of this grid; use dt <= {limit:.4g}, dt: auto, "
-                                "or method: implicit_euler", "solver.transient.dt", file)
-    else:
-        dt = tr.end_time / 100 if tr.dt == "auto" else float(tr.dt)
+    dt = time_step(model, G)
     nsteps = max(1, math.ceil(tr.end_time / dt - 1e-9))
     dt = tr.end_time / nsteps
     snap_times = sorted(set(tr.snapshots))

@@ -1,0 +1,96 @@
+"""The command line: the main job, validation JSON, and one-line errors for bad input with no
+output file left behind."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+
+BASE = """name: base
+domain: {max: [0.01, 0.01, 0.002], background: void}
+grid: {max_cell: 0.001}
+blocks:
+  - {name: die, material: silicon, min: [0.002, 0.002, 0.0], max: [0.008, 0.008, 0.001], power: 10}
+  - {name: lid, material: copper, min: [0.0, 0.0, 0.001], max: [0.01, 0.01, 0.002]}
+boundaries:
+  z+: {type: convective, h: 5000, T_ambient: 300}
+"""
+
+BAD = {
+    "malformed_yaml": (BASE.replace("grid: {max_cell: 0.001}", "grid: {max_cell: 0.001"),
+                       "line 4", "malformed YAML"),
+    "unknown_material": (BASE.replace("material: silicon", "material: unobtainium"),
+                         "blocks[0] (die).material", "unknown material 'unobtainium'"),
+    "negative_conductivity": (
+        BASE.replace("name: base", "name: base\nmaterials: {weird: {k: -3, rho: 1, cp: 1}}")
+        .replace("material: copper", "material: weird"), "materials.weird.k",
+        "conductivity must be positive"),
+    "block_outside_domain": (BASE.replace("max: [0.008, 0.008, 0.001]",
+                                          "max: [0.018, 0.008, 0.001]"),
+                             "blocks[0] (die)", "outside the domain"),
+    "zero_thickness_block": (BASE.replace("max: [0.008, 0.008, 0.001]",
+                                          "max: [0.008, 0.002, 0.001]"),
+                             "blocks[0] (die)", "zero or negative thickness"),
+    "power_on_missing_block": (BASE + "powers: {gpu0: 700}\n", "powers.gpu0",
+                               "no block named 'gpu0'"),
+    "unstable_time_step": (BASE + "solver: {mode: transient, transient: {method: explicit, "
+                                  "end_time: 1.0, dt: 0.5}}\n", "solver.transient.dt",
+                           "exceeds the explicit stability limit"),
+    "negative_h": (BASE.replace("h: 5000", "h: -5"), "boundaries.z+", "h must be positive"),
+    "missing_domain_size": (BASE.replace("{max: [0.01, 0.01, 0.002], background: void}",
+                                         "{background: void}"), "domain.max", "required"),
+}
+
+
+def thermosim(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "thermosim.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_one_line_error_and_no_output(name, tmp_path):
+    text, key, reason = BAD[name]
+    f = tmp_path / f"{name}.yaml"
+    f.write_text(text)
+    p = thermosim("run", f.name, "-o", "out.h5", cwd=tmp_path)
+    assert p.returncode == 2
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, p.stderr
+    assert "Traceback" not in p.stderr
+    assert lines[0].startswith(f"thermosim: error: {f.name}: ")
+    assert key in lines[0] and reason in lines[0], lines[0]
+    assert sorted(x.name for x in tmp_path.iterdir()) == [f.name]   # nothing written
+
+
+def test_run_default_case_writes_result(tmp_path):
+    p = thermosim("run", "-o", "gpu.h5", "--backend", "cpu", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "max T" in p.stdout and "energy balance" in p.stdout
+    with h5py.File(tmp_path / "gpu.h5") as h:
+        T = h["fields/T"][...]
+        # 700 W die under a 20 kW/(m^2 K) cold plate at 308.15 K: hot, but not absurd
+        assert 330.0 < float(h["metrics"].attrs["max_temperature"]) < 420.0
+        assert T.shape == tuple(h["grid/x"].shape[0] - 1 for _ in range(1)) + T.shape[1:]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_run_yaml_case_and_summary(tmp_path):
+    (tmp_path / "c.yaml").write_text(BASE)
+    p = thermosim("run", "c.yaml", "--backend", "cpu", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "base.h5").exists()
+    assert "power in      10 W" in p.stdout
+
+
+def test_validate_json_rows(tmp_path):
+    p = thermosim("validate", "--suite", "conduction", "--quick", "--backend", "cpu",
+                  "--json", "rows.json", cwd=tmp_path)
+    assert p.returncode == 0, p.stdout + p.stderr
+    rows = json.loads((tmp_path / "rows.json").read_text())
+    assert len(rows) >= 10
+    for r in rows:
+        assert set(r) >= {"case", "reference", "computed", "error", "tolerance", "passed"}
+        assert r["passed"] is True

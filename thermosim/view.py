@@ -1,0 +1,215 @@
+"""Off-screen pictures of a saved result: three orthogonal slices through the hottest cell.
+
+PyVista (and VTK) are imported inside :func:`render`, so importing this module, and starting
+the command line, stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+THIN = 0.1          # an axis shorter than this fraction of the longest is stretched ...
+THIN_TARGET = 0.25  # ... to show at this fraction of the longest
+MAX_BLOCK_OUTLINES = 2000
+
+_TITLES = {"T": "T [K]", "power": "power [W/m^3]", "material": "material index",
+           "block": "block index"}
+
+
+def _font_file() -> str | None:
+    """DejaVu Sans from matplotlib (a PyVista dependency), found without importing it: VTK's
+    built-in sans font draws '[' like '(', which would turn "T [K]" into "T (K)"."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("matplotlib")
+    except (ImportError, ValueError):
+        return None
+    for base in (spec.submodule_search_locations or []) if spec else []:
+        p = Path(base) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if p.is_file():
+            return str(p)
+    return None
+
+
+def _set_font(prop, font_file) -> None:
+    if font_file is not None:
+        prop.SetFontFamily(4)          # VTK_FONT_FILE
+        prop.SetFontFile(font_file)
+
+
+def hotspot(data: dict) -> dict:
+    """The hottest cell of a result read by :func:`thermosim.output.read_result`:
+    temperature (K), centre (m), index and block name (as ``Result.hotspot``)."""
+    T = data["T"]
+    idx = np.unravel_index(int(np.nanargmax(T)), T.shape)
+    centre = [float(0.5 * (f[i] + f[i + 1])) for f, i in zip((data["x"], data["y"],
+                                                              data["z"]), idx)]
+    blk = int(data["block"][idx])
+    names = data["block_names"]
+    name = names[blk] if 0 <= blk < len(names) else "background"
+    return {"T": float(T[idx]), "position": centre, "index": [int(i) for i in idx],
+            "block": name}
+
+
+def display_scale(extents) -> tuple[float, float, float]:
+    """Per-axis stretch factors so that a thin axis (a board, a 0.1 mm layer) stays visible."""
+    ext = [float(e) for e in extents]
+    big = max(ext)
+    return tuple(THIN_TARGET * big / e if e < THIN * big else 1.0 for e in ext)
+
+
+def render(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -> dict:
+    """Render a result file to a PNG: slices through the hotspot coloured by ``field``
+    (T in kelvin by default; also power, material or block), the domain and block outlines,
+    and a marker and label at the hottest cell.  Thin axes are stretched (said in the title).
+    Returns ``{"png": Path, "hotspot": {...}, "scale": (sx, sy, sz)}``."""
+    import pyvista as pv
+
+    from .output import read_result
+
+    pv.OFF_SCREEN = True
+    png_path = Path(png_path)
+    data = read_result(h5_path, snapshots=False)
+    if field not in ("T", "power", "material", "block"):
+        raise ValueError(f"unknown field '{field}' (T, power, material or block)")
+    hs = hotspot(data)
+
+    # display coordinates: millimetres, thin axes stretched
+    faces_m = [np.asarray(data[a], dtype=np.float64) for a in "xyz"]
+    lo = np.array([f[0] for f in faces_m])
+    ext = np.array([f[-1] - f[0] for f in faces_m])
+    scale = display_scale(ext)
+
+    def to_display(p_m):
+        return [(float(p_m[a]) - lo[a]) * 1e3 * scale[a] for a in range(3)]
+
+    faces = [(f - lo[a]) * 1e3 * scale[a] for a, f in enumerate(faces_m)]
+    grid = pv.RectilinearGrid(*faces)
+    values = np.asarray(data[field], dtype=np.float64)
+    void = np.isnan(data["T"])
+    values = np.where(void, np.nan, values)
+    # VTK numbers cells with x fastest; our arrays are (nx, ny, nz), C order (z fastest)
+    grid.cell_data[field] = values.ravel(order="F")
+
+    finite = values[np.isfinite(values)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if not vmax > vmin:
+        pad = max(abs(vmax) * 1e-3, 1e-3)
+        vmin, vmax = vmin - pad, vmax + pad
+
+    centre = to_display(hs["position"])
+    diag = float(np.linalg.norm([f[-1] - f[0] for f in faces]))
+    font = _font_file()
+    zoom = min(window_size[0] / 1600, window_size[1] / 1000)
+
+    def fs(n):                          # font sizes are in pixels: follow the window size
+        return max(6, round(n * zoom))
+
+    pl = pv.Plotter(off_screen=True, window_size=list(window_size))
+    try:
+        pl.set_background("white")
+        slices = grid.slice_orthogonal(x=centre[0], y=centre[1], z=centre[2])
+        bar = dict(title=_TITLES[field], color="black", vertical=True, position_x=0.86,
+                   position_y=0.15, height=0.7, width=0.06, title_font_size=fs(22),
+                   label_font_size=fs(18), fmt="%.1f" if field == "T" else "%.3g")
+        shown = False
+        for sl in slices:
+            if sl is None or sl.n_cells == 0:
+                continue
+            keep = np.isfinite(sl.cell_data[field])
+            if not keep.any():
+                continue
+            part = sl.extract_cells(np.flatnonzero(keep)) if not keep.all() else sl
+            pl.add_mesh(part, scalars=field, cmap="turbo", clim=(vmin, vmax),
+                        show_scalar_bar=not shown, scalar_bar_args=bar,
+                        preference="cell", show_edges=False, lighting=False)
+            shown = True
+        for sb in pl.scalar_bars.values():
+            _set_font(sb.GetTitleTextProperty(), font)
+            _set_font(sb.GetLabelTextProperty(), font)
+        pl.add_mesh(grid.outline(), color="black", line_width=2)
+        outlines = _block_outlines(pv, data, lo, scale)
+        if outlines is not None:
+            pl.add_mesh(outlines, color="dimgray", line_width=1, opacity=0.8)
+        pl.add_mesh(pv.Sphere(radius=0.012 * diag, center=centre), color="white",
+                    smooth_shading=True)
+        pl.add_mesh(pv.Sphere(radius=0.007 * diag, center=centre), color="black")
+        label = (f"max T = {hs['T']:.1f} K ({hs['T'] - 273.15:.1f} \N{DEGREE SIGN}C), "
+                 f"block '{hs['block']}'")
+        # the label sits a little above the marker, joined to it by a short line
+        tip = [centre[0], centre[1], centre[2] + 0.06 * diag]
+        pl.add_mesh(pv.Line(centre, tip), color="black", line_width=2)
+        pl.add_point_labels([tip], [label], font_size=fs(20), point_size=1,
+                            shape_color="white", shape_opacity=0.85, text_color="black",
+                            always_visible=True, show_points=False, margin=4,
+                            font_file=font)
+        pl.add_text(_title(data, ext, scale, field), position="upper_edge", font_size=fs(14),
+                    color="black", font_file=font)
+        pl.add_axes(color="black", labels_off=False)
+        pl.view_isometric()
+        pl.reset_camera()
+        pl.camera.zoom(1.1)
+        png_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{png_path.stem}.", suffix=".tmp.png",
+                                   dir=png_path.parent)
+        os.close(fd)
+        try:
+            pl.screenshot(tmp, window_size=list(window_size))
+            os.replace(tmp, png_path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    finally:
+        pl.close()
+    return {"png": png_path, "hotspot": hs, "scale": tuple(float(s) for s in scale)}
+
+
+def _title(data, ext, scale, field) -> str:
+    name = data.get("case_name") or "result"
+    size = " x ".join(f"{e * 1e3:.4g}" for e in ext)
+    what = {"T": "temperature", "power": "power density", "material": "material",
+            "block": "block"}[field]
+    t = f"{name}: {what}, slices through the hottest cell\ndomain {size} mm"
+    stretched = [f"{'xyz'[a]} x{scale[a]:.3g}" for a in range(3) if scale[a] != 1.0]
+    if stretched:
+        t += ", stretched for visibility: " + ", ".join(stretched)
+    return t
+
+
+def _block_outlines(pv, data, lo, scale):
+    """All block bounding boxes as one line mesh (display coordinates), or None."""
+    case = data.get("case") or {}
+    blocks = case.get("blocks") or []
+    if not blocks:
+        return None
+    blocks = blocks[:MAX_BLOCK_OUTLINES]
+    corners = np.array([[i & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])
+    edges = [(a, b) for a in range(8) for b in range(a + 1, 8)
+             if bin(a ^ b).count("1") == 1]
+    pts, lines = [], []
+    for n, b in enumerate(blocks):
+        try:
+            bmin = np.asarray(b["min"], dtype=float)
+            bmax = np.asarray(b["max"], dtype=float)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not (np.all(np.isfinite(bmin)) and np.all(np.isfinite(bmax))):
+            continue
+        p = bmin + corners * (bmax - bmin)
+        p = (p - lo) * 1e3 * np.asarray(scale)
+        base = len(pts) * 8
+        pts.append(p)
+        for a, c in edges:
+            lines.extend((2, base + a, base + c))
+    if not pts:
+        return None
+    return pv.PolyData(np.concatenate(pts), lines=np.asarray(lines))
+
