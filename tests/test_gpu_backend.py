@@ -1,0 +1,201 @@
+"""The GPU backend against the CPU reference: every kernel on random data, float64 and float32.
+
+Skipped cleanly where CuPy or a CUDA device is missing (gpu.py is never imported there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+cupy = pytest.importorskip("cupy")
+try:
+    _NDEV = cupy.cuda.runtime.getDeviceCount()
+except Exception:  # no driver, no device
+    _NDEV = 0
+if _NDEV == 0:
+    pytest.skip("no CUDA device", allow_module_level=True)
+
+from thermosim.backends.cpu import CPUBackend  # noqa: E402
+from thermosim.backends.gpu import GPUBackend  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+
+SHAPE = (13, 10, 7)
+TOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@pytest.fixture(scope="module")
+def cpu():
+    return CPUBackend()
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    return GPUBackend()
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])
+def dtype(request):
+    return request.param
+
+
+def close(got, want, dtype):
+    rtol = TOL[dtype]
+    want = np.asarray(want, dtype=np.float64)
+    scale = max(float(np.abs(want).max()), 1e-30)
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), want, rtol=rtol,
+                               atol=rtol * scale)
+
+
+def halo(rng, dtype, shape=SHAPE, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, tuple(n + 2 for n in shape)).astype(dtype)
+
+
+def operator(rng, dtype, shape=SHAPE):
+    nx, ny, nz = shape
+    Gx = rng.uniform(0.1, 2.0, (nx + 1, ny, nz))
+    Gy = rng.uniform(0.1, 2.0, (nx, ny + 1, nz))
+    Gz = rng.uniform(0.1, 2.0, (nx, ny, nz + 1))
+    D = rng.uniform(0.0, 1.0, shape)
+    return [a.astype(dtype) for a in (Gx, Gy, Gz, D)]
+
+
+def to_gpu(gpu, *arrays):
+    return [gpu.asarray(a) for a in arrays]
+
+
+def test_basics(gpu):
+    assert gpu.name == "gpu" and gpu.xp is cupy
+    assert "CuPy" in gpu.device_name and "CUDA" in gpu.device_name
+    a = np.arange(24, dtype=np.float64).reshape(2, 3, 4)[:, ::-1]
+    g = gpu.asarray(a, dtype=np.float32)
+    assert isinstance(g, cupy.ndarray) and g.flags.c_contiguous and g.dtype == np.float32
+    np.testing.assert_array_equal(gpu.to_host(g), a.astype(np.float32))
+    z = gpu.zeros((3, 4), np.float64)
+    gpu.synchronize()
+    assert z.shape == (3, 4) and not gpu.to_host(z).any()
+
+
+def test_residual_matvec(cpu, gpu, dtype):
+    rng = np.random.default_rng(1)
+    ops = operator(rng, dtype)
+    x, b = halo(rng, dtype), halo(rng, dtype)
+    r, y, zero = (np.zeros_like(x) for _ in range(3))
+    cpu.residual(b, x, *ops, r)
+    cpu.matvec(x, *ops, y, zero)
+    rg, yg, zg = (gpu.zeros(x.shape, dtype) for _ in range(3))
+    gpu.residual(*to_gpu(gpu, b, x, *ops), rg)
+    gpu.matvec(*to_gpu(gpu, x, *ops), yg, zg)
+    close(gpu.to_host(rg), r, dtype)
+    close(gpu.to_host(yg), y, dtype)
+
+
+def test_rbgs(cpu, gpu, dtype):
+    rng = np.random.default_rng(2)
+    ops = operator(rng, dtype)
+    x, b = halo(rng, dtype), halo(rng, dtype)
+    xg = gpu.asarray(x)
+    opsg = to_gpu(gpu, *ops)
+    bg = gpu.asarray(b)
+    for color in (0, 1, 1, 0):
+        cpu.rbgs(x, *ops, b, color)
+        gpu.rbgs(xg, *opsg, bg, color)
+        close(gpu.to_host(xg), x, dtype)
+
+
+def test_restrict_prolong(cpu, gpu, dtype):
+    rng = np.random.default_rng(3)
+    offs = [np.r_[np.arange(0, n, s), n].astype(np.int64) for n, s in zip(SHAPE, (2, 3, 2))]
+    maps = [np.repeat(np.arange(o.size - 1), np.diff(o)).astype(np.int64) for o in offs]
+    coarse = tuple(o.size - 1 for o in offs)
+    rf = halo(rng, dtype)
+    rc = np.zeros(tuple(n + 2 for n in coarse), dtype)
+    cpu.restrict(rf, rc, *offs)
+    rcg = gpu.zeros(rc.shape, dtype)
+    gpu.restrict(gpu.asarray(rf), rcg, *to_gpu(gpu, *offs))
+    close(gpu.to_host(rcg), rc, dtype)
+
+    xc = halo(rng, dtype, coarse)
+    xf = halo(rng, dtype)
+    xfg = gpu.asarray(xf)
+    cpu.prolong_add(xc, xf, *maps)
+    gpu.prolong_add(gpu.asarray(xc), xfg, *to_gpu(gpu, *maps))
+    close(gpu.to_host(xfg), xf, dtype)
+
+
+def table(rng, nid, dtype):
+    tab = {f: rng.uniform(0.5, 2.0, nid) for f in ("rkx", "rky", "rkz")}
+    tab["ra"] = rng.uniform(0.0, 0.2, nid)
+    tab["inv_rhoc"] = rng.uniform(0.5, 1.5, nid)
+    tab["qdot"] = rng.uniform(-1.0, 1.0, nid)
+    tab["inv_rhoc"][0] = 0.0                     # fixed / void cell: T copied
+    tab["rkx"][1] = tab["rky"][1] = tab["rkz"][1] = 1e30   # "no heat path" resistance
+    return {k: v.astype(dtype) for k, v in tab.items()}
+
+
+@pytest.mark.parametrize("shape", [SHAPE, (6, 9, 70)], ids=["13x10x7", "6x9x70"])
+@pytest.mark.parametrize("idtype,nid", [(np.uint8, 7), (np.uint16, 300)], ids=["u8", "u16"])
+@pytest.mark.parametrize("path", ["smem", "global", "chunk4"])
+def test_explicit_step(cpu, gpu, dtype, idtype, nid, path, shape, monkeypatch):
+    if path == "global":
+        monkeypatch.setattr(gpu, "smem_table_bytes", 0)
+    elif path == "chunk4":
+        monkeypatch.setattr(gpu, "march_chunk", 4)
+    rng = np.random.default_rng(4)
+    T = halo(rng, dtype, shape, 0.0, 1.0)
+    ids = rng.integers(0, nid, T.shape).astype(idtype)
+    tab = table(rng, nid, dtype)
+    h = [np.r_[0.0, rng.uniform(0.25, 1.0, n), 0.0].astype(dtype) for n in shape]
+    inv_d = [(0.5 / a[1:-1]).astype(dtype) for a in h]
+    dt = 0.05
+    Tn = np.zeros_like(T)
+    cpu.explicit_step(T, Tn, ids, tab, h, inv_d, dt)
+    Tng = gpu.zeros(T.shape, dtype)
+    gpu.explicit_step(gpu.asarray(T), Tng, gpu.asarray(ids),
+                      {k: gpu.asarray(v) for k, v in tab.items()}, to_gpu(gpu, *h),
+                      to_gpu(gpu, *inv_d), dt)
+    got = gpu.to_host(Tng)
+    close(got, Tn, dtype)
+    skip = tab["inv_rhoc"][ids] == 0
+    skip[[0, -1]] = skip[:, [0, -1]] = skip[:, :, [0, -1]] = False
+    np.testing.assert_array_equal(got[skip], T[skip])      # copied exactly
+
+
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_uniform_steps(cpu, gpu, dtype, chunk, monkeypatch):
+    monkeypatch.setattr(gpu, "march_chunk", chunk)
+    rng = np.random.default_rng(5)
+    c = 0.1
+    T = halo(rng, dtype, (9, 9, 9))                   # the CPU kernel wants a cube
+    Tn = np.zeros_like(T)
+    cpu.explicit_step_uniform(T, Tn, c)
+    Tng = gpu.zeros(T.shape, dtype)
+    gpu.explicit_step_uniform(gpu.asarray(T), Tng, c)
+    close(gpu.to_host(Tng), Tn, dtype)
+
+    T = halo(rng, dtype)                               # non-cubic: against array slicing
+    Tn = np.zeros_like(T)
+    cpu.copy_slicing_step(T, Tn, c)
+    Tg = gpu.asarray(T)
+    for step in (gpu.explicit_step_uniform, gpu.copy_slicing_step):
+        Tng = gpu.zeros(T.shape, dtype)
+        step(Tg, Tng, c)
+        close(gpu.to_host(Tng), Tn, dtype)
+
+
+def test_vectors(cpu, gpu, dtype):
+    rng = np.random.default_rng(6)
+    a, b = halo(rng, dtype), halo(rng, dtype)
+    ag, bg = to_gpu(gpu, a, b)
+    d = gpu.dot(ag, bg)
+    assert isinstance(d, float)
+    assert abs(d - cpu.dot(a, b)) <= 1e-12 * float(np.abs(a.astype(np.float64) * b).sum())
+    y = a.copy()
+    yg = gpu.asarray(y)
+    cpu.axpy(y, 0.3, b)
+    gpu.axpy(yg, 0.3, bg)
+    close(gpu.to_host(yg), y, dtype)
+    cpu.xpay(y, -0.7, b)
+    gpu.xpay(yg, -0.7, bg)
+    close(gpu.to_host(yg), y, dtype)

@@ -1,0 +1,339 @@
+"""GPU backend: CuPy arrays, CUDA C++ kernels from ``kernels/*.cu`` compiled at run time.
+
+The twin of :mod:`thermosim.backends.cpu`: same methods, same arguments, same arithmetic,
+same array layouts (C order, last axis fastest; arrays with a halo have shape
+(nx+2, ny+2, nz+2) and the interior cell (i, j, k) lives at [i+1, j+1, k+1]).
+
+The kernels are C++ templates instantiated for float and double (and for uint8 and uint16
+ids); each ``.cu`` file is compiled once by NVRTC through :class:`cupy.RawModule` (CuPy also
+caches the binary on disk) and the module is cached in the backend.  The sources are read
+from the ``kernels/`` folder at the repository root, or from ``$THERMOSIM_KERNELS``.
+
+This module imports CuPy when it is imported: the registry imports it only once a GPU has
+been found.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cupy
+import numpy as np
+
+TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot")
+
+_FLOATS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_IDS = {np.dtype(np.uint8): "unsigned char", np.dtype(np.uint16): "unsigned short"}
+
+#: Planes prefetched ahead by the marching kernels (a template argument of conduction.cu;
+#: THERMOSIM_PREFETCH in its ahead-of-time build must agree).
+PREFETCH = 4
+#: The conduction kernels' launch bound (threads per block).
+MAX_BLOCK = 256
+_DEFAULT_SMEM = 48 * 1024
+_MAX_GRID_YZ = 65535
+
+
+def kernels_dir() -> Path:
+    """Folder holding the ``.cu`` sources (``$THERMOSIM_KERNELS`` overrides)."""
+    env = os.environ.get("THERMOSIM_KERNELS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "kernels"
+
+
+def _b(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def step_name(ctype: str, idtype: str, smem: bool, prefetch: int = PREFETCH) -> str:
+    return f"thermosim::explicit_step<{ctype}, {idtype}, {_b(smem)}, {prefetch}>"
+
+
+def uniform_name(ctype: str, prefetch: int = PREFETCH) -> str:
+    return f"thermosim::explicit_step_uniform<{ctype}, {prefetch}>"
+
+
+def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
+    """Every template instantiation that the backend takes from ``kernels/<file>.cu``."""
+    names: list[str] = []
+    for t in _FLOATS.values():
+        if file == "conduction":
+            for i in _IDS.values():
+                names += [step_name(t, i, True, prefetch), step_name(t, i, False, prefetch)]
+            names.append(uniform_name(t, prefetch))
+        elif file == "multigrid":
+            names += [f"thermosim::apply<{t}, true>", f"thermosim::apply<{t}, false>",
+                      f"thermosim::rbgs<{t}>", f"thermosim::restrict_sum<{t}>",
+                      f"thermosim::prolong_add<{t}>"]
+        else:
+            raise ValueError(f"unknown kernel file '{file}'")
+    return names
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _i32(v) -> np.int32:
+    v = int(v)
+    if not 0 <= v < 2**31:
+        raise ValueError(f"size {v} does not fit a 32-bit int")
+    return np.int32(v)
+
+
+def _ctype(dtype) -> str:
+    try:
+        return _FLOATS[np.dtype(dtype)]
+    except KeyError:
+        raise TypeError(f"GPU kernels take float32 or float64 arrays, not {dtype}") from None
+
+
+def _check(a, what: str, dtype=None, shape=None):
+    """A C-contiguous CuPy array of the given dtype and shape (the kernels take raw pointers)."""
+    if not isinstance(a, cupy.ndarray):
+        raise TypeError(f"{what}: expected a cupy.ndarray, got {type(a).__name__}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{what}: dtype {a.dtype}, expected {np.dtype(dtype)}")
+    if shape is not None and a.shape != tuple(shape):
+        raise ValueError(f"{what}: shape {a.shape}, expected {tuple(shape)}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{what}: must be C-contiguous")
+    return a
+
+
+def _vec(a, dtype, size: int | None, what: str):
+    """A small 1-D device vector of ``dtype`` (copied to the device or cast if needed)."""
+    v = cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype)).reshape(-1)
+    if size is not None and v.size != size:
+        raise ValueError(f"{what}: {v.size} entries, expected {size}")
+    return v
+
+
+class GPUBackend:
+    """CuPy + CUDA C++ kernels: must give the CPU backend's answers."""
+
+    name = "gpu"
+    xp = cupy
+
+    #: Threads per block along (k, j) for the marching conduction kernels (product <= 256).
+    block_explicit = (64, 4)
+    #: Threads per block along (k, j) for the multigrid kernels.
+    block_mg = (32, 8)
+    #: Planes marched by one block along i; None: chosen from the multiprocessor count.
+    march_chunk: int | None = None
+    #: Largest packed id table (10 * nid * itemsize bytes) staged in shared memory.
+    smem_table_bytes = _DEFAULT_SMEM
+    prefetch = PREFETCH
+
+    def __init__(self):
+        dev = cupy.cuda.Device()
+        props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+        name = props["name"]
+        if isinstance(name, bytes):
+            name = name.decode(errors="replace")
+        rt = cupy.cuda.runtime.runtimeGetVersion()
+        self.device_name = f"{name} (CuPy {cupy.__version__}, CUDA {rt // 1000}.{rt % 1000 // 10})"
+        self.sm_count = int(props.get("multiProcessorCount", 100))
+        self._modules: dict[tuple[str, int], cupy.RawModule] = {}
+        self._functions: dict[tuple[str, str], object] = {}
+        self._dot = cupy.ReductionKernel(
+            "T x, U y", "float64 z",
+            "static_cast<double>(x) * static_cast<double>(y)", "a + b", "z = a", "0",
+            "thermosim_dot", reduce_type="float64")
+        self._axpy = cupy.ElementwiseKernel(
+            "U x, T a", "T y", "y = y + a * static_cast<T>(x)", "thermosim_axpy")
+        self._xpay = cupy.ElementwiseKernel(
+            "U x, T a", "T y", "y = static_cast<T>(x) + a * y", "thermosim_xpay")
+
+    # -- compiled modules ------------------------------------------------------------
+    def _module(self, file: str):
+        key = (file, self.prefetch)
+        mod = self._modules.get(key)
+        if mod is None:
+            src = (kernels_dir() / f"{file}.cu").read_text()
+            mod = cupy.RawModule(code=src, options=("-std=c++17",),
+                                 name_expressions=name_expressions(file, self.prefetch))
+            self._modules[key] = mod
+        return mod
+
+    def _function(self, file: str, expr: str):
+        fn = self._functions.get((file, expr))
+        if fn is None:
+            fn = self._module(file).get_function(expr)
+            self._functions[(file, expr)] = fn
+        return fn
+
+    def _mg_launch(self, nk: int, ny: int, nx: int):
+        bx, by = self.block_mg
+        return (_cdiv(nk, bx), _cdiv(ny, by), min(nx, _MAX_GRID_YZ)), (bx, by, 1)
+
+    def _chunk(self, nx: int, ny: int, nz: int) -> int:
+        """Planes per block along i: enough blocks to fill the device a few times over,
+        marches of at least ~32 planes."""
+        if self.march_chunk:
+            return max(1, min(nx, int(self.march_chunk)))
+        bx, by = self.block_explicit
+        columns = _cdiv(nz, bx) * bx * _cdiv(ny, by) * by
+        target = self.sm_count * 2048 * 4
+        nchunks = max(1, min(_cdiv(target, columns), nx // 32, _MAX_GRID_YZ))
+        return _cdiv(nx, nchunks)
+
+    def _march_launch(self, nx: int, ny: int, nz: int):
+        bx, by = self.block_explicit
+        if bx * by > MAX_BLOCK:
+            raise ValueError(f"block_explicit {self.block_explicit}: more than {MAX_BLOCK} "
+                             "threads")
+        chunk = self._chunk(nx, ny, nz)
+        grid = (_cdiv(nz, bx), _cdiv(ny, by), _cdiv(nx, chunk))
+        return grid, (bx, by, 1), np.int32(chunk)
+
+    # -- arrays ---------------------------------------------------------------------
+    def asarray(self, a, dtype=None):
+        return cupy.ascontiguousarray(cupy.asarray(a, dtype=dtype))
+
+    def to_host(self, a) -> np.ndarray:
+        return cupy.asnumpy(a)
+
+    def zeros(self, shape, dtype):
+        return cupy.zeros(shape, dtype=dtype)
+
+    def synchronize(self):
+        cupy.cuda.Device().synchronize()
+
+    # -- conductance-form operator --------------------------------------------------
+    def _apply(self, x, Gx, Gy, Gz, D, y, b, sign):
+        _check(D, "D")
+        dt = D.dtype
+        t = _ctype(dt)
+        nx, ny, nz = D.shape
+        halo = (nx + 2, ny + 2, nz + 2)
+        _check(x, "x", dt, halo)
+        _check(y, "y", dt, halo)
+        if b is not None:
+            _check(b, "b", dt, halo)
+        _check(Gx, "Gx", dt, (nx + 1, ny, nz))
+        _check(Gy, "Gy", dt, (nx, ny + 1, nz))
+        _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+        if D.size == 0:
+            return
+        fn = self._function("multigrid", f"thermosim::apply<{t}, {_b(b is not None)}>")
+        grid, block = self._mg_launch(nz, ny, nx)
+        fn(grid, block, (x, Gx, Gy, Gz, D, y, x if b is None else b, dt.type(sign),
+                         _i32(nx), _i32(ny), _i32(nz)))
+
+    def residual(self, b, x, Gx, Gy, Gz, D, r):
+        """r = b - A x (b, x, r with halo)."""
+        self._apply(x, Gx, Gy, Gz, D, r, b, -1.0)
+
+    def matvec(self, x, Gx, Gy, Gz, D, y, zero):
+        """y = A x; ``zero`` (an all-zero array shaped like y) is accepted for the CPU
+        backend's signature and not read."""
+        self._apply(x, Gx, Gy, Gz, D, y, None, 1.0)
+
+    def rbgs(self, x, Gx, Gy, Gz, D, b, color: int):
+        _check(D, "D")
+        dt = D.dtype
+        t = _ctype(dt)
+        nx, ny, nz = D.shape
+        halo = (nx + 2, ny + 2, nz + 2)
+        _check(x, "x", dt, halo)
+        _check(b, "b", dt, halo)
+        _check(Gx, "Gx", dt, (nx + 1, ny, nz))
+        _check(Gy, "Gy", dt, (nx, ny + 1, nz))
+        _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+        if D.size == 0:
+            return
+        fn = self._function("multigrid", f"thermosim::rbgs<{t}>")
+        grid, block = self._mg_launch(_cdiv(nz, 2), ny, nx)
+        fn(grid, block, (x, Gx, Gy, Gz, D, b, np.int32(int(color) & 1), _i32(nx), _i32(ny),
+                         _i32(nz)))
+
+    def restrict(self, rf, rc, ox, oy, oz):
+        _check(rf, "rf")
+        dt = rf.dtype
+        t = _ctype(dt)
+        ox, oy, oz = (_vec(o, np.int64, None, n) for o, n in ((ox, "ox"), (oy, "oy"),
+                                                                (oz, "oz")))
+        ncx, ncy, ncz = ox.size - 1, oy.size - 1, oz.size - 1
+        _check(rc, "rc", dt, (ncx + 2, ncy + 2, ncz + 2))
+        if ncx <= 0 or ncy <= 0 or ncz <= 0:
+            return
+        fn = self._function("multigrid", f"thermosim::restrict_sum<{t}>")
+        grid, block = self._mg_launch(ncz, ncy, ncx)
+        fn(grid, block, (rf, rc, ox, oy, oz, _i32(ncx), _i32(ncy), _i32(ncz),
+                         _i32(rf.shape[1] - 2), _i32(rf.shape[2] - 2)))
+
+    def prolong_add(self, xc, xf, mx, my, mz):
+        _check(xc, "xc")
+        dt = xc.dtype
+        t = _ctype(dt)
+        mx, my, mz = (_vec(m, np.int64, None, n) for m, n in ((mx, "mx"), (my, "my"),
+                                                                (mz, "mz")))
+        nx, ny, nz = mx.size, my.size, mz.size
+        _check(xf, "xf", dt, (nx + 2, ny + 2, nz + 2))
+        if nx == 0 or ny == 0 or nz == 0:
+            return
+        fn = self._function("multigrid", f"thermosim::prolong_add<{t}>")
+        grid, block = self._mg_launch(nz, ny, nx)
+        fn(grid, block, (xc, xf, mx, my, mz, _i32(nx), _i32(ny), _i32(nz),
+                         _i32(xc.shape[1] - 2), _i32(xc.shape[2] - 2)))
+
+    # -- explicit step -----------------------------------------------------------------
+    def explicit_step(self, T, Tn, ids, tab, h, inv_d, dt):
+        _check(T, "T")
+        dtype = T.dtype
+        t = _ctype(dtype)
+        _check(Tn, "Tn", dtype, T.shape)
+        _check(ids, "ids", None, T.shape)
+        if ids.dtype not in _IDS:
+            raise TypeError(f"ids: dtype {ids.dtype}, expected uint8 or uint16")
+        nx, ny, nz = (s - 2 for s in T.shape)
+        cols = [_vec(tab[f], dtype, None, f) for f in TABLE_FIELDS]
+        nid = cols[0].size
+        for f, c in zip(TABLE_FIELDS, cols):
+            if c.size != nid:
+                raise ValueError(f"table field '{f}': {c.size} entries, expected {nid}")
+        n3 = (nx, ny, nz)
+        hs = [_vec(a, dtype, n + 2, f"h[{ax}]") for ax, (a, n) in enumerate(zip(h, n3))]
+        inv = [_vec(a, dtype, n, f"inv_d[{ax}]") for ax, (a, n) in enumerate(zip(inv_d, n3))]
+        if nx <= 0 or ny <= 0 or nz <= 0:
+            return
+        smem = 10 * nid * dtype.itemsize
+        use_smem = 0 < smem <= self.smem_table_bytes
+        fn = self._function("conduction", step_name(t, _IDS[ids.dtype], use_smem,
+                                                    self.prefetch))
+        if use_smem and smem > _DEFAULT_SMEM and fn.max_dynamic_shared_size_bytes < smem:
+            fn.max_dynamic_shared_size_bytes = smem
+        grid, block, chunk = self._march_launch(nx, ny, nz)
+        fn(grid, block, (T, Tn, ids, *cols, _i32(nid), *hs, *inv, dtype.type(dt), _i32(nx),
+                         _i32(ny), _i32(nz), chunk), shared_mem=smem if use_smem else 0)
+
+    def explicit_step_uniform(self, T, Tn, c):
+        _check(T, "T")
+        dtype = T.dtype
+        t = _ctype(dtype)
+        _check(Tn, "Tn", dtype, T.shape)
+        nx, ny, nz = (s - 2 for s in T.shape)
+        if nx <= 0 or ny <= 0 or nz <= 0:
+            return
+        fn = self._function("conduction", uniform_name(t, self.prefetch))
+        grid, block, chunk = self._march_launch(nx, ny, nz)
+        fn(grid, block, (T, Tn, dtype.type(c), _i32(nx), _i32(ny), _i32(nz), chunk))
+
+    # -- vectors ---------------------------------------------------------------------
+    def dot(self, a, b) -> float:
+        return float(self._dot(a, b))
+
+    def axpy(self, y, a, x):
+        """y += a x in place."""
+        self._axpy(x, y.dtype.type(a), y)
+
+    def xpay(self, y, a, x):
+        """y = x + a y in place."""
+        self._xpay(x, y.dtype.type(a), y)
+
+    def copy_slicing_step(self, T, Tn, c):
+        """The same constant-coefficient step written with array slicing, as a user would."""
+        Tn[1:-1, 1:-1, 1:-1] = T[1:-1, 1:-1, 1:-1] + c * (
+            T[:-2, 1:-1, 1:-1] + T[2:, 1:-1, 1:-1] + T[1:-1, :-2, 1:-1] + T[1:-1, 2:, 1:-1]
+            + T[1:-1, 1:-1, :-2] + T[1:-1, 1:-1, 2:] - 6.0 * T[1:-1, 1:-1, 1:-1])
