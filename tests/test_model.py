@@ -145,3 +145,44 @@ def test_steady_needs_an_anchor():
 
     with pytest.raises(CaseError, match="fixed-temperature or convective"):
         solve(_wall({"x-": dict(type="heat_flux", q=1.0)}), "cpu")
+
+
+def test_transient_interrupt_and_resume_gives_the_same_answer(tmp_path, monkeypatch):
+    """Ctrl-C mid-run saves a checkpoint; resuming finishes with the uninterrupted result."""
+    from thermosim.case import Transient
+    from thermosim.errors import Interrupted
+
+    def make():
+        case = _wall({"x+": dict(type="convective", h=500.0, T_ambient=300.0)})
+        case.solver.mode = "transient"
+        case.solver.transient = Transient(method="implicit_euler", end_time=10.0, dt=0.5,
+                                          snapshots=[2.0, 10.0])
+        return case
+
+    full = solve(make(), "cpu")
+    ck = tmp_path / "run.checkpoint.h5"
+    calls = {"n": 0}
+
+    def interrupt(n, total, t):
+        if n == 7:
+            raise KeyboardInterrupt
+    with pytest.raises(Interrupted, match="after step 7 of 20"):
+        solve(make(), "cpu", progress=interrupt, checkpoint=ck)
+    assert ck.exists()
+    resumed = solve(make(), "cpu", checkpoint=ck, resume=True)
+    assert resumed.stats["resumed_from_step"] == 7
+    np.testing.assert_allclose(resumed.T, full.T, rtol=0, atol=1e-9)
+    assert [t for t, _ in resumed.snapshots] == [2.0, 10.0]
+    assert not ck.exists()       # removed once the run completed
+
+
+def test_checkpoint_of_another_case_is_refused(tmp_path):
+    from thermosim.checkpoint import Checkpointer
+    from thermosim.errors import CaseError
+
+    a = _wall({"x+": dict(type="temperature", T=300.0)})
+    b = _wall({"x+": dict(type="temperature", T=310.0)})
+    ck = tmp_path / "c.h5"
+    Checkpointer(ck, a).save(np.zeros((6, 3, 3)))
+    with pytest.raises(CaseError, match="different case"):
+        Checkpointer(ck, b).load()

@@ -169,7 +169,9 @@ def print_report(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    c = Console()
+    import sys
+
+    c = Console() if sys.stdout.isatty() else Console(width=160)
     c.print(f"backend {report['backend']}: {report['device']}")
     t = Table(title="explicit conduction step, float32 (GLUPS = 1e9 cell updates/s)")
     for col in ("N^3", "copy GB/s", "material id GLUPS", "GB/s @9 B/cell", "% of copy",

@@ -39,9 +39,23 @@ def main():
     """thermosim: finite-volume heat transfer for electronics and data-centre cooling."""
 
 
-def _progress_steady(console):
+def _progress_steady(console, tolerance):
+    """Iteration, residual, and the time left estimated from the convergence rate so far."""
+    import math
+
+    t0 = time.perf_counter()
+    first = []
+
     def cb(it, res):
-        console.print(f"  iteration {it:4d}  residual {res:.3e}", end="\r")
+        if not first:
+            first.append(res)
+        left = ""
+        if it >= 2 and 0 < res < first[0]:
+            rate = (res / first[0]) ** (1.0 / (it - 1))
+            per_it = (time.perf_counter() - t0) / it
+            if rate < 1 and res > tolerance:
+                left = f"  about {math.log(tolerance / res) / math.log(rate) * per_it:.0f} s left"
+        console.print(f"  iteration {it:4d}  residual {res:.3e}{left}   ", end="\r")
     return cb
 
 
@@ -52,7 +66,11 @@ def _progress_steady(console):
 @BACKEND
 @click.option("--png", type=click.Path(dir_okay=False), help="also render the hotspot picture")
 @click.option("--quiet", is_flag=True, help="print only the summary")
-def run(case, output, backend, png, quiet):
+@click.option("--resume", is_flag=True,
+              help="continue from OUTPUT.checkpoint.h5 left by an interrupted run")
+@click.option("--checkpoint-every", type=float, default=60.0, show_default=True,
+              help="seconds of wall time between checkpoints")
+def run(case, output, backend, png, quiet, resume, checkpoint_every):
     """Solve CASE (a YAML file); without CASE, the built-in 700 W GPU package."""
     from rich.console import Console
 
@@ -68,10 +86,15 @@ def run(case, output, backend, png, quiet):
     preflight(model)
     out = Path(output) if output else Path(f"{c.name}.h5")
     console.print(f"[bold]thermosim[/] {path}  ->  {out}")
+    ckpt = out.with_name(out.name + ".checkpoint.h5")
+    if ckpt.exists() and not resume:
+        console.print(f"note: {ckpt} exists from an interrupted run; add --resume to continue "
+                      "from it (it is replaced otherwise)")
+    opts = dict(checkpoint=ckpt, checkpoint_every=checkpoint_every, resume=resume)
 
     if c.solver.mode == "steady":
-        progress = _progress_steady(console)
-        result = solve(model, backend, progress=progress)
+        progress = _progress_steady(console, c.solver.tolerance)
+        result = solve(model, backend, progress=progress, **opts)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -83,7 +106,7 @@ def run(case, output, backend, png, quiet):
             def progress(n, total, t):
                 bar.update(task, completed=n, total=total, t=t)
 
-            result = solve(model, backend, progress=progress)
+            result = solve(model, backend, progress=progress, **opts)
     console.print(" " * 60, end="\r")
     click.echo(result.summary())
     written = result.save(out)
@@ -124,7 +147,7 @@ def validate(suite, backend, json_file, quick):
     from .verification import run_suite
 
     be = get_backend(backend)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(f"suite {suite} on {be.name}: {be.device_name}")
     rows = []
 

@@ -33,3 +33,7 @@ class SolverError(ThermosimError):
 
 class BackendError(ThermosimError):
     """A requested backend (for example the GPU) is not available."""
+
+
+class Interrupted(ThermosimError):
+    """The run was interrupted; a checkpoint holds its state."""

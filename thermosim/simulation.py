@@ -10,7 +10,8 @@ import numpy as np
 
 from .backends import get_backend
 from .case import Case
-from .errors import CaseError, SolverError
+from .checkpoint import Checkpointer
+from .errors import CaseError, Interrupted, SolverError
 from .model import FIXED, SOLVED, VOID, ThermalModel, build_model, face_conductances, \
     linear_system
 from .solvers.krylov import pcg
@@ -136,8 +137,13 @@ def _pad(a):
     return np.pad(a, 1)
 
 
-def solve(case_or_model, backend="auto", progress=None) -> Result:
-    """Solve a case (steady or transient) and return a :class:`Result`."""
+def solve(case_or_model, backend="auto", progress=None, checkpoint=None,
+          checkpoint_every: float = 60.0, resume: bool = False) -> Result:
+    """Solve a case (steady or transient) and return a :class:`Result`.
+
+    With ``checkpoint`` (a file path) the state is saved every ``checkpoint_every`` seconds
+    of wall time and on Ctrl-C (then :class:`Interrupted` is raised); ``resume=True`` starts
+    from that file when it exists.  The checkpoint is removed when the run completes."""
     t_start = time.perf_counter()
     model = case_or_model if isinstance(case_or_model, ThermalModel) else \
         build_model(case_or_model)
@@ -146,11 +152,17 @@ def solve(case_or_model, backend="auto", progress=None) -> Result:
     stats = {"mode": case.solver.mode, "precision": case.solver.precision,
              "cells": model.grid.ncells, "backend": be.name, "device": be.device_name,
              "shape": list(model.shape)}
+    ckpt = Checkpointer(checkpoint, case, checkpoint_every) if checkpoint else None
+    state = ckpt.load() if (ckpt and resume) else None
+    if state is not None:
+        stats["resumed_from_step"] = state["step"]
     if case.solver.mode == "steady":
-        res = _steady(model, be, stats, progress, t_start)
+        res = _steady(model, be, stats, progress, t_start, ckpt, state)
     else:
-        res = _transient(model, be, stats, progress, t_start)
+        res = _transient(model, be, stats, progress, t_start, ckpt, state)
     res.stats["wall_time"] = time.perf_counter() - t_start
+    if ckpt:
+        ckpt.remove()
     return res
 
 
@@ -168,7 +180,7 @@ def _check_anchored(model: ThermalModel, system) -> None:
 
 
 def solve_system(model: ThermalModel, system, be, dtype, tolerance: float,
-                 max_iterations: int, progress=None):
+                 max_iterations: int, progress=None, ckpt=None, state=None):
     """Solve an assembled steady system with multigrid-preconditioned CG.
 
     Returns (T on the interior cells in K, NaN where not solved; CG statistics; multigrid)."""
@@ -179,8 +191,24 @@ def solve_system(model: ThermalModel, system, be, dtype, tolerance: float,
     # than the kelvin offset, and float32 keeps its digits for the rise
     T_ref = model.case.initial_temperature
     b = be.asarray(_pad(system.shifted_rhs(T_ref)), dtype)
-    x = be.asarray(_pad(_interior(model.T_fixed) - T_ref), dtype)
-    st = pcg(be, op, b, x, mg.apply, tolerance, max_iterations, progress=progress)
+    T0 = _interior(model.T_fixed) if state is None else \
+        np.where(np.isnan(state["T"]), _interior(model.T_fixed), state["T"])
+    x = be.asarray(_pad(T0 - T_ref), dtype)
+
+    def report(it, res):
+        if progress is not None:
+            progress(it, res)
+        if ckpt is not None and ckpt.due():
+            ckpt.save(be.to_host(_interior(x)) + T_ref)
+
+    try:
+        st = pcg(be, op, b, x, mg.apply, tolerance, max_iterations, progress=report)
+    except KeyboardInterrupt:
+        if ckpt is None:
+            raise
+        path = ckpt.save(be.to_host(_interior(x)).astype(np.float64) + T_ref)
+        raise Interrupted(f"interrupted; the current iterate is saved in {path}: run again "
+                          "with --resume to continue from it") from None
     if not st.converged:
         raise SolverError(f"the steady solve did not converge in {st.iterations} iterations "
                           f"(residual {st.residual:.2e} > tolerance {tolerance:g}):"
@@ -192,12 +220,12 @@ def solve_system(model: ThermalModel, system, be, dtype, tolerance: float,
     return T, st, mg
 
 
-def _steady(model, be, stats, progress, t_start) -> Result:
+def _steady(model, be, stats, progress, t_start, ckpt=None, state=None) -> Result:
     case = model.case
     system = linear_system(model)
     _check_anchored(model, system)
     T, st, mg = solve_system(model, system, be, _dtype(case), case.solver.tolerance,
-                             case.solver.max_iterations, progress)
+                             case.solver.max_iterations, progress, ckpt, state)
     stats.update(iterations=st.iterations, residual=st.residual, solve_time=st.wall_time,
                  setup_time=time.perf_counter() - t_start - st.wall_time,
                  mg_levels=mg.nlevels, mg_hierarchy=mg.describe(),
@@ -249,7 +277,7 @@ def preflight(model: ThermalModel) -> None:
         _check_anchored(model, linear_system(model))
 
 
-def _transient(model, be, stats, progress, t_start) -> Result:
+def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Result:
     case = model.case
     tr = case.solver.transient
     dtype = _dtype(case)
@@ -314,35 +342,67 @@ def _transient(model, be, stats, progress, t_start) -> Result:
     def host(a):
         return be.to_host(_interior(a)).astype(np.float64) + T_ref
 
-    def state():
+    def latest():
         return Tn if method == "explicit" else x
 
+    n0 = 0
+    if state is not None:
+        if state["mode"] != "transient" or state["step"] > nsteps:
+            raise CaseError("the checkpoint does not belong to this transient run; delete it",
+                            None, str(ckpt.path))
+        n0 = state["step"]
+        resumed = np.where(solved, state["T"], T0) - T_ref
+        for arr in ((Tn, Tnew) if method == "explicit" else (x,)):
+            arr[1:-1, 1:-1, 1:-1] = be.asarray(resumed, dtype)
+        snapshots = list(state["snapshots"])
+    backup = be.zeros(x.shape, dtype) if (ckpt is not None and method != "explicit") else None
+
+    def save_checkpoint(done, arr):
+        return ckpt.save(host(arr), step=done, time_s=done * dt, snapshots=snapshots,
+                         mode="transient")
+
     check_every = max(1, min(100, nsteps // 20))
-    prev = T0
-    for n in range(1, nsteps + 1):
-        t, t_new = (n - 1) * dt, n * dt
-        want = [ts for ts in snap_times if t < ts <= t_new * (1 + 1e-12)]
-        keep_prev = bool(want) or n == nsteps
-        if keep_prev and method != "explicit":
-            prev = host(x)
-        step()
-        if method == "explicit":
-            Tn, Tnew = Tnew, Tn
-            if keep_prev:
-                prev = host(Tnew)          # the state before this step
-        if keep_prev or n % check_every == 0:
-            cur = host(state())
-            if not np.all(np.isfinite(cur[solved])) or cur[solved].max() > RUNAWAY_K:
-                hint = "reduce dt or use method: implicit_euler" if method == "explicit" \
-                    else "reduce dt, check powers and conductivities"
-                raise SolverError(f"the transient run diverged at t = {t_new:.4g} s (step {n}):"
-                                  f" temperature NaN or above {RUNAWAY_K:g} K; {hint}")
-            for ts in want:
-                # linear interpolation inside the step: second order, like the schemes
-                w = (ts - t) / dt
-                snapshots.append((ts, np.where(solved, prev + w * (cur - prev), np.nan)))
-        if progress is not None:
-            progress(n, nsteps, t_new)
+    prev = cur = host(latest())
+    done = n = n0
+    try:
+        for n in range(n0 + 1, nsteps + 1):
+            t, t_new = (n - 1) * dt, n * dt
+            want = [ts for ts in snap_times if t < ts <= t_new * (1 + 1e-12)]
+            keep_prev = bool(want) or n == nsteps
+            if keep_prev and method != "explicit":
+                prev = host(x)
+            if backup is not None:
+                backup[...] = x
+            step()
+            if method == "explicit":
+                Tn, Tnew = Tnew, Tn
+                if keep_prev:
+                    prev = host(Tnew)          # the state before this step
+            done = n
+            if keep_prev or n % check_every == 0:
+                cur = host(latest())
+                if not np.all(np.isfinite(cur[solved])) or cur[solved].max() > RUNAWAY_K:
+                    hint = "reduce dt or use method: implicit_euler" if method == "explicit" \
+                        else "reduce dt, check powers and conductivities"
+                    raise SolverError(f"the transient run diverged at t = {t_new:.4g} s "
+                                      f"(step {n}): temperature NaN or above {RUNAWAY_K:g} K;"
+                                      f" {hint}")
+                for ts in want:
+                    # linear interpolation inside the step: second order, like the schemes
+                    w = (ts - t) / dt
+                    snapshots.append((ts, np.where(solved, prev + w * (cur - prev), np.nan)))
+            if ckpt is not None and ckpt.due():
+                save_checkpoint(done, latest())
+            if progress is not None:
+                progress(n, nsteps, t_new)
+    except KeyboardInterrupt:
+        if ckpt is None:
+            raise
+        arr = latest() if (method == "explicit" or done == n) else backup
+        path = save_checkpoint(done, arr)
+        raise Interrupted(f"interrupted after step {done} of {nsteps} (t = {done * dt:.6g} s); "
+                          f"the state is saved in {path}: run again with --resume to "
+                          "continue") from None
     T = cur
     # storage rate over the last step, and the boundary heat flow at the matching time level
     storage = float(np.sum(C[solved] * (T[solved] - prev[solved]) / dt))

@@ -1,0 +1,77 @@
+"""Checkpoints: interrupt a long run (Ctrl-C) or lose the machine, then resume it.
+
+A checkpoint is a small HDF5 file holding the solver state (the temperature field, the time
+step reached, the snapshots taken so far) and a fingerprint of the case, so that a run is only
+ever resumed with the case that wrote it.  It is written atomically (temporary name, then
+rename), periodically and on interruption, and removed when the run completes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .atomic import atomic_path
+from .errors import CaseError
+
+
+def fingerprint(case) -> str:
+    """A hash of everything in the case that changes the solution."""
+    text = case.model_dump_json(exclude={"name"})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Checkpointer:
+    """Writes the state every ``every`` seconds of wall time and when asked."""
+
+    def __init__(self, path, case, every: float = 60.0):
+        self.path = Path(path)
+        self.case = case
+        self.every = every
+        self._last = time.perf_counter()
+
+    def due(self) -> bool:
+        return time.perf_counter() - self._last >= self.every
+
+    def save(self, T: np.ndarray, step: int = 0, time_s: float = 0.0,
+             snapshots=(), mode: str = "steady") -> Path:
+        with atomic_path(self.path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["fingerprint"] = fingerprint(self.case)
+                f.attrs["mode"] = mode
+                f.attrs["step"] = int(step)
+                f.attrs["time"] = float(time_s)
+                f.create_dataset("T", data=T)
+                if snapshots:
+                    f.create_dataset("snapshot_times", data=[t for t, _ in snapshots])
+                    f.create_dataset("snapshots", data=np.stack([s for _, s in snapshots]))
+        self._last = time.perf_counter()
+        return self.path
+
+    def load(self) -> dict | None:
+        """The saved state, or None when there is no checkpoint."""
+        if not self.path.exists():
+            return None
+        file = str(self.path)
+        try:
+            with h5py.File(self.path, "r") as f:
+                if f.attrs.get("fingerprint") != fingerprint(self.case):
+                    raise CaseError("this checkpoint was written for a different case (or "
+                                    "different settings); delete it to start afresh", None,
+                                    file)
+                state = {"T": f["T"][...], "step": int(f.attrs["step"]),
+                         "time": float(f.attrs["time"]), "mode": str(f.attrs["mode"]),
+                         "snapshots": []}
+                if "snapshots" in f:
+                    state["snapshots"] = list(zip(f["snapshot_times"][...].tolist(),
+                                                  list(f["snapshots"][...])))
+                return state
+        except OSError as e:
+            raise CaseError(f"cannot read the checkpoint ({e})", None, file) from None
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
