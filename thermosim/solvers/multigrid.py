@@ -56,6 +56,42 @@ def _strength(G: np.ndarray, axis: int) -> float:
     return float(np.median(g)) if g.size else 0.0
 
 
+def _take(a, idx, axis):
+    return np.take(a, idx, axis=axis)
+
+
+def _series_face_conductance(G: np.ndarray, axis: int, o: np.ndarray) -> np.ndarray:
+    """Conductance between neighbouring aggregates along ``axis``, per fine column.
+
+    The path from one aggregate's centre to the next runs through half of each aggregate's
+    internal resistance and the fine face between them, in series.  A thin resistive layer
+    (a TIM, a material jump) inside an aggregate therefore weakens the coarse coupling as it
+    does on the fine grid; for a uniform material this is the rediscretised conductance.
+    """
+    with np.errstate(divide="ignore"):
+        inv = np.where(G > 0, 1.0 / np.where(G > 0, G, 1.0), np.inf)
+    m = np.diff(o)
+    nc = m.size
+    shape = [1, 1, 1]
+    shape[axis] = nc
+    rho = np.zeros(tuple(nc if b == axis else G.shape[b] for b in range(3)))
+    for k in range(1, int(m.max())):
+        valid = (m > k).reshape(shape)
+        vals = _take(inv, np.minimum(o[:-1] + k, G.shape[axis] - 1), axis)
+        # a missing internal face (void inside the aggregate) adds no path length
+        rho = rho + np.where(valid & np.isfinite(vals), vals, 0.0)
+    rho *= 0.5
+    R = _take(inv, o, axis).copy()
+    lo = [slice(None)] * 3
+    hi = [slice(None)] * 3
+    lo[axis] = slice(1, None)
+    hi[axis] = slice(0, -1)
+    R[tuple(lo)] += rho          # the aggregate on the minus side of each coarse face
+    R[tuple(hi)] += rho          # the aggregate on the plus side
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isfinite(R) & (R > 0), 1.0 / R, 0.0)
+
+
 def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple):
     """One coarsening step.  Returns (offsets per axis, coarse G, coarse D, coarse faces), or
     None when no axis can be coarsened."""
@@ -65,23 +101,24 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple):
     if smax < 0:
         return None
     offsets = []
+    # The z-line smoother solves z exactly, whatever the local z coupling (thin layers of a
+    # stack-up: strong; a board's through-plane: weak), so z is only coarsened once x and y
+    # cannot be; x and y are coarsened where their coupling is comparable to the stronger one.
+    sxy = max(strength[0], strength[1])
     for a in range(3):
-        coarse = shape[a] >= 2 and (strength[a] >= 0.2 * smax or smax == 0.0)
+        if a < 2:
+            coarse = shape[a] >= 2 and (strength[a] >= 0.2 * sxy or sxy <= 0.0)
+        else:
+            coarse = shape[a] >= 2 and shape[0] < 2 and shape[1] < 2
         offsets.append(_coarsen_axis(shape[a]) if coarse else np.arange(shape[a] + 1))
     cfaces = tuple(faces[a][offsets[a]] for a in range(3))
     Gc = []
     for a in range(3):
-        g = G[a][tuple(offsets[a] if b == a else slice(None) for b in range(3))]
+        g = _series_face_conductance(G[a], a, offsets[a])
         for b in range(3):
             if b != a:
                 g = np.add.reduceat(g, offsets[b][:-1], axis=b)
-        fine_c = _padded_centres(faces[a])
-        coarse_c = _padded_centres(cfaces[a])
-        d_f = fine_c[offsets[a] + 1] - fine_c[offsets[a]]
-        d_c = np.diff(coarse_c)
-        shape_s = [1, 1, 1]
-        shape_s[a] = -1
-        Gc.append(g * (d_f / d_c).reshape(shape_s))
+        Gc.append(g)
     Dc = D * weight
     for b in range(3):
         Dc = np.add.reduceat(Dc, offsets[b][:-1], axis=b)
@@ -126,11 +163,12 @@ class Multigrid:
     """A V-cycle preconditioner for one :class:`LinearSystem` on one backend."""
 
     def __init__(self, system: LinearSystem, faces: tuple, backend, dtype, solved=None,
-                 smoothing: int = 2, max_levels: int = 25):
+                 smoothing: int = 2, max_levels: int = 25, smoother: str = "zline"):
         self.backend = backend
         self.dtype = np.dtype(dtype)
         self.smoothing = smoothing
         be = backend
+        self._smooth = be.zline_gs if smoother == "zline" else be.rbgs
         G = (system.Gx, system.Gy, system.Gz)
         D = system.D
         weight = np.ones(D.shape, bool) if solved is None else solved
@@ -200,13 +238,13 @@ class Multigrid:
             return
         x.fill(0)
         for _ in range(self.smoothing):
-            be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
-            be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
+            self._smooth(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
+            self._smooth(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
         be.residual(b, x, lev.Gx, lev.Gy, lev.Gz, lev.D, lev.r)
         nxt = self.levels[li + 1]
         be.restrict(lev.r, nxt.b, *lev.offsets)
         self._cycle(li + 1, nxt.b, nxt.x)
         be.prolong_add(nxt.x, x, *lev.maps)
         for _ in range(self.smoothing):
-            be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
-            be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
+            self._smooth(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
+            self._smooth(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
