@@ -186,3 +186,16 @@ def test_checkpoint_of_another_case_is_refused(tmp_path):
     Checkpointer(ck, a).save(np.zeros((6, 3, 3)))
     with pytest.raises(CaseError, match="different case"):
         Checkpointer(ck, b).load()
+
+
+def test_fluid_material_from_coolprop_at_stated_temperature():
+    """Still water at 320 K conducts 0.64 W/(m K) (CoolProp/IAPWS; Incropera Table A.6:
+    0.640 at 320 K) across a slab between two fixed temperatures."""
+    case = Case.from_dict(dict(
+        name="w", domain=dict(max=[0.01, 0.01, 0.01], background="hot_water"),
+        materials={"hot_water": {"fluid": "water", "T": 320.0}}, grid=dict(cells=[4, 1, 1]),
+        boundaries={"x-": dict(type="temperature", T=330.0),
+                    "x+": dict(type="temperature", T=310.0)}))
+    r = solve(case, "cpu")
+    k = r.heat_flows["x+ (temperature)"] / 1e-4 * 0.01 / 20.0
+    assert k == pytest.approx(0.640, rel=0.01)

@@ -86,11 +86,27 @@ BoundaryMap = dict[Literal["x-", "x+", "y-", "y+", "z-", "z+"], Union[Boundary, 
 
 
 class MaterialSpec(_Model):
-    """A user-defined solid: k (W/(m K), one value or kx, ky, kz), rho (kg/m^3), cp (J/(kg K))."""
+    """A user-defined material: either a solid with k (W/(m K), one value or kx, ky, kz),
+    rho (kg/m^3) and cp (J/(kg K)), or a still fluid from CoolProp (``fluid``: air, water,
+    nitrogen, propylene_glycol_25) at temperature ``T`` (K) and pressure ``p`` (Pa)."""
 
-    k: Union[float, tuple[float, float, float]]
-    rho: float
-    cp: float
+    k: Optional[Union[float, tuple[float, float, float]]] = None
+    rho: Optional[float] = None
+    cp: Optional[float] = None
+    fluid: Optional[str] = None
+    T: Optional[float] = None
+    p: float = 101325.0
+
+    @model_validator(mode="after")
+    def _check(self):
+        solid = [v is not None for v in (self.k, self.rho, self.cp)]
+        if self.fluid is None and not all(solid):
+            raise ValueError("a solid needs k, rho and cp (or give 'fluid' and 'T')")
+        if self.fluid is not None and any(solid):
+            raise ValueError("give either a fluid or k, rho and cp, not both")
+        if self.fluid is not None and self.T is not None and not self.T > 0:
+            raise ValueError("T is in kelvin and must be positive")
+        return self
 
 
 class Block(_Model):

@@ -32,7 +32,7 @@ import numpy as np
 from .case import Block, Boundary, Case
 from .errors import CaseError
 from .grid import Grid
-from .materials import Material, lookup, make_material
+from .materials import FLUIDS, Material, fluid, lookup, make_material
 
 BIG_R = 1e30          # resistance standing for "no heat path" (finite, so 0 * BIG_R is 0)
 SOLVED, VOID, FIXED = 0, 1, 2
@@ -96,7 +96,15 @@ def build_model(case: Case) -> ThermalModel:
     user = {}
     for name, spec in case.materials.items():
         try:
-            user[name] = make_material(name, spec.k, spec.rho, spec.cp)
+            if spec.fluid is not None:
+                if spec.fluid not in FLUIDS:
+                    raise CaseError(f"unknown fluid '{spec.fluid}' (known: "
+                                    f"{', '.join(sorted(FLUIDS))})", f"materials.{name}.fluid")
+                m = fluid(spec.fluid, spec.T if spec.T is not None else T0, spec.p)
+                user[name] = Material(name, m.conductivity, m.density, m.specific_heat,
+                                      "fluid", m.source)
+            else:
+                user[name] = make_material(name, spec.k, spec.rho, spec.cp)
         except CaseError as e:
             raise e.with_file(file) from None
 
@@ -395,7 +403,20 @@ class LinearSystem:
 
 
 def face_conductances(model: ThermalModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Face conductances G = A / R_series (W/K) on every face, the halo faces included."""
+    """Face conductances G = A / R_series (W/K) on every face, the halo faces included.
+
+    Computed once per model (callers copy before modifying)."""
+    cached = model.__dict__.get("_conductances")
+    if cached is not None:
+        return cached
+    G = _face_conductances(model)
+    for g in G:
+        g.setflags(write=False)
+    model.__dict__["_conductances"] = G
+    return G
+
+
+def _face_conductances(model: ThermalModel):
     grid = model.grid
     ids = model.ids
     t = model.table

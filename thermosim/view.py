@@ -68,6 +68,9 @@ def render(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -> dic
     (T in kelvin by default; also power, material or block), the domain and block outlines,
     and a marker and label at the hottest cell.  Thin axes are stretched (said in the title).
     Returns ``{"png": Path, "hotspot": {...}, "scale": (sx, sy, sz)}``."""
+    if not os.environ.get("DISPLAY"):
+        # no X server: go straight to VTK's off-screen (OSMesa) window instead of trying X
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
     import pyvista as pv
 
     from .output import read_result
