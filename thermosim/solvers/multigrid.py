@@ -41,11 +41,50 @@ def _padded_centres(faces: np.ndarray) -> np.ndarray:
     return np.concatenate([[faces[0]], c, [faces[-1]]])
 
 
-def _coarsen_axis(n: int) -> np.ndarray:
+def _coarsen_axis(n: int, jump: np.ndarray | None = None) -> np.ndarray:
+    """Aggregate cells two by two along an axis, without pairing across a face where the
+    material jumps (``jump[f]`` for the face between cells f-1 and f): an aggregate that
+    straddles copper and air makes a poor coarse cell.  Falls back to plain pairs if
+    avoiding jumps would leave too little coarsening."""
     nc = n // 2
     off = 2 * np.arange(nc + 1)
     off[-1] = n
-    return off
+    if jump is None or not jump.any():
+        return off
+    out = [0]
+    i = 0
+    while i < n:
+        i += 2 if (i + 1 < n and not jump[i + 1]) else 1
+        out.append(min(i, n))
+    if len(out) - 1 > 0.75 * n:
+        return off
+    return np.asarray(out)
+
+
+def _jump_faces(G: tuple, shape, axis: int, ratio: float = 5.0) -> np.ndarray:
+    """Faces along ``axis`` across which the cell conductance changes by more than
+    ``ratio`` somewhere in the cross-section (a material interface)."""
+    diag = np.zeros(shape)
+    for a in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[a] = slice(0, -1)
+        hi[a] = slice(1, None)
+        diag += G[a][tuple(lo)] + G[a][tuple(hi)]
+    lo = [slice(None)] * 3
+    hi = [slice(None)] * 3
+    lo[axis] = slice(0, -1)
+    hi[axis] = slice(1, None)
+    d0, d1 = diag[tuple(lo)], diag[tuple(hi)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.maximum(d0, d1) / np.minimum(d0, d1)
+    big = ~(r <= ratio)                     # NaN/inf (void next to solid) count as jumps
+    big &= (d0 > 0) | (d1 > 0)
+    other = tuple(b for b in range(3) if b != axis)
+    frac = big.mean(axis=other)
+    jump = np.zeros(shape[axis] + 1, bool)
+    jump[1:-1] = frac > 0.0
+    return jump
 
 
 def _strength(G: np.ndarray, axis: int) -> float:
@@ -110,7 +149,8 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple):
             coarse = shape[a] >= 2 and (strength[a] >= 0.2 * sxy or sxy <= 0.0)
         else:
             coarse = shape[a] >= 2 and shape[0] < 2 and shape[1] < 2
-        offsets.append(_coarsen_axis(shape[a]) if coarse else np.arange(shape[a] + 1))
+        offsets.append(_coarsen_axis(shape[a], _jump_faces(G, shape, a)) if coarse
+                       else np.arange(shape[a] + 1))
     cfaces = tuple(faces[a][offsets[a]] for a in range(3))
     Gc = []
     for a in range(3):
