@@ -203,8 +203,43 @@ class CPUBackend:
     xp = np
 
     def __init__(self):
+        self._prepared = set()
         self.device_name = f"{platform.processor() or platform.machine()} " \
                            f"({numba.get_num_threads()} threads, Numba {numba.__version__})"
+
+    def prepare(self, dtype, id_dtype=np.uint8) -> float:
+        """Compile (first run) or load from Numba's on-disk cache every kernel for ``dtype``,
+        so that a solve's timing does not include it.  Returns the seconds spent."""
+        import time
+
+        t0 = time.perf_counter()
+        dtype = np.dtype(dtype)
+        key = (dtype, np.dtype(id_dtype))
+        if key in self._prepared:
+            return 0.0
+        n = 3
+        x = np.zeros((n + 2,) * 3, dtype)
+        G = [np.ones((n + 1, n, n), dtype), np.ones((n, n + 1, n), dtype),
+             np.ones((n, n, n + 1), dtype)]
+        D = np.ones((n, n, n), dtype)
+        self.residual(x, x.copy(), *G, D, x.copy())
+        self.matvec(x, *G, D, x.copy(), x.copy())
+        self.rbgs(x, *G, D, x.copy(), 0)
+        self.zline_gs(x, *G, D, x.copy(), 0)
+        o = np.array([0, 2, 3], np.int64)
+        m = np.array([0, 0, 1], np.int64)
+        xc = np.zeros((4, 4, 4), dtype)
+        self.restrict(x, xc, o, o, o)
+        self.prolong_add(xc, x, m, m, m)
+        self.dot(x, x)
+        self.axpy(x, 1.0, x.copy())
+        self.xpay(x, 1.0, x.copy())
+        tab = {k: np.zeros(2, dtype) for k in ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot")}
+        h = tuple(np.zeros(n + 2, dtype) for _ in range(3))
+        inv = tuple(np.ones(n, dtype) for _ in range(3))
+        self.explicit_step(x, x.copy(), np.zeros((n + 2,) * 3, id_dtype), tab, h, inv, 0.0)
+        self._prepared.add(key)
+        return time.perf_counter() - t0
 
     # -- arrays ---------------------------------------------------------------------
     def asarray(self, a, dtype=None):
