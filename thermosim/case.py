@@ -173,12 +173,15 @@ class Transient(_Model):
 class SolverSpec(_Model):
     mode: Literal["steady", "transient"] = "steady"
     precision: Literal["float64", "float32"] = "float64"
-    tolerance: float = 1e-8
+    tolerance: Optional[float] = None     # relative residual; default 1e-8 (float64), 1e-6
+    #                                       (float32, whose rounding floor is near 1e-7)
     max_iterations: int = 500
     transient: Optional[Transient] = None
 
     @model_validator(mode="after")
     def _check(self):
+        if self.tolerance is None:
+            self.tolerance = 1e-8 if self.precision == "float64" else 1e-6
         if self.mode == "transient" and self.transient is None:
             raise ValueError("mode 'transient' needs a 'transient' section (end_time, dt)")
         if not 0 < self.tolerance < 1:
