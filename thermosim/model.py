@@ -229,7 +229,7 @@ def build_model(case: Case) -> ThermalModel:
     id_material = np.full(nid, -1, dtype=np.int32)
     id_boundary = np.full(nid, -1, dtype=np.int32)
     labels = [s[2] for s in halo_specs] + [s[2] for s in fixed_specs]
-    T_fixed = np.full((nx + 2, ny + 2, nz + 2), T0, dtype=float)
+    T_of_id = np.full(nid, T0)                   # fixed temperature of each fixed id
     flat_code = code.ravel()
     first = np.full(nid, -1, dtype=np.int64)
     first[inverse.ravel()[::-1]] = np.arange(flat_code.size)[::-1]
@@ -240,7 +240,7 @@ def build_model(case: Case) -> ThermalModel:
             ra, T, _ = halo_specs[p]
             _fixed_entry(table, kind, n, ra)
             id_boundary[n] = p
-            T_fixed[inverse == n] = T
+            T_of_id[n] = T
             continue
         idx = np.unravel_index(first[n], code.shape)
         ii = tuple(int(v) - 1 for v in idx)
@@ -249,7 +249,7 @@ def build_model(case: Case) -> ThermalModel:
             ra, T, _ = fixed_specs[fc]
             _fixed_entry(table, kind, n, ra)
             id_boundary[n] = len(halo_specs) + fc
-            T_fixed[inverse == n] = T
+            T_of_id[n] = T
             continue
         blk = int(owner[ii])
         mi = int(cell_mat[ii])
@@ -266,6 +266,7 @@ def build_model(case: Case) -> ThermalModel:
         table["inv_rhoc"][n] = 1.0 / m.volumetric_heat_capacity
         table["qdot"][n] = qdot[ii] + flux_q[ii]
 
+    T_fixed = T_of_id[inverse]
     if not np.any(kind == SOLVED):
         raise CaseError("nothing to solve: every cell is void", "blocks", file)
     return ThermalModel(case=case, grid=grid, ids=ids, table=table, kind=kind,
