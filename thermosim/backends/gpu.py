@@ -63,7 +63,8 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
             names.append(uniform_name(t, prefetch))
         elif file == "multigrid":
             names += [f"thermosim::apply<{t}, true>", f"thermosim::apply<{t}, false>",
-                      f"thermosim::rbgs<{t}>", f"thermosim::restrict_sum<{t}>",
+                      f"thermosim::rbgs<{t}>", f"thermosim::zline_gs<{t}>",
+                      f"thermosim::restrict_sum<{t}>",
                       f"thermosim::prolong_add<{t}>"]
         else:
             raise ValueError(f"unknown kernel file '{file}'")
@@ -119,6 +120,8 @@ class GPUBackend:
     block_explicit = (64, 4)
     #: Threads per block along (k, j) for the multigrid kernels.
     block_mg = (32, 8)
+    #: Threads per block (one per (i, j) column) for the z-line smoother.
+    block_line = 128
     #: Planes marched by one block along i; None: chosen from the multiprocessor count.
     march_chunk: int | None = None
     #: Largest packed id table (10 * nid * itemsize bytes) staged in shared memory.
@@ -136,6 +139,7 @@ class GPUBackend:
         self.sm_count = int(props.get("multiProcessorCount", 100))
         self._modules: dict[tuple[str, int], cupy.RawModule] = {}
         self._functions: dict[tuple[str, str], object] = {}
+        self._scratch: dict[tuple, object] = {}
         self._dot = cupy.ReductionKernel(
             "T x, U y", "float64 z",
             "static_cast<double>(x) * static_cast<double>(y)", "a + b", "z = a", "0",
@@ -247,6 +251,42 @@ class GPUBackend:
         grid, block = self._mg_launch(_cdiv(nz, 2), ny, nx)
         fn(grid, block, (x, Gx, Gy, Gz, D, b, np.int32(int(color) & 1), _i32(nx), _i32(ny),
                          _i32(nz)))
+
+    def _line_scratch(self, shape: tuple, dtype) -> object:
+        """Thomas scratch of zline_gs for one grid: nz * nx * ceil(ny/2) entries, cached per
+        (shape, dtype) (the multigrid levels reuse theirs on every sweep)."""
+        key = (tuple(shape), np.dtype(dtype).str)
+        buf = self._scratch.get(key)
+        if buf is None:
+            if len(self._scratch) >= 64:                 # many grids in one process: forget
+                self._scratch.pop(next(iter(self._scratch)))
+            nx, ny, nz = shape
+            buf = cupy.empty(nz * nx * ((ny + 1) // 2), dtype=dtype)
+            self._scratch[key] = buf
+        return buf
+
+    def zline_gs(self, x, Gx, Gy, Gz, D, b, color: int):
+        """Zebra line Gauss-Seidel, one colour in place: every (i, j) column with
+        (i + j) & 1 == color solved exactly along z (Thomas algorithm)."""
+        _check(D, "D")
+        dt = D.dtype
+        t = _ctype(dt)
+        nx, ny, nz = D.shape
+        halo = (nx + 2, ny + 2, nz + 2)
+        _check(x, "x", dt, halo)
+        _check(b, "b", dt, halo)
+        _check(Gx, "Gx", dt, (nx + 1, ny, nz))
+        _check(Gy, "Gy", dt, (nx, ny + 1, nz))
+        _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+        if D.size == 0:
+            return
+        ncol = nx * ((ny + 1) // 2)
+        cp = self._line_scratch(D.shape, dt)
+        fn = self._function("multigrid", f"thermosim::zline_gs<{t}>")
+        bs = int(self.block_line)
+        grid = (min(_cdiv(ncol, bs), 2**31 - 1), 1, 1)
+        fn(grid, (bs, 1, 1), (x, Gx, Gy, Gz, D, b, cp, np.int32(int(color) & 1), _i32(nx),
+                              _i32(ny), _i32(nz)))
 
     def restrict(self, rf, rc, ox, oy, oz):
         _check(rf, "rf")

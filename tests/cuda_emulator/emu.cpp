@@ -1,0 +1,109 @@
+// CPU emulator of the thermosim CUDA kernels (testing only; see README.md).
+//
+// Builds a shared library that the fake cupy package (cupy/__init__.py) loads with ctypes:
+//   g++ -O2 -std=c++20 -shared -fPIC -pthread emu.cpp -o libthermosim_cuda_emu.so
+// The kernel sources are the repository's own kernels/*.cu, included unchanged (relative
+// path from this file).  A launch runs the blocks one after another; inside a block every
+// CUDA thread is a std::thread, with a std::barrier for __syncthreads.
+#include "emu.h"
+
+#include "../../kernels/conduction.cu"
+#include "../../kernels/multigrid.cu"
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#ifndef THERMOSIM_PREFETCH
+#define THERMOSIM_PREFETCH 4   // must match thermosim.backends.gpu.PREFETCH
+#endif
+
+// Dynamic shared memory (extern __shared__ thermosim_smem[] in conduction.cu).
+namespace thermosim {
+alignas(32) unsigned char thermosim_smem[1 << 20];
+}
+
+namespace {
+
+using Launcher = std::function<void(dim3, dim3, void**)>;
+
+// Call kernel k with its arguments unpacked from CUDA-style void* args[] (as cupy passes).
+template <typename... A, std::size_t... I>
+void call(void (*k)(A...), void** args, std::index_sequence<I...>) {
+    k(*static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(args[I])...);
+}
+
+template <typename... A>
+Launcher make(void (*k)(A...)) {
+    return [k](dim3 g, dim3 b, void** args) {
+        const unsigned nt = b.x * b.y * b.z;
+        for (unsigned bz = 0; bz < g.z; ++bz)
+            for (unsigned by = 0; by < g.y; ++by)
+                for (unsigned bx = 0; bx < g.x; ++bx) {
+                    std::barrier<> bar(nt);
+                    std::vector<std::thread> ts;
+                    ts.reserve(nt);
+                    for (unsigned tz = 0; tz < b.z; ++tz)
+                        for (unsigned ty = 0; ty < b.y; ++ty)
+                            for (unsigned tx = 0; tx < b.x; ++tx)
+                                ts.emplace_back([&, tx, ty, tz] {
+                                    threadIdx = {tx, ty, tz};
+                                    blockIdx = {bx, by, bz};
+                                    blockDim = b;
+                                    gridDim = g;
+                                    emu_barrier = &bar;
+                                    call(k, args, std::index_sequence_for<A...>{});
+                                    bar.arrive_and_drop();   // an exited thread no longer syncs
+                                });
+                    for (auto& t : ts) t.join();
+                }
+    };
+}
+
+// Registered under the exact name expression that thermosim.backends.gpu asks for (the
+// argument macro-expanded first, so THERMOSIM_PREFETCH reads as its value).
+#define EMU_STR(...) #__VA_ARGS__
+#define EMU_XSTR(...) EMU_STR(__VA_ARGS__)
+#define REG(...) {EMU_XSTR(__VA_ARGS__), make(&__VA_ARGS__)}
+#define STEP(T, ID)                                                                        \
+    REG(thermosim::explicit_step<T, ID, true, THERMOSIM_PREFETCH>),                        \
+        REG(thermosim::explicit_step<T, ID, false, THERMOSIM_PREFETCH>)
+#define MG(T)                                                                              \
+    REG(thermosim::apply<T, true>), REG(thermosim::apply<T, false>),                       \
+        REG(thermosim::rbgs<T>), REG(thermosim::zline_gs<T>),                              \
+        REG(thermosim::restrict_sum<T>), REG(thermosim::prolong_add<T>)
+
+std::map<std::string, Launcher>& table() {
+    static std::map<std::string, Launcher> t = {
+        STEP(float, unsigned char),
+        STEP(float, unsigned short),
+        STEP(double, unsigned char),
+        STEP(double, unsigned short),
+        REG(thermosim::explicit_step_uniform<float, THERMOSIM_PREFETCH>),
+        REG(thermosim::explicit_step_uniform<double, THERMOSIM_PREFETCH>),
+        MG(float),
+        MG(double),
+    };
+    return t;
+}
+
+}  // namespace
+
+extern "C" int emu_prefetch() { return THERMOSIM_PREFETCH; }
+
+extern "C" int emu_has(const char* name) { return table().count(name) ? 1 : 0; }
+
+// 0: ran; 1: no kernel of that name; 2: dynamic shared memory too large.
+extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                          unsigned by, unsigned bz, void** args, unsigned long smem) {
+    auto it = table().find(name);
+    if (it == table().end()) return 1;
+    if (smem > sizeof(thermosim::thermosim_smem)) return 2;
+    it->second(dim3{gx, gy, gz}, dim3{bx, by, bz}, args);
+    return 0;
+}

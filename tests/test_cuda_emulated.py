@@ -1,0 +1,99 @@
+"""The CUDA kernels checked on the CPU, without a GPU, through tests/cuda_emulator/.
+
+The emulator library (every CUDA thread a std::thread) is built from the repository's own
+kernels/*.cu into a temporary folder; then, in subprocesses whose PYTHONPATH puts the fake
+``cupy`` package first, tests/test_gpu_backend.py must pass with nothing skipped, and
+end-to-end solves on the emulated GPU must agree with the CPU backend.  The fake cupy is never
+imported by this (the main) process.  Skipped where g++ with C++20 (<barrier>) is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EMU = ROOT / "tests" / "cuda_emulator"
+ENV_LIB = "THERMOSIM_CUDA_EMULATOR_LIB"
+TIMEOUT = 600
+
+
+def _compiler() -> str | None:
+    """g++ if it compiles C++20 with <barrier> and threads, else None."""
+    cxx = shutil.which("g++")
+    if cxx is None:
+        return None
+    probe = "#include <barrier>\n#include <thread>\nint main() { std::barrier<> b(1); " \
+            "b.arrive_and_wait(); }\n"
+    try:
+        r = subprocess.run([cxx, "-std=c++20", "-pthread", "-fsyntax-only", "-x", "c++", "-"],
+                           input=probe, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return cxx if r.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def emulator_lib(tmp_path_factory) -> Path:
+    cxx = _compiler()
+    if cxx is None:
+        pytest.skip("g++ with C++20 (<barrier>) not found: CUDA emulator not built")
+    lib = tmp_path_factory.mktemp("cuda_emulator") / "libthermosim_cuda_emu.so"
+    cmd = [cxx, "-O2", "-std=c++20", "-shared", "-fPIC", "-pthread", "-Wno-unknown-pragmas",
+           str(EMU / "emu.cpp"), "-o", str(lib)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, f"emulator build failed:\n{' '.join(cmd)}\n{r.stderr[-4000:]}"
+    return lib
+
+
+def _run(args, lib: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("THERMOSIM_KERNELS", None)           # the library holds the repository's kernels
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(EMU), str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env[ENV_LIB] = str(lib)
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+
+
+def _summary(out: str) -> dict[str, int]:
+    """Counts from pytest's final summary line ('43 passed, 1 skipped in 6.4s')."""
+    lines = [ln for ln in out.strip().splitlines() if re.search(r"\bin [\d.]+s\b", ln)]
+    assert lines, f"no pytest summary in:\n{out[-4000:]}"
+    counts = {k: int(n) for n, k in re.findall(
+        r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)", lines[-1])}
+    if "errors" in counts:
+        counts["error"] = counts.pop("errors")
+    return counts
+
+
+def _no_leak():
+    assert not any(str(EMU) == p or p.startswith(str(EMU) + os.sep) for p in sys.path)
+    mod = sys.modules.get("cupy")
+    assert mod is None or not str(getattr(mod, "__file__", "")).startswith(str(EMU))
+    assert ENV_LIB not in os.environ
+
+
+def test_gpu_backend_tests_on_emulator(emulator_lib):
+    r = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_gpu_backend.py"],
+             emulator_lib)
+    out = r.stdout + r.stderr
+    counts = _summary(r.stdout)
+    assert r.returncode == 0, out[-6000:]
+    assert counts.get("passed", 0) > 0 and counts.get("failed", 0) == 0 \
+        and counts.get("error", 0) == 0, (counts, out[-6000:])
+    assert counts.get("skipped", 0) == 0, ("emulated GPU tests skipped", counts, out[-6000:])
+    _no_leak()
+
+
+def test_end_to_end_on_emulator(emulator_lib):
+    r = _run([str(EMU / "end_to_end.py")], emulator_lib)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert "end-to-end on the emulated GPU" in r.stdout, r.stdout
+    _no_leak()
