@@ -181,6 +181,14 @@ def _dot(a, b):
 
 
 @njit(**_opts)
+def _copy(dst, src):
+    fd = dst.ravel()
+    fs = src.ravel()
+    for i in prange(fd.size):
+        fd[i] = fs[i]
+
+
+@njit(**_opts)
 def _axpy(y, a, x):
     fy = y.ravel()
     fx = x.ravel()
@@ -291,6 +299,10 @@ class CPUBackend:
 
     def axpy(self, y, a, x):
         _axpy(y, y.dtype.type(a), x)
+
+    def copy(self, dst, src):
+        """dst[...] = src with every core (the bandwidth reference of the benchmark)."""
+        _copy(dst, src)
 
     def xpay(self, y, a, x):
         _xpay(y, y.dtype.type(a), x)
