@@ -32,6 +32,39 @@ namespace {
 
 using Launcher = std::function<void(dim3, dim3, void**)>;
 
+// A kernel and its parameter list, one code per parameter, comma-separated: a scalar as its
+// kind and size ("i4" int, "i8" long long, "f4" float, "f8" double, "u1" unsigned char...),
+// a pointer as "*" and its pointee's code.  The fake cupy checks every launch against it: the
+// real CUDA launch copies each argument's bytes blindly (CuPy passes a Python int as 8 bytes,
+// a Python float as a double), so a mismatch would silently corrupt a real launch.
+struct Entry {
+    Launcher launch;
+    std::string signature;
+};
+
+template <typename E>
+std::string scalar_code() {
+    static_assert(std::is_arithmetic_v<E>, "kernel parameter of unsupported type");
+    const char kind = std::is_floating_point_v<E> ? 'f' : std::is_signed_v<E> ? 'i' : 'u';
+    return kind + std::to_string(sizeof(E));
+}
+
+template <typename A>
+std::string param_code() {
+    using U = std::remove_cv_t<std::remove_reference_t<A>>;
+    if constexpr (std::is_pointer_v<U>)
+        return "*" + scalar_code<std::remove_cv_t<std::remove_pointer_t<U>>>();
+    else
+        return scalar_code<U>();
+}
+
+template <typename... A>
+std::string signature() {
+    std::string s;
+    ((s += (s.empty() ? "" : ",") + param_code<A>()), ...);
+    return s;
+}
+
 // Call kernel k with its arguments unpacked from CUDA-style void* args[] (as cupy passes).
 template <typename... A, std::size_t... I>
 void call(void (*k)(A...), void** args, std::index_sequence<I...>) {
@@ -39,8 +72,8 @@ void call(void (*k)(A...), void** args, std::index_sequence<I...>) {
 }
 
 template <typename... A>
-Launcher make(void (*k)(A...)) {
-    return [k](dim3 g, dim3 b, void** args) {
+Entry make(void (*k)(A...)) {
+    return {[k](dim3 g, dim3 b, void** args) {
         const unsigned nt = b.x * b.y * b.z;
         for (unsigned bz = 0; bz < g.z; ++bz)
             for (unsigned by = 0; by < g.y; ++by)
@@ -62,7 +95,7 @@ Launcher make(void (*k)(A...)) {
                                 });
                     for (auto& t : ts) t.join();
                 }
-    };
+    }, signature<A...>()};
 }
 
 // Registered under the exact name expression that thermosim.backends.gpu asks for (the
@@ -78,8 +111,8 @@ Launcher make(void (*k)(A...)) {
         REG(thermosim::rbgs<T>), REG(thermosim::zline_gs<T>),                              \
         REG(thermosim::restrict_sum<T>), REG(thermosim::prolong_add<T>)
 
-std::map<std::string, Launcher>& table() {
-    static std::map<std::string, Launcher> t = {
+std::map<std::string, Entry>& table() {
+    static std::map<std::string, Entry> t = {
         STEP(float, unsigned char),
         STEP(float, unsigned short),
         STEP(double, unsigned char),
@@ -98,12 +131,19 @@ extern "C" int emu_prefetch() { return THERMOSIM_PREFETCH; }
 
 extern "C" int emu_has(const char* name) { return table().count(name) ? 1 : 0; }
 
+// The parameter codes of a kernel (see Entry), or "" for an unknown name.  The string lives
+// as long as the library.
+extern "C" const char* emu_signature(const char* name) {
+    auto it = table().find(name);
+    return it == table().end() ? "" : it->second.signature.c_str();
+}
+
 // 0: ran; 1: no kernel of that name; 2: dynamic shared memory too large.
 extern "C" int emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                           unsigned by, unsigned bz, void** args, unsigned long smem) {
     auto it = table().find(name);
     if (it == table().end()) return 1;
     if (smem > sizeof(thermosim::thermosim_smem)) return 2;
-    it->second(dim3{gx, gy, gz}, dim3{bx, by, bz}, args);
+    it->second.launch(dim3{gx, gy, gz}, dim3{bx, by, bz}, args);
     return 0;
 }

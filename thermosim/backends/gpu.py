@@ -32,6 +32,7 @@ PREFETCH = 4
 #: The conduction kernels' launch bound (threads per block).
 MAX_BLOCK = 256
 _DEFAULT_SMEM = 48 * 1024
+_MAX_GRID_X = 2**31 - 1
 _MAX_GRID_YZ = 65535
 
 
@@ -80,6 +81,16 @@ def _i32(v) -> np.int32:
     if not 0 <= v < 2**31:
         raise ValueError(f"size {v} does not fit a 32-bit int")
     return np.int32(v)
+
+
+def _grid(grid: tuple, what: str) -> tuple:
+    """A launch grid within CUDA's limits (gridDim.x < 2**31, gridDim.y and .z <= 65535):
+    CUDA refuses a larger one, and the kernels do not stride over x or y."""
+    gx, gy, gz = grid
+    if gx > _MAX_GRID_X or gy > _MAX_GRID_YZ or gz > _MAX_GRID_YZ:
+        raise ValueError(f"{what}: launch grid {grid} over the CUDA limits "
+                         f"({_MAX_GRID_X}, {_MAX_GRID_YZ}, {_MAX_GRID_YZ})")
+    return grid
 
 
 def _ctype(dtype) -> str:
@@ -137,13 +148,16 @@ class GPUBackend:
         rt = cupy.cuda.runtime.runtimeGetVersion()
         self.device_name = f"{name} (CuPy {cupy.__version__}, CUDA {rt // 1000}.{rt % 1000 // 10})"
         self.sm_count = int(props.get("multiProcessorCount", 100))
+        #: Most dynamic shared memory one block may opt in to (cudaFuncSetAttribute refuses
+        #: more): larger id tables are read from global memory instead.
+        self.smem_optin = int(props.get("sharedMemPerBlockOptin", _DEFAULT_SMEM))
         self._modules: dict[tuple[str, int], cupy.RawModule] = {}
         self._functions: dict[tuple[str, str], object] = {}
         self._scratch: dict[tuple, object] = {}
         self._dot = cupy.ReductionKernel(
             "T x, U y", "float64 z",
             "static_cast<double>(x) * static_cast<double>(y)", "a + b", "z = a", "0",
-            "thermosim_dot", reduce_type="float64")
+            "thermosim_dot", reduce_type="double")
         self._axpy = cupy.ElementwiseKernel(
             "U x, T a", "T y", "y = y + a * static_cast<T>(x)", "thermosim_axpy")
         self._xpay = cupy.ElementwiseKernel(
@@ -169,7 +183,8 @@ class GPUBackend:
 
     def _mg_launch(self, nk: int, ny: int, nx: int):
         bx, by = self.block_mg
-        return (_cdiv(nk, bx), _cdiv(ny, by), min(nx, _MAX_GRID_YZ)), (bx, by, 1)
+        grid = _grid((_cdiv(nk, bx), _cdiv(ny, by), min(nx, _MAX_GRID_YZ)), "multigrid")
+        return grid, (bx, by, 1)
 
     def _chunk(self, nx: int, ny: int, nz: int) -> int:
         """Planes per block along i: enough blocks to fill the device a few times over,
@@ -188,8 +203,8 @@ class GPUBackend:
             raise ValueError(f"block_explicit {self.block_explicit}: more than {MAX_BLOCK} "
                              "threads")
         chunk = self._chunk(nx, ny, nz)
-        grid = (_cdiv(nz, bx), _cdiv(ny, by), _cdiv(nx, chunk))
-        return grid, (bx, by, 1), np.int32(chunk)
+        grid = _grid((_cdiv(nz, bx), _cdiv(ny, by), _cdiv(nx, chunk)), "explicit step")
+        return grid, (bx, by, 1), _i32(chunk)
 
     # -- arrays ---------------------------------------------------------------------
     def asarray(self, a, dtype=None):
@@ -339,7 +354,7 @@ class GPUBackend:
         if nx <= 0 or ny <= 0 or nz <= 0:
             return
         smem = 10 * nid * dtype.itemsize
-        use_smem = 0 < smem <= self.smem_table_bytes
+        use_smem = 0 < smem <= min(self.smem_table_bytes, self.smem_optin)
         fn = self._function("conduction", step_name(t, _IDS[ids.dtype], use_smem,
                                                     self.prefetch))
         if use_smem and smem > _DEFAULT_SMEM and fn.max_dynamic_shared_size_bytes < smem:

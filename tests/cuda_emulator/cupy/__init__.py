@@ -29,6 +29,8 @@ _lib.emu_has.restype = ctypes.c_int
 _lib.emu_launch.argtypes = ([ctypes.c_char_p] + [ctypes.c_uint] * 6
                             + [ctypes.c_void_p, ctypes.c_ulong])
 _lib.emu_launch.restype = ctypes.c_int
+_lib.emu_signature.argtypes = [ctypes.c_char_p]
+_lib.emu_signature.restype = ctypes.c_char_p
 
 #: Every launch: (name, grid, block, shared_mem), for tests that inspect launch shapes.
 LAUNCHES: list = []
@@ -111,7 +113,9 @@ class _Runtime:
 
     @staticmethod
     def getDeviceProperties(i):
-        return {"name": b"CUDA emulator (CPU)", "multiProcessorCount": 4}
+        # real CuPy: a dict, "name" as bytes
+        return {"name": b"CUDA emulator (CPU)", "multiProcessorCount": 4,
+                "sharedMemPerBlock": 48 * 1024, "sharedMemPerBlockOptin": _SMEM_OPTIN}
 
     @staticmethod
     def runtimeGetVersion():
@@ -126,14 +130,38 @@ cuda = types.SimpleNamespace(Device=_Device, runtime=_Runtime)
 
 _CTYPES = {np.dtype(np.int32): ctypes.c_int, np.dtype(np.int64): ctypes.c_longlong,
            np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
+#: sharedMemPerBlockOptin of the emulated device (an sm_86 value): the most that
+#: max_dynamic_shared_size_bytes may be set to.
+_SMEM_OPTIN = 99 * 1024
+
+
+def _code(dtype) -> str:
+    """The emulator's parameter code of a NumPy dtype (see Entry in emu.cpp)."""
+    return f"{dtype.kind}{dtype.itemsize}"
 
 
 class RawKernel:
     def __init__(self, name):
         self.name = name
-        self.max_dynamic_shared_size_bytes = 48 * 1024
+        self._max_dynamic_smem = 48 * 1024
+        self.signature = _lib.emu_signature(name.encode()).decode().split(",")
+
+    @property
+    def max_dynamic_shared_size_bytes(self):
+        return self._max_dynamic_smem
+
+    @max_dynamic_shared_size_bytes.setter
+    def max_dynamic_shared_size_bytes(self, nbytes):
+        # real CuPy: cuFuncSetAttribute, CUDA_ERROR_INVALID_VALUE over the opt-in limit
+        if not 0 <= int(nbytes) <= _SMEM_OPTIN:
+            raise RuntimeError(f"{self.name}: max_dynamic_shared_size_bytes = {nbytes} over "
+                               f"sharedMemPerBlockOptin {_SMEM_OPTIN}")
+        self._max_dynamic_smem = int(nbytes)
 
     def __call__(self, grid, block, args, shared_mem=0):
+        # real CuPy: Function.__call__(tuple grid, tuple block, args, ...) (Cython-typed)
+        if not isinstance(grid, tuple) or not isinstance(block, tuple):
+            raise TypeError(f"{self.name}: grid and block must be tuples")
         grid, block = tuple(int(g) for g in grid), tuple(int(b) for b in block)
         if len(grid) != 3 or len(block) != 3 or min(grid + block) < 1:
             raise ValueError(f"{self.name}: bad launch {grid} x {block}")
@@ -144,18 +172,28 @@ class RawKernel:
         if shared_mem > self.max_dynamic_shared_size_bytes:
             raise ValueError(f"{self.name}: {shared_mem} bytes of shared memory over the "
                              f"limit {self.max_dynamic_shared_size_bytes}")
+        args = tuple(args)
+        if len(args) != len(self.signature):
+            raise TypeError(f"{self.name}: {len(args)} arguments, the kernel takes "
+                            f"{len(self.signature)}")
         hold = []
-        for a in args:
+        for n, (a, want) in enumerate(zip(args, self.signature)):
             if isinstance(a, np.ndarray):
                 if not isinstance(a, ndarray):
                     raise TypeError(f"{self.name}: a NumPy (host) array passed to a kernel")
                 if not a.flags.c_contiguous:
                     raise ValueError(f"{self.name}: non-contiguous array argument")
+                got = "*" + _code(a.dtype)
                 hold.append(ctypes.c_void_p(a.ctypes.data))
             elif isinstance(a, np.generic) and a.dtype in _CTYPES:
+                got = _code(a.dtype)
                 hold.append(_CTYPES[a.dtype](a.item()))
-            else:   # CuPy would guess a C type for a Python scalar: the backend never relies
-                raise TypeError(f"{self.name}: untyped kernel argument {a!r} ({type(a)})")
+            else:   # real CuPy passes a Python int as int64, a float as float64 (8 bytes)
+                raise TypeError(f"{self.name}: untyped kernel argument {a!r} ({type(a)}): "
+                                "real CuPy would pass it as 8 bytes")
+            if got != want:   # real CUDA copies the bytes blindly: corrupt arguments
+                raise TypeError(f"{self.name}: argument {n} is {got}, the kernel parameter "
+                                f"is {want} (codes of emu.cpp's Entry)")
         ptrs = (ctypes.c_void_p * len(hold))(*[ctypes.addressof(h) for h in hold])
         LAUNCHES.append((self.name, grid, block, shared_mem))
         rc = _lib.emu_launch(self.name.encode(), *grid, *block, ptrs, shared_mem)
@@ -164,7 +202,10 @@ class RawKernel:
 
 
 class RawModule:
-    def __init__(self, code=None, options=(), name_expressions=None):
+    def __init__(self, *, code=None, options=(), name_expressions=None):
+        # real CuPy: keyword-only, code a str, options a tuple (Cython-typed)
+        if not isinstance(code, str) or not isinstance(options, tuple):
+            raise TypeError("RawModule(code=str, options=tuple, ...)")
         if "-std=c++17" not in options:
             raise ValueError("the backend compiles its kernels as C++17")
         if not code or "namespace thermosim" not in code:
@@ -194,6 +235,11 @@ class ReductionKernel:
                  name, reduce_type=None):
         if name != "thermosim_dot":
             raise NotImplementedError(name)
+        # real CuPy pastes reduce_type verbatim into "typedef ${reduce_type} _type_reduce;":
+        # it must be a C type, not a NumPy name such as "float64"
+        if reduce_type not in (None, "double"):
+            raise ValueError(f"{name}: reduce_type {reduce_type!r} is not the C type the "
+                             "emulated kernel accumulates in ('double')")
 
     def __call__(self, x, y):
         _device_args("thermosim_dot", x, y)
