@@ -20,7 +20,13 @@
 // mostly hit L1.  The small per-id tables are staged in shared memory, packed as
 //   cell[id] = {rkx, rky, rkz, ra}, src[id] = {inv_rhoc, qdot},
 //   ysd[id]  = {rky, ra},           zsd[id] = {rkz, ra},
-// when they fit (SMEM = true); otherwise the six arrays are read through __ldg.
+//   con[id]  = {rc, grp}            (CONTACT only)
+// when they fit (SMEM = true); otherwise the arrays are read through __ldg.
+//
+// Contact resistance (CONTACT = true): every face's series resistance also gets
+// rc[a] + rc[b] where grp[a] != grp[b] and both are >= 0 (a: this cell's id, b: the
+// neighbour's), added last, as _contact in cpu.py.  CONTACT = false is the plain kernel: rc
+// and grp are then never read (the arguments may be any pointers of the right type).
 
 namespace thermosim {
 
@@ -44,6 +50,13 @@ __device__ __forceinline__ float recip<float>(float v) { return __frcp_rn(v); }
 template <>
 __device__ __forceinline__ double recip<double>(double v) { return 1.0 / v; }
 
+// Contact resistance of a face between ids a and b, from their {rc, grp} rows: rc_a + rc_b
+// where the face separates two different blocks, neither a fixed cell (grp -1); else 0.
+template <typename T>
+__device__ __forceinline__ T contact(V2<T> a, V2<T> b) {
+    return (a.y != b.y && a.y >= T(0) && b.y >= T(0)) ? a.x + b.x : T(0);
+}
+
 template <typename T>
 struct SharedTable {
     const V4<T>* cell_;
@@ -56,6 +69,14 @@ struct SharedTable {
     __device__ __forceinline__ V2<T> zsd(int p) const { return zsd_[p]; }
 };
 
+// The same with the {rc, grp} rows (CONTACT kernels; a type of its own, so that the plain
+// kernel's table is exactly what it was).
+template <typename T>
+struct SharedContactTable : SharedTable<T> {
+    const V2<T>* con_;
+    __device__ __forceinline__ V2<T> con(int p) const { return con_[p]; }
+};
+
 template <typename T>
 struct GlobalTable {
     const T* __restrict__ rkx;
@@ -64,6 +85,8 @@ struct GlobalTable {
     const T* __restrict__ ra;
     const T* __restrict__ inv_rhoc;
     const T* __restrict__ qdot;
+    const T* __restrict__ rc;       // only read by CONTACT kernels
+    const T* __restrict__ grp;
     __device__ __forceinline__ V4<T> cell(int p) const {
         V4<T> v;
         v.x = __ldg(rkx + p);
@@ -90,10 +113,16 @@ struct GlobalTable {
         v.y = __ldg(ra + p);
         return v;
     }
+    __device__ __forceinline__ V2<T> con(int p) const {
+        V2<T> v;
+        v.x = __ldg(rc + p);
+        v.y = __ldg(grp + p);
+        return v;
+    }
 };
 
 // The march of one (j, k) column over the planes [i0, i1] of its chunk.
-template <typename T, typename ID, int PF, typename Tab>
+template <typename T, typename ID, bool CONTACT, int PF, typename Tab>
 __device__ __forceinline__ void march(const T* __restrict__ Tin, T* __restrict__ Tout,
                                       const ID* __restrict__ ids, const Tab& tab,
                                       const T* __restrict__ hx, const T* __restrict__ hy,
@@ -121,13 +150,17 @@ __device__ __forceinline__ void march(const T* __restrict__ Tin, T* __restrict__
     T tc = __ldg(Tin + o);
     int pc = __ldg(ids + o);
     V4<T> cc = tab.cell(pc);
+    V2<T> kc{};                                           // {rc, grp} of cell i (CONTACT)
+    if constexpr (CONTACT) kc = tab.con(pc);
     T s_c = __ldg(hx + i0) * cc.x + cc.w;
     T g_w;
     {
         const int pm = __ldg(ids + o - si);
         const V4<T> cm = tab.cell(pm);
         const T s_m = __ldg(hx + i0 - 1) * cm.x + cm.w;
-        g_w = recip<T>(s_m + s_c);
+        T r = s_m + s_c;
+        if constexpr (CONTACT) r += contact<T>(kc, tab.con(pm));
+        g_w = recip<T>(r);
     }
 
     // Prefetch queue: planes i0+1 .. i0+PF (clamped to the last halo plane nx+1).
@@ -156,8 +189,12 @@ __device__ __forceinline__ void march(const T* __restrict__ Tin, T* __restrict__
 
         // East face of i (= west face of i+1), computed once.
         const V4<T> cp = tab.cell(pp);
+        V2<T> kp{};
+        if constexpr (CONTACT) kp = tab.con(pp);
         const T s_p = __ldg(hx + i + 1) * cp.x + cp.w;
-        const T g_e = recip<T>(s_c + s_p);
+        T r_e = s_c + s_p;
+        if constexpr (CONTACT) r_e += contact<T>(kc, kp);
+        const T g_e = recip<T>(r_e);
 
         const V2<T> q = tab.src(pc);              // {inv_rhoc, qdot}
         if (q.x == T(0)) {
@@ -165,20 +202,42 @@ __device__ __forceinline__ void march(const T* __restrict__ Tin, T* __restrict__
         } else {
             const T sy = hyc * cc.y + cc.w;
             const T sz = hzc * cc.z + cc.w;
+            T fy, fz;
             int n;
             V2<T> a;
-            n = __ldg(ids + o - sj);
-            a = tab.ysd(n);
-            T fy = (__ldg(Tin + o - sj) - tc) * recip<T>(sy + (hys * a.x + a.y));
-            n = __ldg(ids + o + sj);
-            a = tab.ysd(n);
-            fy += (__ldg(Tin + o + sj) - tc) * recip<T>(sy + (hyn * a.x + a.y));
-            n = __ldg(ids + o - 1);
-            a = tab.zsd(n);
-            T fz = (__ldg(Tin + o - 1) - tc) * recip<T>(sz + (hzb * a.x + a.y));
-            n = __ldg(ids + o + 1);
-            a = tab.zsd(n);
-            fz += (__ldg(Tin + o + 1) - tc) * recip<T>(sz + (hzt * a.x + a.y));
+            if constexpr (CONTACT) {
+                // As below, plus the contact resistance of each face, added last.
+                n = __ldg(ids + o - sj);
+                a = tab.ysd(n);
+                fy = (__ldg(Tin + o - sj) - tc)
+                     * recip<T>(sy + (hys * a.x + a.y) + contact<T>(kc, tab.con(n)));
+                n = __ldg(ids + o + sj);
+                a = tab.ysd(n);
+                fy += (__ldg(Tin + o + sj) - tc)
+                      * recip<T>(sy + (hyn * a.x + a.y) + contact<T>(kc, tab.con(n)));
+                n = __ldg(ids + o - 1);
+                a = tab.zsd(n);
+                fz = (__ldg(Tin + o - 1) - tc)
+                     * recip<T>(sz + (hzb * a.x + a.y) + contact<T>(kc, tab.con(n)));
+                n = __ldg(ids + o + 1);
+                a = tab.zsd(n);
+                fz += (__ldg(Tin + o + 1) - tc)
+                      * recip<T>(sz + (hzt * a.x + a.y) + contact<T>(kc, tab.con(n)));
+            } else {
+                // (The plain kernel: keep this block as it is, its code is the benchmark's.)
+                n = __ldg(ids + o - sj);
+                a = tab.ysd(n);
+                fy = (__ldg(Tin + o - sj) - tc) * recip<T>(sy + (hys * a.x + a.y));
+                n = __ldg(ids + o + sj);
+                a = tab.ysd(n);
+                fy += (__ldg(Tin + o + sj) - tc) * recip<T>(sy + (hyn * a.x + a.y));
+                n = __ldg(ids + o - 1);
+                a = tab.zsd(n);
+                fz = (__ldg(Tin + o - 1) - tc) * recip<T>(sz + (hzb * a.x + a.y));
+                n = __ldg(ids + o + 1);
+                a = tab.zsd(n);
+                fz += (__ldg(Tin + o + 1) - tc) * recip<T>(sz + (hzt * a.x + a.y));
+            }
             const T fx = (tm - tc) * g_w + (tp - tc) * g_e;
             Tout[o] = tc + dt * q.x * (fx * __ldg(idx + i - 1) + fy * iy + fz * iz + q.y);
         }
@@ -187,21 +246,25 @@ __device__ __forceinline__ void march(const T* __restrict__ Tin, T* __restrict__
         tc = tp;
         pc = pp;
         cc = cp;
+        kc = kp;
         s_c = s_p;
         g_w = g_e;
     }
 }
 
 // Forward-Euler conduction step: Tn = T + dt / (rho c) * (sum_f (T_N - T_P) / (d_P R_f) + qdot)
-// with R_f = (h_P rk_P + ra_P) + (h_N rk_N + ra_N); cells whose inv_rhoc is 0 copy T.
+// with R_f = (h_P rk_P + ra_P) + (h_N rk_N + ra_N) (+ Rc_f when CONTACT, see contact());
+// cells whose inv_rhoc is 0 copy T.
 // Launch: block (bx, by) over (k, j) with bx * by <= 256, grid (ceil(nz/bx), ceil(ny/by),
-// ceil(nx/chunk)); dynamic shared memory 10 * nid * sizeof(T) bytes when SMEM.
-template <typename T, typename ID, bool SMEM, int PF>
+// ceil(nx/chunk)); dynamic shared memory (CONTACT ? 12 : 10) * nid * sizeof(T) bytes when
+// SMEM.  rc and grp are not read unless CONTACT.
+template <typename T, typename ID, bool SMEM, bool CONTACT, int PF>
 __global__ void __launch_bounds__(256)
 explicit_step(const T* __restrict__ Tin, T* __restrict__ Tout, const ID* __restrict__ ids,
               const T* __restrict__ rkx, const T* __restrict__ rky, const T* __restrict__ rkz,
               const T* __restrict__ ra, const T* __restrict__ inv_rhoc,
-              const T* __restrict__ qdot, int nid, const T* __restrict__ hx,
+              const T* __restrict__ qdot, const T* __restrict__ rc,
+              const T* __restrict__ grp, int nid, const T* __restrict__ hx,
               const T* __restrict__ hy, const T* __restrict__ hz, const T* __restrict__ idx,
               const T* __restrict__ idy, const T* __restrict__ idz, T dt, int nx, int ny,
               int nz, int chunk) {
@@ -211,6 +274,7 @@ explicit_step(const T* __restrict__ Tin, T* __restrict__ Tout, const ID* __restr
         V2<T>* src = reinterpret_cast<V2<T>*>(cell + nid);
         V2<T>* ysd = src + nid;
         V2<T>* zsd = ysd + nid;
+        V2<T>* con = zsd + nid;                       // {rc, grp}: CONTACT only
         const int nt = blockDim.x * blockDim.y;
         for (int p = threadIdx.y * blockDim.x + threadIdx.x; p < nid; p += nt) {
             const T x = __ldg(rkx + p), y = __ldg(rky + p), z = __ldg(rkz + p);
@@ -219,15 +283,22 @@ explicit_step(const T* __restrict__ Tin, T* __restrict__ Tout, const ID* __restr
             src[p] = V2<T>{__ldg(inv_rhoc + p), __ldg(qdot + p)};
             ysd[p] = V2<T>{y, w};
             zsd[p] = V2<T>{z, w};
+            if constexpr (CONTACT) con[p] = V2<T>{__ldg(rc + p), __ldg(grp + p)};
         }
         __syncthreads();
-        const SharedTable<T> tab{cell, src, ysd, zsd};
-        march<T, ID, PF>(Tin, Tout, ids, tab, hx, hy, hz, idx, idy, idz, dt, nx, ny, nz,
-                         chunk);
+        if constexpr (CONTACT) {
+            const SharedContactTable<T> tab{{cell, src, ysd, zsd}, con};
+            march<T, ID, true, PF>(Tin, Tout, ids, tab, hx, hy, hz, idx, idy, idz, dt, nx, ny,
+                                   nz, chunk);
+        } else {
+            const SharedTable<T> tab{cell, src, ysd, zsd};
+            march<T, ID, false, PF>(Tin, Tout, ids, tab, hx, hy, hz, idx, idy, idz, dt, nx,
+                                    ny, nz, chunk);
+        }
     } else {
-        const GlobalTable<T> tab{rkx, rky, rkz, ra, inv_rhoc, qdot};
-        march<T, ID, PF>(Tin, Tout, ids, tab, hx, hy, hz, idx, idy, idz, dt, nx, ny, nz,
-                         chunk);
+        const GlobalTable<T> tab{rkx, rky, rkz, ra, inv_rhoc, qdot, rc, grp};
+        march<T, ID, CONTACT, PF>(Tin, Tout, ids, tab, hx, hy, hz, idx, idy, idz, dt, nx, ny,
+                                  nz, chunk);
     }
 }
 
@@ -279,8 +350,10 @@ explicit_step_uniform(const T* __restrict__ Tin, T* __restrict__ Tout, T c, int 
 namespace thermosim {
 namespace aot {
 #define THERMOSIM_STEP(T, ID)                                                                \
-    (const void*)&explicit_step<T, ID, true, THERMOSIM_PREFETCH>,                            \
-        (const void*)&explicit_step<T, ID, false, THERMOSIM_PREFETCH>
+    (const void*)&explicit_step<T, ID, true, false, THERMOSIM_PREFETCH>,                     \
+        (const void*)&explicit_step<T, ID, false, false, THERMOSIM_PREFETCH>,                \
+        (const void*)&explicit_step<T, ID, true, true, THERMOSIM_PREFETCH>,                  \
+        (const void*)&explicit_step<T, ID, false, true, THERMOSIM_PREFETCH>
 const void* const* conduction_kernels() {
     static const void* const kernels[] = {
         THERMOSIM_STEP(float, unsigned char),

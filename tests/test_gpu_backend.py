@@ -148,42 +148,113 @@ def test_restrict_prolong(cpu, gpu, dtype):
     close(gpu.to_host(xfg), xf, dtype)
 
 
-def table(rng, nid, dtype):
+def table(rng, nid, dtype, contact=False):
     tab = {f: rng.uniform(0.5, 2.0, nid) for f in ("rkx", "rky", "rkz")}
     tab["ra"] = rng.uniform(0.0, 0.2, nid)
     tab["inv_rhoc"] = rng.uniform(0.5, 1.5, nid)
     tab["qdot"] = rng.uniform(-1.0, 1.0, nid)
     tab["inv_rhoc"][0] = 0.0                     # fixed / void cell: T copied
     tab["rkx"][1] = tab["rky"][1] = tab["rkz"][1] = 1e30   # "no heat path" resistance
+    if contact:
+        # contact resistances comparable to the half-cell resistances; groups: -1 (fixed
+        # cells), 0 (background) and four blocks, several ids per group
+        tab["rc"] = rng.uniform(0.05, 1.0, nid)
+        tab["grp"] = rng.integers(-1, 5, nid).astype(np.float64)
+        tab["grp"][:6] = (-1, 0, 1, 2, 0, -1)
+    else:
+        tab["rc"] = np.zeros(nid)
+        tab["grp"] = rng.integers(-1, 5, nid).astype(np.float64)
     return {k: v.astype(dtype) for k, v in tab.items()}
 
 
+def record_names(gpu, monkeypatch) -> list:
+    """The kernel names the backend asks for from now on."""
+    names = []
+    fn = gpu._function
+
+    def spy(file, expr):
+        names.append(expr)
+        return fn(file, expr)
+
+    monkeypatch.setattr(gpu, "_function", spy)
+    return names
+
+
+@pytest.mark.parametrize("contact", [False, True], ids=["plain", "contact"])
 @pytest.mark.parametrize("shape", [SHAPE, (6, 9, 70)], ids=["13x10x7", "6x9x70"])
 @pytest.mark.parametrize("idtype,nid", [(np.uint8, 7), (np.uint16, 300)], ids=["u8", "u16"])
 @pytest.mark.parametrize("path", ["smem", "global", "chunk4"])
-def test_explicit_step(cpu, gpu, dtype, idtype, nid, path, shape, monkeypatch):
+def test_explicit_step(cpu, gpu, dtype, idtype, nid, path, shape, contact, monkeypatch):
     if path == "global":
         monkeypatch.setattr(gpu, "smem_table_bytes", 0)
     elif path == "chunk4":
         monkeypatch.setattr(gpu, "march_chunk", 4)
+    names = record_names(gpu, monkeypatch)
     rng = np.random.default_rng(4)
     T = halo(rng, dtype, shape, 0.0, 1.0)
     ids = rng.integers(0, nid, T.shape).astype(idtype)
-    tab = table(rng, nid, dtype)
+    tab = table(rng, nid, dtype, contact)
     h = [np.r_[0.0, rng.uniform(0.25, 1.0, n), 0.0].astype(dtype) for n in shape]
     inv_d = [(0.5 / a[1:-1]).astype(dtype) for a in h]
     dt = 0.05
     Tn = np.zeros_like(T)
     cpu.explicit_step(T, Tn, ids, tab, h, inv_d, dt)
+    # without contact the GPU needs neither rc nor grp
+    gtab = {k: gpu.asarray(v) for k, v in tab.items() if contact or k not in ("rc", "grp")}
     Tng = gpu.zeros(T.shape, dtype)
-    gpu.explicit_step(gpu.asarray(T), Tng, gpu.asarray(ids),
-                      {k: gpu.asarray(v) for k, v in tab.items()}, to_gpu(gpu, *h),
-                      to_gpu(gpu, *inv_d), dt)
+    gpu.explicit_step(gpu.asarray(T), Tng, gpu.asarray(ids), gtab, to_gpu(gpu, *h),
+                      to_gpu(gpu, *inv_d), dt, contact=contact)
     got = gpu.to_host(Tng)
     close(got, Tn, dtype)
     skip = tab["inv_rhoc"][ids] == 0
     skip[[0, -1]] = skip[:, [0, -1]] = skip[:, :, [0, -1]] = False
     np.testing.assert_array_equal(got[skip], T[skip])      # copied exactly
+    smem = path != "global"
+    assert [n for n in names if "explicit_step<" in n] == [
+        f"thermosim::explicit_step<{'double' if dtype == np.float64 else 'float'}, "
+        f"{'unsigned char' if idtype == np.uint8 else 'unsigned short'}, "
+        f"{str(smem).lower()}, {str(contact).lower()}, {gpu.prefetch}>"]
+    if contact:              # the contact resistances matter here: not the plain answer
+        plain = dict(tab, rc=np.zeros_like(tab["rc"]))
+        Tp = np.zeros_like(T)
+        cpu.explicit_step(T, Tp, ids, plain, h, inv_d, dt)
+        assert np.abs(Tp - Tn).max() > 1e3 * TOL[dtype] * np.abs(Tn).max()
+
+
+@pytest.mark.parametrize("contact", [False, True], ids=["plain", "contact"])
+def test_explicit_step_table_size(cpu, gpu, dtype, contact, monkeypatch):
+    """The table goes to shared memory when its packed size (10 or, with contact, 12 entries
+    per id) fits smem_table_bytes, and is read from global memory otherwise."""
+    nid = 40
+    monkeypatch.setattr(gpu, "smem_table_bytes", 11 * nid * np.dtype(dtype).itemsize)
+    names = record_names(gpu, monkeypatch)
+    rng = np.random.default_rng(8)
+    shape = (5, 4, 9)
+    T = halo(rng, dtype, shape, 0.0, 1.0)
+    ids = rng.integers(0, nid, T.shape).astype(np.uint8)
+    tab = table(rng, nid, dtype, contact=True)
+    h = [np.r_[0.0, rng.uniform(0.25, 1.0, n), 0.0].astype(dtype) for n in shape]
+    inv_d = [(0.5 / a[1:-1]).astype(dtype) for a in h]
+    if not contact:
+        tab["rc"][:] = 0
+    Tn = np.zeros_like(T)
+    cpu.explicit_step(T, Tn, ids, tab, h, inv_d, 0.05)
+    Tng = gpu.zeros(T.shape, dtype)
+    gpu.explicit_step(gpu.asarray(T), Tng, gpu.asarray(ids),
+                      {k: gpu.asarray(v) for k, v in tab.items()}, to_gpu(gpu, *h),
+                      to_gpu(gpu, *inv_d), 0.05, contact=contact)
+    close(gpu.to_host(Tng), Tn, dtype)
+    (name,) = [n for n in names if "explicit_step<" in n]
+    assert f", {'false' if contact else 'true'}, {str(contact).lower()}, " in name, name
+
+
+def test_kernel_names():
+    from thermosim.backends import gpu as gpu_mod
+    names = gpu_mod.name_expressions("conduction")
+    steps = [n for n in names if "explicit_step<" in n]
+    assert len(steps) == len(set(steps)) == 2 * 2 * 2 * 2       # float x id x smem x contact
+    assert gpu_mod.step_name("float", "unsigned char", True, False) in steps
+    assert gpu_mod.step_name("double", "unsigned short", False, True) in steps
 
 
 @pytest.mark.parametrize("chunk", [None, 3])

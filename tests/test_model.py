@@ -97,7 +97,7 @@ def test_explicit_kernel_matches_assembled_operator():
         name="k", domain=dict(max=[0.02, 0.01, 0.005], background="air"),
         grid=dict(max_cell=1e-3, growth=1.3),
         blocks=[dict(name="cu", material="copper", min=[0.004, 0.002, 0.001],
-                     max=[0.012, 0.008, 0.003], power=3.0),
+                     max=[0.012, 0.008, 0.003], power=3.0, contact_resistance=2e-5),
                 dict(name="pcb", material="fr4", min=[0, 0, 0], max=[0.02, 0.01, 0.001])],
         boundaries={"z+": dict(type="convective", h=50.0, T_ambient=295.0),
                     "x-": dict(type="temperature", T=290.0),
@@ -199,3 +199,29 @@ def test_fluid_material_from_coolprop_at_stated_temperature():
     r = solve(case, "cpu")
     k = r.heat_flows["x+ (temperature)"] / 1e-4 * 0.01 / 20.0
     assert k == pytest.approx(0.640, rel=0.01)
+
+
+def test_contact_resistance_between_blocks():
+    """Two copper plates pressed together with a contact resistance R_c: the heat flux is
+    dT / (L1/k + R_c + L2/k) (Incropera Sec. 3.1.4), and R_c does not act at the domain
+    boundary or inside a block."""
+    Rc = 1e-4   # m^2 K / W, a typical dry metal joint
+    case = Case.from_dict(dict(
+        name="c", domain=dict(max=[0.01, 0.01, 0.01], background="void"),
+        grid=dict(cells=[10, 2, 2]),
+        blocks=[dict(name="a", material="copper", min=[0, 0, 0], max=[0.004, 0.01, 0.01],
+                     contact_resistance=Rc / 2),
+                dict(name="b", material="copper", min=[0.004, 0, 0], max=[0.01, 0.01, 0.01],
+                     contact_resistance=Rc / 2)],
+        boundaries={"x-": dict(type="temperature", T=350.0),
+                    "x+": dict(type="temperature", T=300.0)},
+        solver=dict(tolerance=1e-12)))
+    r = solve(case, "cpu")
+    q = 50.0 / (0.01 / 401.0 + Rc)
+    assert r.heat_flows["x+ (temperature)"] / 1e-4 == pytest.approx(q, rel=1e-9)
+    # the temperature jump sits at the joint: q R_c
+    x = r.grid.centres(0)
+    T = r.T[:, 0, 0]
+    i = np.searchsorted(x, 0.004)
+    slope = q / 401.0
+    assert (T[i - 1] - T[i]) == pytest.approx(q * Rc + slope * (x[i] - x[i - 1]), rel=1e-9)

@@ -117,6 +117,7 @@ class Block(_Model):
     min: Vec3
     max: Vec3
     power: float = 0.0
+    contact_resistance: float = 0.0   # m^2 K / W, on faces shared with other blocks
     boundaries: BoundaryMap = Field(default_factory=dict)
 
 
@@ -129,23 +130,32 @@ class Domain(_Model):
 
 
 class GridSpec(_Model):
-    """Grid controls.  ``cells`` gives a uniform grid; otherwise the grid is graded (or ``faces`` lists
-    the face coordinates of an axis explicitly), with block
-    faces on grid lines, spacing at most ``max_cell`` (m, one value or per axis), neighbouring
-    cells differing by at most the ``growth`` ratio, and at least ``min_cells_per_layer`` cells
-    across every layer between block faces."""
+    """Grid controls.  ``cells`` gives a uniform grid and ``faces`` lists the face coordinates
+    of an axis explicitly; otherwise the grid is graded: block faces lie on grid lines, the
+    spacing is at most ``max_cell`` (m), neighbouring cells differ by at most the ``growth``
+    ratio, and every layer between block faces has at least ``min_cells_per_layer`` cells.
+    Each of these three is one value or a value per axis (x, y, z)."""
 
     cells: Optional[tuple[int, int, int]] = None
     faces: Optional[dict[Literal["x", "y", "z"], list[float]]] = None
     max_cell: Union[float, tuple[float, float, float]] = 1e-3
-    growth: float = 1.2
-    min_cells_per_layer: int = 1
+    growth: Union[float, tuple[float, float, float]] = 1.2
+    min_cells_per_layer: Union[int, tuple[int, int, int]] = 1
 
     @field_validator("growth")
     @classmethod
     def _growth(cls, v):
-        if not 1.0 <= v <= 3.0:
-            raise ValueError("growth must lie between 1 and 3")
+        for g in (v if isinstance(v, tuple) else (v,)):
+            if not 1.0 <= g <= 3.0:
+                raise ValueError("growth must lie between 1 and 3")
+        return v
+
+    @field_validator("min_cells_per_layer")
+    @classmethod
+    def _min_cells(cls, v):
+        for n in (v if isinstance(v, tuple) else (v,)):
+            if n < 1:
+                raise ValueError("min_cells_per_layer must be at least 1")
         return v
 
 
@@ -225,6 +235,10 @@ class Case(_Model):
                     raise CaseError(f"block extends outside the domain along {'xyz'[a]} "
                                     f"([{b.min[a]}, {b.max[a]}] not within [{lo[a]}, {hi[a]}])",
                                     key, self.source_file)
+            if not math.isfinite(b.contact_resistance) or b.contact_resistance < 0:
+                raise CaseError("contact resistance must be a non-negative number of "
+                                f"m^2 K/W, got {b.contact_resistance}",
+                                f"{key}.contact_resistance", self.source_file)
             if not math.isfinite(b.power) or b.power < 0:
                 raise CaseError(f"power must be a non-negative number of watts, got {b.power}",
                                 f"{key}.power", self.source_file)

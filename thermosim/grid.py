@@ -102,12 +102,16 @@ class Grid:
         """Grid whose lines include every breakpoint, spacing at most ``max_cell``.
 
         ``breakpoints[a]`` are coordinates (block faces) that must be grid lines on axis
-        ``a``; ``max_cell`` is a scalar or a per-axis triple (m).
+        ``a``; ``max_cell`` (m), ``growth`` and ``min_cells_per_layer`` are scalars or
+        per-axis triples.
         """
-        if np.isscalar(max_cell):
-            max_cell = (max_cell,) * 3
-        axes = [graded_axis(lower[a], upper[a], breakpoints[a], max_cell[a], growth,
-                            min_cells_per_layer) for a in range(3)]
+        def per_axis(v):
+            return (v,) * 3 if np.isscalar(v) else tuple(v)
+
+        max_cell, growth, min_cells = (per_axis(v) for v in (max_cell, growth,
+                                                              min_cells_per_layer))
+        axes = [graded_axis(lower[a], upper[a], breakpoints[a], max_cell[a], growth[a],
+                            min_cells[a]) for a in range(3)]
         return cls(*axes)
 
 

@@ -8,12 +8,16 @@ rkx..rkz thermal resistivity 1/k along each axis, m K / W (1e30 for void)
 ra       an absolute surface resistance, m^2 K / W (1/h of a convective BC)
 inv_rhoc 1/(rho c_p), m^3 K / J (0 for cells whose temperature is held fixed)
 qdot     volumetric heat source, W/m^3
+rc       contact resistance of the id's block, m^2 K / W
+grp      the id's block + 1 (0: background; -1: fixed cells), as a float
 kind     0 solved cell, 1 void, 2 fixed-temperature cell (halo or BC cell)
 ======== =====================================================================
 
-A face between cells P and N conducts ``G = A / (hx_P rk_P + ra_P + hx_N rk_N + ra_N)`` (W/K),
-the series resistance of the two half cells: the harmonic mean of the conductivities
-weighted by the half widths ``hx``, which is exact for a layered 1D wall.  Boundary
+A face between cells P and N conducts ``G = A / (hx_P rk_P + ra_P + hx_N rk_N + ra_N + Rc)``
+(W/K), the series resistance of the two half cells: the harmonic mean of the conductivities
+weighted by the half widths ``hx``, which is exact for a layered 1D wall.  ``Rc = rc_P +
+rc_N`` where the face separates two different blocks (or a block and the background), both
+not fixed: a thermal contact resistance.  Boundary
 conditions are cells with a fixed temperature and zero width: a halo cell of a
 fixed-temperature face has ``ra = 0``, a convective face ``ra = 1/h`` at the ambient
 temperature, an adiabatic face an infinite resistance.  A heat flux enters as a source in
@@ -36,7 +40,7 @@ from .materials import FLUIDS, Material, fluid, lookup, make_material
 
 BIG_R = 1e30          # resistance standing for "no heat path" (finite, so 0 * BIG_R is 0)
 SOLVED, VOID, FIXED = 0, 1, 2
-TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot")
+TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot", "rc", "grp")
 
 
 @dataclass
@@ -77,6 +81,11 @@ class ThermalModel:
     def power_density(self) -> np.ndarray:
         """Volumetric heat source per cell (W/m^3), heat-flux boundary layers included."""
         return self.cell_field("qdot")
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether any block has a contact resistance (kernels skip it otherwise)."""
+        return bool(np.any(self.table["rc"] > 0))
 
     @property
     def total_power(self) -> float:
@@ -256,6 +265,8 @@ def build_model(case: Case) -> ThermalModel:
         m = materials[mi]
         id_block[n] = blk
         id_material[n] = mi
+        table["grp"][n] = blk + 1
+        table["rc"][n] = case.blocks[blk].contact_resistance if blk >= 0 else 0.0
         if m.is_void:
             kind[n] = VOID
             table["rkx"][n] = table["rky"][n] = table["rkz"][n] = BIG_R
@@ -279,6 +290,7 @@ def build_model(case: Case) -> ThermalModel:
 def _fixed_entry(table, kind, n, ra):
     kind[n] = FIXED
     table["ra"][n] = ra
+    table["grp"][n] = -1.0          # no contact resistance towards a boundary
     # rk, inv_rhoc and qdot stay 0: the cell has no width, no capacity and no source
 
 
@@ -433,6 +445,10 @@ def _face_conductances(model: ThermalModel):
         lo[axis] = slice(0, -1)
         hi[axis] = slice(1, None)
         r = side[tuple(lo)] + side[tuple(hi)]
+        if model.has_contact:
+            ga, gb = t["grp"][ids[tuple(lo)]], t["grp"][ids[tuple(hi)]]
+            contact = (ga != gb) & (ga >= 0) & (gb >= 0)
+            r = r + np.where(contact, t["rc"][ids[tuple(lo)]] + t["rc"][ids[tuple(hi)]], 0.0)
         o = [a for a in range(3) if a != axis]
         area_shape = [1, 1, 1]
         area_shape[o[0]] = -1

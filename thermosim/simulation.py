@@ -310,7 +310,9 @@ def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Re
         h = tuple(be.asarray(model.half_widths(a), dtype) for a in range(3))
         inv_d = tuple(be.asarray(1.0 / model.grid.spacing(a), dtype) for a in range(3))
         Tnew = be.asarray(model.T_fixed - T_ref, dtype)
-        step = lambda: be.explicit_step(Tn, Tnew, ids, tab, h, inv_d, dt)  # noqa: E731
+        contact = model.has_contact
+        step = lambda: be.explicit_step(Tn, Tnew, ids, tab, h, inv_d, dt,  # noqa: E731
+                                        contact=contact)
         mg_levels = 0
     else:
         sys0 = linear_system(model)

@@ -104,8 +104,10 @@ Entry make(void (*k)(A...)) {
 #define EMU_XSTR(...) EMU_STR(__VA_ARGS__)
 #define REG(...) {EMU_XSTR(__VA_ARGS__), make(&__VA_ARGS__)}
 #define STEP(T, ID)                                                                        \
-    REG(thermosim::explicit_step<T, ID, true, THERMOSIM_PREFETCH>),                        \
-        REG(thermosim::explicit_step<T, ID, false, THERMOSIM_PREFETCH>)
+    REG(thermosim::explicit_step<T, ID, true, false, THERMOSIM_PREFETCH>),                 \
+        REG(thermosim::explicit_step<T, ID, false, false, THERMOSIM_PREFETCH>),            \
+        REG(thermosim::explicit_step<T, ID, true, true, THERMOSIM_PREFETCH>),              \
+        REG(thermosim::explicit_step<T, ID, false, true, THERMOSIM_PREFETCH>)
 #define MG(T)                                                                              \
     REG(thermosim::apply<T, true>), REG(thermosim::apply<T, false>),                       \
         REG(thermosim::rbgs<T>), REG(thermosim::zline_gs<T>),                              \

@@ -38,8 +38,9 @@ def launched(since: int) -> set[str]:
     return {n for n, *_ in cupy.LAUNCHES[since:]}
 
 
-def copper_in_air(mode="steady", method=None, end_time=None, dt="auto"):
-    """verification.contrast_iterations' case (k ratio 1.5e4) on a small grid of odd sizes."""
+def copper_in_air(mode="steady", method=None, end_time=None, dt="auto", contact=0.0):
+    """verification.contrast_iterations' case (k ratio 1.5e4) on a small grid of odd sizes;
+    ``contact``: the copper block's contact resistance (m^2 K/W) towards the air."""
     solver = dict(tolerance=1e-11)
     if mode == "transient":
         solver.update(mode="transient", transient=dict(method=method, end_time=end_time,
@@ -48,7 +49,7 @@ def copper_in_air(mode="steady", method=None, end_time=None, dt="auto"):
         name="contrast", domain=dict(max=[0.1, 0.1, 0.08], background="air"),
         grid=dict(cells=list(CELLS)),
         blocks=[dict(name="cu", material="copper", min=[0.025, 0.025, 0.02],
-                     max=[0.075, 0.075, 0.05], power=10.0)],
+                     max=[0.075, 0.075, 0.05], power=10.0, contact_resistance=contact)],
         boundaries={"z-": dict(type="temperature", T=300.0),
                     "z+": dict(type="convective", h=10.0, T_ambient=300.0)},
         initial_temperature=300.0, solver=solver))
@@ -90,16 +91,28 @@ def main():
     check(f"copper in air, steady {shape} ({rg.stats['iterations']} CG iterations)",
           rise(rg), rise(rc))
 
-    # 3. transient: Crank-Nicolson (MG-PCG per step) and explicit (explicit_step kernel)
-    for method, end, dt in (("crank_nicolson", 20.0, 10.0), ("explicit", 0.5, "auto")):
+    # 3. transient: Crank-Nicolson (MG-PCG per step) and explicit (explicit_step kernel),
+    #    the latter also with a contact resistance between the copper and the air (the
+    #    explicit_step<..., CONTACT = true> kernel)
+    plain = None
+    for method, end, dt, contact in (("crank_nicolson", 20.0, 10.0, 0.0),
+                                     ("explicit", 0.5, "auto", 0.0),
+                                     ("explicit", 0.5, "auto", 0.05)):
         mark = len(cupy.LAUNCHES)
-        rg, rc = (solve(copper_in_air("transient", method, end, dt), be)
+        rg, rc = (solve(copper_in_air("transient", method, end, dt, contact), be)
                   for be in (gpu, cpu))
         assert rg.stats["steps"] == rc.stats["steps"]
-        check(f"copper in air, {method}, {rg.stats['steps']} steps", rise(rg), rise(rc))
+        what = f"{method}{', contact' if contact else ''}"
+        check(f"copper in air, {what}, {rg.stats['steps']} steps", rise(rg), rise(rc))
         if method == "explicit":
-            assert any(n.startswith("thermosim::explicit_step<double")
-                       for n in launched(mark)), sorted(launched(mark))
+            steps = {n for n in launched(mark) if n.startswith("thermosim::explicit_step<")}
+            assert steps and all(n.startswith("thermosim::explicit_step<double") and
+                                 n.endswith(f", {'true' if contact else 'false'}, "
+                                            f"{gpu.prefetch}>") for n in steps), sorted(steps)
+            if contact:         # the contact resistance changed the answer
+                assert np.nanmax(np.abs(rise(rc) - plain)) > 1e-6 * np.nanmax(np.abs(plain))
+            else:
+                plain = rise(rc)
     print(f"end-to-end on the emulated GPU: {len(cupy.LAUNCHES)} kernel launches, "
           f"{time.perf_counter() - t0:.1f} s")
 

@@ -21,7 +21,12 @@ from pathlib import Path
 import cupy
 import numpy as np
 
-TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot")
+#: The per-id table columns that explicit_step reads (thermosim.model.TABLE_FIELDS); the last
+#: two (contact resistance and block group) only with ``contact=True``.
+TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot", "rc", "grp")
+BASE_FIELDS = TABLE_FIELDS[:6]
+#: Table entries per id staged in shared memory (see conduction.cu), without / with contact.
+_SMEM_WORDS = {False: 10, True: 12}
 
 _FLOATS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _IDS = {np.dtype(np.uint8): "unsigned char", np.dtype(np.uint16): "unsigned short"}
@@ -46,8 +51,10 @@ def _b(v: bool) -> str:
     return "true" if v else "false"
 
 
-def step_name(ctype: str, idtype: str, smem: bool, prefetch: int = PREFETCH) -> str:
-    return f"thermosim::explicit_step<{ctype}, {idtype}, {_b(smem)}, {prefetch}>"
+def step_name(ctype: str, idtype: str, smem: bool, contact: bool = False,
+              prefetch: int = PREFETCH) -> str:
+    return (f"thermosim::explicit_step<{ctype}, {idtype}, {_b(smem)}, {_b(contact)}, "
+            f"{prefetch}>")
 
 
 def uniform_name(ctype: str, prefetch: int = PREFETCH) -> str:
@@ -60,7 +67,8 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
     for t in _FLOATS.values():
         if file == "conduction":
             for i in _IDS.values():
-                names += [step_name(t, i, True, prefetch), step_name(t, i, False, prefetch)]
+                names += [step_name(t, i, smem, contact, prefetch)
+                          for contact in (False, True) for smem in (True, False)]
             names.append(uniform_name(t, prefetch))
         elif file == "multigrid":
             names += [f"thermosim::apply<{t}, true>", f"thermosim::apply<{t}, false>",
@@ -135,7 +143,8 @@ class GPUBackend:
     block_line = 128
     #: Planes marched by one block along i; None: chosen from the multiprocessor count.
     march_chunk: int | None = None
-    #: Largest packed id table (10 * nid * itemsize bytes) staged in shared memory.
+    #: Largest packed id table (10 * nid * itemsize bytes, 12 * nid * itemsize with contact
+    #: resistance) staged in shared memory.
     smem_table_bytes = _DEFAULT_SMEM
     prefetch = PREFETCH
 
@@ -334,7 +343,11 @@ class GPUBackend:
                          _i32(xc.shape[1] - 2), _i32(xc.shape[2] - 2)))
 
     # -- explicit step -----------------------------------------------------------------
-    def explicit_step(self, T, Tn, ids, tab, h, inv_d, dt):
+    def explicit_step(self, T, Tn, ids, tab, h, inv_d, dt, contact=True):
+        """One forward-Euler step.  ``tab`` holds the TABLE_FIELDS columns; with
+        ``contact=False`` (no block has a contact resistance) rc and grp are neither needed
+        nor read, and the plain kernel runs (the CPU's answer wherever rc is all zero)."""
+        contact = bool(contact)
         _check(T, "T")
         dtype = T.dtype
         t = _ctype(dtype)
@@ -343,19 +356,22 @@ class GPUBackend:
         if ids.dtype not in _IDS:
             raise TypeError(f"ids: dtype {ids.dtype}, expected uint8 or uint16")
         nx, ny, nz = (s - 2 for s in T.shape)
-        cols = [_vec(tab[f], dtype, None, f) for f in TABLE_FIELDS]
+        fields = TABLE_FIELDS if contact else BASE_FIELDS
+        cols = [_vec(tab[f], dtype, None, f) for f in fields]
         nid = cols[0].size
-        for f, c in zip(TABLE_FIELDS, cols):
+        for f, c in zip(fields, cols):
             if c.size != nid:
                 raise ValueError(f"table field '{f}': {c.size} entries, expected {nid}")
+        if not contact:        # rc, grp: unread by the plain kernel, any array of the type
+            cols += [cols[0], cols[0]]
         n3 = (nx, ny, nz)
         hs = [_vec(a, dtype, n + 2, f"h[{ax}]") for ax, (a, n) in enumerate(zip(h, n3))]
         inv = [_vec(a, dtype, n, f"inv_d[{ax}]") for ax, (a, n) in enumerate(zip(inv_d, n3))]
         if nx <= 0 or ny <= 0 or nz <= 0:
             return
-        smem = 10 * nid * dtype.itemsize
+        smem = _SMEM_WORDS[contact] * nid * dtype.itemsize
         use_smem = 0 < smem <= min(self.smem_table_bytes, self.smem_optin)
-        fn = self._function("conduction", step_name(t, _IDS[ids.dtype], use_smem,
+        fn = self._function("conduction", step_name(t, _IDS[ids.dtype], use_smem, contact,
                                                     self.prefetch))
         if use_smem and smem > _DEFAULT_SMEM and fn.max_dynamic_shared_size_bytes < smem:
             fn.max_dynamic_shared_size_bytes = smem

@@ -1,0 +1,38 @@
+"""The README's examples run as written."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from thermosim.case import load_case
+from thermosim.simulation import solve
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _blocks(lang):
+    return re.findall(rf"```{lang}\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_yaml_case_runs(tmp_path):
+    (text,) = _blocks("yaml")
+    f = tmp_path / "case.yaml"
+    f.write_text(text)
+    r = solve(load_case(f), "cpu")
+    # in: 45 W (the powers override) + the 500 W/m^2 patch on x-; out: the convective bottom
+    # and the chip's convective top face
+    assert r.model.total_power == pytest.approx(45.0 + 500.0 * 0.01 * 0.003)
+    assert set(r.heat_flows) == {"z- (convective)", "chip z+ (convective)"}
+    assert r.energy_balance_error < 1e-7
+    assert 300.0 < r.max_temperature < 400.0
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    code = [b for b in _blocks("python") if "ts.solve" in b][0]
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    r = ns["result"]
+    assert r.max_temperature == pytest.approx(325.6, abs=0.5)
+    assert (tmp_path / "chip.h5").exists()
