@@ -29,6 +29,7 @@ decomposition fills the same halo with a neighbour's temperatures.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,6 +100,7 @@ def build_model(case: Case) -> ThermalModel:
     case.check()
     file = case.source_file
     grid = make_grid(case)
+    _check_memory(grid, file)
     nx, ny, nz = grid.shape
     T0 = case.initial_temperature
 
@@ -285,6 +287,27 @@ def build_model(case: Case) -> ThermalModel:
                         block_names=[b.name for b in case.blocks], materials=materials,
                         block_power=block_power, flux_power=flux_power,
                         boundary_labels=labels, id_boundary=id_boundary)
+
+
+HOST_BYTES_PER_CELL = 160   # peak host memory of model building and assembly, measured
+
+
+def _available_memory() -> float:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def _check_memory(grid: Grid, file) -> None:
+    need = grid.ncells * HOST_BYTES_PER_CELL
+    have = _available_memory()
+    if need > 0.8 * have:
+        nx, ny, nz = grid.shape
+        raise CaseError(f"the grid has {nx} x {ny} x {nz} = {grid.ncells:.3g} cells, about "
+                        f"{need / 1e9:.1f} GB to build, more than the {have / 1e9:.1f} GB "
+                        "available: raise grid.max_cell or lower min_cells_per_layer",
+                        "grid", file)
 
 
 def _fixed_entry(table, kind, n, ra):
