@@ -225,3 +225,23 @@ def test_contact_resistance_between_blocks():
     i = np.searchsorted(x, 0.004)
     slope = q / 401.0
     assert (T[i - 1] - T[i]) == pytest.approx(q * Rc + slope * (x[i] - x[i - 1]), rel=1e-9)
+
+
+def test_block_face_heat_flux_and_overlap_keep_the_watts():
+    """A heat flux on a block face enters the block's surface layer; a block partly covered by
+    a later block keeps its full power in the cells it still owns."""
+    case = _wall({"z-": dict(type="temperature", T=300.0)}, blocks=[
+        dict(name="base", material="aluminium", min=[0, 0, 0], max=[0.01, 0.01, 0.004],
+             power=2.0),
+        dict(name="post", material="copper", min=[0.003, 0.003, 0.002],
+             max=[0.007, 0.007, 0.008], power=1.0,
+             boundaries={"z+": dict(type="heat_flux", q=1e4)})], cells=(10, 10, 8))
+    r = solve(case, "cpu")
+    m = r.model
+    vol = m.grid.cell_volumes()
+    blk = m.id_block[m.ids[1:-1, 1:-1, 1:-1]]
+    q = m.power_density()
+    assert np.sum((q * vol)[blk == 0]) == pytest.approx(2.0, rel=1e-12)   # base, partly covered
+    assert m.flux_power == pytest.approx(1e4 * 0.004 * 0.004, rel=1e-12)
+    assert np.sum((q * vol)[blk == 1]) == pytest.approx(1.0 + m.flux_power, rel=1e-12)
+    assert sum(r.heat_flows.values()) == pytest.approx(3.0 + m.flux_power, rel=1e-9)
