@@ -84,6 +84,22 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _check_operator(x, Gx, Gy, Gz, D, b=None, y=None):
+    """Check the arrays of one conductance-form operator call; return (dtype, C type name,
+    interior shape)."""
+    _check(D, "D")
+    dt = D.dtype
+    nx, ny, nz = D.shape
+    halo = (nx + 2, ny + 2, nz + 2)
+    for arr, name in ((x, "x"), (b, "b"), (y, "y")):
+        if arr is not None:
+            _check(arr, name, dt, halo)
+    _check(Gx, "Gx", dt, (nx + 1, ny, nz))
+    _check(Gy, "Gy", dt, (nx, ny + 1, nz))
+    _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+    return dt, _ctype(dt), (nx, ny, nz)
+
+
 def _i32(v) -> np.int32:
     v = int(v)
     if not 0 <= v < 2**31:
@@ -230,18 +246,7 @@ class GPUBackend:
 
     # -- conductance-form operator --------------------------------------------------
     def _apply(self, x, Gx, Gy, Gz, D, y, b, sign):
-        _check(D, "D")
-        dt = D.dtype
-        t = _ctype(dt)
-        nx, ny, nz = D.shape
-        halo = (nx + 2, ny + 2, nz + 2)
-        _check(x, "x", dt, halo)
-        _check(y, "y", dt, halo)
-        if b is not None:
-            _check(b, "b", dt, halo)
-        _check(Gx, "Gx", dt, (nx + 1, ny, nz))
-        _check(Gy, "Gy", dt, (nx, ny + 1, nz))
-        _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+        dt, t, (nx, ny, nz) = _check_operator(x, Gx, Gy, Gz, D, b=b, y=y)
         if D.size == 0:
             return
         fn = self._function("multigrid", f"thermosim::apply<{t}, {_b(b is not None)}>")
@@ -259,16 +264,7 @@ class GPUBackend:
         self._apply(x, Gx, Gy, Gz, D, y, None, 1.0)
 
     def rbgs(self, x, Gx, Gy, Gz, D, b, color: int):
-        _check(D, "D")
-        dt = D.dtype
-        t = _ctype(dt)
-        nx, ny, nz = D.shape
-        halo = (nx + 2, ny + 2, nz + 2)
-        _check(x, "x", dt, halo)
-        _check(b, "b", dt, halo)
-        _check(Gx, "Gx", dt, (nx + 1, ny, nz))
-        _check(Gy, "Gy", dt, (nx, ny + 1, nz))
-        _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+        dt, t, (nx, ny, nz) = _check_operator(x, Gx, Gy, Gz, D, b=b)
         if D.size == 0:
             return
         fn = self._function("multigrid", f"thermosim::rbgs<{t}>")
@@ -292,16 +288,7 @@ class GPUBackend:
     def zline_gs(self, x, Gx, Gy, Gz, D, b, color: int):
         """Zebra line Gauss-Seidel, one colour in place: every (i, j) column with
         (i + j) & 1 == color solved exactly along z (Thomas algorithm)."""
-        _check(D, "D")
-        dt = D.dtype
-        t = _ctype(dt)
-        nx, ny, nz = D.shape
-        halo = (nx + 2, ny + 2, nz + 2)
-        _check(x, "x", dt, halo)
-        _check(b, "b", dt, halo)
-        _check(Gx, "Gx", dt, (nx + 1, ny, nz))
-        _check(Gy, "Gy", dt, (nx, ny + 1, nz))
-        _check(Gz, "Gz", dt, (nx, ny, nz + 1))
+        dt, t, (nx, ny, nz) = _check_operator(x, Gx, Gy, Gz, D, b=b)
         if D.size == 0:
             return
         ncol = nx * ((ny + 1) // 2)
