@@ -13,6 +13,7 @@ FiPy is optional (``pip install fipy``); without it only thermosim is timed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 
 import numpy as np
@@ -63,11 +64,8 @@ def main():
     t0 = time.perf_counter()
     run_thermosim(8, a.backend)
     print(f"thermosim kernel load/compile (first solve, 8^3): {time.perf_counter() - t0:.2f} s")
-    try:
-        import fipy  # noqa: F401
-        have_fipy = True
-    except ImportError:
-        have_fipy = False
+    have_fipy = importlib.util.find_spec("fipy") is not None
+    if not have_fipy:
         print("FiPy not installed: pip install fipy to time it in the same run")
     print(f"{'N':>5} {'thermosim s':>12} {'(set-up':>8} {'solve)':>7} {'iters':>6} "
           f"{'T_max':>9} {'FiPy PCG s':>11} {'T_max':>9} {'speed-up':>9}")

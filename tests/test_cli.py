@@ -4,7 +4,6 @@ output file left behind."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import h5py
 import pytest

@@ -6,7 +6,7 @@ import pytest
 
 from thermosim.backends.cpu import CPUBackend
 from thermosim.case import Case
-from thermosim.grid import Grid, graded_axis
+from thermosim.grid import graded_axis
 from thermosim.model import build_model, face_conductances, linear_system
 from thermosim.simulation import explicit_stable_dt, solve
 
@@ -161,8 +161,6 @@ def test_transient_interrupt_and_resume_gives_the_same_answer(tmp_path, monkeypa
 
     full = solve(make(), "cpu")
     ck = tmp_path / "run.checkpoint.h5"
-    calls = {"n": 0}
-
     def interrupt(n, total, t):
         if n == 7:
             raise KeyboardInterrupt

@@ -90,7 +90,7 @@ def bench_step(be, n: int, repeats: int, dtype=np.float32) -> dict:
     t = _timeit(lambda: copy(dst, src), be, repeats)
     copy_bw = 2 * src.nbytes / t
     out["copy_GBps"] = copy_bw / 1e9
-    del src, dst
+    src = dst = None                        # free the copy buffers before the kernels run
 
     cells = n ** 3
     t = _timeit(lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt, contact=False), be,

@@ -511,7 +511,7 @@ def linear_system(model: ThermalModel, capacity_rate: np.ndarray | None = None,
         fixed = kind[1:-1, 1:-1, 1:-1] == FIXED
         for axis, G in enumerate((Gx, Gy, Gz)):
             inner = [slice(None)] * 3
-            lo, hi = list(inner), list(inner)
+            lo = list(inner)
             lo[axis] = slice(1, -1)           # interior faces only
             sl_m, sl_p = list(inner), list(inner)
             sl_m[axis] = slice(0, -1)

@@ -12,8 +12,8 @@ from .backends import get_backend
 from .case import Case
 from .checkpoint import Checkpointer
 from .errors import CaseError, Interrupted, SolverError
-from .model import FIXED, SOLVED, VOID, ThermalModel, build_model, face_conductances, \
-    linear_system
+from .model import FIXED, SOLVED, LinearSystem, ThermalModel, build_model, \
+    face_conductances, linear_system
 from .solvers.krylov import pcg
 from .solvers.multigrid import Multigrid
 
@@ -285,7 +285,6 @@ def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Re
     case = model.case
     tr = case.solver.transient
     dtype = _dtype(case)
-    file = case.source_file
     G = face_conductances(model)
     solved = model.solved_mask()
     vol = model.grid.cell_volumes()
@@ -318,8 +317,7 @@ def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Re
         sys0 = linear_system(model)
         theta2 = method == "crank_nicolson"
         Dc = C / dt * (2.0 if theta2 else 1.0)
-        sysM = linear_system(model)
-        sysM.D = sysM.D + Dc
+        sysM = LinearSystem(sys0.Gx, sys0.Gy, sys0.Gz, sys0.D + Dc, sys0.b)
         mg = Multigrid(sysM, model.grid.faces, be, dtype, solved=solved)
         mg_levels = mg.nlevels
         opM = tuple(be.asarray(a, dtype) for a in (sysM.Gx, sysM.Gy, sysM.Gz, sysM.D))

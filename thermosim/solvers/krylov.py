@@ -26,7 +26,6 @@ def pcg(be, op, b, x, precond, tol: float, max_iterations: int, work=None,
     relative residual ||r||_2 / ||b||_2 falls below ``tol``.
     """
     Gx, Gy, Gz, D = op
-    xp = be.xp
     t0 = time.perf_counter()
     shape, dtype = x.shape, x.dtype
     if work is None:

@@ -254,13 +254,10 @@ class Multigrid:
 
     def apply(self, r, z):
         """z = M^-1 r (one V-cycle from a zero guess); r and z carry halos."""
-        be = self.backend
-        top = self.levels[0]
         self._cycle(0, r, z)
 
     def _cycle(self, li: int, b, x):
         be = self.backend
-        xp = be.xp
         lev = self.levels[li]
         if li == len(self.levels) - 1:
             if self.coarsest_direct:
