@@ -243,7 +243,6 @@ class Multigrid:
         if self.coarsest_direct:
             A = dense_matrix(Gc, Dc)
             self.coarse_inverse = be.asarray(np.linalg.inv(A), self.dtype)
-        self.zero = [be.zeros(tuple(s + 2 for s in lev.shape), self.dtype) for lev in self.levels]
 
     @property
     def nlevels(self) -> int:
