@@ -226,8 +226,9 @@ class Multigrid:
             shape = D.shape
             pad = tuple(s + 2 for s in shape)
             lev = Level(shape, *(be.asarray(g, self.dtype) for g in G), be.asarray(D, self.dtype))
-            lev.b = be.zeros(pad, self.dtype)
-            lev.x = be.zeros(pad, self.dtype)
+            if li > 0:                      # the finest level works on the caller's r and z
+                lev.b = be.zeros(pad, self.dtype)
+                lev.x = be.zeros(pad, self.dtype)
             lev.r = be.zeros(pad, self.dtype)
             if li < len(offs):
                 o = offs[li]
