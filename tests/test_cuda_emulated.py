@@ -97,3 +97,42 @@ def test_end_to_end_on_emulator(emulator_lib):
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     assert "end-to-end on the emulated GPU" in r.stdout, r.stdout
     _no_leak()
+
+
+TINY_CASE = """name: tiny
+domain: {max: [0.01, 0.01, 0.002], background: void}
+grid: {cells: [6, 5, 4]}
+blocks:
+  - {name: die, material: silicon, min: [0.002, 0.002, 0.0], max: [0.008, 0.008, 0.001], power: 10}
+  - {name: lid, material: copper, min: [0.0, 0.0, 0.001], max: [0.01, 0.01, 0.002],
+     contact_resistance: 1.0e-5}
+boundaries:
+  z+: {type: convective, h: 5000, T_ambient: 300}
+"""
+
+
+def test_cli_run_and_bench_on_emulator(emulator_lib, tmp_path):
+    """What a first session on a GPU machine runs: `thermosim run --backend gpu` (summary and
+    HDF5 written) and `thermosim bench --backend gpu` (every table), here on the emulator."""
+    case = tmp_path / "tiny.yaml"
+    case.write_text(TINY_CASE)
+    out = tmp_path / "tiny.h5"
+    r = _run(["-m", "thermosim.cli", "run", str(case), "-o", str(out), "--backend", "gpu"],
+             emulator_lib)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert "backend       gpu" in r.stdout and out.exists()
+    ref = _run(["-m", "thermosim.cli", "run", str(case), "-o", str(tmp_path / "cpu.h5"),
+                "--backend", "cpu"], emulator_lib)
+    t_gpu = re.search(r"max T\s+([\d.]+) K", r.stdout).group(1)
+    t_cpu = re.search(r"max T\s+([\d.]+) K", ref.stdout).group(1)
+    assert t_gpu == t_cpu
+    r = _run(["-m", "thermosim.cli", "bench", "--backend", "gpu", "--size", "8", "--steps",
+              "1", "--json", str(tmp_path / "bench.json")], emulator_lib)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    import json
+
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["backend"] == "gpu" and report["step"] and report["steady"]
+    for row in report["steady"]:
+        assert abs(row["T_max_minus_T_wall"] - 0.125) < 1e-3
+    _no_leak()

@@ -85,6 +85,21 @@ def asnumpy(a):
     return np.array(a, copy=True, subok=False)
 
 
+def _reduction(name):
+    fn = getattr(np, name)
+
+    def reduce(a, *args, **kwargs):
+        return _wrap(np.asarray(fn(_base(asarray(a), name), *args, **kwargs)))
+    reduce.__name__ = name
+    return reduce
+
+
+# the array-module functions thermosim calls through ``backend.xp`` (CuPy has them all;
+# reductions give 0-d device arrays, as CuPy's do)
+max, min, sum = _reduction("max"), _reduction("min"), _reduction("sum")
+abs = np.abs        # a ufunc: device in, device out (see ndarray.__array_ufunc__)
+
+
 def zeros(shape, dtype=float):
     return np.zeros(shape, dtype=dtype).view(ndarray)
 
