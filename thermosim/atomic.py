@@ -9,16 +9,23 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` if the block succeeds,
-    delete it otherwise."""
+def atomic_path(path, suffix: str = ".tmp", fsync: bool = False):
+    """Yield a temporary path beside ``path`` (ending in ``suffix``, for writers that choose
+    the format by extension); rename it to ``path`` if the block succeeds (after flushing it
+    to disk with ``fsync``), delete it otherwise."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
         yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -61,14 +61,15 @@ are removed and the exception propagates.  The sidecar follows the same rule.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path
 
 LAYOUT_VERSION = 1
 _GZIP = dict(compression="gzip", compression_opts=1, shuffle=True)
@@ -103,50 +104,19 @@ def write_result(result, path, snapshots: bool = True, xdmf: bool = True) -> Pat
         raise ValueError(f"{path}: the result file needs another suffix than .xmf (use .h5)")
     path.parent.mkdir(parents=True, exist_ok=True)
     snaps = list(result.snapshots) if snapshots else []
-    tmp_h5 = tmp_xmf = None
-    try:
-        tmp_h5 = _temp_name(path)
+    with contextlib.ExitStack() as stack:
+        # entered sidecar first, so that it is renamed after the HDF5 file it describes
+        tmp_xmf = stack.enter_context(atomic_path(xmf, fsync=True)) if xdmf else None
+        tmp_h5 = stack.enter_context(atomic_path(path, fsync=True))
         with h5py.File(tmp_h5, "w") as f:
             _write_h5(f, result, snaps, xdmf)
-        _fsync(tmp_h5)
         if xdmf:
-            tmp_xmf = _temp_name(xmf)
-            text = xdmf_text(path.name, result.grid.shape, _case_name(result),
-                             [t for t, _ in snaps], _final_time(result))
-            with open(tmp_xmf, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.replace(tmp_h5, path)
-        tmp_h5 = None
-        if xdmf:
-            os.replace(tmp_xmf, xmf)
-            tmp_xmf = None
-        elif xmf.exists():
-            xmf.unlink()
-    except BaseException:
-        for p in (tmp_h5, tmp_xmf):
-            if p is not None:
-                try:
-                    os.unlink(p)
-                except OSError:
-                    pass
-        raise
+            tmp_xmf.write_text(xdmf_text(path.name, result.grid.shape, _case_name(result),
+                                         [t for t, _ in snaps], _final_time(result)),
+                               encoding="utf-8")
+    if not xdmf and xmf.exists():
+        xmf.unlink()
     return path
-
-
-def _temp_name(final: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    return Path(name)
-
-
-def _fsync(p: Path) -> None:
-    fd = os.open(p, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _case_name(result) -> str:

@@ -7,10 +7,11 @@ the command line, stays fast.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path
 
 THIN = 0.1          # an axis shorter than this fraction of the longest is stretched ...
 THIN_TARGET = 0.25  # ... to show at this fraction of the longest
@@ -157,19 +158,8 @@ def render(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -> dic
         pl.view_isometric()
         pl.reset_camera()
         pl.camera.zoom(1.1)
-        png_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{png_path.stem}.", suffix=".tmp.png",
-                                   dir=png_path.parent)
-        os.close(fd)
-        try:
-            pl.screenshot(tmp, window_size=list(window_size))
-            os.replace(tmp, png_path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_path(png_path, suffix=".tmp.png") as tmp:
+            pl.screenshot(str(tmp), window_size=list(window_size))
     finally:
         pl.close()
     return {"png": png_path, "hotspot": hs, "scale": tuple(float(s) for s in scale)}
