@@ -217,8 +217,11 @@ def build_model(case: Case) -> ThermalModel:
 
     # -- ids: unique combinations of (block or background, flux source, BC cell) -------
     nb = len(case.blocks) + 1
-    _, flux_code = np.unique(flux_q, return_inverse=True)
-    flux_code = flux_code.reshape(nx, ny, nz)
+    if flux_q.any():
+        _, flux_code = np.unique(flux_q, return_inverse=True)
+        flux_code = flux_code.reshape(nx, ny, nz)
+    else:
+        flux_code = np.zeros((nx, ny, nz), dtype=np.int64)
     nflux = int(flux_code.max()) + 1
     code_inner = (owner + 1).astype(np.int64) + nb * (flux_code.astype(np.int64)
                                                       + nflux * (fixed_cell + 1).astype(np.int64))
@@ -227,8 +230,7 @@ def build_model(case: Case) -> ThermalModel:
     halo = halo_patch >= 0
     offset = int(code_inner.max()) + 1
     code[halo] = offset + halo_patch[halo]
-    codes, inverse = np.unique(code, return_inverse=True)
-    inverse = inverse.reshape(code.shape)
+    codes, inverse = _relabel(code)
     nid = codes.size
     if nid > 65535:
         raise CaseError(f"{nid} distinct cell kinds exceed the 65535 supported", "blocks", file)
@@ -308,6 +310,20 @@ def _check_memory(grid: Grid, file) -> None:
                         f"{need / 1e9:.1f} GB to build, more than the {have / 1e9:.1f} GB "
                         "available: raise grid.max_cell or lower min_cells_per_layer",
                         "grid", file)
+
+
+def _relabel(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(code, return_inverse=True)`` for small non-negative integer codes, in
+    linear time (a lookup table instead of a sort)."""
+    top = int(code.max()) + 1
+    if top > 4 * code.size + 1024 or code.min() < 0:
+        codes, inverse = np.unique(code, return_inverse=True)
+        return codes, inverse.reshape(code.shape)
+    present = np.zeros(top, dtype=bool)
+    present[code.ravel()] = True
+    codes = np.flatnonzero(present)
+    label = np.cumsum(present) - 1
+    return codes, label[code]
 
 
 def _fixed_entry(table, kind, n, ra):
