@@ -128,6 +128,55 @@ def test_zline_gs(cpu, gpu, dtype, shape):
     assert np.abs(res).max() <= 1e3 * TOL[dtype] * max(1.0, float(np.abs(b).max()))
 
 
+LINE_SHAPES = [(7, 5, 9), (1, 5, 3), (5, 1, 7), (3, 7, 1), (1, 1, 5), (5, 1, 1)]
+
+
+@pytest.mark.parametrize("shape", LINE_SHAPES, ids=["x".join(map(str, s)) for s in LINE_SHAPES])
+@pytest.mark.parametrize("axis", [0, 1, 2], ids=["x", "y", "z"])
+def test_line_gs(cpu, gpu, dtype, axis, shape, monkeypatch):
+    """Zebra lines along each axis against the CPU's line_gs, both colours, odd sizes: lines
+    of one cell and cross-sections one cell wide, random nonzero halo values on all faces."""
+    names = record_names(gpu, monkeypatch)
+    rng = np.random.default_rng(11 + axis)
+    ops = operator(rng, dtype, shape)
+    ops[axis] *= dtype(30.0)               # strong coupling along the lines (thin layers)
+    x, b = halo(rng, dtype, shape), halo(rng, dtype, shape)
+    for face in (x[0], x[-1], x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]):
+        assert np.abs(face).min() > 0      # nonzero halo values on every face
+    xg = gpu.asarray(x)
+    opsg = to_gpu(gpu, *ops)
+    bg = gpu.asarray(b)
+    for color in (0, 1, 1, 0):
+        cpu.line_gs(x, *ops, b, color, axis)
+        gpu.line_gs(xg, *opsg, bg, color, axis)
+        close(gpu.to_host(xg), x, dtype)
+    t = "double" if dtype == np.float64 else "float"
+    assert set(names) == {f"thermosim::line_gs<{t}, {axis}>"}
+    # each line of colour 0 (swept last) solved exactly: the residual vanishes there
+    r = np.zeros_like(x)
+    cpu.residual(b, x, *ops, r)
+    idx = np.indices(shape)
+    p, q = (idx[a] for a in range(3) if a != axis)
+    last = (p + q) % 2 == 0
+    res = r[1:-1, 1:-1, 1:-1][last]
+    assert np.abs(res).max() <= 1e3 * TOL[dtype] * max(1.0, float(np.abs(b).max()))
+
+
+def test_line_gs_z_is_zline_gs(gpu, dtype):
+    """line_gs along z and zline_gs give the same bits; a bad axis is refused."""
+    rng = np.random.default_rng(12)
+    shape = (6, 5, 7)
+    opsg = to_gpu(gpu, *operator(rng, dtype, shape))
+    x, b = halo(rng, dtype, shape), halo(rng, dtype, shape)
+    xa, xb, bg = gpu.asarray(x), gpu.asarray(x), gpu.asarray(b)
+    for color in (1, 0):
+        gpu.line_gs(xa, *opsg, bg, color, 2)
+        gpu.zline_gs(xb, *opsg, bg, color)
+    np.testing.assert_array_equal(gpu.to_host(xa), gpu.to_host(xb))
+    with pytest.raises(ValueError):
+        gpu.line_gs(xa, *opsg, bg, 0, 3)
+
+
 def test_restrict_prolong(cpu, gpu, dtype):
     rng = np.random.default_rng(3)
     offs = [np.r_[np.arange(0, n, s), n].astype(np.int64) for n, s in zip(SHAPE, (2, 3, 2))]
@@ -255,6 +304,12 @@ def test_kernel_names():
     assert len(steps) == len(set(steps)) == 2 * 2 * 2 * 2       # float x id x smem x contact
     assert gpu_mod.step_name("float", "unsigned char", True, False) in steps
     assert gpu_mod.step_name("double", "unsigned short", False, True) in steps
+    mg = gpu_mod.name_expressions("multigrid")
+    for t in ("float", "double"):
+        assert f"thermosim::zline_gs<{t}>" in mg
+        for axis in range(3):
+            assert f"thermosim::line_gs<{t}, {axis}>" in mg
+    assert len(mg) == len(set(mg))
 
 
 @pytest.mark.parametrize("chunk", [None, 3])

@@ -111,7 +111,9 @@ Entry make(void (*k)(A...)) {
 #define MG(T)                                                                              \
     REG(thermosim::apply<T, true>), REG(thermosim::apply<T, false>),                       \
         REG(thermosim::rbgs<T>), REG(thermosim::zline_gs<T>),                              \
-        REG(thermosim::restrict_sum<T>), REG(thermosim::prolong_add<T>)
+        REG(thermosim::line_gs<T, 0>), REG(thermosim::line_gs<T, 1>),                      \
+        REG(thermosim::line_gs<T, 2>), REG(thermosim::restrict_sum<T>),                    \
+        REG(thermosim::prolong_add<T>)
 
 std::map<std::string, Entry>& table() {
     static std::map<std::string, Entry> t = {

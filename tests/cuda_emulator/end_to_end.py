@@ -3,9 +3,9 @@
 Run by tests/test_cuda_emulated.py in a subprocess whose PYTHONPATH puts the fake cupy
 (this folder) first; not a pytest module.  Exits non-zero (AssertionError) on a mismatch
 and prints one line per check.  The grids are tiny (each CUDA thread is an OS thread) but
-above multigrid.COARSEST_CELLS, so that the V-cycle runs the z-line smoother, residual,
-restriction and prolongation kernels on a finer level, and the dense coarse solve on the
-coarsest one.
+above multigrid.COARSEST_CELLS, so that the V-cycle runs the line smoother (z-lines, and
+x-lines on a card whose layers are stacked along x), residual, restriction and prolongation
+kernels on a finer level, and the dense coarse solve on the coarsest one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import numpy as np
 from thermosim import verification
 from thermosim.backends import available_backends, get_backend, gpu_available
 from thermosim.case import Case
+from thermosim.model import build_model, linear_system
 from thermosim.simulation import solve
+from thermosim.solvers.multigrid import line_axis
 
 RTOL = 1e-9
 CELLS = (11, 9, 7)
@@ -55,6 +57,41 @@ def copper_in_air(mode="steady", method=None, end_time=None, dt="auto", contact=
         initial_temperature=300.0, solver=solver))
 
 
+def card(axis=0):
+    """A circuit card: copper / FR-4 / copper layers and a chip stacked along ``axis`` (thin
+    cells; axis 0: a card standing on its edge), cooled on both faces normal to that axis;
+    the multigrid smooths along lines of that axis."""
+    layers = [("cu1", "copper", 0.0, 0.0001, 0.0), ("fr4", "fr4", 0.0001, 0.0015, 0.0),
+              ("cu2", "copper", 0.0015, 0.0016, 0.0), ("chip", "silicon", 0.0016, 0.0026, 5.0)]
+    perm = [(0, 1, 2), (1, 0, 2), (2, 0, 1)][axis]   # axis of the stack-up, u and w
+
+    def place(v):                                     # v: (stack, u, w) -> (x, y, z)
+        out = [0.0] * 3
+        for src, dst in enumerate(perm):
+            out[dst] = v[src]
+        return out
+
+    blocks = [dict(name=name, material=mat,
+                   min=place([lo, 0.01, 0.01] if p else [lo, 0.0, 0.0]),
+                   max=place([hi, 0.03, 0.03] if p else [hi, 0.04, 0.04]), power=p)
+              for name, mat, lo, hi, p in layers]
+    n = "xyz"[axis]
+    return Case.from_dict(dict(
+        name="card", domain=dict(max=place([0.0026, 0.04, 0.04]), background="void"),
+        grid=dict(cells=[int(c) for c in place([7, 9, 11])]), blocks=blocks,
+        boundaries={f"{n}-": dict(type="convective", h=50.0, T_ambient=300.0),
+                    f"{n}+": dict(type="convective", h=500.0, T_ambient=300.0)},
+        solver=dict(tolerance=1e-11)))
+
+
+def line_kernel(case) -> str:
+    """The line smoother's kernel that the multigrid of a steady float64 solve launches."""
+    m = build_model(case)
+    s = linear_system(m)
+    axis = line_axis((s.Gx, s.Gy, s.Gz), m.solved_mask())
+    return "thermosim::zline_gs<double>" if axis == 2 else f"thermosim::line_gs<double, {axis}>"
+
+
 def rise(r):
     return r.T - 300.0
 
@@ -80,16 +117,38 @@ def main():
     assert itg == itc, (itg, itc)
     check(f"manufactured_error({n}) ({itg} CG iterations)", eg, ec)
     names = launched(mark)
-    for k in ("zline_gs<double>", "apply<double, true>", "apply<double, false>",
-              "restrict_sum<double>", "prolong_add<double>"):
+    for k in ("apply<double, true>", "apply<double, false>", "restrict_sum<double>",
+              "prolong_add<double>"):
         assert f"thermosim::{k}" in names, (k, sorted(names))
+    # the line smoother along the axis the multigrid picked (x on this stretched grid)
+    assert any("line_gs<double" in n for n in names), sorted(names)
 
     # 2. copper in still air, steady: temperature fields
+    mark = len(cupy.LAUNCHES)
     rg, rc = (solve(copper_in_air(), be) for be in (gpu, cpu))
+    want = line_kernel(copper_in_air())
+    assert want in launched(mark), (want, sorted(launched(mark)))
     assert rg.stats["iterations"] == rc.stats["iterations"]
     shape = "x".join(map(str, CELLS))
     check(f"copper in air, steady {shape} ({rg.stats['iterations']} CG iterations)",
           rise(rg), rise(rc))
+
+    # 2b. thin layers stacked along x, y, z: the multigrid picks lines along the stacking
+    #     axis (line_gs<double, 0>, line_gs<double, 1>, zline_gs<double>)
+    for axis in range(3):
+        case = card(axis)
+        want = line_kernel(case)
+        assert want == ("thermosim::zline_gs<double>" if axis == 2
+                        else f"thermosim::line_gs<double, {axis}>"), (axis, want)
+        mark = len(cupy.LAUNCHES)
+        rg = solve(case, gpu)
+        lines = {n for n in launched(mark) if "line_gs<" in n}
+        rc = solve(case, cpu)
+        assert lines == {want}, (want, sorted(lines))
+        assert rg.stats["iterations"] == rc.stats["iterations"]
+        check(f"card stacked along {'xyz'[axis]} ({'xyz'[axis]}-lines), steady "
+              f"{rg.stats['mg_hierarchy']} ({rg.stats['iterations']} CG iterations)",
+              rise(rg), rise(rc))
 
     # 3. transient: Crank-Nicolson (MG-PCG per step) and explicit (explicit_step kernel),
     #    the latter also with a contact resistance between the copper and the air (the

@@ -296,6 +296,19 @@ class CPUBackend:
     def zline_gs(self, x, Gx, Gy, Gz, D, b, color: int):
         _zline_gs(x, Gx, Gy, Gz, D, b, color)
 
+    def line_gs(self, x, Gx, Gy, Gz, D, b, color: int, axis: int = 2):
+        """Zebra line Gauss-Seidel along ``axis``: every line of cells along that axis whose
+        two other interior indices sum to ``color`` (mod 2) is solved exactly.  Lines along
+        x or y run the z-line kernel on transposed views (the line axis last)."""
+        if axis == 2:
+            _zline_gs(x, Gx, Gy, Gz, D, b, color)
+            return
+        perm = (1, 2, 0) if axis == 0 else (0, 2, 1)
+        G = (Gx, Gy, Gz)
+        roles = [G[perm[0]], G[perm[1]], G[perm[2]]]
+        _zline_gs(x.transpose(perm), *(g.transpose(perm) for g in roles), D.transpose(perm),
+                  b.transpose(perm), color)
+
     def restrict(self, rf, rc, ox, oy, oz):
         _restrict(rf, rc, ox, oy, oz)
 

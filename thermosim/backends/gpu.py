@@ -61,6 +61,21 @@ def uniform_name(ctype: str, prefetch: int = PREFETCH) -> str:
     return f"thermosim::explicit_step_uniform<{ctype}, {prefetch}>"
 
 
+def line_name(ctype: str, axis: int) -> str:
+    return f"thermosim::line_gs<{ctype}, {axis}>"
+
+
+def _line_axes(axis: int) -> tuple[int, int, int]:
+    """(line axis, p, q) of line_gs along ``axis``: p < q the two cross axes; q is the faster
+    one in the kernel's numbering of the lines."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
+            or int(axis) not in (0, 1, 2):
+        raise ValueError(f"line axis {axis!r}: expected 0, 1 or 2")
+    axis = int(axis)
+    p, q = (a for a in range(3) if a != axis)
+    return axis, p, q
+
+
 def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
     """Every template instantiation that the backend takes from ``kernels/<file>.cu``."""
     names: list[str] = []
@@ -73,6 +88,7 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
         elif file == "multigrid":
             names += [f"thermosim::apply<{t}, true>", f"thermosim::apply<{t}, false>",
                       f"thermosim::rbgs<{t}>", f"thermosim::zline_gs<{t}>",
+                      *(line_name(t, a) for a in range(3)),
                       f"thermosim::restrict_sum<{t}>",
                       f"thermosim::prolong_add<{t}>"]
         else:
@@ -155,7 +171,7 @@ class GPUBackend:
     block_explicit = (64, 4)
     #: Threads per block along (k, j) for the multigrid kernels.
     block_mg = (32, 8)
-    #: Threads per block (one per (i, j) column) for the z-line smoother.
+    #: Threads per block (one per line) for the line smoothers (line_gs, zline_gs).
     block_line = 128
     #: Planes marched by one block along i; None: chosen from the multiprocessor count.
     march_chunk: int | None = None
@@ -272,32 +288,45 @@ class GPUBackend:
         fn(grid, block, (x, Gx, Gy, Gz, D, b, np.int32(int(color) & 1), _i32(nx), _i32(ny),
                          _i32(nz)))
 
-    def _line_scratch(self, shape: tuple, dtype) -> object:
-        """Thomas scratch of zline_gs for one grid: nz * nx * ceil(ny/2) entries, cached per
-        (shape, dtype) (the multigrid levels reuse theirs on every sweep)."""
-        key = (tuple(shape), np.dtype(dtype).str)
+    def _line_scratch(self, shape: tuple, dtype, axis: int = 2) -> object:
+        """Thomas scratch of line_gs along ``axis`` for one grid: n[axis] * n[p] *
+        ceil(n[q] / 2) entries (p < q the cross axes), cached per (shape, dtype, axis) (the
+        multigrid levels reuse theirs on every sweep)."""
+        key = (tuple(shape), np.dtype(dtype).str, int(axis))
         buf = self._scratch.get(key)
         if buf is None:
             if len(self._scratch) >= 64:                 # many grids in one process: forget
                 self._scratch.pop(next(iter(self._scratch)))
-            nx, ny, nz = shape
-            buf = cupy.empty(nz * nx * ((ny + 1) // 2), dtype=dtype)
+            L, p, q = _line_axes(axis)
+            buf = cupy.empty(shape[L] * shape[p] * ((shape[q] + 1) // 2), dtype=dtype)
             self._scratch[key] = buf
         return buf
+
+    def _line_launch(self, name: str, x, Gx, Gy, Gz, D, b, color: int, axis: int):
+        dt, t, shape = _check_operator(x, Gx, Gy, Gz, D, b=b)
+        L, p, q = _line_axes(axis)
+        if D.size == 0:
+            return
+        nlines = shape[p] * ((shape[q] + 1) // 2)
+        cp = self._line_scratch(shape, dt, L)
+        fn = self._function("multigrid", name.format(t=t))
+        bs = int(self.block_line)
+        grid = (min(_cdiv(nlines, bs), _MAX_GRID_X), 1, 1)
+        nx, ny, nz = shape
+        fn(grid, (bs, 1, 1), (x, Gx, Gy, Gz, D, b, cp, np.int32(int(color) & 1), _i32(nx),
+                              _i32(ny), _i32(nz)))
 
     def zline_gs(self, x, Gx, Gy, Gz, D, b, color: int):
         """Zebra line Gauss-Seidel, one colour in place: every (i, j) column with
         (i + j) & 1 == color solved exactly along z (Thomas algorithm)."""
-        dt, t, (nx, ny, nz) = _check_operator(x, Gx, Gy, Gz, D, b=b)
-        if D.size == 0:
-            return
-        ncol = nx * ((ny + 1) // 2)
-        cp = self._line_scratch(D.shape, dt)
-        fn = self._function("multigrid", f"thermosim::zline_gs<{t}>")
-        bs = int(self.block_line)
-        grid = (min(_cdiv(ncol, bs), 2**31 - 1), 1, 1)
-        fn(grid, (bs, 1, 1), (x, Gx, Gy, Gz, D, b, cp, np.int32(int(color) & 1), _i32(nx),
-                              _i32(ny), _i32(nz)))
+        self._line_launch("thermosim::zline_gs<{t}>", x, Gx, Gy, Gz, D, b, color, 2)
+
+    def line_gs(self, x, Gx, Gy, Gz, D, b, color: int, axis: int = 2):
+        """Zebra line Gauss-Seidel along ``axis``, one colour in place: every line of cells
+        along that axis whose two other interior indices sum to ``color`` (mod 2) solved
+        exactly (Thomas algorithm); the CPU backend's line_gs, same arithmetic."""
+        axis = _line_axes(axis)[0]
+        self._line_launch(line_name("{t}", axis), x, Gx, Gy, Gz, D, b, color, axis)
 
     def restrict(self, rf, rc, ox, oy, oz):
         _check(rf, "rf")

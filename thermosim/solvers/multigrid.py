@@ -137,9 +137,29 @@ def _series_face_conductance(G: np.ndarray, axis: int, o: np.ndarray) -> np.ndar
         return np.where(np.isfinite(R) & (R > 0), 1.0 / R, 0.0)
 
 
-def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple):
+def line_axis(G: tuple, weight: np.ndarray | None = None) -> int:
+    """The axis for line smoothing: the one carrying the largest share of the cells' face
+    conductance (the stacking axis of thin layers), z unless another clearly dominates."""
+    shape = G[0].shape[0] - 1, G[0].shape[1], G[0].shape[2]
+    parts = []
+    for a in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[a] = slice(0, -1)
+        hi[a] = slice(1, None)
+        parts.append(G[a][tuple(lo)] + G[a][tuple(hi)])
+    total = parts[0] + parts[1] + parts[2]
+    ok = total > 0 if weight is None else (total > 0) & weight
+    if not ok.any():
+        return 2
+    score = [float(np.mean(p[ok] / total[ok])) for p in parts]
+    best = int(np.argmax(score))
+    return 2 if score[2] >= 0.9 * score[best] else best
+
+
+def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int = 2):
     """One coarsening step.  Returns (offsets per axis, coarse G, coarse D, coarse faces), or
-    None when no axis can be coarsened."""
+    None when no axis can be coarsened.  ``line`` is the line-smoothing axis."""
     shape = D.shape
     strength = [_strength(G[a], a) if shape[a] >= 2 else -1.0 for a in range(3)]
     smax = max(strength)
@@ -147,15 +167,17 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple):
         return None
     offsets = []
     diag = _cell_conductance(G, shape)
-    # The z-line smoother solves z exactly, whatever the local z coupling (thin layers of a
-    # stack-up: strong; a board's through-plane: weak), so z is only coarsened once x and y
-    # cannot be; x and y are coarsened where their coupling is comparable to the stronger one.
-    sxy = max(strength[0], strength[1])
+    # The line smoother solves the line axis exactly, whatever the local coupling along it
+    # (thin layers of a stack-up: strong; a board's through-plane: weak), so that axis is only
+    # coarsened once the other two cannot be; those are coarsened where their coupling is
+    # comparable to the stronger of the two.
+    plane = [a for a in range(3) if a != line]
+    sp = max(strength[a] for a in plane)
     for a in range(3):
-        if a < 2:
-            coarse = shape[a] >= 2 and (strength[a] >= 0.2 * sxy or sxy <= 0.0)
+        if a != line:
+            coarse = shape[a] >= 2 and (strength[a] >= 0.2 * sp or sp <= 0.0)
         else:
-            coarse = shape[a] >= 2 and shape[0] < 2 and shape[1] < 2
+            coarse = shape[a] >= 2 and all(shape[b] < 2 for b in plane)
         offsets.append(_coarsen_axis(shape[a], _jump_faces(diag, a)) if coarse
                        else np.arange(shape[a] + 1))
     cfaces = tuple(faces[a][offsets[a]] for a in range(3))
@@ -215,14 +237,24 @@ class Multigrid:
         self.dtype = np.dtype(dtype)
         self.smoothing = smoothing
         be = backend
-        self._smooth = be.zline_gs if smoother == "zline" else be.rbgs
+        weight0 = np.ones(system.D.shape, bool) if solved is None else solved
+        self.line_axis = line_axis((system.Gx, system.Gy, system.Gz), weight0)
+        if smoother == "rbgs":
+            self._smooth = be.rbgs
+        elif self.line_axis == 2 or not hasattr(be, "line_gs"):
+            self.line_axis = 2
+            self._smooth = be.zline_gs
+        else:
+            axis = self.line_axis
+            self._smooth = lambda x, Gx, Gy, Gz, D, b, c: be.line_gs(x, Gx, Gy, Gz, D, b, c,
+                                                                     axis)
         G = (system.Gx, system.Gy, system.Gz)
         D = system.D
         weight = np.ones(D.shape, bool) if solved is None else solved
         host_levels = [(G, D)]
         offs = []
         while D.size > COARSEST_CELLS and len(host_levels) < max_levels:
-            out = coarsen(G, D, weight, faces)
+            out = coarsen(G, D, weight, faces, self.line_axis)
             if out is None:
                 break
             o, G, D, weight, faces = out
