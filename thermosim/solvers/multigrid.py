@@ -140,7 +140,6 @@ def _series_face_conductance(G: np.ndarray, axis: int, o: np.ndarray) -> np.ndar
 def line_axis(G: tuple, weight: np.ndarray | None = None) -> int:
     """The axis for line smoothing: the one carrying the largest share of the cells' face
     conductance (the stacking axis of thin layers), z unless another clearly dominates."""
-    shape = G[0].shape[0] - 1, G[0].shape[1], G[0].shape[2]
     parts = []
     for a in range(3):
         lo = [slice(None)] * 3
