@@ -95,3 +95,12 @@ def test_validate_json_rows(tmp_path):
     for r in rows:
         assert set(r) >= {"case", "reference", "computed", "error", "tolerance", "passed"}
         assert r["passed"] is True
+
+
+def test_view_refuses_a_file_that_is_not_a_result(tmp_path):
+    (tmp_path / "x.h5").write_text("not hdf5")
+    p = thermosim("view", "x.h5", "--png", "x.png", cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip() == "thermosim: error: x.h5: not an HDF5 file (give a result " \
+                               "written by thermosim run)"
+    assert not (tmp_path / "x.png").exists()

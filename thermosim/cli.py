@@ -112,10 +112,27 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
     written = result.save(out)
     click.echo(f"written       {written}")
     if png:
-        from .view import render
-
-        info = render(written, png)
+        info = _render(written, png)
         click.echo(f"picture       {info['png']}")
+
+
+def _render(h5, png, **kw):
+    """Render, turning a failure of the rendering stack (no OpenGL, a broken VTK install)
+    into one line that says the result file itself is fine."""
+    import h5py
+
+    from .view import render
+
+    if not h5py.is_hdf5(h5):
+        raise ThermosimError(f"{h5}: not an HDF5 file (give a result written by thermosim run)")
+    try:
+        return render(h5, png, **kw)
+    except (ValueError, KeyError) as e:
+        raise ThermosimError(f"{h5}: cannot render: {e}") from None
+    except Exception as e:          # VTK/OpenGL failures come in many types
+        raise ThermosimError(f"cannot render {png} ({type(e).__name__}: {e}); the result "
+                             f"file {h5} is complete: try again on a machine with OpenGL "
+                             "(OSMesa or EGL) or open it in ParaView") from None
 
 
 @main.command()
@@ -124,9 +141,7 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
 @click.option("--field", default="T", show_default=True, help="field to colour by")
 def view(h5, png, field):
     """Render slices through the hottest cell of a result file to a PNG (off-screen)."""
-    from .view import render
-
-    info = render(h5, png, field=field)
+    info = _render(h5, png, field=field)
     hs = info["hotspot"]
     click.echo(f"max T {hs['T']:.3f} K in '{hs['block']}'; picture {info['png']}")
 
