@@ -99,8 +99,6 @@ def composite_wall(backend="cpu", quick=False):
     xm = layers[0][1] + 0.5 * layers[1][1]
     T_mid = T1 - q_ref * (1 / h1 + layers[0][1] / 401.0 + 0.5 * layers[1][1] / 5.0)
     i = r.grid.locate([xm, W / 2, W / 2])
-    tim_cells = r.grid.centres(0)[(r.grid.centres(0) > layers[0][1]) &
-                                  (r.grid.centres(0) < layers[0][1] + layers[1][1])]
     # exact for a piecewise-linear profile: evaluate the analytic line at the cell centre
     xc = r.grid.centres(0)[i[0]]
     T_cell_ref = T_mid - q_ref * (xc - xm) / 5.0
@@ -110,7 +108,7 @@ def composite_wall(backend="cpu", quick=False):
         _row("composite wall, convective faces", "T in TIM layer (K)", T_cell_ref,
              r.T[i], 1e-9, "Incropera Eq. 3.19", relative=False,
              error=abs(r.T[i] - T_cell_ref) / (T1 - T2)),
-    ] if tim_cells.size else []
+    ]
 
 
 def _semi_infinite_error(n, method, backend, end_time=100.0):
