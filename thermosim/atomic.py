@@ -18,6 +18,7 @@ def atomic_path(path, suffix: str = ".tmp", fsync: bool = False):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())        # as a plain open() would: mkstemp makes it 0600
     try:
         yield tmp
         if fsync:
@@ -30,6 +31,12 @@ def atomic_path(path, suffix: str = ".tmp", fsync: bool = False):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text: str) -> Path:

@@ -40,22 +40,28 @@ def main():
 
 
 def _progress_steady(console, tolerance):
-    """Iteration, residual, and the time left estimated from the convergence rate so far."""
+    """Iteration, residual, and the time left estimated from the convergence rate so far
+    (in place on a terminal; every tenth iteration as a line in a log)."""
     import math
 
-    t0 = time.perf_counter()
-    first = []
+    start = {}
 
     def cb(it, res):
-        if not first:
-            first.append(res)
+        now = time.perf_counter()
+        if not start:
+            start.update(t=now, it=it, res=res)
         left = ""
-        if it >= 2 and 0 < res < first[0]:
-            rate = (res / first[0]) ** (1.0 / (it - 1))
-            per_it = (time.perf_counter() - t0) / it
+        done = it - start["it"]
+        if done >= 1 and 0 < res < start["res"]:
+            rate = (res / start["res"]) ** (1.0 / done)
+            per_it = (now - start["t"]) / done
             if rate < 1 and res > tolerance:
                 left = f"  about {math.log(tolerance / res) / math.log(rate) * per_it:.0f} s left"
-        console.print(f"  iteration {it:4d}  residual {res:.3e}{left}   ", end="\r")
+        line = f"  iteration {it:4d}  residual {res:.3e}{left}"
+        if console.is_terminal:
+            console.print(line + "   ", end="\r")
+        elif it % 10 == 0:
+            console.print(line)
     return cb
 
 
@@ -107,7 +113,8 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
                 bar.update(task, completed=n, total=total, t=t)
 
             result = solve(model, backend, progress=progress, **opts)
-    console.print(" " * 60, end="\r")
+    if console.is_terminal:
+        console.print(" " * 72, end="\r")
     click.echo(result.summary())
     written = result.save(out)
     click.echo(f"written       {written}")
