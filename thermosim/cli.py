@@ -101,6 +101,15 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
     if c.solver.mode == "steady":
         progress = _progress_steady(console, c.solver.tolerance)
         result = solve(model, backend, progress=progress, **opts)
+    elif not console.is_terminal:
+        t0 = time.perf_counter()
+
+        def progress(n, total, t):
+            if n == total or n % max(1, total // 10) == 0:
+                left = (time.perf_counter() - t0) * (total - n) / n
+                console.print(f"  time step {n}/{total}  t = {t:.4g} s  about {left:.0f} s left")
+
+        result = solve(model, backend, progress=progress, **opts)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
