@@ -125,9 +125,11 @@ def _prolong_add(xc, xf, mx, my, mz):
 
 
 @njit(inline="always")
-def _contact(a, b, rc, grp):
+def _contact(a, b, rc, grp, contact):
     """Contact resistance of a face between ids a and b: both blocks' values where the
-    face separates two different blocks (neither a fixed cell)."""
+    face separates two different blocks (neither a fixed cell); 0 when ``contact`` is off."""
+    if not contact:
+        return 0.0
     ga = grp[a]
     gb = grp[b]
     if ga != gb and ga >= 0.0 and gb >= 0.0:
@@ -137,7 +139,7 @@ def _contact(a, b, rc, grp):
 
 @njit(**_opts)
 def _explicit_step(T, Tn, ids, rkx, rky, rkz, ra, inv_rhoc, qdot, rc, grp, hx, hy, hz, idx,
-                   idy, idz, dt):
+                   idy, idz, dt, contact):
     """Forward-Euler conduction step with face conductances evaluated from the id table:
     Tn = T + dt / (rho c) * (sum_f (T_N - T_P) / (d_P R_f) + qdot)."""
     nx, ny, nz = idx.size, idy.size, idz.size
@@ -155,22 +157,22 @@ def _explicit_step(T, Tn, ids, rkx, rky, rkz, ra, inv_rhoc, qdot, rc, grp, hx, h
                 sz = hz[k] * rkz[p] + ra[p]
                 n = ids[i - 1, j, k]
                 fx = (T[i - 1, j, k] - tp) / (sx + hx[i - 1] * rkx[n] + ra[n]
-                                              + _contact(p, n, rc, grp))
+                                              + _contact(p, n, rc, grp, contact))
                 n = ids[i + 1, j, k]
                 fx += (T[i + 1, j, k] - tp) / (sx + hx[i + 1] * rkx[n] + ra[n]
-                                               + _contact(p, n, rc, grp))
+                                               + _contact(p, n, rc, grp, contact))
                 n = ids[i, j - 1, k]
                 fy = (T[i, j - 1, k] - tp) / (sy + hy[j - 1] * rky[n] + ra[n]
-                                              + _contact(p, n, rc, grp))
+                                              + _contact(p, n, rc, grp, contact))
                 n = ids[i, j + 1, k]
                 fy += (T[i, j + 1, k] - tp) / (sy + hy[j + 1] * rky[n] + ra[n]
-                                               + _contact(p, n, rc, grp))
+                                               + _contact(p, n, rc, grp, contact))
                 n = ids[i, j, k - 1]
                 fz = (T[i, j, k - 1] - tp) / (sz + hz[k - 1] * rkz[n] + ra[n]
-                                              + _contact(p, n, rc, grp))
+                                              + _contact(p, n, rc, grp, contact))
                 n = ids[i, j, k + 1]
                 fz += (T[i, j, k + 1] - tp) / (sz + hz[k + 1] * rkz[n] + ra[n]
-                                               + _contact(p, n, rc, grp))
+                                               + _contact(p, n, rc, grp, contact))
                 Tn[i, j, k] = tp + dt * c * (fx * idx[i - 1] + fy * idy[j - 1]
                                              + fz * idz[k - 1] + qdot[p])
 
@@ -317,12 +319,12 @@ class CPUBackend:
 
     # -- explicit step -----------------------------------------------------------------
     def explicit_step(self, T, Tn, ids, tab, h, inv_d, dt, contact=True):
-        """One forward-Euler step; ``tab`` holds every TABLE_FIELDS entry (``contact`` may
-        be False when no block has a contact resistance: a faster path on the GPU)."""
+        """One forward-Euler step; ``tab`` holds every TABLE_FIELDS entry.  With
+        ``contact=False`` the contact resistances are not applied (the faster path when no
+        block has one, as on the GPU)."""
         _explicit_step(T, Tn, ids, tab["rkx"], tab["rky"], tab["rkz"], tab["ra"],
                        tab["inv_rhoc"], tab["qdot"], tab["rc"], tab["grp"], h[0], h[1], h[2],
-                       inv_d[0], inv_d[1],
-                       inv_d[2], T.dtype.type(dt))
+                       inv_d[0], inv_d[1], inv_d[2], T.dtype.type(dt), bool(contact))
 
     def explicit_step_uniform(self, T, Tn, c):
         _explicit_step_uniform(T, Tn, T.dtype.type(c), T.shape[0] - 2)
