@@ -408,6 +408,17 @@ class GPUBackend:
         fn(grid, block, (T, Tn, dtype.type(c), _i32(nx), _i32(ny), _i32(nz), chunk))
 
     # -- vectors ---------------------------------------------------------------------
+    def copy(self, dst, src):
+        """dst[...] = src as a device-to-device cudaMemcpy: the bandwidth reference of the
+        benchmark (the same copy anchors.md measured)."""
+        if dst.shape != src.shape or dst.dtype != src.dtype:
+            raise ValueError("copy needs arrays of one shape and dtype")
+        mem = getattr(dst.data, "copy_from_device_async", None)
+        if mem is None:                     # an array module without raw memory (emulator)
+            dst[...] = src
+        else:
+            mem(src.data, src.nbytes)
+
     def dot(self, a, b) -> float:
         return float(self._dot(a, b))
 
