@@ -163,7 +163,7 @@ def view(h5, png, field):
 
 
 @main.command()
-@click.option("--suite", type=click.Choice(["conduction"]), default="conduction",
+@click.option("--suite", type=click.Choice(["conduction", "flow"]), default="conduction",
               show_default=True)
 @BACKEND
 @click.option("--json", "json_file", type=click.Path(dir_okay=False),

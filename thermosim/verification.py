@@ -250,9 +250,18 @@ SUITES = {
 }
 
 
+def suite_cases(name: str) -> list:
+    """The case functions of a suite (``conduction`` or ``flow``)."""
+    if name == "flow":
+        from .flow_verification import CASES
+
+        return CASES
+    return SUITES[name]
+
+
 def run_suite(name="conduction", backend="cpu", quick=False, on_row=None) -> list[Row]:
     rows = []
-    for fn in SUITES[name]:
+    for fn in suite_cases(name):
         for row in fn(backend=backend, quick=quick):
             rows.append(row)
             if on_row:

@@ -13,6 +13,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .cpu_flow import FlowKernels
+
 _opts = dict(parallel=True, cache=True, nogil=True)
 
 
@@ -223,7 +225,7 @@ def _xpay(y, a, x):
         fy[i] = fx[i] + a * fy[i]
 
 
-class CPUBackend:
+class CPUBackend(FlowKernels):
     """NumPy + Numba.  The reference backend that every other one is compared with."""
 
     name = "cpu"

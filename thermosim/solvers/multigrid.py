@@ -231,7 +231,11 @@ class Multigrid:
     """A V-cycle preconditioner for one :class:`LinearSystem` on one backend."""
 
     def __init__(self, system: LinearSystem, faces: tuple, backend, dtype, solved=None,
-                 smoothing: int = 2, max_levels: int = 25, smoother: str = "zline"):
+                 smoothing: int = 2, max_levels: int = 25, smoother: str = "zline",
+                 singular: bool = False):
+        """``singular``: the operator has the constants as null space (a pressure equation
+        with no fixed-pressure boundary); the coarsest level then uses the pseudo-inverse,
+        which is exact on the right-hand sides such a system admits (zero sum)."""
         self.backend = backend
         self.dtype = np.dtype(dtype)
         self.smoothing = smoothing
@@ -281,7 +285,8 @@ class Multigrid:
         self.coarsest_direct = Dc.size <= 4 * COARSEST_CELLS
         if self.coarsest_direct:
             A = dense_matrix(Gc, Dc)
-            self.coarse_inverse = be.asarray(np.linalg.inv(A), self.dtype)
+            inv = np.linalg.pinv(A, hermitian=True) if singular else np.linalg.inv(A)
+            self.coarse_inverse = be.asarray(inv, self.dtype)
 
     @property
     def nlevels(self) -> int:

@@ -1,0 +1,114 @@
+"""Flow solver: the flow verification suite on quick grids (published values with their
+sources, errors falling with refinement), conservation, conjugate heat transfer, refusals."""
+
+import numpy as np
+import pytest
+
+from conftest import BACKENDS
+from thermosim import flow_verification as fv
+from thermosim.errors import CaseError, SolverError
+from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, SolidBlock
+from thermosim.grid import Grid
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", fv.CASES, ids=lambda f: f.__name__)
+def test_flow_verification_case(case, backend):
+    rows = case(backend=backend, quick=True)
+    assert rows
+    for r in rows:
+        assert r.passed, f"{r.case}: {r.quantity}: computed {r.computed:.6g}, reference " \
+                         f"{r.reference:.6g}, error {r.error:.3g} > tolerance {r.tolerance:.3g}"
+
+
+def test_reference_tables_match_shared_copies():
+    """The package's copies of the reference tables equal shared/reference when present."""
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "reference"
+    if not shared.is_dir():
+        pytest.skip("shared/reference not beside the project")
+    for name in ("de_vahl_davis_1983.csv", "ghia_1982_u_vertical_centerline.csv",
+                 "ghia_1982_v_horizontal_centerline.csv", "laminar_channel.csv"):
+        ours = fv.reference_table(name)
+        with open(shared / name) as f:
+            lines = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+        assert ours.header == lines[0].split(",")
+        assert len(ours.rows) == len(lines) - 1
+
+
+def _heated_channel(n=12, power=50.0):
+    """Water-like channel 0.1 m x 0.02 m (one cell deep) with a heated copper block on the
+    floor: conjugate heat transfer with an inflow and an outflow."""
+    x = np.linspace(0.0, 0.1, 5 * n + 1)
+    y = np.linspace(0.0, 0.02, n + 1)
+    g = Grid(x, y, np.array([0.0, 0.002]))
+    fluid = Fluid("water-like", 1000.0, 1.0e-3, 0.6, 4180.0)
+    blk = SolidBlock("chip", (0.03, 0.0, 0.0), (0.05, 0.005, 0.002), 400.0, 8900.0, 385.0,
+                     power=power)
+    bc = {"x-": FlowBoundary("inflow", velocity=(0.01, 0, 0), temperature=300.0,
+                             profile="parabolic"),
+          "x+": FlowBoundary("outflow"), **fv.SLIP_Z}
+    return FlowProblem(g, fluid, bc, blocks=[blk], reference_temperature=300.0)
+
+
+def test_conjugate_block_heat_leaves_with_the_flow():
+    """Steady state: the block's power leaves through the outflow as enthalpy,
+    rho c_p sum(u (T - T_in) A) (walls adiabatic), within 0.1 %."""
+    p = _heated_channel()
+    s = FlowSolver(p, "cpu")
+    r = s.run(tolerance=1e-6)
+    g = r.grid
+    area = np.outer(g.spacing(1), g.spacing(2))
+    h_out = p.fluid.volumetric_heat_capacity * (r.u[-1] * (r.T[-1] - 300.0) * area).sum()
+    assert h_out == pytest.approx(50.0, rel=1e-3)
+    # the block is hotter than the fluid leaving, and no velocity inside it
+    assert r.T[~r.fluid].max() > r.T[-1].max()
+    assert np.all(r.u[1:-1][~r.fluid[1:] & ~r.fluid[:-1]] == 0.0)
+
+
+def test_projection_leaves_no_divergence():
+    """Every fluid cell's net volume outflow after a step is below 1e-8 of the inflow."""
+    p = _heated_channel()
+    s = FlowSolver(p, "cpu")
+    for _ in range(5):
+        s.step()
+    r = s.result()
+    g = r.grid
+    hx, hy, hz = (g.spacing(a) for a in range(3))
+    q = (np.diff(r.u, axis=0) * (hy[:, None] * hz[None, :])[None]
+         + np.diff(r.v, axis=1) * (hx[:, None] * hz[None, :])[:, None]
+         + np.diff(r.w, axis=2) * (hx[:, None] * hy[None, :])[:, :, None])
+    inflow = 0.01 * 0.02 * 0.002
+    assert np.abs(q[r.fluid]).max() < 1e-8 * inflow
+
+
+def test_cavity_float32_close_to_float64():
+    eu64, ev64, _ = fv.cavity(100, 16)
+    eu32, ev32, _ = fv.cavity(100, 16, dtype=np.float32, tolerance=1e-4)
+    assert abs(eu32 - eu64) < 2e-3 and abs(ev32 - ev64) < 2e-3
+
+
+def test_inflow_into_closed_domain_is_refused():
+    g = Grid(np.linspace(0, 1, 5), np.linspace(0, 1, 5), np.array([0, 0.25]))
+    with pytest.raises(CaseError, match="outflow"):
+        FlowProblem(g, Fluid("f", 1, 1e-3, 1e-3, 1),
+                    {"x-": FlowBoundary("inflow", velocity=(1, 0, 0), temperature=300.0)})
+
+
+def test_wall_velocity_must_be_tangential():
+    g = Grid(np.linspace(0, 1, 5), np.linspace(0, 1, 5), np.array([0, 0.25]))
+    with pytest.raises(CaseError, match="tangential"):
+        FlowProblem(g, Fluid("f", 1, 1e-3, 1e-3, 1),
+                    {"y+": FlowBoundary("wall", velocity=(0, 1, 0))})
+
+
+def test_divergence_stops_with_advice():
+    """A step far beyond the stable one blows up; the run stops and names cfl."""
+    f = fv.clustered(16)
+    g = Grid(f, f, np.array([0.0, 1 / 16]))
+    p = FlowProblem(g, Fluid("f", 1.0, 1e-3, 1e-3, 1.0),
+                    {"y+": FlowBoundary("wall", velocity=(1.0, 0, 0)), **fv.SLIP_Z})
+    s = FlowSolver(p, "cpu", cfl=20.0)
+    with pytest.raises(SolverError, match="cfl"):
+        s.run(steady=True, max_steps=400, check_every=5)

@@ -1,0 +1,271 @@
+"""Numba kernels of the flow solver (staggered MAC grid); ``kernels/flow.cu`` has the twins.
+
+Every array has the halo shape (nx+2, ny+2, nz+2).  A face velocity ``u[i, j, k]`` lives on
+the x-face between cells i-1 and i (halo indices), so the physical x-faces are i = 1..nx+1;
+``v`` and ``w`` likewise along y and z.  ``fluid`` marks cells whose faces carry flow: solid
+blocks, walls and inflow halos are 0 and hold the wall (or inflow) velocity in their
+tangential face arrays; outflow halos are 1 and hold zero-gradient copies.
+
+The momentum kernel is written once for the velocity normal to axis 0; the other two
+components run the same kernel on transposed views (the component's axis first).
+Widths ``h*`` (m) have the halo too (a halo cell is as wide as its neighbour); ``d*[i]`` is
+the distance between the centres of cells i-1 and i (m).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+_opts = dict(parallel=True, cache=True, nogil=True)
+
+
+@njit(**_opts)
+def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, out):
+    """out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on the interior faces normal to
+    axis 0 (m/s^2); faces touching a solid cell get 0.  Central, conservative, second order
+    on the non-uniform grid; a wall next to a face row is met at its true position."""
+    n0, n1, n2 = a.shape[0] - 2, a.shape[1] - 2, a.shape[2] - 2
+    for i in prange(2, n0 + 1):
+        wl = h0[i] / (h0[i - 1] + h0[i])       # weight of cell i-1 at face i
+        wr = 1.0 - wl
+        for j in range(1, n1 + 1):
+            for k in range(1, n2 + 1):
+                if fluid[i - 1, j, k] == 0 or fluid[i, j, k] == 0:
+                    out[i, j, k] = 0.0
+                    continue
+                ap = a[i, j, k]
+                # along axis 0: fluxes at the centres of cells i-1 and i
+                cr = 0.5 * (ap + a[i + 1, j, k])
+                cl = 0.5 * (a[i - 1, j, k] + ap)
+                adv = (cr * cr - cl * cl) / d0[i]
+                dif = ((a[i + 1, j, k] - ap) / h0[i] - (ap - a[i - 1, j, k]) / h0[i - 1]) / d0[i]
+                # along axis 1: fluxes on the edges j (lower) and j+1 (upper)
+                bu = wl * b[i - 1, j + 1, k] + wr * b[i, j + 1, k]
+                bl = wl * b[i - 1, j, k] + wr * b[i, j, k]
+                if fluid[i - 1, j + 1, k] == 0 or fluid[i, j + 1, k] == 0:
+                    au = a[i, j + 1, k]
+                    gu = (au - ap) / (0.5 * h1[j])
+                else:
+                    au = (ap * h1[j + 1] + a[i, j + 1, k] * h1[j]) / (h1[j] + h1[j + 1])
+                    gu = (a[i, j + 1, k] - ap) / d1[j + 1]
+                if fluid[i - 1, j - 1, k] == 0 or fluid[i, j - 1, k] == 0:
+                    al = a[i, j - 1, k]
+                    gl = (ap - al) / (0.5 * h1[j])
+                else:
+                    al = (ap * h1[j - 1] + a[i, j - 1, k] * h1[j]) / (h1[j] + h1[j - 1])
+                    gl = (ap - a[i, j - 1, k]) / d1[j]
+                adv += (bu * au - bl * al) / h1[j]
+                dif += (gu - gl) / h1[j]
+                # along axis 2
+                cu = wl * c[i - 1, j, k + 1] + wr * c[i, j, k + 1]
+                cb = wl * c[i - 1, j, k] + wr * c[i, j, k]
+                if fluid[i - 1, j, k + 1] == 0 or fluid[i, j, k + 1] == 0:
+                    au = a[i, j, k + 1]
+                    gu = (au - ap) / (0.5 * h2[k])
+                else:
+                    au = (ap * h2[k + 1] + a[i, j, k + 1] * h2[k]) / (h2[k] + h2[k + 1])
+                    gu = (a[i, j, k + 1] - ap) / d2[k + 1]
+                if fluid[i - 1, j, k - 1] == 0 or fluid[i, j, k - 1] == 0:
+                    al = a[i, j, k - 1]
+                    gl = (ap - al) / (0.5 * h2[k])
+                else:
+                    al = (ap * h2[k - 1] + a[i, j, k - 1] * h2[k]) / (h2[k] + h2[k - 1])
+                    gl = (ap - a[i, j, k - 1]) / d2[k]
+                adv += (cu * au - cb * al) / h2[k]
+                dif += (gu - gl) / h2[k]
+                tf = wl * T[i - 1, j, k] + wr * T[i, j, k]
+                out[i, j, k] = nu * dif - adv - gbeta * (tf - T_ref)
+
+
+@njit(**_opts)
+def _divergence_rhs(u, v, w, fluid, hx, hy, hz, inv_dt, out):
+    """Right-hand side of the pressure equation in conductance form (m^3/s^2):
+    out = -(net volume outflow of the cell) / dt; 0 in solid cells."""
+    nx, ny, nz = u.shape[0] - 2, u.shape[1] - 2, u.shape[2] - 2
+    for i in prange(1, nx + 1):
+        for j in range(1, ny + 1):
+            for k in range(1, nz + 1):
+                if fluid[i, j, k] == 0:
+                    out[i, j, k] = 0.0
+                    continue
+                q = (u[i + 1, j, k] - u[i, j, k]) * hy[j] * hz[k] \
+                    + (v[i, j + 1, k] - v[i, j, k]) * hx[i] * hz[k] \
+                    + (w[i, j, k + 1] - w[i, j, k]) * hx[i] * hy[j]
+                out[i, j, k] = -q * inv_dt
+
+
+@njit(**_opts)
+def _correct(a, phi, fluid, d0, dt):
+    """a -= dt * d(phi)/dn on every face normal to axis 0 with fluid on both sides (the
+    outflow faces included: their halo holds the mirrored phi of a zero face pressure)."""
+    n0, n1, n2 = a.shape[0] - 2, a.shape[1] - 2, a.shape[2] - 2
+    for i in prange(1, n0 + 2):
+        for j in range(1, n1 + 1):
+            for k in range(1, n2 + 1):
+                if fluid[i - 1, j, k] != 0 and fluid[i, j, k] != 0:
+                    a[i, j, k] -= dt * (phi[i, j, k] - phi[i - 1, j, k]) / d0[i]
+
+
+@njit(inline="always")
+def _face_value(tu, td, tuu, hu, hd, duu):
+    """Bounded second-order face value (van Leer limiter on the non-uniform grid): the
+    central value where the profile is smooth, upwind near an extremum, never outside
+    [T_U, T_D].  ``hu``, ``hd``: upwind and downwind cell widths; ``duu``: distance between
+    the upwind cell and the one behind it."""
+    dd = td - tu
+    if dd == 0.0:
+        return tu
+    r = ((tu - tuu) / duu) / (dd / (0.5 * (hu + hd)))
+    psi = (r + abs(r)) / (1.0 + abs(r))
+    lim = (hu + hd) / hu                # face value may not pass T_D
+    if psi > lim:
+        psi = lim
+    return tu + psi * dd * hu / (hu + hd)
+
+
+@njit(**_opts)
+def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy, dz, out):
+    """out = net heat into each cell (W): bounded advection in fluid cells plus conduction
+    through the conductances G (W/K), plus the sources q (W).  Advection is written as
+    sum_f (u A)_f (T_f - T_P): equal to the conservative form for a divergence-free field,
+    and blind to the solver-tolerance divergence left by the projection (a uniform
+    temperature stays uniform).  Boundary faces take the
+    halo temperature as the inflow value; the halo of a wall holds its temperature."""
+    nx, ny, nz = T.shape[0] - 2, T.shape[1] - 2, T.shape[2] - 2
+    for i in prange(1, nx + 1):
+        for j in range(1, ny + 1):
+            for k in range(1, nz + 1):
+                tp = T[i, j, k]
+                s = q[i - 1, j - 1, k - 1]
+                s += Gx[i - 1, j - 1, k - 1] * (T[i - 1, j, k] - tp) \
+                    + Gx[i, j - 1, k - 1] * (T[i + 1, j, k] - tp) \
+                    + Gy[i - 1, j - 1, k - 1] * (T[i, j - 1, k] - tp) \
+                    + Gy[i - 1, j, k - 1] * (T[i, j + 1, k] - tp) \
+                    + Gz[i - 1, j - 1, k - 1] * (T[i, j, k - 1] - tp) \
+                    + Gz[i - 1, j - 1, k] * (T[i, j, k + 1] - tp)
+                if fluid[i, j, k] != 0:
+                    ax = hy[j] * hz[k]
+                    ay = hx[i] * hz[k]
+                    az = hx[i] * hy[j]
+                    adv = 0.0
+                    # x-faces i (west) and i+1 (east): outflow volume flux times face value
+                    for f in range(2):
+                        fi = i + f
+                        vel = u[fi, j, k]
+                        if vel == 0.0:
+                            continue
+                        if vel > 0.0:
+                            if fi - 2 >= 0:
+                                tf = _face_value(T[fi - 1, j, k], T[fi, j, k],
+                                                 T[fi - 2, j, k], hx[fi - 1], hx[fi], dx[fi - 1])
+                            else:
+                                tf = T[fi - 1, j, k]
+                        else:
+                            if fi + 1 <= nx + 1:
+                                tf = _face_value(T[fi, j, k], T[fi - 1, j, k],
+                                                 T[fi + 1, j, k], hx[fi], hx[fi - 1], dx[fi + 1])
+                            else:
+                                tf = T[fi, j, k]
+                        adv += vel * (tf - tp) * ax * (1.0 if f == 1 else -1.0)
+                    for f in range(2):
+                        fj = j + f
+                        vel = v[i, fj, k]
+                        if vel == 0.0:
+                            continue
+                        if vel > 0.0:
+                            if fj - 2 >= 0:
+                                tf = _face_value(T[i, fj - 1, k], T[i, fj, k],
+                                                 T[i, fj - 2, k], hy[fj - 1], hy[fj], dy[fj - 1])
+                            else:
+                                tf = T[i, fj - 1, k]
+                        else:
+                            if fj + 1 <= ny + 1:
+                                tf = _face_value(T[i, fj, k], T[i, fj - 1, k],
+                                                 T[i, fj + 1, k], hy[fj], hy[fj - 1], dy[fj + 1])
+                            else:
+                                tf = T[i, fj, k]
+                        adv += vel * (tf - tp) * ay * (1.0 if f == 1 else -1.0)
+                    for f in range(2):
+                        fk = k + f
+                        vel = w[i, j, fk]
+                        if vel == 0.0:
+                            continue
+                        if vel > 0.0:
+                            if fk - 2 >= 0:
+                                tf = _face_value(T[i, j, fk - 1], T[i, j, fk],
+                                                 T[i, j, fk - 2], hz[fk - 1], hz[fk], dz[fk - 1])
+                            else:
+                                tf = T[i, j, fk - 1]
+                        else:
+                            if fk + 1 <= nz + 1:
+                                tf = _face_value(T[i, j, fk], T[i, j, fk - 1],
+                                                 T[i, j, fk + 1], hz[fk], hz[fk - 1], dz[fk + 1])
+                            else:
+                                tf = T[i, j, fk]
+                        adv += vel * (tf - tp) * az * (1.0 if f == 1 else -1.0)
+                    s -= rhoc_fluid * adv
+                out[i, j, k] = s
+
+
+@njit(**_opts)
+def _lincomb(out, a, x, b, y):
+    """out = a x + b y, element by element (Runge-Kutta stages)."""
+    fo = out.ravel()
+    fx = x.ravel()
+    fy = y.ravel()
+    for n in prange(fo.size):
+        fo[n] = a * fx[n] + b * fy[n]
+
+
+@njit(**_opts)
+def _max_abs_diff(x, y):
+    """max |x - y| (NaN if any difference is NaN)."""
+    fx = x.ravel()
+    fy = y.ravel()
+    m = 0.0
+    bad = 0
+    for n in prange(fx.size):
+        d = abs(fx[n] - fy[n])
+        m = max(m, d)
+        if d != d:
+            bad += 1
+    return np.nan if bad else m
+
+
+class FlowKernels:
+    """The flow solver's operations on NumPy arrays (mixed into the CPU backend)."""
+
+    def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out):
+        """Right-hand side of the momentum equation for velocity component ``comp``."""
+        perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
+        a, b, c = vel[comp], vel[perm[1]], vel[perm[2]]
+        if comp == 0:
+            tr = lambda x: x  # noqa: E731
+        else:
+            tr = lambda x: x.transpose(perm)  # noqa: E731
+        _momentum_rhs(tr(a), tr(b), tr(c), tr(fluid), tr(T), h[perm[0]], h[perm[1]],
+                      h[perm[2]], d[perm[0]], d[perm[1]], d[perm[2]], out.dtype.type(nu),
+                      out.dtype.type(gbeta), out.dtype.type(T_ref), tr(out))
+
+    def divergence_rhs(self, vel, fluid, h, dt, out):
+        _divergence_rhs(vel[0], vel[1], vel[2], fluid, h[0], h[1], h[2],
+                        out.dtype.type(1.0 / dt), out)
+
+    def correct(self, comp: int, a, phi, fluid, d, dt):
+        perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
+        if comp == 0:
+            _correct(a, phi, fluid, d[0], a.dtype.type(dt))
+        else:
+            _correct(a.transpose(perm), phi.transpose(perm), fluid.transpose(perm), d[comp],
+                     a.dtype.type(dt))
+
+    def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out):
+        _energy_rhs(T, vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2],
+                    out.dtype.type(rhoc_fluid), q, h[0], h[1], h[2], d[0], d[1], d[2], out)
+
+    def lincomb(self, out, a, x, b, y):
+        _lincomb(out, out.dtype.type(a), x, out.dtype.type(b), y)
+
+    def max_abs_diff(self, x, y) -> float:
+        return float(_max_abs_diff(x, y))

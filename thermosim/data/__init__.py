@@ -1,0 +1,1 @@
+"""Reference tables shipped with thermosim (see README.md)."""

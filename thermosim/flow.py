@@ -1,0 +1,709 @@
+"""Incompressible flow with heat transfer: staggered (MAC) grid, projection method.
+
+Velocities live on cell faces, pressure and temperature at cell centres, on the same
+non-uniform tensor grid as the conduction solver.  One time step is Heun's method (the
+two-stage strong-stability-preserving Runge-Kutta scheme); each stage
+
+1. predicts the face velocities with central, conservative advection, viscous diffusion and
+   Boussinesq buoyancy ``-beta (T - T_ref) g`` (m/s^2),
+2. projects them onto divergence-free fields: a pressure equation in conductance form,
+   ``sum_f (A_f / d_f) (phi_P - phi_N) = -(net outflow of P) / dt``, solved by conjugate
+   gradients preconditioned with the geometric multigrid of the conduction solver,
+3. advances the temperature: bounded second-order (van Leer) advection in the fluid and
+   conduction through harmonic-mean face conductances everywhere, solids included
+   (conjugate heat transfer).
+
+Steady states are reached by marching until the scaled rates of change of velocity and
+temperature fall below a tolerance.  Units: SI throughout; ``phi`` is the kinematic
+pressure p / rho (m^2/s^2).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from .errors import CaseError, SolverError
+from .grid import Grid
+from .model import LinearSystem
+from .solvers.krylov import pcg
+from .solvers.multigrid import Multigrid
+
+FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
+KINDS = ("wall", "slip", "inflow", "outflow")
+
+
+@dataclass(frozen=True)
+class Fluid:
+    """A Newtonian fluid with constant properties (Boussinesq).
+
+    density kg/m^3, viscosity Pa s (dynamic), conductivity W/(m K), specific_heat J/(kg K),
+    expansion 1/K (volumetric thermal expansion coefficient beta).
+    """
+
+    name: str
+    density: float
+    viscosity: float
+    conductivity: float
+    specific_heat: float
+    expansion: float = 0.0
+    source: str = ""
+
+    @property
+    def kinematic_viscosity(self) -> float:
+        """nu in m^2/s."""
+        return self.viscosity / self.density
+
+    @property
+    def diffusivity(self) -> float:
+        """Thermal diffusivity alpha in m^2/s."""
+        return self.conductivity / (self.density * self.specific_heat)
+
+    @property
+    def prandtl(self) -> float:
+        return self.kinematic_viscosity / self.diffusivity
+
+    @property
+    def volumetric_heat_capacity(self) -> float:
+        return self.density * self.specific_heat
+
+    @classmethod
+    def from_coolprop(cls, name: str, temperature: float = 300.0,
+                      pressure: float = 101325.0) -> "Fluid":
+        """Properties of a library fluid (``air``, ``water``, ...) from CoolProp at the
+        reference ``temperature`` (K) and ``pressure`` (Pa)."""
+        from CoolProp.CoolProp import PropsSI
+
+        from .materials import FLUIDS
+
+        if name not in FLUIDS:
+            raise CaseError(f"unknown fluid '{name}' (known: {', '.join(sorted(FLUIDS))})")
+        cp_name = FLUIDS[name]
+        get = lambda key: PropsSI(key, "T", temperature, "P", pressure, cp_name)  # noqa: E731
+        rho = get("D")
+        try:
+            beta = get("isobaric_expansion_coefficient")
+        except ValueError:               # incompressible mixtures: from the density slope
+            dT = 0.5
+            r1 = PropsSI("D", "T", temperature + dT, "P", pressure, cp_name)
+            r0 = PropsSI("D", "T", temperature - dT, "P", pressure, cp_name)
+            beta = -(r1 - r0) / (2 * dT) / rho
+        return cls(name, rho, get("V"), get("L"), get("C"), beta,
+                   f"CoolProp {cp_name} at {temperature:g} K, {pressure:g} Pa")
+
+
+@dataclass(frozen=True)
+class FlowBoundary:
+    """What one domain face does to the flow and to heat.
+
+    kind: ``wall`` (no-slip; ``velocity`` is the wall's own tangential velocity, m/s),
+    ``slip`` (no normal flow, no shear), ``inflow`` (``velocity`` in m/s, ``profile``
+    ``uniform`` or ``parabolic`` with that mean), ``outflow`` (zero pressure, zero gradient).
+    Heat: ``temperature`` (K) fixes a wall's temperature or gives the inflow temperature;
+    ``heat_flux`` (W/m^2, into the domain) on a wall; neither means adiabatic.
+    """
+
+    kind: str = "wall"
+    velocity: tuple = (0.0, 0.0, 0.0)
+    temperature: Optional[float] = None
+    heat_flux: Optional[float] = None
+    profile: str = "uniform"
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise CaseError(f"unknown flow boundary '{self.kind}' (choose from "
+                            f"{', '.join(KINDS)})")
+        if self.profile not in ("uniform", "parabolic"):
+            raise CaseError(f"unknown inflow profile '{self.profile}' (uniform or parabolic)")
+        if self.temperature is not None and self.heat_flux is not None:
+            raise CaseError("give a face either a temperature or a heat flux, not both")
+        if self.kind == "inflow" and self.temperature is None:
+            raise CaseError("an inflow needs its temperature")
+        object.__setattr__(self, "velocity", tuple(float(v) for v in self.velocity))
+
+
+@dataclass(frozen=True)
+class SolidBlock:
+    """A solid box inside the fluid: no-slip, conducting, optionally heated.
+
+    lower, upper: corners (m); conductivity W/(m K); density kg/m^3; specific_heat
+    J/(kg K); power W spread over its cells."""
+
+    name: str
+    lower: tuple
+    upper: tuple
+    conductivity: float
+    density: float
+    specific_heat: float
+    power: float = 0.0
+
+
+@dataclass
+class FlowProblem:
+    """Everything a flow run needs.  ``gravity`` in m/s^2 (a vector); temperatures in K."""
+
+    grid: Grid
+    fluid: Fluid
+    boundaries: dict
+    blocks: list = field(default_factory=list)
+    gravity: tuple = (0.0, 0.0, 0.0)
+    reference_temperature: float = 300.0
+    initial_temperature: Optional[float] = None
+    initial_velocity: tuple = (0.0, 0.0, 0.0)
+    name: str = "flow"
+
+    def __post_init__(self):
+        missing = [f for f in FACES if f not in self.boundaries]
+        for f in missing:
+            self.boundaries[f] = FlowBoundary("wall")
+        for f in self.boundaries:
+            if f not in FACES:
+                raise CaseError(f"unknown face '{f}' (faces: {', '.join(FACES)})",
+                                f"boundaries.{f}")
+        kinds = {b.kind for b in self.boundaries.values()}
+        if "inflow" in kinds and "outflow" not in kinds:
+            raise CaseError("an inflow into a closed domain has nowhere to go: give one face "
+                            "an outflow boundary", "boundaries")
+        for f, b in self.boundaries.items():
+            axis = FACES.index(f) // 2
+            if b.kind == "wall" and abs(b.velocity[axis]) > 0:
+                raise CaseError("a wall's velocity must be tangential to it (the normal "
+                                "component must be 0)", f"boundaries.{f}.velocity")
+        if self.initial_temperature is None:
+            self.initial_temperature = self.reference_temperature
+
+
+@dataclass
+class FlowStats:
+    steps: int = 0
+    time: float = 0.0                       # simulated time, s
+    wall_time: float = 0.0
+    converged: bool = False
+    residual_velocity: float = math.inf     # max |du/dt| L / U^2
+    residual_temperature: float = math.inf  # max |dT/dt| L / (U dT)
+    pressure_iterations: int = 0            # CG iterations, all solves together
+    pressure_solves: int = 0
+    pressure_reduction: float = 0.0         # mean residual reduction per CG iteration
+    history: list = field(default_factory=list)
+    dt: float = 0.0
+
+
+@dataclass
+class FlowResult:
+    """Fields on the interior cells: face velocities (m/s, staggered arrays with one more
+    entry along their own axis), cell-centred kinematic pressure phi (m^2/s^2) and
+    temperature (K); ``fluid`` marks fluid cells."""
+
+    problem: FlowProblem
+    u: np.ndarray
+    v: np.ndarray
+    w: np.ndarray
+    phi: np.ndarray
+    T: np.ndarray
+    fluid: np.ndarray
+    stats: FlowStats
+    backend: str = "cpu"
+
+    @property
+    def grid(self) -> Grid:
+        return self.problem.grid
+
+    @property
+    def pressure(self) -> np.ndarray:
+        """Static pressure relative to the reference (Pa), cell-centred."""
+        return self.phi * self.problem.fluid.density
+
+    def cell_velocity(self) -> np.ndarray:
+        """Velocity at the cell centres (m/s), shape (3, nx, ny, nz)."""
+        return np.stack([0.5 * (self.u[1:] + self.u[:-1]),
+                         0.5 * (self.v[:, 1:] + self.v[:, :-1]),
+                         0.5 * (self.w[:, :, 1:] + self.w[:, :, :-1])])
+
+
+def _halo_widths(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Widths with halo (a halo cell as wide as its neighbour) and centre distances
+    d[i] between cells i-1 and i (d[0] repeats d[1])."""
+    h = np.diff(faces)
+    hh = np.concatenate([[h[0]], h, [h[-1]]])
+    d = np.empty_like(hh)
+    d[1:] = 0.5 * (hh[1:] + hh[:-1])
+    d[0] = d[1]
+    return hh, d
+
+
+def _inflow_profile(problem: FlowProblem, face: str) -> np.ndarray:
+    """Dimensionless profile over an inflow face (mean 1), shape of the face's cells."""
+    g = problem.grid
+    axis = FACES.index(face) // 2
+    others = [a for a in range(3) if a != axis]
+    shape = [g.shape[a] for a in others]
+    prof = np.ones(shape)
+    b = problem.boundaries[face]
+    if b.profile == "parabolic":
+        for n, a in enumerate(others):
+            lo, hi = problem.boundaries[FACES[2 * a]], problem.boundaries[FACES[2 * a + 1]]
+            if lo.kind == "wall" and hi.kind == "wall":
+                f = g.faces[a]
+                s = (g.centres(a) - f[0]) / (f[-1] - f[0])
+                p1 = 6.0 * s * (1.0 - s)
+                prof = prof * (p1[:, None] if n == 0 else p1[None, :])
+        area = np.outer(g.spacing(others[0]), g.spacing(others[1]))
+        prof = prof * area.sum() / (prof * area).sum()
+    return prof
+
+
+class FlowSolver:
+    """A flow-and-heat run on one backend.  Build it, then :meth:`run` or :meth:`step`."""
+
+    def __init__(self, problem: FlowProblem, backend="cpu", dtype=np.float64,
+                 cfl: float = 0.5, pressure_tolerance: float | None = None):
+        from .backends import get_backend
+
+        self.problem = problem
+        self.be = get_backend(backend) if isinstance(backend, str) else backend
+        self.dtype = np.dtype(dtype)
+        self.cfl = cfl
+        self.pressure_tolerance = pressure_tolerance or (1e-9 if self.dtype == np.float64
+                                                         else 1e-5)
+        g = problem.grid
+        self.shape = g.shape
+        nx, ny, nz = self.shape
+        pad = (nx + 2, ny + 2, nz + 2)
+        be, dt_ = self.be, self.dtype
+        hd = [_halo_widths(f) for f in g.faces]
+        self._h_host = [x[0] for x in hd]
+        self._d_host = [x[1] for x in hd]
+        self.h = [be.asarray(x, dt_) for x in self._h_host]
+        self.d = [be.asarray(x, dt_) for x in self._d_host]
+        self._build_masks()
+        self._build_energy()
+        self._build_pressure()
+        self.fluid = be.asarray(self._fluid_host, np.uint8)
+        T0 = np.full(pad, problem.initial_temperature, float)
+        self.T = be.asarray(T0, dt_)
+        self.vel = [be.asarray(self._initial_velocity(a), dt_) for a in range(3)]
+        # work arrays
+        self._vel1 = [be.zeros(pad, dt_) for _ in range(3)]
+        self._velw = [be.zeros(pad, dt_) for _ in range(3)]
+        self._rhs = be.zeros(pad, dt_)
+        self._T1 = be.zeros(pad, dt_)
+        self._Tw = be.zeros(pad, dt_)
+        self._Q = be.zeros(pad, dt_)
+        self.phi = be.zeros(pad, dt_)
+        self._pb = be.zeros(pad, dt_)
+        self._pwork = [be.zeros(pad, dt_) for _ in range(5)]
+        self.stats = FlowStats()
+        self._log_reduction = 0.0
+        self._log_iters = 0
+        self._apply_bc(self.vel, self.T)
+        # the initial field (inflow faces set, zero inside) is made divergence-free, so
+        # that the Runge-Kutta average of two projected fields stays divergence-free
+        self._project(self.vel, 1.0)
+        self._apply_bc(self.vel, self.T)
+        self.phi.fill(0)
+
+    # -- set-up -----------------------------------------------------------------------
+    def _build_masks(self):
+        p, g = self.problem, self.problem.grid
+        nx, ny, nz = self.shape
+        fl = np.zeros((nx + 2, ny + 2, nz + 2), np.uint8)
+        fl[1:-1, 1:-1, 1:-1] = 1
+        solid = np.zeros(self.shape, bool)
+        self._block_index = np.full(self.shape, -1, np.int32)
+        for n, b in enumerate(p.blocks):
+            sl = []
+            for a in range(3):
+                i0, i1 = g.index_range(a, b.lower[a], b.upper[a])
+                if i1 <= i0:
+                    raise CaseError(f"block '{b.name}' covers no cell centre along "
+                                    f"{'xyz'[a]}: refine the grid or enlarge the block",
+                                    f"blocks.{b.name}")
+                sl.append(slice(i0, i1))
+            solid[tuple(sl)] = True
+            self._block_index[tuple(sl)] = n
+        fl[1:-1, 1:-1, 1:-1][solid] = 0
+        for f, b in p.boundaries.items():
+            axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+            sl = [slice(None)] * 3
+            sl[axis] = -1 if side else 0
+            fl[tuple(sl)] = 1 if b.kind == "outflow" else 0
+        self._solid = solid
+        self._fluid_host = fl
+
+    def _build_energy(self):
+        """Conductances (W/K), capacities (J/K) and sources (W) of the energy equation."""
+        p, g = self.problem, self.problem.grid
+        fl = p.fluid
+        k = np.full(self.shape, fl.conductivity)
+        rhoc = np.full(self.shape, fl.volumetric_heat_capacity)
+        power = np.zeros(self.shape)
+        vol = g.cell_volumes()
+        for n, b in enumerate(p.blocks):
+            m = self._block_index == n
+            k[m] = b.conductivity
+            rhoc[m] = b.density * b.specific_heat
+            if b.power:
+                power[m] = b.power * vol[m] / vol[m].sum()
+        h = [g.spacing(a) for a in range(3)]
+        G = []
+        for a in range(3):
+            others = [b for b in range(3) if b != a]
+            area = np.multiply.outer(h[others[0]], h[others[1]])
+            shp = [1, 1, 1]
+            shp[a] = -1
+            half = (0.5 * h[a]).reshape(shp) / k        # half-cell resistance x area
+            n = self.shape[a]
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[a], hi[a] = slice(0, n - 1), slice(1, n)
+            Gi = 1.0 / (half[tuple(lo)] + half[tuple(hi)])
+            first = [slice(None)] * 3
+            last = [slice(None)] * 3
+            first[a], last[a] = slice(0, 1), slice(n - 1, n)
+            gb = []
+            for side, sl in ((0, first), (1, last)):
+                b = p.boundaries[FACES[2 * a + side]]
+                dirichlet = b.temperature is not None and b.kind != "outflow"
+                gb.append(1.0 / half[tuple(sl)] if dirichlet else np.zeros_like(half[tuple(sl)]))
+                if b.heat_flux is not None:
+                    power[tuple(sl)] += b.heat_flux * np.expand_dims(area, a)
+            Gf = np.concatenate([gb[0], Gi, gb[1]], axis=a)
+            Gf = Gf * np.expand_dims(area, a)
+            G.append(Gf)
+        self._G_host = G
+        self._C_host = rhoc * vol
+        self._k_host = k
+        self._power_host = power
+        be, dt_ = self.be, self.dtype
+        self.G = [be.asarray(x, dt_) for x in G]
+        self.q = be.asarray(power, dt_)
+        inv_c = np.zeros((self.shape[0] + 2, self.shape[1] + 2, self.shape[2] + 2))
+        inv_c[1:-1, 1:-1, 1:-1] = 1.0 / self._C_host
+        self.inv_C = be.asarray(inv_c, dt_)
+        # the stable explicit step of pure conduction, per cell: C / sum G
+        sumG = np.zeros(self.shape)
+        for a in range(3):
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[a], hi[a] = slice(0, -1), slice(1, None)
+            sumG += G[a][tuple(lo)] + G[a][tuple(hi)]
+        with np.errstate(divide="ignore"):
+            self._dt_conduction = float(np.min(np.where(sumG > 0, self._C_host / sumG, np.inf)))
+
+    def _build_pressure(self):
+        """Pressure equation in conductance form (m^3 per m^2/s^2 of phi)."""
+        g = self.problem.grid
+        fl = self._fluid_host
+        h = [g.spacing(a) for a in range(3)]
+        G = []
+        for a in range(3):
+            others = [b for b in range(3) if b != a]
+            area = np.expand_dims(np.multiply.outer(h[others[0]], h[others[1]]), a)
+            d = self._d_host[a][1:].copy()              # centre distances of faces 0..n
+            shp = [1, 1, 1]
+            shp[a] = -1
+            inner = [slice(1, -1)] * 3
+            lo = list(inner)
+            hi = list(inner)
+            n = self.shape[a]
+            lo[a] = slice(0, n + 1)
+            hi[a] = slice(1, n + 2)
+            both = (fl[tuple(lo)] != 0) & (fl[tuple(hi)] != 0)
+            Ga = np.where(both, area / d.reshape(shp), 0.0)
+            # an outflow face holds phi = 0 half a cell away, not a cell away
+            for side, idx in ((0, 0), (1, n)):
+                if self.problem.boundaries[FACES[2 * a + side]].kind == "outflow":
+                    sl = [slice(None)] * 3
+                    sl[a] = idx
+                    Ga[tuple(sl)] *= 2.0
+            G.append(Ga)
+        D = np.where(self._solid, 1.0, 0.0)
+        self._singular = not any(b.kind == "outflow" for b in self.problem.boundaries.values())
+        system = LinearSystem(G[0], G[1], G[2], D, np.zeros(self.shape))
+        self._pmg = Multigrid(system, g.faces, self.be, self.dtype, solved=~self._solid,
+                              singular=self._singular)
+        self._pop = tuple(self.be.asarray(a, self.dtype) for a in (G[0], G[1], G[2], D))
+        self._fluid_cells = int((~self._solid).sum())
+
+    def _initial_velocity(self, axis: int) -> np.ndarray:
+        nx, ny, nz = self.shape
+        a = np.zeros((nx + 2, ny + 2, nz + 2))
+        v0 = self.problem.initial_velocity[axis]
+        if v0:
+            fl = self._fluid_host
+            sl = [slice(1, -1)] * 3
+            lo = list(sl)
+            lo[axis] = slice(0, -2)
+            a[tuple(sl)] = np.where((fl[tuple(sl)] != 0) & (fl[tuple(lo)] != 0), v0, 0.0)
+        return a
+
+    # -- boundary conditions -------------------------------------------------------------
+    def _apply_bc(self, vel, T):
+        """Fill the halos: wall and inflow velocities, zero-gradient copies at outflows and
+        slip walls, wall and inflow temperatures."""
+        p = self.problem
+        n = self.shape
+        for f, b in p.boundaries.items():
+            axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+            halo = n[axis] + 1 if side else 0
+            inner = n[axis] if side else 1
+            bface = n[axis] + 1 if side else 1          # boundary face of the normal array
+
+            def at(i, ax=axis):
+                sl = [slice(None)] * 3
+                sl[ax] = i
+                return tuple(sl)
+            for c in range(3):
+                if c == axis:
+                    continue
+                if b.kind in ("wall", "inflow"):
+                    vel[c][at(halo)] = b.velocity[c]
+                else:                                      # slip, outflow: zero gradient
+                    vel[c][at(halo)] = vel[c][at(inner)]
+            if b.kind in ("wall", "slip"):
+                vel[axis][at(bface)] = 0.0
+            elif b.kind == "inflow":
+                vel[axis][at(bface)] = self._inflow_value(f)
+            # temperature halo
+            if b.kind == "outflow" or b.temperature is None:
+                T[at(halo)] = T[at(inner)]
+            else:
+                T[at(halo)] = b.temperature
+
+    def _inflow_value(self, face: str):
+        if not hasattr(self, "_inflow_cache"):
+            self._inflow_cache = {}
+        if face not in self._inflow_cache:
+            b = self.problem.boundaries[face]
+            axis = FACES.index(face) // 2
+            prof = _inflow_profile(self.problem, face) * b.velocity[axis]
+            pad = np.zeros(tuple(s + 2 for i, s in enumerate(self.shape) if i != axis))
+            pad[1:-1, 1:-1] = prof
+            self._inflow_cache[face] = self.be.asarray(pad, self.dtype)
+        return self._inflow_cache[face]
+
+    def _outflow_extrapolate(self, vel):
+        """Predicted normal velocity on outflow faces: zero gradient from the face behind."""
+        for f, b in self.problem.boundaries.items():
+            if b.kind != "outflow":
+                continue
+            axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+            n = self.shape[axis]
+            sl = [slice(None)] * 3
+            sl2 = [slice(None)] * 3
+            sl[axis], sl2[axis] = (n + 1, n) if side else (1, 2)
+            vel[axis][tuple(sl)] = vel[axis][tuple(sl2)]
+
+    # -- the step ---------------------------------------------------------------------------
+    def _momentum(self, vel, T, dt, out):
+        """out = vel + dt * (momentum right-hand side), components in turn."""
+        be, p, fl = self.be, self.problem, self.problem.fluid
+        nu = fl.kinematic_viscosity
+        for c in range(3):
+            if self.shape[c] < 2:
+                be.lincomb(out[c], 1.0, vel[c], 0.0, vel[c])
+                continue
+            gbeta = fl.expansion * p.gravity[c]
+            be.momentum_rhs(c, vel, self.fluid, T, self.h, self.d, nu, gbeta,
+                            p.reference_temperature, self._rhs)
+            be.lincomb(out[c], 1.0, vel[c], dt, self._rhs)
+        # boundary-normal faces keep their prescribed values
+        self._apply_bc(out, T)
+        self._outflow_extrapolate(out)
+
+    def _project(self, vel, dt):
+        be = self.be
+        be.divergence_rhs(vel, self.fluid, self.h, dt, self._pb)
+        if self._singular:
+            # a closed domain: the discrete divergence sums to zero up to round-off;
+            # remove that round-off so the system stays consistent
+            s = be.dot(self._pb, self.fluid_weight)
+            self._pb -= s / self._fluid_cells * self.fluid_weight
+        self._fill_phi_halo(mirror=False)          # the solver's halo is zero
+        st = pcg(be, self._pop, self._pb, self.phi, self._pmg.apply, self.pressure_tolerance,
+                 500, work=self._pwork)
+        if not st.converged:
+            raise SolverError(f"the pressure solve did not converge (residual "
+                              f"{st.residual:.1e} after {st.iterations} iterations): reduce "
+                              "the time step (cfl) or check the flow boundaries")
+        self.stats.pressure_iterations += st.iterations
+        self.stats.pressure_solves += 1
+        if st.iterations and st.history[0] > 0:
+            self._log_reduction += math.log(max(st.residual, 1e-300) / st.history[0])
+            self._log_iters += st.iterations
+        self._fill_phi_halo(mirror=True)
+        for c in range(3):
+            if self.shape[c] >= 1:
+                be.correct(c, vel[c], self.phi, self.fluid, self.d, dt)
+
+    @property
+    def fluid_weight(self):
+        if not hasattr(self, "_fw"):
+            w = np.zeros(self._fluid_host.shape)
+            w[1:-1, 1:-1, 1:-1] = self._fluid_host[1:-1, 1:-1, 1:-1]
+            self._fw = self.be.asarray(w, self.dtype)
+        return self._fw
+
+    def _fill_phi_halo(self, mirror: bool):
+        """Mirror phi into outflow halos (zero pressure on the face) for the correction, or
+        zero them for the solver; elsewhere the halo is never used across a face."""
+        n = self.shape
+        for f, b in self.problem.boundaries.items():
+            if b.kind != "outflow":
+                continue
+            axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+            sl = [slice(None)] * 3
+            sl2 = [slice(None)] * 3
+            sl[axis], sl2[axis] = (n[axis] + 1, n[axis]) if side else (0, 1)
+            if mirror:
+                self.phi[tuple(sl)] = -self.phi[tuple(sl2)]
+            else:
+                self.phi[tuple(sl)] = 0.0
+
+    def _energy(self, T, vel, dt, out):
+        """out = T + dt * (net heat into the cell) / C."""
+        be = self.be
+        be.energy_rhs(T, vel, self.fluid, self.G, self.problem.fluid.volumetric_heat_capacity,
+                      self.q, self.h, self.d, self._Q)
+        be.lincomb(out, 1.0, T, dt, self._Q * self.inv_C)
+
+    def stable_dt(self) -> float:
+        """Largest stable step (s): advective CFL, viscous and conductive limits."""
+        xp = self.be.xp
+        inv = 0.0
+        rate = None
+        for c in range(3):
+            if self.shape[c] < 2 and not xp.any(self.vel[c]):
+                continue
+            hmin = self.h[c][1:-1]
+            shp = [1, 1, 1]
+            shp[c] = -1
+            speed = xp.abs(self.vel[c][1:-1, 1:-1, 1:-1]) / hmin.reshape(shp)
+            rate = speed if rate is None else rate + speed
+        if rate is not None:
+            inv = float(rate.max())
+        nu = self.problem.fluid.kinematic_viscosity
+        visc = sum(1.0 / float(np.min(h[1:-1])) ** 2 for h, n in zip(self._h_host, self.shape)
+                   if n >= 2)
+        # one combined explicit limit: advection, viscous and conductive rates add up
+        total = inv + 2.0 * nu * visc + 1.0 / self._dt_conduction
+        dt = self.cfl / total if total > 0 else math.inf
+        if not math.isfinite(dt):
+            L = min(float(np.sum(h[1:-1])) for h in self._h_host)
+            U = max(abs(v) for b in self.problem.boundaries.values() for v in b.velocity) or 1.0
+            dt = self.cfl * L / U
+        return dt
+
+    def step(self, dt: float | None = None) -> float:
+        """Advance one Heun step; returns the step used (s)."""
+        be = self.be
+        dt = self.stable_dt() if dt is None else dt
+        v0, T0 = self.vel, self.T
+        v1, T1, vw = self._vel1, self._T1, self._velw
+        # stage 1
+        self._energy(T0, v0, dt, T1)
+        self._momentum(v0, T0, dt, v1)
+        self._project(v1, dt)
+        self._apply_bc(v1, T1)
+        # stage 2: w = v1 + dt F(v1), projected; v_new = (v0 + w) / 2
+        self._energy(T1, v1, dt, self._Tw)
+        self._momentum(v1, T1, dt, vw)
+        self._project(vw, dt)
+        self._apply_bc(vw, self._Tw)
+        du = max(be.max_abs_diff(vw[c], v0[c]) for c in range(3)) * 0.5
+        dT = be.max_abs_diff(self._Tw, T0) * 0.5
+        for c in range(3):
+            be.lincomb(v0[c], 0.5, v0[c], 0.5, vw[c])
+        be.lincomb(T0, 0.5, T0, 0.5, self._Tw)
+        self._apply_bc(v0, T0)
+        self.stats.steps += 1
+        self.stats.time += dt
+        self.stats.dt = dt
+        self._last = (du / dt, dT / dt)
+        return dt
+
+    def scales(self) -> tuple[float, float, float]:
+        """Velocity (m/s), length (m) and temperature difference (K) scales of the run."""
+        p = self.problem
+        L = min(float(f[-1] - f[0]) for f, n in zip(p.grid.faces, self.shape) if n >= 2)
+        U = max([abs(v) for b in p.boundaries.values() for v in b.velocity] + [0.0])
+        umax = max(float(self.be.xp.abs(v).max()) for v in self.vel)
+        U = max(U, umax, 1e-30)
+        temps = [b.temperature for b in p.boundaries.values() if b.temperature is not None]
+        temps.append(p.initial_temperature)
+        dT = max(temps) - min(temps)
+        xp = self.be.xp
+        Ti = self.T[1:-1, 1:-1, 1:-1]
+        dT = max(dT, float(xp.max(Ti) - xp.min(Ti)))
+        return U, L, dT
+
+    def run(self, steady: bool = True, end_time: float | None = None,
+            tolerance: float = 1e-6, max_steps: int = 1_000_000,
+            progress: Callable | None = None, check_every: int = 10) -> FlowResult:
+        """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
+        called as progress(step, time, residual_velocity, residual_temperature)."""
+        t0 = time.perf_counter()
+        st = self.stats
+        while st.steps < max_steps:
+            dt = self.stable_dt()
+            if end_time is not None:
+                if st.time >= end_time * (1 - 1e-12):
+                    break
+                dt = min(dt, end_time - st.time)
+            self.step(dt)
+            if st.steps % check_every == 0 or st.steps == 1:
+                U, L, dT = self.scales()
+                ru = self._last[0] * L / (U * U)
+                # no temperature differences anywhere: the energy equation is idle
+                rt = self._last[1] * L / (U * dT) if dT > 1e-9 else 0.0
+                st.residual_velocity, st.residual_temperature = ru, rt
+                st.history.append((st.steps, st.time, ru, rt))
+                self._check_divergence(U, dt)
+                if progress is not None:
+                    progress(st.steps, st.time, ru, rt)
+                if steady and end_time is None and max(ru, rt) < tolerance and st.steps > 2:
+                    st.converged = True
+                    break
+        if self._log_iters:
+            st.pressure_reduction = math.exp(self._log_reduction / self._log_iters)
+        st.wall_time += time.perf_counter() - t0
+        if steady and end_time is None and not st.converged:
+            raise SolverError(f"no steady state after {st.steps} steps (velocity residual "
+                              f"{st.residual_velocity:.1e}, temperature "
+                              f"{st.residual_temperature:.1e}, tolerance {tolerance:.0e}): "
+                              "the flow may be unsteady; run it as a transient or raise "
+                              "max_steps")
+        return self.result()
+
+    def _check_divergence(self, U, dt):
+        xp = self.be.xp
+        bad = not math.isfinite(U) or not all(bool(xp.isfinite(v).all()) for v in self.vel) \
+            or not bool(xp.isfinite(self.T).all())
+        if bad:
+            raise SolverError(f"the flow diverged (NaN) at step {self.stats.steps}, t = "
+                              f"{self.stats.time:.4g} s: lower cfl (now {self.cfl}) or refine "
+                              "the grid where the velocity is largest")
+        ref = max([abs(v) for b in self.problem.boundaries.values() for v in b.velocity]
+                  + [1e-30])
+        if ref > 1e-20 and U > 1e3 * ref:
+            raise SolverError(f"the velocity ran away to {U:.3g} m/s (1000 x the largest "
+                              f"boundary velocity) at step {self.stats.steps}: lower cfl "
+                              f"(now {self.cfl}) or check the boundary conditions")
+
+    def result(self) -> FlowResult:
+        be = self.be
+        host = lambda a: np.asarray(be.to_host(a), dtype=np.float64)  # noqa: E731
+        nx, ny, nz = self.shape
+        u = host(self.vel[0])[1:nx + 2, 1:-1, 1:-1]
+        v = host(self.vel[1])[1:-1, 1:ny + 2, 1:-1]
+        w = host(self.vel[2])[1:-1, 1:-1, 1:nz + 2]
+        phi = host(self.phi)[1:-1, 1:-1, 1:-1]
+        if self._singular:
+            phi = phi - phi[~self._solid].mean()
+        T = host(self.T)[1:-1, 1:-1, 1:-1]
+        return FlowResult(self.problem, u, v, w, phi, T, ~self._solid, self.stats,
+                          getattr(be, "name", "cpu"))

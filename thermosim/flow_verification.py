@@ -1,0 +1,339 @@
+"""Flow verification suite (``thermosim validate --suite flow``): the classic published
+benchmarks, each on two grids with the error falling as the grid is refined.
+
+Tables: ``thermosim/data/*.csv`` (copies of ``shared/reference``; each names its source).
+Two-dimensional cases run as one-cell-deep 3D domains with slip walls front and back.
+The cases are dimensionless (unit length, unit density and a chosen viscosity) so that the
+computed numbers compare directly with the tables.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+
+import numpy as np
+from scipy.interpolate import CubicSpline
+
+from .flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
+from .grid import Grid
+from .verification import Row, _row
+
+SLIP_Z = {"z-": FlowBoundary("slip"), "z+": FlowBoundary("slip")}
+
+
+class Table:
+    """A reference table: ``table["col"]`` is a column (floats where numeric), iteration
+    yields the rows as dicts."""
+
+    def __init__(self, header: list[str], rows: list[list[str]]):
+        self.header = header
+        self.rows = [dict(zip(header, r)) for r in rows]
+
+    def __getitem__(self, col: str) -> np.ndarray:
+        vals = [r[col] for r in self.rows]
+        try:
+            return np.array([float(v) for v in vals])
+        except ValueError:
+            return np.array(vals)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+def reference_table(name: str) -> Table:
+    """A shipped reference table (header lines start with #; then a CSV header row)."""
+    text = resources.files("thermosim.data").joinpath(name).read_text(encoding="utf-8")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    split = [ln.split(",") for ln in lines]
+    return Table(split[0], split[1:])
+
+
+def clustered(n: int, stretch: float = 0.0, length: float = 1.0) -> np.ndarray:
+    """Faces on [0, length] clustered towards both ends (tanh; ``stretch`` 0 = uniform)."""
+    s = np.linspace(0.0, 1.0, n + 1)
+    if stretch > 0:
+        s = 0.5 * (1.0 + np.tanh(stretch * (2 * s - 1)) / math.tanh(stretch))
+    return s * length
+
+
+def _grid_2d(x, y) -> Grid:
+    return Grid(x, y, np.array([0.0, min(np.diff(x).min(), np.diff(y).min())]))
+
+
+def _peak(values: np.ndarray, coords: np.ndarray) -> tuple[float, float]:
+    """Maximum of sampled values refined by a parabola through the top three samples."""
+    i = int(np.argmax(values))
+    if 0 < i < values.size - 1:
+        x0, x1, x2 = coords[i - 1:i + 2]
+        y0, y1, y2 = values[i - 1:i + 2]
+        c = np.polyfit([x0, x1, x2], [y0, y1, y2], 2)
+        if c[0] < 0:
+            xm = -c[1] / (2 * c[0])
+            if x0 <= xm <= x2:
+                return float(np.polyval(c, xm)), float(xm)
+    return float(values[i]), float(coords[i])
+
+
+def _falls(case, quantity, e_coarse, e_fine, n_coarse, n_fine, source) -> Row:
+    """Row: the error on the finer grid is below the coarser one's."""
+    ratio = e_fine / e_coarse if e_coarse > 0 else 0.0
+    return Row(case, f"{quantity}: error falls {n_coarse} -> {n_fine} cells "
+               f"({e_coarse:.2e} -> {e_fine:.2e})", 1.0, ratio, ratio, 1.0,
+               bool(ratio < 1.0), source)
+
+
+# -- lid-driven cavity (Ghia, Ghia & Shin 1982) --------------------------------------------
+GHIA = "Ghia, Ghia & Shin, J. Comput. Phys. 48 (1982), Tables I-II"
+
+
+def cavity(Re: float, n: int, backend="cpu", stretch: float = 0.0, dtype=np.float64,
+           tolerance: float = 1e-6):
+    """Steady lid-driven cavity, lid speed 1 m/s, side 1 m, nu = 1/Re.  Returns (max error
+    of u on the vertical centre line, of v on the horizontal one, result)."""
+    f = clustered(n, stretch)
+    g = _grid_2d(f, f)
+    fluid = Fluid("cavity", 1.0, 1.0 / Re, 1.0 / Re, 1.0)
+    bc = {"y+": FlowBoundary("wall", velocity=(1.0, 0.0, 0.0)), **SLIP_Z}
+    s = FlowSolver(FlowProblem(g, fluid, bc, name=f"cavity Re {Re:g}"), backend, dtype)
+    r = s.run(tolerance=tolerance)
+    tu = reference_table("ghia_1982_u_vertical_centerline.csv")
+    tv = reference_table("ghia_1982_v_horizontal_centerline.csv")
+    key = f"re{int(Re)}"
+    yc = np.concatenate([[0.0], g.centres(1), [1.0]])
+    u = np.concatenate([[0.0], r.u[n // 2, :, 0], [1.0]])
+    xc = np.concatenate([[0.0], g.centres(0), [1.0]])
+    v = np.concatenate([[0.0], r.v[:, n // 2, 0], [0.0]])
+    eu = np.abs(CubicSpline(yc, u)(tu["y"]) - tu[f"u_{key}"]).max()
+    ev = np.abs(CubicSpline(xc, v)(tv["x"]) - tv[f"v_{key}"]).max()
+    return float(eu), float(ev), r
+
+
+def lid_driven_cavity(backend="cpu", quick=False):
+    rows = []
+    plan = [(100, (16, 32), 0.0)] if quick else [(100, (32, 64), 0.0), (1000, (64, 128), 1.2)]
+    for Re, grids, stretch in plan:
+        errs = [cavity(Re, n, backend, stretch)[:2] for n in grids]
+        for (eu, ev), n in zip(errs, grids):
+            if n != grids[-1]:
+                continue
+            for comp, e in (("u on x = 0.5", eu), ("v on y = 0.5", ev)):
+                rows.append(_row(f"lid-driven cavity Re {Re}", f"max |{comp} - Ghia| / U_lid, "
+                                 f"{n}^2", 0.0, e, 0.02, GHIA, relative=False, error=e))
+        rows.append(_falls(f"lid-driven cavity Re {Re}", "u and v", max(errs[0]),
+                           max(errs[1]), grids[0], grids[1], GHIA))
+    return rows
+
+
+# -- natural convection (de Vahl Davis 1983) -------------------------------------------------
+DVD = "de Vahl Davis, Int. J. Numer. Meth. Fluids 3 (1983), benchmark solution"
+PR_AIR = 0.71
+
+
+def natural_convection_case(Ra: float, n: int, stretch: float = 1.2) -> FlowProblem:
+    """Differentially heated square cavity: side 1 m, alpha = 1 m^2/s, nu = Pr, beta = 1/K,
+    hot wall x = 0 at 1 K, cold wall x = 1 at 0 K, so velocities come out in alpha / L."""
+    f = clustered(n, stretch)
+    g = _grid_2d(f, f)
+    fluid = Fluid("dvd", 1.0, PR_AIR, 1.0, 1.0, 1.0)
+    bc = {"x-": FlowBoundary("wall", temperature=1.0),
+          "x+": FlowBoundary("wall", temperature=0.0), **SLIP_Z}
+    return FlowProblem(g, fluid, bc, gravity=(0.0, -Ra * PR_AIR, 0.0),
+                       reference_temperature=0.5, name=f"natural convection Ra {Ra:g}")
+
+
+def natural_convection(Ra: float, n: int, backend="cpu", stretch: float = 1.2,
+                       dtype=np.float64) -> dict:
+    """Mean and hot-wall Nusselt numbers, u_max on x = 0.5 and v_max on y = 0.5."""
+    s = FlowSolver(natural_convection_case(Ra, n, stretch), backend, dtype)
+    r = s.run(tolerance=1e-6)
+    g = r.grid
+    G0 = s._G_host[0]
+    nu_hot = float((G0[0] * (1.0 - r.T[0])).sum() / g.spacing(2)[0])
+    # cavity mean: the x-heat flow through every interior x-face line, averaged over x
+    xc = g.centres(0)
+    hy = g.spacing(1)[None, :, None]
+    hz = g.spacing(2)[0]
+    wl = np.diff(g.x)[1:] / (np.diff(g.x)[1:] + np.diff(g.x)[:-1])
+    Tf = wl[:, None, None] * r.T[:-1] + (1 - wl)[:, None, None] * r.T[1:]
+    cond = (r.T[:-1] - r.T[1:]) / np.diff(xc)[:, None, None]
+    flux = ((r.u[1:-1] * Tf + cond) * hy).sum(axis=(1, 2))      # per unit depth
+    widths = np.diff(xc)
+    nu_mean = float(np.sum(flux * widths) / np.sum(widths))
+    umax, yu = _peak(r.u[n // 2, :, 0], g.centres(1))
+    vmax, xv = _peak(r.v[:, n // 2, 0], g.centres(0))
+    del hz
+    return dict(nu_mean=nu_mean, nu_hot=nu_hot, u_max=umax, y_umax=yu, v_max=vmax,
+                x_vmax=xv, result=r)
+
+
+def natural_convection_suite(backend="cpu", quick=False):
+    table = reference_table("de_vahl_davis_1983.csv")
+    plan = {1e3: (16, 32), 1e4: (16, 32)} if quick else \
+        {1e3: (32, 64), 1e4: (32, 64), 1e5: (32, 64), 1e6: (48, 96)}
+    rows = []
+    for ref in table:
+        Ra = float(ref["Ra"])
+        if Ra not in plan:
+            continue
+        grids = plan[Ra]
+        out = [natural_convection(Ra, n, backend) for n in grids]
+        case = f"natural convection Ra {Ra:.0e}"
+        fine = out[-1]
+        n = grids[-1]
+        for key, tol in (("nu_mean", 0.01), ("u_max", 0.02), ("v_max", 0.02)):
+            rows.append(_row(case, f"{key} ({n}^2)", float(ref[key]), fine[key], tol, DVD))
+        errs = [abs(o["nu_mean"] - float(ref["nu_mean"])) / float(ref["nu_mean"]) for o in out]
+        rows.append(_falls(case, "Nu", errs[0], errs[1], grids[0], grids[1], DVD))
+    return rows
+
+
+# -- laminar channel (Shah & London 1978) ------------------------------------------------------
+SHAH = "Shah & London, Laminar Flow Forced Convection in Ducts (1978)"
+
+
+def _channel(ny: int, length: float, Re: float, Pr: float, inflow: str,
+             wall: dict, nx_per_h: float = 2.0) -> FlowProblem:
+    """Plane channel between walls y = 0 and y = H = 1 m, mean velocity 1 m/s."""
+    nx = int(round(length * ny / nx_per_h))
+    x = np.linspace(0.0, length, nx + 1)
+    y = clustered(ny)
+    g = _grid_2d(x, y)
+    nu = 2.0 / Re                       # Re on the hydraulic diameter D_h = 2 H
+    fluid = Fluid("channel", 1.0, nu, nu / Pr, 1.0)
+    bc = {"x-": FlowBoundary("inflow", velocity=(1.0, 0.0, 0.0), temperature=0.0,
+                             profile=inflow),
+          "x+": FlowBoundary("outflow"),
+          "y-": FlowBoundary("wall", **wall), "y+": FlowBoundary("wall", **wall), **SLIP_Z}
+    return FlowProblem(g, fluid, bc, name="channel")
+
+
+def poiseuille_fre(ny: int, backend="cpu", dtype=np.float64) -> float:
+    """f Re (Darcy) from the fully developed pressure gradient after a uniform inflow."""
+    p = _channel(ny, 8.0, 20.0, 1.0, "uniform", {}, nx_per_h=1.0)
+    r = FlowSolver(p, backend, dtype).run(tolerance=1e-6)
+    g = r.grid
+    xc = g.centres(0)
+    i0, i1 = np.searchsorted(xc, 4.0), np.searchsorted(xc, 6.0)
+    hy = g.spacing(1)
+    pm = (r.phi[:, :, 0] * hy).sum(axis=1) / hy.sum()
+    dpdx = (pm[i1] - pm[i0]) / (xc[i1] - xc[i0])
+    nu = p.fluid.kinematic_viscosity
+    Dh = 2.0
+    return float(-dpdx * Dh / 0.5 * Dh / nu)
+
+
+def plane_poiseuille(backend="cpu", quick=False):
+    grids = (8, 16) if quick else (16, 32)
+    ref = float(reference_table("laminar_channel.csv").rows[0]["fRe_darcy"])
+    vals = [poiseuille_fre(n, backend) for n in grids]
+    errs = [abs(v - ref) / ref for v in vals]
+    case = "plane Poiseuille flow, Re_Dh 20"
+    return [_row(case, f"f Re, {grids[1]} cells across", ref, vals[1], 0.01, SHAH),
+            _falls(case, "f Re", errs[0], errs[1], grids[0], grids[1], SHAH)]
+
+
+def channel_nusselt(ny: int, thermal: str, backend="cpu", dtype=np.float64) -> float:
+    """Fully developed Nusselt number on D_h for walls at a uniform temperature (``T``) or
+    heat flux (``H``); parabolic inflow, Re_Dh 20, Pr 5 (Peclet 100: axial conduction
+    changes Nu by well under 0.1 %)."""
+    Re, Pr, L = 20.0, 5.0, 12.0
+    wall = dict(temperature=1.0) if thermal == "T" else dict(heat_flux=1.0)
+    p = _channel(ny, L, Re, Pr, "parabolic", wall, nx_per_h=2.0)
+    r = FlowSolver(p, backend, dtype).run(tolerance=1e-6)
+    g = r.grid
+    xc = g.centres(0)
+    hy = g.spacing(1)
+    uc = 0.5 * (r.u[1:, :, 0] + r.u[:-1, :, 0])
+    Tb = (uc * r.T[:, :, 0] * hy).sum(axis=1) / (uc * hy).sum(axis=1)
+    k = p.fluid.conductivity
+    Dh = 2.0
+    if thermal == "T":
+        # the wall heat flux through the discrete wall conductance (exact to second order:
+        # the temperature's curvature vanishes at a no-slip wall), averaged over x = 5..9 m
+        # where the next Graetz mode is below 1e-3 of the first
+        m = (xc > 5.0) & (xc < 9.0)
+        Tw = 1.0
+        qw = 0.5 * k * ((Tw - r.T[:, 0, 0]) + (Tw - r.T[:, -1, 0])) / (0.5 * hy[0])
+        nu = qw * Dh / (k * (Tw - Tb))
+        return float(nu[m].mean())
+    i = np.searchsorted(xc, 8.0)
+    q = 1.0
+    Tw = 0.5 * (r.T[i, 0, 0] + r.T[i, -1, 0]) + q * 0.5 * hy[0] / k
+    return float(q * Dh / (k * (Tw - Tb[i])))
+
+
+def channel_heat_transfer(backend="cpu", quick=False):
+    grids = (8, 16) if quick else (16, 32)
+    tab = reference_table("laminar_channel.csv").rows[0]
+    rows = []
+    for thermal, key in (("T", "nu_T"), ("H", "nu_H")):
+        ref = float(tab[key])
+        vals = [channel_nusselt(n, thermal, backend) for n in grids]
+        errs = [abs(v - ref) / ref for v in vals]
+        case = f"laminar channel, uniform wall {'temperature' if thermal == 'T' else 'heat flux'}"
+        rows.append(_row(case, f"fully developed Nu, {grids[1]} cells across", ref, vals[1],
+                         0.02, SHAH))
+        rows.append(_falls(case, "Nu", errs[0], errs[1], grids[0], grids[1], SHAH))
+    return rows
+
+
+# -- properties of the scheme ----------------------------------------------------------------------
+def bounded_advection(backend="cpu", quick=False):
+    """A cold slug (0 K) enters a channel at 1 K with uniform slip flow: the bounded scheme
+    must create no temperature outside [0, 1] K, and the projection must leave no divergence."""
+    n = 32 if quick else 64
+    x = np.linspace(0.0, 2.0, 2 * n + 1)
+    y = np.linspace(0.0, 1.0, n // 4 + 1)
+    g = _grid_2d(x, y)
+    fluid = Fluid("inviscid-ish", 1.0, 1e-6, 1e-9, 1.0)
+    bc = {"x-": FlowBoundary("inflow", velocity=(1.0, 0.0, 0.0), temperature=0.0),
+          "x+": FlowBoundary("outflow"), "y-": FlowBoundary("slip"),
+          "y+": FlowBoundary("slip"), **SLIP_Z}
+    p = FlowProblem(g, fluid, bc, initial_temperature=1.0, initial_velocity=(1.0, 0, 0))
+    s = FlowSolver(p, backend)
+    s.run(steady=False, end_time=1.0)
+    T = s.result().T
+    over = max(float(T.max()) - 1.0, 0.0 - float(T.min()), 0.0)
+    # the front: where T crosses 1/2 should be x = 1 (advected one second at 1 m/s)
+    prof = T[:, T.shape[1] // 2, 0]
+    xc = g.centres(0)
+    front = float(np.interp(0.5, prof, xc))
+    return [_row("advection of a temperature step", "largest new extremum (K)", 0.0, over,
+                 1e-12, "bounded (TVD) scheme: no new extrema", relative=False, error=over),
+            _row("advection of a temperature step", "front position after 1 s (m)", 1.0,
+                 front, 2.0 / n, "exact transport at 1 m/s", relative=False)]
+
+
+def pressure_multigrid(backend="cpu", quick=False):
+    """Multigrid-preconditioned CG on the pressure equation around a solid block: the
+    iterations to 1e-8 must not grow as the grid is refined twice."""
+    from .flow import SolidBlock
+    from .solvers.krylov import pcg
+
+    its, red = [], []
+    for n in ((16, 32) if quick else (32, 64)):
+        g = Grid(np.linspace(0, 1, n + 1), clustered(n, 1.0), np.linspace(0, 1, n + 1))
+        fluid = Fluid("p", 1.0, 1e-2, 1e-2, 1.0)
+        blk = SolidBlock("server", (0.3, 0.3, 0.3), (0.6, 0.5, 0.7), 10.0, 1000.0, 1000.0)
+        bc = {"x-": FlowBoundary("inflow", velocity=(1.0, 0, 0), temperature=300.0),
+              "x+": FlowBoundary("outflow")}
+        s = FlowSolver(FlowProblem(g, fluid, bc, blocks=[blk]), backend)
+        rng = np.random.default_rng(1)
+        b = np.zeros(s.phi.shape)
+        b[1:-1, 1:-1, 1:-1] = rng.standard_normal(g.shape) * (~s._solid)
+        be = s.be
+        bb = be.asarray(b, s.dtype)
+        x = be.zeros(b.shape, s.dtype)
+        st = pcg(be, s._pop, bb, x, s._pmg.apply, 1e-8, 200)
+        its.append(st.iterations)
+        red.append((st.residual / st.history[0]) ** (1.0 / st.iterations))
+    return [Row("pressure equation around a block (3D, stretched)",
+                f"CG iterations {its[0]} -> {its[1]} (reduction per iteration "
+                f"{red[0]:.3f}, {red[1]:.3f})", 1.0, its[1] / its[0],
+                max(0.0, its[1] / its[0] - 1.0), 0.5, its[1] <= 1.5 * its[0],
+                "grid-independent multigrid")]
+
+
+CASES = [plane_poiseuille, channel_heat_transfer, lid_driven_cavity, natural_convection_suite,
+         bounded_advection, pressure_multigrid]
