@@ -136,3 +136,11 @@ def test_cli_run_and_bench_on_emulator(emulator_lib, tmp_path):
     for row in report["steady"]:
         assert abs(row["T_max_minus_T_wall"] - 0.125) < 1e-3
     _no_leak()
+
+
+def test_flow_steps_on_emulator(emulator_lib):
+    """kernels/flow.cu against the CPU flow kernels: a few steps of three flows."""
+    r = _run([str(EMU / "flow_end_to_end.py")], emulator_lib)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert "flow end-to-end on the emulated GPU: all checks passed" in r.stdout, r.stdout
+    _no_leak()

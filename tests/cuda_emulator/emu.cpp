@@ -9,6 +9,7 @@
 
 #include "../../kernels/conduction.cu"
 #include "../../kernels/multigrid.cu"
+#include "../../kernels/flow.cu"
 
 #include <cstddef>
 #include <functional>
@@ -115,6 +116,13 @@ Entry make(void (*k)(A...)) {
         REG(thermosim::line_gs<T, 2>), REG(thermosim::restrict_sum<T>),                    \
         REG(thermosim::prolong_add<T>)
 
+#define FLOW(T)                                                                            \
+    REG(thermosim::momentum_rhs<T, 0>), REG(thermosim::momentum_rhs<T, 1>),                \
+        REG(thermosim::momentum_rhs<T, 2>), REG(thermosim::correct<T, 0>),                 \
+        REG(thermosim::correct<T, 1>), REG(thermosim::correct<T, 2>),                      \
+        REG(thermosim::divergence_rhs<T>), REG(thermosim::energy_rhs<T>),                  \
+        REG(thermosim::lincomb<T>)
+
 std::map<std::string, Entry>& table() {
     static std::map<std::string, Entry> t = {
         STEP(float, unsigned char),
@@ -125,6 +133,8 @@ std::map<std::string, Entry>& table() {
         REG(thermosim::explicit_step_uniform<double, THERMOSIM_PREFETCH>),
         MG(float),
         MG(double),
+        FLOW(float),
+        FLOW(double),
     };
     return t;
 }

@@ -21,6 +21,8 @@ from pathlib import Path
 import cupy
 import numpy as np
 
+from .gpu_flow import GPUFlowKernels
+
 #: The per-id table columns that explicit_step reads (thermosim.model.TABLE_FIELDS); the last
 #: two (contact resistance and block group) only with ``contact=True``.
 TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot", "rc", "grp")
@@ -91,6 +93,11 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
                       *(line_name(t, a) for a in range(3)),
                       f"thermosim::restrict_sum<{t}>",
                       f"thermosim::prolong_add<{t}>"]
+        elif file == "flow":
+            names += [f"thermosim::momentum_rhs<{t}, {a}>" for a in range(3)]
+            names += [f"thermosim::correct<{t}, {a}>" for a in range(3)]
+            names += [f"thermosim::divergence_rhs<{t}>", f"thermosim::energy_rhs<{t}>",
+                      f"thermosim::lincomb<{t}>"]
         else:
             raise ValueError(f"unknown kernel file '{file}'")
     return names
@@ -161,7 +168,7 @@ def _vec(a, dtype, size: int | None, what: str):
     return v
 
 
-class GPUBackend:
+class GPUBackend(GPUFlowKernels):
     """CuPy + CUDA C++ kernels: must give the CPU backend's answers."""
 
     name = "gpu"

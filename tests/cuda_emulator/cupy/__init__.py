@@ -98,6 +98,8 @@ def _reduction(name):
 # reductions give 0-d device arrays, as CuPy's do)
 max, min, sum = _reduction("max"), _reduction("min"), _reduction("sum")
 abs = np.abs        # a ufunc: device in, device out (see ndarray.__array_ufunc__)
+isfinite = np.isfinite
+any = _reduction("any")
 
 
 def zeros(shape, dtype=float):
