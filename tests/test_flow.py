@@ -112,3 +112,79 @@ def test_divergence_stops_with_advice():
     s = FlowSolver(p, "cpu", cfl=20.0)
     with pytest.raises(SolverError, match="cfl"):
         s.run(steady=True, max_steps=400, check_every=5)
+
+
+FLOW_CASE = """name: tiny_flow
+domain: {max: [0.04, 0.01, 0.005], background: air}
+grid: {cells: [16, 8, 1]}
+blocks:
+  - {name: chip, material: copper, min: [0.015, 0.0, 0.0], max: [0.025, 0.0025, 0.005],
+     power: 1.0}
+flow:
+  fluid: air
+  gravity: [0, -9.81, 0]
+  boundaries:
+    x-: {type: inflow, velocity: [0.05, 0, 0], T: 300}
+    x+: {type: outflow}
+    z-: {type: slip}
+    z+: {type: slip}
+  end_time: 0.05
+"""
+
+FLOW_BAD = {
+    "inflow_without_outflow": (FLOW_CASE.replace("x+: {type: outflow}", "x+: {type: wall}"),
+                               "flow.boundaries", "nowhere to go"),
+    "inflow_without_temperature": (FLOW_CASE.replace(
+        "velocity: [0.05, 0, 0], T: 300}", "velocity: [0.05, 0, 0]}"), "flow.boundaries.x-",
+        "needs its temperature"),
+    "fluid_block": (FLOW_CASE.replace("material: copper", "material: water"),
+                    "blocks[0] (chip).material", "not a solid"),
+    "background_not_the_fluid": (FLOW_CASE.replace("background: air", "background: void"),
+                                 "domain.background", "flowing fluid"),
+    "bad_cfl": (FLOW_CASE.replace("end_time: 0.05", "end_time: 0.05\n  cfl: 3"), "flow.cfl",
+                "cfl must lie in (0, 1]"),
+}
+
+
+def _cli(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "thermosim.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_runs_a_flow_case(tmp_path):
+    """`thermosim run` on a flow case: summary, HDF5 with velocity, pressure and the
+    staggered arrays, an XDMF sidecar naming them, a picture."""
+    import h5py
+
+    (tmp_path / "c.yaml").write_text(FLOW_CASE)
+    r = _cli("run", "c.yaml", "-o", "out.h5", "--png", "out.png", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "max T" in r.stdout and "pressure drop" in r.stdout and "(flow," in r.stdout
+    with h5py.File(tmp_path / "out.h5") as f:
+        assert f["fields/velocity"].shape == (16, 8, 1, 3)
+        assert f["fields/p"].shape == (16, 8, 1)
+        assert f["staggered/u"].shape == (17, 8, 1)
+        assert f["staggered/v"].shape == (16, 9, 1)
+        assert f.attrs["kind"] == "flow"
+        assert f["metrics"].attrs["hotspot_block"] == "chip"
+        # no flow through the solid chip's faces
+        u = f["staggered/u"][()]
+        assert np.all(u[6:11, 0:2, 0][1:-1] == 0.0)
+    xmf = (tmp_path / "out.xmf").read_text()
+    assert 'Name="velocity" AttributeType="Vector"' in xmf and 'Name="p"' in xmf
+    assert (tmp_path / "out.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", sorted(FLOW_BAD))
+def test_bad_flow_case_one_line_error(name, tmp_path):
+    text, key, reason = FLOW_BAD[name]
+    (tmp_path / "c.yaml").write_text(text)
+    r = _cli("run", "c.yaml", "-o", "out.h5", cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("thermosim: error: c.yaml: "), r.stderr
+    assert key in lines[0] and reason in lines[0], lines[0]
+    assert not (tmp_path / "out.h5").exists()

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import CaseError
 
@@ -199,8 +200,77 @@ class SolverSpec(_Model):
         return self
 
 
+class FlowFace(_Model):
+    """A domain face of a flow case: ``wall`` (no-slip; ``velocity`` its own tangential
+    velocity, m/s), ``slip``, ``inflow`` (``velocity`` m/s, ``T`` K, ``profile``) or
+    ``outflow``; heat: ``T`` (K) or ``heat_flux`` (W/m^2 into the domain), else adiabatic."""
+
+    type: Literal["wall", "slip", "inflow", "outflow"] = "wall"
+    velocity: Vec3 = (0.0, 0.0, 0.0)
+    T: Optional[float] = None
+    heat_flux: Optional[float] = None
+    profile: Literal["uniform", "parabolic"] = "uniform"
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.T is not None and not self.T > 0:
+            raise ValueError("T is in kelvin and must be positive")
+        if self.T is not None and self.heat_flux is not None:
+            raise ValueError("give either T or heat_flux, not both")
+        if self.type == "inflow" and self.T is None:
+            raise ValueError("an inflow needs its temperature T")
+        return self
+
+
+class FlowSpec(_Model):
+    """Flow of the domain's background fluid around the (solid) blocks.
+
+    ``fluid``: a CoolProp fluid evaluated at ``reference_temperature`` (K), which is also the
+    Boussinesq reference; ``gravity`` m/s^2; ``boundaries`` per domain face (missing faces
+    are adiabatic no-slip walls); steady (march until the scaled rates of change fall below
+    ``tolerance``) or up to ``end_time`` (s); ``cfl`` scales the stable explicit step."""
+
+    fluid: str = "air"
+    reference_temperature: float = 300.0
+    gravity: Vec3 = (0.0, 0.0, -9.81)
+    boundaries: dict[Literal["x-", "x+", "y-", "y+", "z-", "z+"], FlowFace] = Field(
+        default_factory=dict)
+    end_time: Optional[float] = None
+    tolerance: float = 1e-5
+    cfl: float = 0.5
+    max_steps: int = 200_000
+
+    @field_validator("reference_temperature")
+    @classmethod
+    def _tref(cls, v):
+        if not v > 0:
+            raise ValueError("reference_temperature is in kelvin and must be positive")
+        return v
+
+    @field_validator("cfl")
+    @classmethod
+    def _cfl(cls, v):
+        if not 0 < v <= 1:
+            raise ValueError("cfl must lie in (0, 1]")
+        return v
+
+    @field_validator("end_time")
+    @classmethod
+    def _end(cls, v):
+        if v is not None and not v > 0:
+            raise ValueError("end_time must be positive (s)")
+        return v
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tol(cls, v):
+        if not 0 < v < 1:
+            raise ValueError("tolerance must lie in (0, 1)")
+        return v
+
+
 class Case(_Model):
-    """A complete thermal case."""
+    """A complete thermal case (with ``flow``: a flow and heat-transfer case)."""
 
     name: str = "case"
     domain: Domain
@@ -211,6 +281,7 @@ class Case(_Model):
     powers: dict[str, float] = Field(default_factory=dict)
     initial_temperature: float = 300.0
     solver: SolverSpec = Field(default_factory=SolverSpec)
+    flow: Optional[FlowSpec] = None
     source_file: Optional[str] = Field(default=None, exclude=True)
 
     # -- checks that need the whole case; each names the key it is about --------------
@@ -252,6 +323,9 @@ class Case(_Model):
         if self.initial_temperature <= 0:
             raise CaseError("temperatures are in kelvin and must be positive",
                             "initial_temperature", self.source_file)
+        if self.flow is not None and self.boundaries:
+            raise CaseError("a flow case describes its domain faces under flow.boundaries",
+                            "boundaries", self.source_file)
         return self
 
     def block_power(self, block: Block) -> float:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .errors import ThermosimError
 
@@ -88,6 +90,8 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
     console = Console(stderr=True, quiet=quiet)
     path = Path(case) if case else DEFAULT
     c = load_case(path)
+    if c.flow is not None:
+        return _run_flow(c, path, output, backend, png, console)
     model = build_model(c)          # every case mistake is reported before any output
     preflight(model)
     out = Path(output) if output else Path(f"{c.name}.h5")
@@ -124,6 +128,54 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
             result = solve(model, backend, progress=progress, **opts)
     if console.is_terminal:
         console.print(" " * 72, end="\r")
+    click.echo(result.summary())
+    written = result.save(out)
+    click.echo(f"written       {written}")
+    if png:
+        info = _render(written, png)
+        click.echo(f"picture       {info['png']}")
+
+
+def _run_flow(c, path, output, backend, png, console):
+    """``thermosim run`` for a case with a flow section."""
+    from .flow import FlowSolver, problem_from_case
+    from .model import _check_memory
+
+    problem = problem_from_case(c)
+    _check_memory(problem.grid, c.source_file)
+    out = Path(output) if output else Path(f"{c.name}.h5")
+    console.print(f"[bold]thermosim[/] {path}  ->  {out}  (flow)")
+    spec = c.flow
+    dtype = np.float32 if c.solver.precision == "float32" else np.float64
+    solver = FlowSolver(problem, backend, dtype, cfl=spec.cfl)
+    t0 = time.perf_counter()
+    steady = spec.end_time is None
+
+    def progress(step, t, ru, rt):
+        if step % 200 and step != 1:
+            return
+        el = time.perf_counter() - t0
+        if steady:
+            worst = max(ru, rt)
+            left = ""
+            hist = solver.stats.history
+            if len(hist) > 20 and worst > 0:
+                # residuals fall roughly exponentially: extrapolate the recent rate
+                s0, _, a, b = hist[-20]
+                r0 = max(a, b)
+                if r0 > worst:
+                    rate = math.log(r0 / worst) / (step - s0)
+                    steps_left = math.log(worst / spec.tolerance) / rate
+                    left = f"  about {el / step * steps_left:.0f} s left"
+            console.print(f"  step {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "
+                          f"{rt:.2e} (temperature), target {spec.tolerance:.0e}{left}")
+        else:
+            left = el * (spec.end_time - t) / max(t, 1e-300)
+            console.print(f"  step {step}  t = {t:.4g} / {spec.end_time:g} s  about "
+                          f"{left:.0f} s left")
+
+    result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
+                        max_steps=spec.max_steps, progress=progress)
     click.echo(result.summary())
     written = result.save(out)
     click.echo(f"written       {written}")

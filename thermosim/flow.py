@@ -130,8 +130,8 @@ class FlowBoundary:
 class SolidBlock:
     """A solid box inside the fluid: no-slip, conducting, optionally heated.
 
-    lower, upper: corners (m); conductivity W/(m K); density kg/m^3; specific_heat
-    J/(kg K); power W spread over its cells."""
+    lower, upper: corners (m); conductivity W/(m K), one value or (kx, ky, kz); density
+    kg/m^3; specific_heat J/(kg K); power W spread over its cells."""
 
     name: str
     lower: tuple
@@ -207,10 +207,79 @@ class FlowResult:
     fluid: np.ndarray
     stats: FlowStats
     backend: str = "cpu"
+    device: str = ""
+    heat_flows: dict = field(default_factory=dict)     # W leaving, per boundary
+    total_power: float = 0.0                           # W put in (blocks, heat-flux faces)
+    block_index: Optional[np.ndarray] = None           # block of each cell, -1 in the fluid
 
     @property
     def grid(self) -> Grid:
         return self.problem.grid
+
+    @property
+    def energy_balance_error(self) -> float:
+        """|heat in - heat out| / heat in (relative; steady runs)."""
+        out = sum(self.heat_flows.values())
+        scale = max(abs(self.total_power), sum(abs(v) for v in self.heat_flows.values()),
+                    1e-300)
+        return abs(self.total_power - out) / scale
+
+    def hotspot(self) -> dict:
+        idx = np.unravel_index(int(np.argmax(self.T)), self.T.shape)
+        blk = -1 if self.block_index is None else int(self.block_index[idx])
+        name = self.problem.blocks[blk].name if blk >= 0 else self.problem.fluid.name
+        return {"T": float(self.T[idx]), "index": [int(i) for i in idx], "block": name,
+                "position": [float(self.grid.centres(a)[idx[a]]) for a in range(3)]}
+
+    def pressure_drop(self) -> float | None:
+        """Mean static pressure on the inflow faces minus that on the outflow faces (Pa)."""
+        means = {"inflow": [], "outflow": []}
+        for f, b in self.problem.boundaries.items():
+            if b.kind in means:
+                axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+                sl = [slice(None)] * 3
+                sl[axis] = -1 if side else 0
+                means[b.kind].append(float(self.pressure[tuple(sl)].mean()))
+        if not means["inflow"] or not means["outflow"]:
+            return None
+        return float(np.mean(means["inflow"]) - np.mean(means["outflow"]))
+
+    def summary(self) -> str:
+        st, hs = self.stats, self.hotspot()
+        speed = np.sqrt((self.cell_velocity() ** 2).sum(axis=0))
+        state = (f"steady after {st.steps} steps (residuals {st.residual_velocity:.1e} "
+                 f"velocity, {st.residual_temperature:.1e} temperature)" if st.converged
+                 else f"{st.steps} steps to t = {st.time:.4g} s")
+        lines = [
+            f"case          {self.problem.name}  (flow, {self.T.size:,} cells, "
+            f"{self.problem.fluid.name})",
+            f"state         {state}",
+            f"max T         {hs['T']:.3f} K ({hs['T'] - 273.15:.2f} degC) in '{hs['block']}' "
+            f"at ({', '.join(f'{v * 1e3:.2f}' for v in hs['position'])}) mm",
+            f"max speed     {float(speed.max()):.4g} m/s",
+        ]
+        dp = self.pressure_drop()
+        if dp is not None:
+            lines.append(f"pressure drop {dp:.5g} Pa (inflow minus outflow)")
+        lines.append(f"power in      {self.total_power:.6g} W")
+        for label, q in self.heat_flows.items():
+            lines.append(f"  out via {label:<28s} {q:.6g} W")
+        if self.stats.converged and self.total_power:
+            lines.append(f"energy balance {self.energy_balance_error:.2e} (relative error)")
+        elif self.total_power:
+            stored = self.total_power - sum(self.heat_flows.values())
+            lines.append(f"  still being stored (not steady)  {stored:.6g} W")
+        lines.append(f"pressure      {st.pressure_iterations / max(st.pressure_solves, 1):.1f} "
+                     f"CG iterations per solve, residual x{st.pressure_reduction:.3f} per "
+                     "iteration")
+        lines.append(f"wall time     {st.wall_time:.3f} s")
+        lines.append(f"backend       {self.backend}: {self.device}")
+        return "\n".join(lines)
+
+    def save(self, path, **kw):
+        from .output import write_flow_result
+
+        return write_flow_result(self, path, **kw)
 
     @property
     def pressure(self) -> np.ndarray:
@@ -338,13 +407,15 @@ class FlowSolver:
         """Conductances (W/K), capacities (J/K) and sources (W) of the energy equation."""
         p, g = self.problem, self.problem.grid
         fl = p.fluid
-        k = np.full(self.shape, fl.conductivity)
+        k = np.full((3, *self.shape), fl.conductivity)
         rhoc = np.full(self.shape, fl.volumetric_heat_capacity)
         power = np.zeros(self.shape)
         vol = g.cell_volumes()
         for n, b in enumerate(p.blocks):
             m = self._block_index == n
-            k[m] = b.conductivity
+            kb = np.broadcast_to(np.asarray(b.conductivity, float), (3,))
+            for a in range(3):
+                k[a][m] = kb[a]
             rhoc[m] = b.density * b.specific_heat
             if b.power:
                 power[m] = b.power * vol[m] / vol[m].sum()
@@ -355,7 +426,7 @@ class FlowSolver:
             area = np.multiply.outer(h[others[0]], h[others[1]])
             shp = [1, 1, 1]
             shp[a] = -1
-            half = (0.5 * h[a]).reshape(shp) / k        # half-cell resistance x area
+            half = (0.5 * h[a]).reshape(shp) / k[a]     # half-cell resistance x area
             n = self.shape[a]
             lo = [slice(None)] * 3
             hi = [slice(None)] * 3
@@ -525,7 +596,7 @@ class FlowSolver:
             self._pb -= s / self._fluid_cells * self.fluid_weight
         self._fill_phi_halo(mirror=False)          # the solver's halo is zero
         st = pcg(be, self._pop, self._pb, self.phi, self._pmg.apply, self.pressure_tolerance,
-                 500, work=self._pwork)
+                 500, work=self._pwork, atol=self._pressure_atol(dt))
         if not st.converged:
             raise SolverError(f"the pressure solve did not converge (residual "
                               f"{st.residual:.1e} after {st.iterations} iterations): reduce "
@@ -539,6 +610,19 @@ class FlowSolver:
         for c in range(3):
             if self.shape[c] >= 1:
                 be.correct(c, vel[c], self.phi, self.fluid, self.d, dt)
+
+    def _pressure_atol(self, dt: float) -> float:
+        """Absolute floor of the pressure residual (m^3/s^2): round-off of the volume
+        flows at the velocity scale, so that re-projecting a divergence-free field stops."""
+        if not hasattr(self, "_flux_scale"):
+            g = self.problem.grid
+            U = max([abs(v) for b in self.problem.boundaries.values() for v in b.velocity]
+                    + [1e-30])
+            area = max(float(np.prod([g.upper[b] - g.lower[b] for b in range(3) if b != a]))
+                       for a in range(3))
+            self._flux_scale = U * area * math.sqrt(g.ncells)
+        eps = 1e-13 if self.dtype == np.float64 else 1e-6
+        return eps * self._flux_scale / dt
 
     @property
     def fluid_weight(self):
@@ -584,14 +668,20 @@ class FlowSolver:
             shp[c] = -1
             speed = xp.abs(self.vel[c][1:-1, 1:-1, 1:-1]) / hmin.reshape(shp)
             rate = speed if rate is None else rate + speed
+        umax2 = 0.0
         if rate is not None:
             inv = float(rate.max())
+            umax2 = sum(float(xp.abs(self.vel[c]).max()) ** 2 for c in range(3))
         nu = self.problem.fluid.kinematic_viscosity
         visc = sum(1.0 / float(np.min(h[1:-1])) ** 2 for h, n in zip(self._h_host, self.shape)
                    if n >= 2)
         # one combined explicit limit: advection, viscous and conductive rates add up
         total = inv + 2.0 * nu * visc + 1.0 / self._dt_conduction
         dt = self.cfl / total if total > 0 else math.inf
+        # central advection is stable only while viscosity damps it: dt <= 2 nu / |u|^2
+        # (binding where the cell Reynolds number exceeds ~2)
+        if umax2 > 0:
+            dt = min(dt, self.cfl * 2.0 * nu / umax2)
         if not math.isfinite(dt):
             L = min(float(np.sum(h[1:-1])) for h in self._h_host)
             U = max(abs(v) for b in self.problem.boundaries.values() for v in b.velocity) or 1.0
@@ -704,6 +794,97 @@ class FlowSolver:
         phi = host(self.phi)[1:-1, 1:-1, 1:-1]
         if self._singular:
             phi = phi - phi[~self._solid].mean()
-        T = host(self.T)[1:-1, 1:-1, 1:-1]
+        Tpad = host(self.T)
+        T = Tpad[1:-1, 1:-1, 1:-1]
+        flows, power = self._heat_flows(Tpad, (u, v, w))
         return FlowResult(self.problem, u, v, w, phi, T, ~self._solid, self.stats,
-                          getattr(be, "name", "cpu"))
+                          getattr(be, "name", "cpu"), getattr(be, "device_name", ""), flows,
+                          power, self._block_index)
+
+    def _heat_flows(self, Tpad, vel) -> tuple[dict, float]:
+        """Heat leaving through each domain face (W): carried by the flow (inflow and outflow
+        faces, relative to no datum: their sum is what the flow takes away) and conducted
+        through fixed-temperature faces; and the power put in (blocks, heat-flux faces)."""
+        p = self.problem
+        n = self.shape
+        rhoc = p.fluid.volumetric_heat_capacity
+        flows = {}
+        power = float(sum(b.power for b in p.blocks))
+        g = p.grid
+        for f, b in p.boundaries.items():
+            axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+            others = [a for a in range(3) if a != axis]
+            area = np.multiply.outer(g.spacing(others[0]), g.spacing(others[1]))
+
+            def at(a, i):
+                sl = [slice(1, -1)] * 3
+                sl[axis] = i
+                return a[tuple(sl)]
+            inner = at(Tpad, n[axis] if side else 1)
+            halo = at(Tpad, n[axis] + 1 if side else 0)
+            vn = vel[axis].take(-1 if side else 0, axis=axis)
+            sign = 1.0 if side else -1.0                 # outward normal
+            q = 0.0
+            if b.kind in ("inflow", "outflow"):
+                out = sign * vn
+                Tf = np.where(out > 0, inner, halo)
+                # enthalpy relative to the reference temperature: the faces' sum does not
+                # depend on that datum (the flow conserves mass)
+                q += float((rhoc * out * (Tf - p.reference_temperature) * area).sum())
+            Gb = self._G_host[axis].take(-1 if side else 0, axis=axis)
+            q += float((Gb * (inner - halo)).sum())
+            if b.heat_flux is not None:
+                power += float(b.heat_flux * area.sum())
+            if q != 0.0 or b.kind in ("inflow", "outflow") or b.temperature is not None:
+                flows[f"{f} ({b.kind})"] = q
+        return flows, power
+
+
+def problem_from_case(case) -> FlowProblem:
+    """The :class:`FlowProblem` of a case with a ``flow`` section: the domain's background is
+    the flowing fluid, every block a conducting solid."""
+    from .materials import FLUIDS, lookup, make_material
+    from .model import make_grid
+
+    spec = case.flow
+    file = case.source_file
+    if spec.fluid not in FLUIDS:
+        raise CaseError(f"unknown fluid '{spec.fluid}' (known: {', '.join(sorted(FLUIDS))})",
+                        "flow.fluid", file)
+    if case.domain.background != spec.fluid:
+        raise CaseError(f"the space around the blocks is the flowing fluid: set "
+                        f"domain.background to '{spec.fluid}'", "domain.background", file)
+    fluid = Fluid.from_coolprop(spec.fluid, spec.reference_temperature)
+    user = {}
+    for name, m in case.materials.items():
+        if m.fluid is not None:
+            continue
+        try:
+            user[name] = make_material(name, m.k, m.rho, m.cp)
+        except CaseError as e:
+            raise e.with_file(file) from None
+    blocks = []
+    for i, b in enumerate(case.blocks):
+        key = f"blocks[{i}] ({b.name}).material"
+        try:
+            m = lookup(b.material, user, spec.reference_temperature)
+        except CaseError as e:
+            raise CaseError(e.reason, key, file) from None
+        if m.kind != "solid":
+            raise CaseError(f"'{b.material}' is not a solid: blocks inside a flow are solids "
+                            "(the fluid fills the rest of the domain)", key, file)
+        blocks.append(SolidBlock(b.name, tuple(b.min), tuple(b.max), m.conductivity,
+                                 m.density, m.specific_heat, case.block_power(b)))
+    bcs = {}
+    for face, f in spec.boundaries.items():
+        try:
+            bcs[face] = FlowBoundary(f.type, tuple(f.velocity), f.T, f.heat_flux, f.profile)
+        except CaseError as e:
+            raise CaseError(e.reason, f"flow.boundaries.{face}", file) from None
+    try:
+        return FlowProblem(make_grid(case), fluid, bcs, blocks, tuple(spec.gravity),
+                           spec.reference_temperature, case.initial_temperature,
+                           name=case.name)
+    except CaseError as e:
+        key = e.key if e.key is None or e.key.startswith("flow") else f"flow.{e.key}"
+        raise CaseError(e.reason, key, file) from None

@@ -25,6 +25,14 @@ x index i, y index j, z index k, z varying fastest)::
                             total_power (W), energy_balance_error (relative), storage_rate (W)
     /metrics/heat_flow_labels, /metrics/heat_flow_W   where the heat leaves (W per boundary)
     /metrics/block_names, /metrics/block_max_T, /metrics/block_mean_T   per block (K)
+    Flow results (thermosim.flow) add
+    /fields/velocity        float64 (nx, ny, nz, 3), cell-centred velocity, units="m/s"
+    /fields/p               float64 (nx, ny, nz), static pressure minus the hydrostatic
+                            part of the reference density, units="Pa"
+    /staggered/u, v, w      float64 face velocities (nx+1, ny, nz), (nx, ny+1, nz),
+                            (nx, ny, nz+1), units="m/s" (what a restart needs)
+    /metrics                attrs also: max_speed (m/s), pressure_drop (Pa, inflow minus
+                            outflow, when both exist), fluid
     /xdmf/T, /xdmf/material, /xdmf/block, /xdmf/power, /xdmf/snapshots/T_NNNNN
                             the same cell fields transposed to shape (nz, ny, nx) (x fastest),
                             read only by the XDMF sidecar (see below); absent with xdmf=False
@@ -252,7 +260,7 @@ def _write_metrics(g, result) -> None:
 
 # ---------------------------------------------------------------------------------------
 def xdmf_text(h5_name: str, shape, name: str = "result", snapshot_times=(),
-              final_time=None) -> str:
+              final_time=None, extra=()) -> str:
     """The XDMF 3 document for a result file ``h5_name`` (a name relative to the .xmf) of
     ``shape = (nx, ny, nz)`` cells; see the module docstring for the axis order."""
     nx, ny, nz = (int(n) for n in shape)
@@ -282,6 +290,9 @@ def xdmf_text(h5_name: str, shape, name: str = "result", snapshot_times=(),
             a = ET.SubElement(g, "Attribute", Name=aname, AttributeType="Scalar",
                               Center="Cell")
             data_item(a, cells, ntype, prec, ds)
+        for aname, kind, ds in extra:           # flow fields: ("p", "Scalar", "/xdmf/p")
+            a = ET.SubElement(g, "Attribute", Name=aname, AttributeType=kind, Center="Cell")
+            data_item(a, cells + (" 3" if kind == "Vector" else ""), "Float", 8, ds)
         return g
 
     times = [float(t) for t in snapshot_times]
@@ -340,6 +351,10 @@ def read_result(path, snapshots: bool = True) -> dict:
             out[name] = ds[()]
             if "units" in ds.attrs:
                 units[f"fields/{name}"] = ds.attrs["units"]
+        for name in ("velocity", "p"):          # flow results only
+            if name in f["fields"]:
+                out[name] = f["fields"][name][()]
+                units[f"fields/{name}"] = f["fields"][name].attrs.get("units")
         out["units"] = units
         out["material_names"] = attrs(f["fields/material"]).get("names", [])
         out["block_names"] = attrs(f["fields/block"]).get("names", [])
@@ -362,3 +377,102 @@ def read_result(path, snapshots: bool = True) -> dict:
             ds = f["snapshots/T"]
             out["snapshots"] = [(float(t), ds[i]) for i, t in enumerate(times)]
     return out
+
+
+def write_flow_result(result, path, xdmf: bool = True) -> Path:
+    """Write a :class:`~thermosim.flow.FlowResult` in the layout above (the conduction
+    datasets, plus velocity and pressure) with its XDMF sidecar.  Returns the HDF5 path."""
+    import h5py
+
+    path = Path(path)
+    xmf = xdmf_path(path)
+    if xmf == path:
+        raise ValueError(f"{path}: the result file needs another suffix than .xmf (use .h5)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    p = result.problem
+    nblk = len(p.blocks)
+    block = np.full(result.T.shape, -1, np.int16) if result.block_index is None \
+        else result.block_index.astype(np.int16)
+    material = (block + 1).astype(np.int16)            # 0: the fluid, 1 + b: block b
+    vol = result.grid.cell_volumes()
+    power = np.zeros(result.T.shape)
+    for b in range(nblk):
+        m = block == b
+        if m.any():
+            power[m] = p.blocks[b].power / vol[m].sum()
+    vel = np.moveaxis(result.cell_velocity(), 0, -1)
+    fields = {"T": result.T, "material": material, "block": block, "power": power}
+    with contextlib.ExitStack() as stack:
+        tmp_xmf = stack.enter_context(atomic_path(xmf, fsync=True)) if xdmf else None
+        tmp_h5 = stack.enter_context(atomic_path(path, fsync=True))
+        with h5py.File(tmp_h5, "w") as f:
+            f.attrs["thermosim_version"] = thermosim_version()
+            f.attrs["layout_version"] = LAYOUT_VERSION
+            f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(
+                timespec="seconds")
+            f.attrs["case_name"] = str(p.name)
+            f.attrs["kind"] = "flow"
+            g = f.create_group("grid")
+            for name, faces in zip("xyz", result.grid.faces):
+                g.create_dataset(name, data=np.asarray(faces, np.float64)).attrs["units"] = "m"
+            g = f.create_group("fields")
+            g.create_dataset("T", data=result.T).attrs["units"] = "K"
+            d = g.create_dataset("material", data=material, **_GZIP)
+            d.attrs["names"] = _strings([p.fluid.name] + [f"{b.name} (solid)"
+                                                         for b in p.blocks])
+            d = g.create_dataset("block", data=block, **_GZIP)
+            d.attrs["names"] = _strings(b.name for b in p.blocks)
+            g.create_dataset("power", data=power, **_GZIP).attrs["units"] = "W/m^3"
+            g.create_dataset("velocity", data=vel).attrs["units"] = "m/s"
+            g.create_dataset("p", data=result.pressure).attrs["units"] = "Pa"
+            s = f.create_group("staggered")
+            for name in "uvw":
+                s.create_dataset(name, data=getattr(result, name)).attrs["units"] = "m/s"
+            st = result.stats
+            _write_solver(f.create_group("solver"), {
+                "mode": "flow", "backend": result.backend, "device": result.device,
+                "steps": st.steps, "time": st.time, "dt": st.dt, "converged": st.converged,
+                "residual_velocity": st.residual_velocity,
+                "residual_temperature": st.residual_temperature,
+                "pressure_iterations": st.pressure_iterations,
+                "pressure_solves": st.pressure_solves,
+                "pressure_reduction": st.pressure_reduction, "wall_time": st.wall_time,
+                "cells": int(result.T.size), "shape": list(result.T.shape)})
+            m = f.create_group("metrics")
+            hs = result.hotspot()
+            m.attrs["max_temperature"] = float(result.T.max())
+            m.attrs["hotspot_T"] = hs["T"]
+            m.attrs["hotspot_position"] = np.asarray(hs["position"])
+            m.attrs["hotspot_index"] = np.asarray(hs["index"], np.int64)
+            m.attrs["hotspot_block"] = hs["block"]
+            m.attrs["total_power"] = result.total_power
+            m.attrs["energy_balance_error"] = result.energy_balance_error
+            m.attrs["max_speed"] = float(np.sqrt((vel ** 2).sum(axis=-1)).max())
+            m.attrs["fluid"] = p.fluid.name
+            dp = result.pressure_drop()
+            if dp is not None:
+                m.attrs["pressure_drop"] = dp
+            m.create_dataset("heat_flow_labels", data=_strings(result.heat_flows.keys()))
+            m.create_dataset("heat_flow_W", data=np.array(list(result.heat_flows.values()),
+                                                          np.float64)).attrs["units"] = "W"
+            names = [b.name for b in p.blocks]
+            m.create_dataset("block_names", data=_strings(names))
+            for key, fn in (("max", np.max), ("mean", np.mean)):
+                vals = [float(fn(result.T[block == i])) if (block == i).any() else np.nan
+                        for i in range(nblk)]
+                m.create_dataset(f"block_{key}_T", data=np.array(vals, np.float64))
+            if xdmf:
+                x = f.create_group("xdmf")
+                x.attrs["note"] = "copies transposed to (nz, ny, nx), x fastest, for the XDMF"
+                for name, a in {**fields, "p": result.pressure}.items():
+                    x.create_dataset(name, data=np.ascontiguousarray(a.transpose(2, 1, 0)))
+                x.create_dataset("velocity", data=np.ascontiguousarray(
+                    vel.transpose(2, 1, 0, 3)))
+        if xdmf:
+            tmp_xmf.write_text(xdmf_text(path.name, result.T.shape, str(p.name),
+                                         extra=(("p", "Scalar", "/xdmf/p"),
+                                                ("velocity", "Vector", "/xdmf/velocity"))),
+                               encoding="utf-8")
+    if not xdmf and xmf.exists():
+        xmf.unlink()
+    return path

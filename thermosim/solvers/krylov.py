@@ -19,7 +19,7 @@ class SolveStats:
 
 
 def pcg(be, op, b, x, precond, tol: float, max_iterations: int, work=None,
-        progress=None) -> SolveStats:
+        progress=None, atol: float = 0.0) -> SolveStats:
     """Solve A x = b for symmetric positive definite A, in place in ``x``.
 
     ``op`` is (Gx, Gy, Gz, D) on the backend; b and x carry a zero halo.  Stops when the
@@ -36,6 +36,7 @@ def pcg(be, op, b, x, precond, tol: float, max_iterations: int, work=None,
     stats = SolveStats()
     if bnorm == 0.0:
         bnorm = 1.0
+    tol = max(tol, atol / bnorm)
     rnorm = math.sqrt(be.dot(r, r)) / bnorm
     stats.history.append(rnorm)
     if rnorm < tol:
