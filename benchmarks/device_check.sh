@@ -26,3 +26,11 @@ python3 -m thermosim.cli validate --suite conduction --backend gpu --json "$out/
   2>&1 | tee "$out/validate_gpu.txt"
 # 3. throughput: copy bandwidth, material-id step, constant-k step, slicing, steady iteration
 python3 -m thermosim.cli bench --backend gpu --json "$out/bench_gpu.json" 2>&1 | tee "$out/bench_gpu.txt"
+# 4. flow: the flow kernels against the CPU on the quick suite, the flow table on the GPU,
+#    and the flow step / Poisson benchmark at 256^3 in float32 (with cupyx's CG beside it)
+python3 -m pytest -q -p no:cacheprovider tests/test_flow.py -k "verification_case and gpu" \
+  2>&1 | tee "$out/pytest_flow.txt"
+python3 benchmarks/flow_step.py --backend gpu --size 256 --precision float32 \
+  --json "$out/flow_gpu.json" 2>&1 | tee "$out/flow_gpu.txt"
+python3 -m thermosim.cli validate --suite flow --backend gpu --quick \
+  --json "$out/validate_flow_gpu.json" 2>&1 | tee "$out/validate_flow_gpu.txt"

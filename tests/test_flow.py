@@ -85,7 +85,7 @@ def test_projection_leaves_no_divergence():
 
 def test_cavity_float32_close_to_float64():
     eu64, ev64, _ = fv.cavity(100, 16)
-    eu32, ev32, _ = fv.cavity(100, 16, dtype=np.float32, tolerance=1e-4)
+    eu32, ev32, _ = fv.cavity(100, 16, dtype=np.float32, tolerance=1e-4, max_steps=20_000)
     assert abs(eu32 - eu64) < 2e-3 and abs(ev32 - ev64) < 2e-3
 
 

@@ -618,8 +618,8 @@ class FlowSolver:
             g = self.problem.grid
             U = max([abs(v) for b in self.problem.boundaries.values() for v in b.velocity]
                     + [1e-30])
-            area = max(float(np.prod([g.upper[b] - g.lower[b] for b in range(3) if b != a]))
-                       for a in range(3))
+            volume = float(np.prod(g.upper - g.lower))
+            area = (volume / g.ncells) ** (2.0 / 3.0)       # a typical cell face
             self._flux_scale = U * area * math.sqrt(g.ncells)
         eps = 1e-13 if self.dtype == np.float64 else 1e-6
         return eps * self._flux_scale / dt
