@@ -35,6 +35,38 @@ struct Perm<1> { static constexpr int p1 = 0, p2 = 2; };
 template <>
 struct Perm<2> { static constexpr int p1 = 0, p2 = 1; };
 
+// Advection and diffusion of the normal velocity a across the two edges of its control
+// volume along a transverse axis (memory stride s, cell index j along it, widths h, centre
+// distances d); b is the velocity along that axis.  A neighbour face row touching a solid or
+// a wall halo is met at the wall: its stored value is the wall's velocity, half a cell away.
+template <typename T>
+__device__ __forceinline__ void transverse(const T* __restrict__ a, const T* __restrict__ b,
+                                           const unsigned char* __restrict__ fluid,
+                                           long long p, long long s0, long long s, int j,
+                                           const T* __restrict__ h, const T* __restrict__ d,
+                                           T wl, T wr, T& adv, T& dif) {
+    const T ap = a[p];
+    const T bu = wl * b[p - s0 + s] + wr * b[p + s];
+    const T bl = wl * b[p - s0] + wr * b[p];
+    T au, gu, al, gl;
+    if (fluid[p - s0 + s] == 0 || fluid[p + s] == 0) {
+        au = a[p + s];
+        gu = (au - ap) / (T(0.5) * h[j]);
+    } else {
+        au = (ap * h[j + 1] + a[p + s] * h[j]) / (h[j] + h[j + 1]);
+        gu = (a[p + s] - ap) / d[j + 1];
+    }
+    if (fluid[p - s0 - s] == 0 || fluid[p - s] == 0) {
+        al = a[p - s];
+        gl = (ap - al) / (T(0.5) * h[j]);
+    } else {
+        al = (ap * h[j - 1] + a[p - s] * h[j]) / (h[j] + h[j - 1]);
+        gl = (ap - a[p - s]) / d[j];
+    }
+    adv += (bu * au - bl * al) / h[j];
+    dif += (gu - gl) / h[j];
+}
+
 // out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on interior faces normal to AX
 // (m/s^2); faces touching a solid get 0.  a: normal velocity; b, c: velocities along P1, P2.
 template <typename T, int AX>
@@ -71,50 +103,8 @@ __global__ void momentum_rhs(const T* __restrict__ a, const T* __restrict__ b,
         const T cl = T(0.5) * (a[p - s0] + ap);
         T adv = (cr * cr - cl * cl) / d0[i];
         T dif = ((a[p + s0] - ap) / h0[i] - (ap - a[p - s0]) / h0[i - 1]) / d0[i];
-        // along P1
-        {
-            const T bu = wl * b[p - s0 + s1] + wr * b[p + s1];
-            const T bl = wl * b[p - s0] + wr * b[p];
-            T au, gu, al, gl;
-            if (fluid[p - s0 + s1] == 0 || fluid[p + s1] == 0) {
-                au = a[p + s1];
-                gu = (au - ap) / (T(0.5) * h1[j]);
-            } else {
-                au = (ap * h1[j + 1] + a[p + s1] * h1[j]) / (h1[j] + h1[j + 1]);
-                gu = (a[p + s1] - ap) / d1[j + 1];
-            }
-            if (fluid[p - s0 - s1] == 0 || fluid[p - s1] == 0) {
-                al = a[p - s1];
-                gl = (ap - al) / (T(0.5) * h1[j]);
-            } else {
-                al = (ap * h1[j - 1] + a[p - s1] * h1[j]) / (h1[j] + h1[j - 1]);
-                gl = (ap - a[p - s1]) / d1[j];
-            }
-            adv += (bu * au - bl * al) / h1[j];
-            dif += (gu - gl) / h1[j];
-        }
-        // along P2
-        {
-            const T cu = wl * c[p - s0 + s2] + wr * c[p + s2];
-            const T cb = wl * c[p - s0] + wr * c[p];
-            T au, gu, al, gl;
-            if (fluid[p - s0 + s2] == 0 || fluid[p + s2] == 0) {
-                au = a[p + s2];
-                gu = (au - ap) / (T(0.5) * h2[k]);
-            } else {
-                au = (ap * h2[k + 1] + a[p + s2] * h2[k]) / (h2[k] + h2[k + 1]);
-                gu = (a[p + s2] - ap) / d2[k + 1];
-            }
-            if (fluid[p - s0 - s2] == 0 || fluid[p - s2] == 0) {
-                al = a[p - s2];
-                gl = (ap - al) / (T(0.5) * h2[k]);
-            } else {
-                al = (ap * h2[k - 1] + a[p - s2] * h2[k]) / (h2[k] + h2[k - 1]);
-                gl = (ap - a[p - s2]) / d2[k];
-            }
-            adv += (cu * au - cb * al) / h2[k];
-            dif += (gu - gl) / h2[k];
-        }
+        transverse(a, b, fluid, p, s0, s1, j, h1, d1, wl, wr, adv, dif);
+        transverse(a, c, fluid, p, s0, s2, k, h2, d2, wl, wr, adv, dif);
         const T tf = wl * Tm[p - s0] + wr * Tm[p];
         out[p] = nu * dif - adv - gbeta * (tf - T_ref);
     }

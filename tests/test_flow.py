@@ -104,12 +104,15 @@ def test_wall_velocity_must_be_tangential():
 
 
 def test_divergence_stops_with_advice():
-    """A step far beyond the stable one blows up; the run stops and names cfl."""
+    """A step far beyond the stable one blows up; the run stops and names cfl.  (The step
+    rule itself keeps cfl 20 from blowing up here, so the step is forced.)"""
     f = fv.clustered(16)
     g = Grid(f, f, np.array([0.0, 1 / 16]))
-    p = FlowProblem(g, Fluid("f", 1.0, 1e-3, 1e-3, 1.0),
+    # viscous fluid: 20 x the stable step is 17 x the explicit viscous limit
+    p = FlowProblem(g, Fluid("f", 1.0, 0.1, 0.1, 1.0),
                     {"y+": FlowBoundary("wall", velocity=(1.0, 0, 0)), **fv.SLIP_Z})
     s = FlowSolver(p, "cpu", cfl=20.0)
+    s.stable_dt = lambda: 0.2              # 40 x the explicit viscous limit
     with pytest.raises(SolverError, match="cfl"):
         s.run(steady=True, max_steps=400, check_every=5)
 

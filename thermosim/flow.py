@@ -595,8 +595,17 @@ class FlowSolver:
             s = be.dot(self._pb, self.fluid_weight)
             self._pb -= s / self._fluid_cells * self.fluid_weight
         self._fill_phi_halo(mirror=False)          # the solver's halo is zero
-        st = pcg(be, self._pop, self._pb, self.phi, self._pmg.apply, self.pressure_tolerance,
-                 500, work=self._pwork, atol=self._pressure_atol(dt))
+        try:
+            st = pcg(be, self._pop, self._pb, self.phi, self._pmg.apply,
+                     self.pressure_tolerance, 500, work=self._pwork,
+                     atol=self._pressure_atol(dt))
+        except SolverError:
+            # the pressure equation itself is fine; its right-hand side is not (NaN or inf
+            # velocities): the step was unstable
+            raise SolverError(f"the flow diverged at step {self.stats.steps + 1} (t = "
+                              f"{self.stats.time:.4g} s; the pressure solve met non-finite "
+                              f"velocities): lower cfl (now {self.cfl}) or refine the grid "
+                              "where the velocity is largest") from None
         if not st.converged:
             raise SolverError(f"the pressure solve did not converge (residual "
                               f"{st.residual:.1e} after {st.iterations} iterations): reduce "

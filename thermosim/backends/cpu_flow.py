@@ -124,6 +124,45 @@ def _face_value(tu, td, tuu, hu, hd, duu):
     return tu + psi * dd * hu / (hu + hd)
 
 
+@njit(inline="always")
+def _at(a, i, j, k, axis, m):
+    """a at the cell m steps from (i, j, k) along ``axis``."""
+    if axis == 0:
+        return a[i + m, j, k]
+    if axis == 1:
+        return a[i, j + m, k]
+    return a[i, j, k + m]
+
+
+@njit(inline="always")
+def _axis_advection(vel, T, i, j, k, axis, n, h, d, area):
+    """Advective heat flow out of cell (i, j, k) through its two faces along ``axis``
+    (W / (rho c)): sum over the faces of (u A)(T_f - T_P), outward positive.  Face f = q + s
+    (q the cell's index along the axis, s = 0 west, 1 east) lies between cells f-1 and f."""
+    tp = T[i, j, k]
+    q = (i, j, k)[axis]
+    adv = 0.0
+    for s in range(2):
+        fi = q + s
+        ve = _at(vel, i, j, k, axis, s)
+        if ve == 0.0:
+            continue
+        if ve > 0.0:
+            if fi - 2 >= 0:
+                tf = _face_value(_at(T, i, j, k, axis, s - 1), _at(T, i, j, k, axis, s),
+                                 _at(T, i, j, k, axis, s - 2), h[fi - 1], h[fi], d[fi - 1])
+            else:
+                tf = _at(T, i, j, k, axis, s - 1)
+        else:
+            if fi + 1 <= n + 1:
+                tf = _face_value(_at(T, i, j, k, axis, s), _at(T, i, j, k, axis, s - 1),
+                                 _at(T, i, j, k, axis, s + 1), h[fi], h[fi - 1], d[fi + 1])
+            else:
+                tf = _at(T, i, j, k, axis, s)
+        adv += ve * (tf - tp) * area * (1.0 if s == 1 else -1.0)
+    return adv
+
+
 @njit(**_opts)
 def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy, dz, out):
     """out = net heat into each cell (W): bounded advection in fluid cells plus conduction
@@ -145,65 +184,9 @@ def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy
                     + Gz[i - 1, j - 1, k - 1] * (T[i, j, k - 1] - tp) \
                     + Gz[i - 1, j - 1, k] * (T[i, j, k + 1] - tp)
                 if fluid[i, j, k] != 0:
-                    ax = hy[j] * hz[k]
-                    ay = hx[i] * hz[k]
-                    az = hx[i] * hy[j]
-                    adv = 0.0
-                    # x-faces i (west) and i+1 (east): outflow volume flux times face value
-                    for f in range(2):
-                        fi = i + f
-                        vel = u[fi, j, k]
-                        if vel == 0.0:
-                            continue
-                        if vel > 0.0:
-                            if fi - 2 >= 0:
-                                tf = _face_value(T[fi - 1, j, k], T[fi, j, k],
-                                                 T[fi - 2, j, k], hx[fi - 1], hx[fi], dx[fi - 1])
-                            else:
-                                tf = T[fi - 1, j, k]
-                        else:
-                            if fi + 1 <= nx + 1:
-                                tf = _face_value(T[fi, j, k], T[fi - 1, j, k],
-                                                 T[fi + 1, j, k], hx[fi], hx[fi - 1], dx[fi + 1])
-                            else:
-                                tf = T[fi, j, k]
-                        adv += vel * (tf - tp) * ax * (1.0 if f == 1 else -1.0)
-                    for f in range(2):
-                        fj = j + f
-                        vel = v[i, fj, k]
-                        if vel == 0.0:
-                            continue
-                        if vel > 0.0:
-                            if fj - 2 >= 0:
-                                tf = _face_value(T[i, fj - 1, k], T[i, fj, k],
-                                                 T[i, fj - 2, k], hy[fj - 1], hy[fj], dy[fj - 1])
-                            else:
-                                tf = T[i, fj - 1, k]
-                        else:
-                            if fj + 1 <= ny + 1:
-                                tf = _face_value(T[i, fj, k], T[i, fj - 1, k],
-                                                 T[i, fj + 1, k], hy[fj], hy[fj - 1], dy[fj + 1])
-                            else:
-                                tf = T[i, fj, k]
-                        adv += vel * (tf - tp) * ay * (1.0 if f == 1 else -1.0)
-                    for f in range(2):
-                        fk = k + f
-                        vel = w[i, j, fk]
-                        if vel == 0.0:
-                            continue
-                        if vel > 0.0:
-                            if fk - 2 >= 0:
-                                tf = _face_value(T[i, j, fk - 1], T[i, j, fk],
-                                                 T[i, j, fk - 2], hz[fk - 1], hz[fk], dz[fk - 1])
-                            else:
-                                tf = T[i, j, fk - 1]
-                        else:
-                            if fk + 1 <= nz + 1:
-                                tf = _face_value(T[i, j, fk], T[i, j, fk - 1],
-                                                 T[i, j, fk + 1], hz[fk], hz[fk - 1], dz[fk + 1])
-                            else:
-                                tf = T[i, j, fk]
-                        adv += vel * (tf - tp) * az * (1.0 if f == 1 else -1.0)
+                    adv = _axis_advection(u, T, i, j, k, 0, nx, hx, dx, hy[j] * hz[k])
+                    adv += _axis_advection(v, T, i, j, k, 1, ny, hy, dy, hx[i] * hz[k])
+                    adv += _axis_advection(w, T, i, j, k, 2, nz, hz, dz, hx[i] * hy[j])
                     s -= rhoc_fluid * adv
                 out[i, j, k] = s
 
