@@ -128,6 +128,11 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
             result = solve(model, backend, progress=progress, **opts)
     if console.is_terminal:
         console.print(" " * 72, end="\r")
+    _report(result, out, png)
+
+
+def _report(result, out, png):
+    """Print the summary, save the result (and the picture) and say where."""
     click.echo(result.summary())
     written = result.save(out)
     click.echo(f"written       {written}")
@@ -176,12 +181,7 @@ def _run_flow(c, path, output, backend, png, console):
 
     result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
                         max_steps=spec.max_steps, progress=progress)
-    click.echo(result.summary())
-    written = result.save(out)
-    click.echo(f"written       {written}")
-    if png:
-        info = _render(written, png)
-        click.echo(f"picture       {info['png']}")
+    _report(result, out, png)
 
 
 def _render(h5, png, **kw):
