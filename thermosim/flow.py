@@ -348,6 +348,7 @@ class FlowSolver:
         self._d_host = [x[1] for x in hd]
         self.h = [be.asarray(x, dt_) for x in self._h_host]
         self.d = [be.asarray(x, dt_) for x in self._d_host]
+        self._inflow_cache = {}
         self._build_masks()
         self._build_energy()
         self._build_pressure()
@@ -499,6 +500,15 @@ class FlowSolver:
                               singular=self._singular)
         self._pop = tuple(self.be.asarray(a, self.dtype) for a in (G[0], G[1], G[2], D))
         self._fluid_cells = int((~self._solid).sum())
+        w = np.zeros(self._fluid_host.shape)
+        w[1:-1, 1:-1, 1:-1] = self._fluid_host[1:-1, 1:-1, 1:-1]
+        self.fluid_weight = self.be.asarray(w, self.dtype)   # 1 in fluid cells, 0 elsewhere
+        # round-off scale of the volume flow through a typical cell face, for the pressure
+        # solve's absolute floor
+        U = max([abs(v) for b in self.problem.boundaries.values() for v in b.velocity]
+                + [1e-30])
+        volume = float(np.prod(g.upper - g.lower))
+        self._flux_scale = U * (volume / g.ncells) ** (2.0 / 3.0) * math.sqrt(g.ncells)
 
     def _initial_velocity(self, axis: int) -> np.ndarray:
         nx, ny, nz = self.shape
@@ -546,8 +556,6 @@ class FlowSolver:
                 T[at(halo)] = b.temperature
 
     def _inflow_value(self, face: str):
-        if not hasattr(self, "_inflow_cache"):
-            self._inflow_cache = {}
         if face not in self._inflow_cache:
             b = self.problem.boundaries[face]
             axis = FACES.index(face) // 2
@@ -593,7 +601,7 @@ class FlowSolver:
             # a closed domain: the discrete divergence sums to zero up to round-off;
             # remove that round-off so the system stays consistent
             s = be.dot(self._pb, self.fluid_weight)
-            self._pb -= s / self._fluid_cells * self.fluid_weight
+            be.axpy(self._pb, -s / self._fluid_cells, self.fluid_weight)
         self._fill_phi_halo(mirror=False)          # the solver's halo is zero
         try:
             st = pcg(be, self._pop, self._pb, self.phi, self._pmg.apply,
@@ -623,23 +631,8 @@ class FlowSolver:
     def _pressure_atol(self, dt: float) -> float:
         """Absolute floor of the pressure residual (m^3/s^2): round-off of the volume
         flows at the velocity scale, so that re-projecting a divergence-free field stops."""
-        if not hasattr(self, "_flux_scale"):
-            g = self.problem.grid
-            U = max([abs(v) for b in self.problem.boundaries.values() for v in b.velocity]
-                    + [1e-30])
-            volume = float(np.prod(g.upper - g.lower))
-            area = (volume / g.ncells) ** (2.0 / 3.0)       # a typical cell face
-            self._flux_scale = U * area * math.sqrt(g.ncells)
         eps = 1e-13 if self.dtype == np.float64 else 1e-6
         return eps * self._flux_scale / dt
-
-    @property
-    def fluid_weight(self):
-        if not hasattr(self, "_fw"):
-            w = np.zeros(self._fluid_host.shape)
-            w[1:-1, 1:-1, 1:-1] = self._fluid_host[1:-1, 1:-1, 1:-1]
-            self._fw = self.be.asarray(w, self.dtype)
-        return self._fw
 
     def _fill_phi_halo(self, mirror: bool):
         """Mirror phi into outflow halos (zero pressure on the face) for the correction, or
@@ -662,7 +655,8 @@ class FlowSolver:
         be = self.be
         be.energy_rhs(T, vel, self.fluid, self.G, self.problem.fluid.volumetric_heat_capacity,
                       self.q, self.h, self.d, self._Q)
-        be.lincomb(out, 1.0, T, dt, self._Q * self.inv_C)
+        self._Q *= self.inv_C                     # in place: no temporary per stage
+        be.lincomb(out, 1.0, T, dt, self._Q)
 
     def stable_dt(self) -> float:
         """Largest stable step (s): advective CFL, viscous and conductive limits."""
