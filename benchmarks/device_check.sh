@@ -1,36 +1,63 @@
 #!/usr/bin/env bash
-# One-shot GPU check: kernel tests against the CPU backend, the conduction validation suite
-# on the GPU, and the throughput benchmark.  Run it on a machine with an NVIDIA GPU and
-# CuPy, from the repository root:
+# One-shot GPU check, sized for a short lease: the conduction benchmark, every GPU kernel
+# against the CPU backend (conduction and flow), both validation tables on the GPU, and the
+# flow step / Poisson benchmark at 256^3.  Run it on a machine with an NVIDIA GPU and CuPy,
+# from the repository root:
 #
-#   bash benchmarks/device_check.sh [OUTDIR]
+#   bash benchmarks/device_check.sh [OUTDIR] [SECONDS]
 #
-# On a machine without thermosim's pure-Python dependencies (pydantic, PyYAML, click, rich,
-# CoolProp), bring them as wheels in .whl/ first; this script installs whatever is there.
+# Everything goes to OUTDIR/log.txt plus one JSON per table (five files).  Each part has its
+# own time limit and the whole run stops by SECONDS (default 540), most important parts
+# first, so that a slow part costs only itself.  On a machine without thermosim's
+# pure-Python dependencies (pydantic, CoolProp, ...), bring them as wheels in .whl/ first
+# (benchmarks/fetch_device_wheels.sh); this script installs whatever is there.
 set -uo pipefail
 out=${1:-device_check_out}
+budget=${2:-540}
 mkdir -p "$out"
+log="$out/log.txt"
+start=$SECONDS
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+part() {  # part TITLE LIMIT_S command...: run with the smaller of LIMIT_S and the time left
+  local title=$1 limit=$2
+  shift 2
+  local left=$((budget - (SECONDS - start)))
+  ((left < limit)) && limit=$left
+  if ((limit < 10)); then
+    echo "=== $title: skipped, out of time" | tee -a "$log"
+    return
+  fi
+  echo "=== $title (limit ${limit} s, at $((SECONDS - start)) s)" | tee -a "$log"
+  local t0=$SECONDS
+  timeout "$limit" "$@" 2>&1 | tee -a "$log"
+  echo "=== $title: exit ${PIPESTATUS[0]} after $((SECONDS - t0)) s" | tee -a "$log"
+}
+
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+    2>&1 | tail -3 | tee -a "$log" && export PYTHONPATH="$PYTHONPATH:/tmp/site"
 fi
-nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
-python3 -c "import cupy; print('cupy', cupy.__version__, 'cuda', cupy.cuda.runtime.runtimeGetVersion())" \
-  | tee -a "$out/gpu.txt"
-# 1. every GPU kernel against the CPU backend, and the suite on both backends
-python3 -m pytest -q -p no:cacheprovider tests/test_gpu_backend.py tests/test_verification.py \
-  2>&1 | tee "$out/pytest.txt"
-# 2. the validation table on the GPU
-python3 -m thermosim.cli validate --suite conduction --backend gpu --json "$out/validate_gpu.json" \
-  2>&1 | tee "$out/validate_gpu.txt"
-# 3. throughput: copy bandwidth, material-id step, constant-k step, slicing, steady iteration
-python3 -m thermosim.cli bench --backend gpu --json "$out/bench_gpu.json" 2>&1 | tee "$out/bench_gpu.txt"
-# 4. flow: the flow kernels against the CPU on the quick suite, the flow table on the GPU,
-#    and the flow step / Poisson benchmark at 256^3 in float32 (with cupyx's CG beside it)
-python3 -m pytest -q -p no:cacheprovider tests/test_flow.py -k "verification_case and gpu" \
-  2>&1 | tee "$out/pytest_flow.txt"
-python3 benchmarks/flow_step.py --backend gpu --size 256 --precision float32 \
-  --json "$out/flow_gpu.json" 2>&1 | tee "$out/flow_gpu.txt"
-python3 -m thermosim.cli validate --suite flow --backend gpu --quick \
-  --json "$out/validate_flow_gpu.json" 2>&1 | tee "$out/validate_flow_gpu.txt"
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv | tee -a "$log"
+python3 -c "import cupy; print('cupy', cupy.__version__, 'cuda runtime',
+cupy.cuda.runtime.runtimeGetVersion())" 2>&1 | tee -a "$log"
+
+# 1. conduction throughput (issue 2's target: 512^3 float32 material-id step)
+part "conduction benchmark" 120 python3 -m thermosim.cli bench --backend gpu --size 256 \
+  --size 512 --json "$out/bench_gpu.json"
+# 2. every GPU kernel against the CPU backend, conduction and flow; the fast suite rows
+part "GPU against CPU tests" 150 python3 -m pytest -q -rs -p no:cacheprovider \
+  tests/test_gpu_backend.py tests/test_verification.py tests/test_flow.py \
+  -k "gpu and not plane_poiseuille and not channel_heat and not lid_driven and not natural_conv"
+# 3. the conduction validation table on the GPU
+part "conduction validation" 60 python3 -m thermosim.cli validate --suite conduction \
+  --backend gpu --json "$out/validate_gpu.json"
+# 4. flow step and Poisson solve at 256^3 float32, with cupyx's CG beside it
+part "flow benchmark" 150 python3 benchmarks/flow_step.py --backend gpu --size 256 \
+  --precision float32 --peer-maxiter 5000 --json "$out/flow_gpu.json"
+# 5. the flow validation table (quick grids) on the GPU; the slowest case last
+part "flow validation" 300 python3 -m thermosim.cli validate --suite flow --backend gpu \
+  --quick --case plane_poiseuille --case channel_heat_transfer --case lid_driven_cavity \
+  --case bounded_advection --case pressure_multigrid --case natural_convection_suite \
+  --json "$out/validate_flow_gpu.json"
+echo "=== done at $((SECONDS - start)) s" | tee -a "$log"

@@ -81,6 +81,8 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--precision", default="float64", choices=("float32", "float64"))
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--peer-maxiter", type=int, default=20000,
+                    help="iteration cap of the peer's unpreconditioned CG")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     be = get_backend(a.backend)
@@ -122,10 +124,16 @@ def main(argv=None):
         import cupyx.scipy.sparse.linalg as cla
 
         Ad, rd = csp.csr_matrix(A), cupy.asarray(rhs)
-        cla.cg(Ad, rd, tol=1e-6, maxiter=2)          # set-up outside the timing
+
+        def peer_cg(maxiter):
+            try:
+                return cla.cg(Ad, rd, rtol=1e-6, maxiter=maxiter)
+            except TypeError:                          # CuPy before SciPy's rtol rename
+                return cla.cg(Ad, rd, tol=1e-6, maxiter=maxiter)
+        peer_cg(2)                                     # set-up outside the timing
         cupy.cuda.Device().synchronize()
         t0 = time.perf_counter()
-        sol, info = cla.cg(Ad, rd, tol=1e-6, maxiter=20000)
+        sol, info = peer_cg(a.peer_maxiter)
         cupy.cuda.Device().synchronize()
         peer, peer_name = time.perf_counter() - t0, "cupyx.scipy.sparse.linalg.cg"
     else:
@@ -134,9 +142,9 @@ def main(argv=None):
 
         t0 = time.perf_counter()
         try:
-            sol, info = sla.cg(A, rhs, rtol=1e-6, maxiter=20000)
+            sol, info = sla.cg(A, rhs, rtol=1e-6, maxiter=a.peer_maxiter)
         except TypeError:                              # SciPy < 1.12
-            sol, info = sla.cg(A, rhs, tol=1e-6, maxiter=20000)
+            sol, info = sla.cg(A, rhs, tol=1e-6, maxiter=a.peer_maxiter)
         peer, peer_name = time.perf_counter() - t0, f"scipy {scipy.__version__} sparse cg"
     report = dict(
         backend=be.name, device=be.device_name, size=n, cells=cells, precision=a.precision,

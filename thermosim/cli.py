@@ -221,7 +221,9 @@ def view(h5, png, field):
 @click.option("--json", "json_file", type=click.Path(dir_okay=False),
               help="also write the rows as a JSON list")
 @click.option("--quick", is_flag=True, help="smaller grids (what pytest runs)")
-def validate(suite, backend, json_file, quick):
+@click.option("--case", "cases", multiple=True, metavar="NAME",
+              help="run only this case of the suite, in the order given (repeatable)")
+def validate(suite, backend, json_file, quick, cases):
     """Run the verification cases and print the comparison table."""
     from rich.console import Console
     from rich.table import Table
@@ -237,10 +239,15 @@ def validate(suite, backend, json_file, quick):
     def show(row):
         rows.append(row)
         mark = "[green]pass[/]" if row.passed else "[red]FAIL[/]"
-        console.print(f"  {mark} {row.case}: {row.quantity}")
+        console.print(f"  {mark} {row.case}: {row.quantity}: {row.computed:.6g} "
+                      f"(reference {row.reference:.6g}, error {row.error:.3g}, "
+                      f"tolerance {row.tolerance:.3g})")
 
     t0 = time.perf_counter()
-    run_suite(suite, be, quick=quick, on_row=show)
+    try:
+        run_suite(suite, be, quick=quick, on_row=show, only=cases or None)
+    except KeyError as e:
+        raise click.BadParameter(str(e.args[0]), param_hint="--case") from None
     table = Table(title=f"thermosim validate --suite {suite} ({be.name})")
     for col in ("case", "quantity", "reference", "computed", "error", "tolerance", "passed"):
         table.add_column(col)

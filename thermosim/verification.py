@@ -259,9 +259,19 @@ def suite_cases(name: str) -> list:
     return SUITES[name]
 
 
-def run_suite(name="conduction", backend="cpu", quick=False, on_row=None) -> list[Row]:
+def run_suite(name="conduction", backend="cpu", quick=False, on_row=None,
+              only=None) -> list[Row]:
+    """Every case of a suite, or those named in ``only`` (function names, in that order)."""
+    fns = suite_cases(name)
+    if only:
+        by_name = {fn.__name__: fn for fn in fns}
+        unknown = [n for n in only if n not in by_name]
+        if unknown:
+            raise KeyError(f"no case {unknown[0]!r} in suite {name!r}; "
+                           f"cases: {', '.join(by_name)}")
+        fns = [by_name[n] for n in only]
     rows = []
-    for fn in suite_cases(name):
+    for fn in fns:
         for row in fn(backend=backend, quick=quick):
             rows.append(row)
             if on_row:
