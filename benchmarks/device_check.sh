@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # One-shot GPU check, sized for a short lease: the conduction benchmark, every GPU kernel
-# against the CPU backend (conduction and flow), both validation tables on the GPU, and the
-# flow step / Poisson benchmark at 256^3.  Run it on a machine with an NVIDIA GPU and CuPy,
-# from the repository root:
+# against the CPU backend (conduction and flow), both validation tables on the GPU, the flow
+# step / Poisson benchmark at 256^3, and (on request) the launch-shape sweep and the flow
+# profile.  Run it on a machine with an NVIDIA GPU and CuPy, from the repository root:
 #
-#   bash benchmarks/device_check.sh [OUTDIR] [SECONDS]
+#   bash benchmarks/device_check.sh [OUTDIR] [SECONDS] [PARTS]
 #
-# Everything goes to OUTDIR/log.txt plus one JSON per table (five files).  Each part has its
-# own time limit and the whole run stops by SECONDS (default 540), most important parts
-# first, so that a slow part costs only itself.  On a machine without thermosim's
-# pure-Python dependencies (pydantic, CoolProp, ...), bring them as wheels in .whl/ first
-# (benchmarks/fetch_device_wheels.sh); this script installs whatever is there.
+# PARTS is a space-separated choice, in the order given, of: bench tests kernels validate
+# flow flowval tune profile (default: "bench tests validate flow flowval").  Everything goes to
+# OUTDIR/log.txt plus one JSON per table (at most seven files).  Each part has its own time
+# limit and the whole run stops by SECONDS (default 540), so that a slow part costs only
+# itself.  On a machine without thermosim's pure-Python dependencies (pydantic, CoolProp,
+# ...), bring them as wheels in .whl/ first (benchmarks/fetch_device_wheels.sh); this script
+# installs whatever is there.
 set -uo pipefail
 out=${1:-device_check_out}
 budget=${2:-540}
+parts=${3:-bench tests validate flow flowval}
 mkdir -p "$out"
 log="$out/log.txt"
 start=$SECONDS
@@ -42,22 +45,37 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=c
 python3 -c "import cupy; print('cupy', cupy.__version__, 'cuda runtime',
 cupy.cuda.runtime.runtimeGetVersion())" 2>&1 | tee -a "$log"
 
-# 1. conduction throughput (issue 2's target: 512^3 float32 material-id step)
-part "conduction benchmark" 120 python3 -m thermosim.cli bench --backend gpu --size 256 \
-  --size 512 --json "$out/bench_gpu.json"
-# 2. every GPU kernel against the CPU backend, conduction and flow; the fast suite rows
-part "GPU against CPU tests" 150 python3 -m pytest -q -rs -p no:cacheprovider \
-  tests/test_gpu_backend.py tests/test_verification.py tests/test_flow.py \
-  -k "gpu and not plane_poiseuille and not channel_heat and not lid_driven and not natural_conv"
-# 3. the conduction validation table on the GPU
-part "conduction validation" 60 python3 -m thermosim.cli validate --suite conduction \
-  --backend gpu --json "$out/validate_gpu.json"
-# 4. flow step and Poisson solve at 256^3 float32, with cupyx's CG beside it
-part "flow benchmark" 150 python3 benchmarks/flow_step.py --backend gpu --size 256 \
-  --precision float32 --peer-maxiter 5000 --json "$out/flow_gpu.json"
-# 5. the flow validation table (quick grids) on the GPU; the slowest case last
-part "flow validation" 300 python3 -m thermosim.cli validate --suite flow --backend gpu \
-  --quick --case plane_poiseuille --case channel_heat_transfer --case lid_driven_cavity \
-  --case bounded_advection --case pressure_multigrid --case natural_convection_suite \
-  --json "$out/validate_flow_gpu.json"
+run_part() {
+  case $1 in
+  bench)     # conduction throughput (issue 2's target: 512^3 float32 material-id step)
+    part "conduction benchmark" 120 python3 -m thermosim.cli bench --backend gpu --size 256 \
+      --size 512 --json "$out/bench_gpu.json" ;;
+  tests)     # every GPU kernel against the CPU backend, conduction and flow; fast suite rows
+    part "GPU against CPU tests" 150 python3 -m pytest -q -rs -p no:cacheprovider \
+      tests/test_gpu_backend.py tests/test_verification.py tests/test_flow.py \
+      -k "gpu and not plane_poiseuille and not channel_heat and not lid_driven and not natural_conv" ;;
+  kernels)   # the GPU kernels against the CPU's alone (no suite rows)
+    part "GPU kernel tests" 100 python3 -m pytest -q -rs -p no:cacheprovider \
+      tests/test_gpu_backend.py tests/test_flow.py::test_gpu_flow_steps_equal_cpu ;;
+  validate)  # the conduction validation table on the GPU
+    part "conduction validation" 60 python3 -m thermosim.cli validate --suite conduction \
+      --backend gpu --json "$out/validate_gpu.json" ;;
+  flow)      # flow step and Poisson solve at 256^3 float32, with cupyx's CG beside it
+    part "flow benchmark" 150 python3 benchmarks/flow_step.py --backend gpu --size 256 \
+      --precision float32 --peer-maxiter 5000 --json "$out/flow_gpu.json" ;;
+  flowval)   # the flow validation table (quick grids) on the GPU; the slowest case last
+    part "flow validation" 300 python3 -m thermosim.cli validate --suite flow --backend gpu \
+      --quick --case plane_poiseuille --case channel_heat_transfer --case lid_driven_cavity \
+      --case bounded_advection --case pressure_multigrid --case natural_convection_suite \
+      --json "$out/validate_flow_gpu.json" ;;
+  tune)      # launch-shape / reciprocal / prefetch sweep of the conduction steps at 512^3
+    part "conduction launch sweep" 120 python3 benchmarks/tune_explicit.py --size 512 \
+      --json "$out/tune_gpu.json" ;;
+  profile)   # where the flow step's time goes, and the multigrid's pieces, at 256^3
+    part "flow profile" 90 python3 benchmarks/profile_flow.py --backend gpu --size 256 \
+      --precision float32 --json "$out/profile_gpu.json" ;;
+  *) echo "=== unknown part $1" | tee -a "$log" ;;
+  esac
+}
+for p in $parts; do run_part "$p"; done
 echo "=== done at $((SECONDS - start)) s" | tee -a "$log"

@@ -1,40 +1,91 @@
-"""Launch-shape sweep of the GPU material-id conduction step (run on a GPU machine).
+"""Launch-shape sweep of the GPU conduction steps (run on a GPU machine).
 
-    python benchmarks/tune_explicit.py --size 512
+    python benchmarks/tune_explicit.py --size 512 [--json tune.json]
 
-Times the step for several thread-block shapes and march chunk lengths (planes of x one
-thread block walks) and prints GLUPS and the share of the device-to-device copy bandwidth
-measured in the same run (9 bytes/cell), best first.  Put the winner in
-thermosim/backends/gpu.py (GPUBackend.block_explicit, GPUBackend.march_chunk).
+Sets the benchmark's 512^3 float32 case up once (thermosim.bench.step_arrays: 32-cell blocks
+of real materials, stretched grid), measures the device-to-device copy bandwidth, then times
+the material-id step for every combination of reciprocal (IEEE or the hardware's
+approximate one), planes prefetched ahead, thread-block shape and march chunk length (planes
+of x that one block walks; "auto" is GPUBackend's choice), and the constant-k step for every
+prefetch, block and chunk.  Prints GLUPS and the share of the copy bandwidth (9 and 8 bytes
+per cell), best first.  Put the winner in thermosim/backends/gpu.py (PREFETCH,
+GPUBackend.block_explicit, GPUBackend.march_chunk, GPUBackend.fast_reciprocal).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import time
+
+import numpy as np
 
 from thermosim.backends import get_backend
-from thermosim.bench import bench_step
+from thermosim.bench import BYTES_ID8, BYTES_UNIFORM, step_arrays
+
+BLOCKS = [(32, 4), (32, 8), (64, 2), (64, 4), (128, 1), (128, 2), (256, 1)]
+CHUNKS = [None, 32, 64, 128, 256, 512]
+PREFETCHES = [2, 4, 8]
 
 
-def main():
+def timed(be, fn, repeats):
+    fn()
+    be.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    be.synchronize()
+    return (time.perf_counter() - t0) / repeats
+
+
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=512)
-    p.add_argument("--repeats", type=int, default=20)
-    a = p.parse_args()
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--json")
+    a = p.parse_args(argv)
     be = get_backend("gpu")
-    print(be.device_name)
+    n = a.size
+    cells = n ** 3
+    T, Tn, ids, tab, h, inv_d, dt = step_arrays(be, n, np.float32)
+    src = be.zeros(T.size, np.float32)
+    dst = be.zeros(T.size, np.float32)
+    copy_bw = 2 * src.nbytes / timed(be, lambda: be.copy(dst, src), 20)
+    src = dst = None
+    print(f"{be.device_name}: {n}^3 float32, copy {copy_bw / 1e9:.0f} GB/s", flush=True)
+    default = (be.fast_reciprocal, be.prefetch, be.block_explicit, be.march_chunk)
     rows = []
-    blocks = [(32, 4), (32, 8), (64, 2), (64, 4), (128, 2), (256, 1)]
-    chunks = [None, 16, 32, 64, 128]
-    for block, chunk in itertools.product(blocks, chunks):
-        be.block_explicit, be.march_chunk = block, chunk
-        r = bench_step(be, a.size, a.repeats)
-        rows.append((r["material_step_GLUPS"], r["material_step_pct_copy"], block, chunk))
-        print(f"block {block} chunk {chunk}: {r['material_step_GLUPS']:.1f} GLUPS, "
-              f"{r['material_step_pct_copy']:.0f}% of copy", flush=True)
-    rows.sort(reverse=True)
-    print("best:", rows[:3])
+    for kind in ("material", "uniform"):
+        fasts = (False, True) if kind == "material" else (False,)
+        for fast, pf, block, chunk in itertools.product(fasts, PREFETCHES, BLOCKS, CHUNKS):
+            be.fast_reciprocal, be.prefetch, be.block_explicit, be.march_chunk = \
+                fast, pf, block, chunk
+            if kind == "material":
+                t = timed(be, lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt,
+                                                       contact=False), a.repeats)
+                nbytes = BYTES_ID8
+            else:
+                t = timed(be, lambda: be.explicit_step_uniform(T, Tn, 0.1), a.repeats)
+                nbytes = BYTES_UNIFORM
+            r = dict(kernel=kind, fast_reciprocal=fast, prefetch=pf, block=list(block),
+                     chunk=chunk or "auto", GLUPS=cells / t / 1e9,
+                     pct_copy=100 * cells * nbytes / t / copy_bw)
+            rows.append(r)
+            print(f"{kind:8s} fast={fast!s:5s} pf={pf} block={block} chunk={r['chunk']}: "
+                  f"{r['GLUPS']:.1f} GLUPS, {r['pct_copy']:.0f}% of copy", flush=True)
+    be.fast_reciprocal, be.prefetch, be.block_explicit, be.march_chunk = default
+    for kind in ("material", "uniform"):
+        best = sorted((r for r in rows if r["kernel"] == kind), key=lambda r: -r["GLUPS"])
+        print(f"best {kind}:")
+        for r in best[:5]:
+            print(f"  {r['GLUPS']:.1f} GLUPS ({r['pct_copy']:.0f}% of copy): fast "
+                  f"{r['fast_reciprocal']}, prefetch {r['prefetch']}, block {r['block']}, "
+                  f"chunk {r['chunk']}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(device=be.device_name, size=n, copy_GBps=copy_bw / 1e9, rows=rows),
+                      f, indent=1)
 
 
 if __name__ == "__main__":

@@ -233,7 +233,11 @@ def record_names(gpu, monkeypatch) -> list:
 @pytest.mark.parametrize("shape", [SHAPE, (6, 9, 70)], ids=["13x10x7", "6x9x70"])
 @pytest.mark.parametrize("idtype,nid", [(np.uint8, 7), (np.uint16, 300)], ids=["u8", "u16"])
 @pytest.mark.parametrize("path", ["smem", "global", "chunk4"])
-def test_explicit_step(cpu, gpu, dtype, idtype, nid, path, shape, contact, monkeypatch):
+@pytest.mark.parametrize("fast", [False, True], ids=["exact", "fast"])
+def test_explicit_step(cpu, gpu, dtype, idtype, nid, path, shape, contact, fast, monkeypatch):
+    """The GPU step against the CPU's; the fast reciprocal (float32) within the float32
+    tolerance too."""
+    monkeypatch.setattr(gpu, "fast_reciprocal", fast)
     if path == "global":
         monkeypatch.setattr(gpu, "smem_table_bytes", 0)
     elif path == "chunk4":
@@ -262,7 +266,8 @@ def test_explicit_step(cpu, gpu, dtype, idtype, nid, path, shape, contact, monke
     assert [n for n in names if "explicit_step<" in n] == [
         f"thermosim::explicit_step<{'double' if dtype == np.float64 else 'float'}, "
         f"{'unsigned char' if idtype == np.uint8 else 'unsigned short'}, "
-        f"{str(smem).lower()}, {str(contact).lower()}, {gpu.prefetch}>"]
+        f"{str(smem).lower()}, {str(contact).lower()}, {gpu.prefetch}, "
+        f"{str(fast and dtype == np.float32).lower()}>"]
     if contact:              # the contact resistances matter here: not the plain answer
         plain = dict(tab, rc=np.zeros_like(tab["rc"]))
         Tp = np.zeros_like(T)
@@ -301,7 +306,9 @@ def test_kernel_names():
     from thermosim.backends import gpu as gpu_mod
     names = gpu_mod.name_expressions("conduction")
     steps = [n for n in names if "explicit_step<" in n]
-    assert len(steps) == len(set(steps)) == 2 * 2 * 2 * 2       # float x id x smem x contact
+    # (float: exact and fast reciprocal, double: exact) x id x smem x contact
+    assert len(steps) == len(set(steps)) == 3 * 2 * 2 * 2
+    assert gpu_mod.step_name("float", "unsigned char", True, False, fast=True) in steps
     assert gpu_mod.step_name("float", "unsigned char", True, False) in steps
     assert gpu_mod.step_name("double", "unsigned short", False, True) in steps
     mg = gpu_mod.name_expressions("multigrid")

@@ -58,10 +58,9 @@ def material_table(dtype):
     return {k: v.astype(dtype) for k, v in tab.items()}, len(mats)
 
 
-def bench_step(be, n: int, repeats: int, dtype=np.float32) -> dict:
-    """Explicit conduction step on an n^3 grid: copy bandwidth, material-id kernel,
-    constant-coefficient kernel and the slicing version, all in this run."""
-    xp = be.xp
+def step_arrays(be, n: int, dtype=np.float32):
+    """The benchmark's conduction step inputs on an n^3 grid: (T, Tn, ids, table, h, inv_d,
+    dt) as GPUBackend.explicit_step takes them."""
     rng = np.random.default_rng(0)
     shape = (n + 2,) * 3
     T = be.asarray(300.0 + rng.random(shape, dtype=np.float32), dtype)
@@ -81,7 +80,15 @@ def bench_step(be, n: int, repeats: int, dtype=np.float32) -> dict:
     d = 1e-3 * 1.002 ** np.arange(n)
     h = tuple(be.asarray(np.concatenate([[0.0], d / 2, [0.0]]), dtype) for _ in range(3))
     inv_d = tuple(be.asarray(1.0 / d, dtype) for _ in range(3))
-    dt = 1e-4
+    return T, Tn, ids, tab, h, inv_d, 1e-4
+
+
+def bench_step(be, n: int, repeats: int, dtype=np.float32) -> dict:
+    """Explicit conduction step on an n^3 grid: copy bandwidth, material-id kernel,
+    constant-coefficient kernel and the slicing version, all in this run."""
+    xp = be.xp
+    T, Tn, ids, tab, h, inv_d, dt = step_arrays(be, n, dtype)
+    shape = T.shape
     out = {"n": n, "cells": n ** 3, "dtype": np.dtype(dtype).name}
 
     src = be.zeros((n + 2) ** 3, np.float32)

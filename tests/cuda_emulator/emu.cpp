@@ -104,11 +104,11 @@ Entry make(void (*k)(A...)) {
 #define EMU_STR(...) #__VA_ARGS__
 #define EMU_XSTR(...) EMU_STR(__VA_ARGS__)
 #define REG(...) {EMU_XSTR(__VA_ARGS__), make(&__VA_ARGS__)}
-#define STEP(T, ID)                                                                        \
-    REG(thermosim::explicit_step<T, ID, true, false, THERMOSIM_PREFETCH>),                 \
-        REG(thermosim::explicit_step<T, ID, false, false, THERMOSIM_PREFETCH>),            \
-        REG(thermosim::explicit_step<T, ID, true, true, THERMOSIM_PREFETCH>),              \
-        REG(thermosim::explicit_step<T, ID, false, true, THERMOSIM_PREFETCH>)
+#define STEP(T, ID, FAST)                                                                  \
+    REG(thermosim::explicit_step<T, ID, true, false, THERMOSIM_PREFETCH, FAST>),           \
+        REG(thermosim::explicit_step<T, ID, false, false, THERMOSIM_PREFETCH, FAST>),      \
+        REG(thermosim::explicit_step<T, ID, true, true, THERMOSIM_PREFETCH, FAST>),        \
+        REG(thermosim::explicit_step<T, ID, false, true, THERMOSIM_PREFETCH, FAST>)
 #define MG(T)                                                                              \
     REG(thermosim::apply<T, true>), REG(thermosim::apply<T, false>),                       \
         REG(thermosim::rbgs<T>), REG(thermosim::zline_gs<T>),                              \
@@ -125,10 +125,12 @@ Entry make(void (*k)(A...)) {
 
 std::map<std::string, Entry>& table() {
     static std::map<std::string, Entry> t = {
-        STEP(float, unsigned char),
-        STEP(float, unsigned short),
-        STEP(double, unsigned char),
-        STEP(double, unsigned short),
+        STEP(float, unsigned char, false),
+        STEP(float, unsigned short, false),
+        STEP(float, unsigned char, true),
+        STEP(float, unsigned short, true),
+        STEP(double, unsigned char, false),
+        STEP(double, unsigned short, false),
         REG(thermosim::explicit_step_uniform<float, THERMOSIM_PREFETCH>),
         REG(thermosim::explicit_step_uniform<double, THERMOSIM_PREFETCH>),
         MG(float),

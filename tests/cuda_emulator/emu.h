@@ -25,5 +25,6 @@ inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
 inline float __frcp_rn(float x) { return 1.0f / x; }   // IEEE division: round to nearest
+inline float __fdividef(float a, float b) { return a / b; }   // the GPU's is approximate
 using std::max;
 using std::min;

@@ -167,7 +167,8 @@ def main():
             steps = {n for n in launched(mark) if n.startswith("thermosim::explicit_step<")}
             assert steps and all(n.startswith("thermosim::explicit_step<double") and
                                  n.endswith(f", {'true' if contact else 'false'}, "
-                                            f"{gpu.prefetch}>") for n in steps), sorted(steps)
+                                            f"{gpu.prefetch}, false>") for n in steps), \
+                sorted(steps)
             if contact:         # the contact resistance changed the answer
                 assert np.nanmax(np.abs(rise(rc) - plain)) > 1e-6 * np.nanmax(np.abs(plain))
             else:

@@ -54,9 +54,10 @@ def _b(v: bool) -> str:
 
 
 def step_name(ctype: str, idtype: str, smem: bool, contact: bool = False,
-              prefetch: int = PREFETCH) -> str:
+              prefetch: int = PREFETCH, fast: bool = False) -> str:
+    """``fast``: approximate reciprocals (float only; see recip in conduction.cu)."""
     return (f"thermosim::explicit_step<{ctype}, {idtype}, {_b(smem)}, {_b(contact)}, "
-            f"{prefetch}>")
+            f"{prefetch}, {_b(fast and ctype == 'float')}>")
 
 
 def uniform_name(ctype: str, prefetch: int = PREFETCH) -> str:
@@ -84,7 +85,8 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
     for t in _FLOATS.values():
         if file == "conduction":
             for i in _IDS.values():
-                names += [step_name(t, i, smem, contact, prefetch)
+                names += [step_name(t, i, smem, contact, prefetch, fast)
+                          for fast in ((False, True) if t == "float" else (False,))
                           for contact in (False, True) for smem in (True, False)]
             names.append(uniform_name(t, prefetch))
         elif file == "multigrid":
@@ -182,6 +184,9 @@ class GPUBackend(GPUFlowKernels):
     block_line = 128
     #: Planes marched by one block along i; None: chosen from the multiprocessor count.
     march_chunk: int | None = None
+    #: float32 conduction steps with the hardware's approximate reciprocal (~1e-7 relative
+    #: from the CPU's answer) instead of the IEEE one; float64 is always exact.
+    fast_reciprocal = False
     #: Largest packed id table (10 * nid * itemsize bytes, 12 * nid * itemsize with contact
     #: resistance) staged in shared memory.
     smem_table_bytes = _DEFAULT_SMEM
@@ -395,7 +400,7 @@ class GPUBackend(GPUFlowKernels):
         smem = _SMEM_WORDS[contact] * nid * dtype.itemsize
         use_smem = 0 < smem <= min(self.smem_table_bytes, self.smem_optin)
         fn = self._function("conduction", step_name(t, _IDS[ids.dtype], use_smem, contact,
-                                                    self.prefetch))
+                                                    self.prefetch, self.fast_reciprocal))
         if use_smem and smem > _DEFAULT_SMEM and fn.max_dynamic_shared_size_bytes < smem:
             fn.max_dynamic_shared_size_bytes = smem
         grid, block, chunk = self._march_launch(nx, ny, nz)
