@@ -352,7 +352,7 @@ explicit_step_uniform(const T* __restrict__ Tin, T* __restrict__ Tout, T c, int 
 // Ahead-of-time build (CMake, nvcc): instantiate what the GPU backend names, so that nvcc
 // compiles every template body.  THERMOSIM_PREFETCH must match GPUBackend.prefetch.
 #ifndef THERMOSIM_PREFETCH
-#define THERMOSIM_PREFETCH 4
+#define THERMOSIM_PREFETCH 2
 #endif
 namespace thermosim {
 namespace aot {

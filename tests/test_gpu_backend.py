@@ -348,6 +348,12 @@ def test_vectors(cpu, gpu, dtype):
     d = gpu.dot(ag, bg)
     assert isinstance(d, float)
     assert abs(d - cpu.dot(a, b)) <= 1e-12 * float(np.abs(a.astype(np.float64) * b).sum())
+    # long vectors go through the two-stage reduction: rows of partial sums plus a remainder
+    n = gpu.dot_rows * 64 + 37
+    la, lb = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    d = gpu.dot(*to_gpu(gpu, la, lb))
+    assert isinstance(d, float)
+    assert abs(d - cpu.dot(la, lb)) <= 1e-12 * float(np.abs(la.astype(np.float64) * lb).sum())
     y = a.copy()
     yg = gpu.asarray(y)
     cpu.axpy(y, 0.3, b)

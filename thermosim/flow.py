@@ -496,8 +496,17 @@ class FlowSolver:
         D = np.where(self._solid, 1.0, 0.0)
         self._singular = not any(b.kind == "outflow" for b in self.problem.boundaries.values())
         system = LinearSystem(G[0], G[1], G[2], D, np.zeros(self.shape))
+        # Near-cubic cells (aspect ratio <= 2 everywhere): the pressure equation is nearly
+        # isotropic and red-black Gauss-Seidel smooths it as well as line relaxation (same
+        # CG iterations at 256^3), at a ninth of the cost per sweep on a GPU (0.15 against
+        # 1.4 ms on an H200, where a line is a sequential recurrence).  Stretched grids keep
+        # the line smoother, which stays robust where the coupling is anisotropic.
+        spans = [h[a] for a in range(3) if self.shape[a] >= 2]
+        aspect = max(float(np.max(x)) / float(np.min(y)) for x in spans for y in spans) \
+            if spans else 1.0
+        self.pressure_smoother = "rbgs" if aspect <= 2.0 else "zline"
         self._pmg = Multigrid(system, g.faces, self.be, self.dtype, solved=~self._solid,
-                              singular=self._singular)
+                              singular=self._singular, smoother=self.pressure_smoother)
         self._pop = tuple(self.be.asarray(a, self.dtype) for a in (G[0], G[1], G[2], D))
         self._fluid_cells = int((~self._solid).sum())
         w = np.zeros(self._fluid_host.shape)

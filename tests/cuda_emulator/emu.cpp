@@ -21,7 +21,7 @@
 #include <vector>
 
 #ifndef THERMOSIM_PREFETCH
-#define THERMOSIM_PREFETCH 4   // must match thermosim.backends.gpu.PREFETCH
+#define THERMOSIM_PREFETCH 2   // must match thermosim.backends.gpu.PREFETCH
 #endif
 
 // Dynamic shared memory (extern __shared__ thermosim_smem[] in conduction.cu).

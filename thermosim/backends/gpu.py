@@ -34,8 +34,9 @@ _FLOATS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _IDS = {np.dtype(np.uint8): "unsigned char", np.dtype(np.uint16): "unsigned short"}
 
 #: Planes prefetched ahead by the marching kernels (a template argument of conduction.cu;
-#: THERMOSIM_PREFETCH in its ahead-of-time build must agree).
-PREFETCH = 4
+#: THERMOSIM_PREFETCH in its ahead-of-time build must agree).  2 measured best on an H200
+#: (benchmarks/tune_explicit.py, 512^3 float32: 156 GLUPS against 135 with 4 and 120 with 8).
+PREFETCH = 2
 #: The conduction kernels' launch bound (threads per block).
 MAX_BLOCK = 256
 _DEFAULT_SMEM = 48 * 1024
@@ -177,16 +178,22 @@ class GPUBackend(GPUFlowKernels):
     xp = cupy
 
     #: Threads per block along (k, j) for the marching conduction kernels (product <= 256).
-    block_explicit = (64, 4)
+    #: (64, 2) with 32-plane chunks measured best on an H200 (tune_explicit.py), though every
+    #: shape from (32, 4) to (256, 1) came within 4 % of it.
+    block_explicit = (64, 2)
     #: Threads per block along (k, j) for the multigrid kernels.
     block_mg = (32, 8)
     #: Threads per block (one per line) for the line smoothers (line_gs, zline_gs).
     block_line = 128
     #: Planes marched by one block along i; None: chosen from the multiprocessor count.
-    march_chunk: int | None = None
+    march_chunk: int | None = 32
+    #: Rows of the two-stage dot product (partial sums reduced in parallel; see dot).
+    dot_rows = 2048
     #: float32 conduction steps with the hardware's approximate reciprocal (~1e-7 relative
-    #: from the CPU's answer) instead of the IEEE one; float64 is always exact.
-    fast_reciprocal = False
+    #: from the CPU's answer, far inside float32's own rounding of a step) instead of the
+    #: IEEE one: 1.6x the throughput on an H200 (156 against 98 GLUPS at 512^3).  float64 is
+    #: always exact.
+    fast_reciprocal = True
     #: Largest packed id table (10 * nid * itemsize bytes, 12 * nid * itemsize with contact
     #: resistance) staged in shared memory.
     smem_table_bytes = _DEFAULT_SMEM
@@ -432,7 +439,21 @@ class GPUBackend(GPUFlowKernels):
             mem(src.data, src.nbytes)
 
     def dot(self, a, b) -> float:
-        return float(self._dot(a, b))
+        """sum(a * b), accumulated in float64.  CuPy runs a reduction to one scalar in a
+        single thread block (13.8 ms for 256^3 on an H200, one multiprocessor of 132), so
+        large vectors are reduced as ``dot_rows`` rows first, one partial sum per row, each
+        row its own blocks, and the partials (and the few elements left over) summed after."""
+        a, b = a.reshape(-1), b.reshape(-1)
+        rows = int(self.dot_rows)
+        if a.size < rows * 64:
+            return float(self._dot(a, b))
+        m = a.size // rows
+        head = rows * m
+        part = self._dot(a[:head].reshape(rows, m), b[:head].reshape(rows, m), axis=1)
+        total = part.sum()
+        if head < a.size:
+            total += self._dot(a[head:], b[head:])
+        return float(total)
 
     def axpy(self, y, a, x):
         """y += a x in place."""

@@ -258,9 +258,9 @@ class ReductionKernel:
             raise ValueError(f"{name}: reduce_type {reduce_type!r} is not the C type the "
                              "emulated kernel accumulates in ('double')")
 
-    def __call__(self, x, y):
+    def __call__(self, x, y, axis=None):
         _device_args("thermosim_dot", x, y)
-        return asarray(np.sum(x.astype(np.float64) * y.astype(np.float64)))
+        return asarray(np.sum(x.astype(np.float64) * y.astype(np.float64), axis=axis))
 
 
 class ElementwiseKernel:
