@@ -2,7 +2,10 @@
 
 Prints, for a 3D channel with an inflow, an outflow, walls and a heated solid block:
 - a whole Heun step (two momentum predictions, two pressure solves, two energy updates) in
-  cell-steps per second, and where the time goes (momentum, pressure, energy, the rest);
+  cell-steps per second, and where the time goes: the same steps profiled, every backend
+  call synchronised and timed on its own, grouped into momentum, the pressure solve's
+  multigrid, its CG vector work, divergence and correction, energy, Runge-Kutta sums,
+  boundary halos, and Python (benchmarks/profile_flow.py lists the calls one by one);
 - the pressure equation solved to 1e-6 relative residual from a zero guess: thermosim's
   multigrid-preconditioned CG against SciPy's (CPU) or cupyx's (GPU) sparse CG on the same
   matrix, in the same run, as time per unknown.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections import defaultdict
 
 import numpy as np
 
@@ -23,6 +27,83 @@ from thermosim.backends import get_backend
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, SolidBlock
 from thermosim.grid import Grid
 from thermosim.solvers.krylov import pcg
+
+
+BACKEND_CALLS = ("momentum_rhs", "divergence_rhs", "correct", "energy_rhs", "lincomb",
+                 "max_abs_diff", "residual", "matvec", "rbgs", "zline_gs", "line_gs",
+                 "restrict", "prolong_add", "dot", "axpy", "xpay")
+SOLVER_CALLS = ("_apply_bc", "_fill_phi_halo")
+
+
+_MISSING = object()
+
+
+class Profiler:
+    """Exclusive wall time per name, each call synchronised before and after."""
+
+    def __init__(self, be):
+        self.be = be
+        self.total = defaultdict(float)
+        self.calls = defaultdict(int)
+        self._stack = []
+        self._undo = []
+
+    def wrap(self, obj, name, label=None):
+        fn = getattr(obj, name)
+        label = label or name
+
+        def timed(*a, **k):
+            self.be.synchronize()
+            t0 = time.perf_counter()
+            self._stack.append(0.0)
+            try:
+                return fn(*a, **k)
+            finally:
+                self.be.synchronize()
+                dt = time.perf_counter() - t0
+                inner = self._stack.pop()
+                self.total[label] += dt - inner
+                self.calls[label] += 1
+                if self._stack:
+                    self._stack[-1] += dt
+        self._undo.append((obj, name, obj.__dict__.get(name, _MISSING)))
+        setattr(obj, name, timed)
+
+    def restore(self):
+        """Put every wrapped attribute back as it was."""
+        for obj, name, old in reversed(self._undo):
+            if old is _MISSING:
+                delattr(obj, name)
+            else:
+                setattr(obj, name, old)
+        self._undo.clear()
+
+
+def instrument(s) -> Profiler:
+    """A Profiler on every backend call and halo fill of solver ``s`` (and its pressure
+    multigrid's smoother and cycle)."""
+    prof = Profiler(s.be)
+    for name in BACKEND_CALLS:
+        if hasattr(s.be, name):
+            prof.wrap(s.be, name)
+    for name in SOLVER_CALLS:
+        prof.wrap(s, name)
+    prof.wrap(s._pmg, "_smooth", "multigrid smoother")
+    prof.wrap(s._pmg, "_cycle", "V-cycle own work")   # coarsest solve, fills, Python
+    return prof
+
+
+#: The profiled calls grouped into the parts of a step that flow_step reports.
+PARTS = {
+    "momentum": ("momentum_rhs",),
+    "pressure: multigrid": ("multigrid smoother", "residual", "restrict", "prolong_add",
+                            "V-cycle own work", "rbgs", "zline_gs", "line_gs"),
+    "pressure: CG vectors": ("matvec", "dot", "axpy", "xpay"),
+    "pressure: divergence, correction": ("divergence_rhs", "correct", "_fill_phi_halo"),
+    "energy": ("energy_rhs",),
+    "Runge-Kutta sums, change norms": ("lincomb", "max_abs_diff"),
+    "boundary halos": ("_apply_bc",),
+}
 
 
 def channel(n: int) -> FlowProblem:
@@ -96,15 +177,19 @@ def main(argv=None):
     dt = s.stable_dt()
     cells = n ** 3
     t_step = timed(be, lambda: s.step(dt), a.steps)
-    # the parts, each as in one step (two stages)
-    t_mom = 2 * timed(be, lambda: s._momentum(s.vel, s.T, dt, s._velw), a.steps)
-    # a projection needs a fresh prediction each time: time both, subtract the prediction
-
-    def predict_and_project():
-        s._momentum(s.vel, s.T, dt, s._velw)
-        s._project(s._velw, dt)
-    t_pres = 2 * timed(be, predict_and_project, a.steps) - t_mom
-    t_en = 2 * timed(be, lambda: s._energy(s.T, s.vel, dt, s._Tw), a.steps)
+    # where the time goes: the same steps again with every backend call synchronised and
+    # timed on its own (exclusive times; the synchronisations add a little)
+    prof = instrument(s)
+    it0, t0 = s.stats.pressure_iterations, time.perf_counter()
+    for _ in range(a.steps):
+        s.step(dt)
+    be.synchronize()
+    t_prof = (time.perf_counter() - t0) / a.steps
+    iters_per_step = (s.stats.pressure_iterations - it0) / a.steps
+    prof.restore()
+    parts = {k: sum(prof.total.get(c, 0.0) for c in calls) / a.steps
+             for k, calls in PARTS.items()}
+    parts["Python and the rest"] = max(t_prof - sum(parts.values()), 0.0)
     # pressure solve from zero to 1e-6
     rng = np.random.default_rng(0)
     b = np.zeros(s.phi.shape)
@@ -149,8 +234,9 @@ def main(argv=None):
     report = dict(
         backend=be.name, device=be.device_name, size=n, cells=cells, precision=a.precision,
         setup_s=setup, step_s=t_step, cell_steps_per_s=cells / t_step,
-        parts_s=dict(momentum=t_mom, pressure=t_pres, energy=t_en,
-                     rest=max(t_step - t_mom - t_pres - t_en, 0.0)),
+        profiled_step_s=t_prof, parts_s=parts,
+        pressure_iterations_per_step=iters_per_step,
+        pressure_smoother=s.pressure_smoother,
         pressure_iterations_per_solve=s.stats.pressure_iterations / s.stats.pressure_solves,
         poisson=dict(thermosim_s=t_mg, thermosim_iterations=st.iterations,
                      thermosim_s_per_unknown=t_mg / cells, peer=peer_name, peer_s=peer,
@@ -158,10 +244,12 @@ def main(argv=None):
                      speedup=peer / t_mg))
     print(f"flow step, {n}^3 = {cells:,} cells, {a.precision}, {be.name}: {be.device_name}")
     print(f"  whole Heun step    {t_step * 1e3:9.2f} ms   {cells / t_step:.3e} cell-steps/s")
+    print(f"  where the time goes (profiled: every call synchronised, "
+          f"{t_prof * 1e3:.2f} ms per step):")
     for k, v in report["parts_s"].items():
-        print(f"    {k:<16s} {v * 1e3:9.2f} ms   {100 * v / t_step:5.1f} %")
+        print(f"    {k:<34s} {v * 1e3:9.2f} ms   {100 * v / t_prof:5.1f} %")
     print(f"  pressure CG iterations per solve while stepping: "
-          f"{report['pressure_iterations_per_solve']:.1f}")
+          f"{report['pressure_iterations_per_solve']:.1f} ({s.pressure_smoother} smoother)")
     p = report["poisson"]
     print(f"  Poisson to 1e-6 from zero: thermosim MG-PCG {t_mg:.3f} s ({st.iterations} it, "
           f"{p['thermosim_s_per_unknown'] * 1e9:.1f} ns/unknown)")

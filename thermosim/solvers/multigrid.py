@@ -167,13 +167,14 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int
     offsets = []
     diag = _cell_conductance(G, shape)
     # The line smoother solves the line axis exactly, whatever the local coupling along it
-    # (thin layers of a stack-up: strong; a board's through-plane: weak).  Where that
-    # coupling is weak, the smoothed error need not be smooth along the line, so the axis is
-    # only coarsened once the other two cannot be; where it is comparable to the plane's or
-    # stronger, it is coarsened with them, which keeps the lines short on the coarse levels
-    # (on a GPU a long line is a long sequential recurrence with few lines to run beside
-    # it).  The plane's axes are coarsened where their coupling is comparable to the
-    # stronger of the two.
+    # (thin layers of a stack-up: strong; a board's through-plane: weak), so that axis is
+    # only coarsened once the other two cannot be -- unless its coupling is comparable to
+    # the plane's (within a factor 5 either way, a near-isotropic problem), where it is
+    # coarsened with them: that keeps the lines short on the coarse levels (on a GPU a long
+    # line is a long sequential recurrence with few lines beside it) at no cost in
+    # iterations.  Coarsening a strongly coupled stack-up along its lines costs iterations
+    # (15 -> 20 on the 200k-cell GPU package), so those keep their full lines.  The plane's
+    # axes are coarsened where their coupling is comparable to the stronger of the two.
     plane = [a for a in range(3) if a != line]
     sp = max(strength[a] for a in plane)
     for a in range(3):
@@ -181,7 +182,7 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int
             coarse = shape[a] >= 2 and (strength[a] >= 0.2 * sp or sp <= 0.0)
         else:
             coarse = shape[a] >= 2 and (all(shape[b] < 2 for b in plane)
-                                        or strength[a] >= 0.2 * sp)
+                                        or 0.2 * sp <= strength[a] <= 5.0 * sp)
         offsets.append(_coarsen_axis(shape[a], _jump_faces(diag, a)) if coarse
                        else np.arange(shape[a] + 1))
     cfaces = tuple(faces[a][offsets[a]] for a in range(3))
