@@ -67,23 +67,25 @@ __device__ __forceinline__ void transverse(const T* __restrict__ a, const T* __r
     dif += (gu - gl) / h[j];
 }
 
-// out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on interior faces normal to AX
-// (m/s^2); faces touching a solid get 0.  a: normal velocity; b, c: velocities along P1, P2.
+// out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on the faces normal to AX from `first`
+// to n (m/s^2): 2, the interior faces, or 1 along a periodic axis (face 1 is face n+1 there;
+// the halos hold the images across the wrap).  Faces touching a solid get 0.  a: normal
+// velocity; b, c: velocities along P1, P2.
 template <typename T, int AX>
 __global__ void momentum_rhs(const T* __restrict__ a, const T* __restrict__ b,
                              const T* __restrict__ c, const unsigned char* __restrict__ fluid,
                              const T* __restrict__ Tm, const T* __restrict__ h0,
                              const T* __restrict__ h1, const T* __restrict__ h2,
                              const T* __restrict__ d0, const T* __restrict__ d1,
-                             const T* __restrict__ d2, T nu, T gbeta, T T_ref,
+                             const T* __restrict__ d2, T nu, T gbeta, T T_ref, int first,
                              T* __restrict__ out, int nx, int ny, int nz) {
     constexpr int P1 = Perm<AX>::p1, P2 = Perm<AX>::p2;
     const int n[3] = {nx, ny, nz};
     const long long st[3] = {((long long)ny + 2) * (nz + 2), (long long)nz + 2, 1};
     int e[3] = {nx, ny, nz};
     int o[3] = {1, 1, 1};
-    e[AX] = n[AX] - 1;   // faces 2..n along AX
-    o[AX] = 2;
+    e[AX] = n[AX] + 1 - first;   // faces first..n along AX
+    o[AX] = first;
     const long long s0 = st[AX], s1 = st[P1], s2 = st[P2];
     const long long total = (long long)e[0] * e[1] * e[2];
     for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < total;
@@ -179,7 +181,7 @@ template <typename T>
 __device__ __forceinline__ T axis_advection(const T* __restrict__ vel,
                                             const T* __restrict__ Tm, long long p, long long s,
                                             int q, int nq, const T* __restrict__ h,
-                                            const T* __restrict__ d, T area) {
+                                            const T* __restrict__ d, T area, bool per) {
     const T tp = Tm[p];
     T adv = T(0);
     for (int f = 0; f < 2; ++f) {
@@ -188,13 +190,19 @@ __device__ __forceinline__ T axis_advection(const T* __restrict__ vel,
         const T ve = vel[pf];
         if (ve == T(0)) continue;
         T tf;
+        // a periodic axis's wrap face sees the cells across it: cell n-1 behind face 1,
+        // cell 2 beyond face n+1 (the same face value from both sides)
         if (ve > T(0)) {
             tf = (fi - 2 >= 0) ? face_value(Tm[pf - s], Tm[pf], Tm[pf - 2 * s], h[fi - 1], h[fi],
                                             d[fi - 1])
+                 : per         ? face_value(Tm[pf - s], Tm[pf], Tm[pf + (nq - 2) * s],
+                                            h[fi - 1], h[fi], d[nq])
                                : Tm[pf - s];
         } else {
             tf = (fi + 1 <= nq + 1) ? face_value(Tm[pf], Tm[pf - s], Tm[pf + s], h[fi],
                                                  h[fi - 1], d[fi + 1])
+                 : per              ? face_value(Tm[pf], Tm[pf - s], Tm[pf - (nq - 1) * s],
+                                                 h[fi], h[fi - 1], d[2])
                                     : Tm[pf];
         }
         adv += ve * (tf - tp) * area * (f == 1 ? T(1) : T(-1));
@@ -204,7 +212,7 @@ __device__ __forceinline__ T axis_advection(const T* __restrict__ vel,
 
 // out = net heat into each cell (W): bounded advection in fluid cells, conduction through the
 // face conductances G (W/K, interior-cell shapes (nx+1, ny, nz) ...), sources q (W, (nx, ny,
-// nz)).
+// nz)); periodic: bit a set where axis a wraps around.
 template <typename T>
 __global__ void energy_rhs(const T* __restrict__ Tm, const T* __restrict__ u,
                            const T* __restrict__ v, const T* __restrict__ w,
@@ -213,8 +221,8 @@ __global__ void energy_rhs(const T* __restrict__ Tm, const T* __restrict__ u,
                            const T* __restrict__ q, const T* __restrict__ hx,
                            const T* __restrict__ hy, const T* __restrict__ hz,
                            const T* __restrict__ dx, const T* __restrict__ dy,
-                           const T* __restrict__ dz, T* __restrict__ out, int nx, int ny,
-                           int nz) {
+                           const T* __restrict__ dz, int periodic, T* __restrict__ out,
+                           int nx, int ny, int nz) {
     const long long sj = (long long)nz + 2, si = ((long long)ny + 2) * sj;
     const int e[3] = {nx, ny, nz};
     const int o[3] = {1, 1, 1};
@@ -236,9 +244,12 @@ __global__ void energy_rhs(const T* __restrict__ Tm, const T* __restrict__ u,
              Gy[gy] * (Tm[p - sj] - tp) + Gy[gy + nz] * (Tm[p + sj] - tp) +
              Gz[gz] * (Tm[p - 1] - tp) + Gz[gz + 1] * (Tm[p + 1] - tp);
         if (fluid[p] != 0) {
-            T adv = axis_advection(u, Tm, p, si, i, nx, hx, dx, hy[j] * hz[k]);
-            adv += axis_advection(v, Tm, p, sj, j, ny, hy, dy, hx[i] * hz[k]);
-            adv += axis_advection(w, Tm, p, (long long)1, k, nz, hz, dz, hx[i] * hy[j]);
+            T adv = axis_advection(u, Tm, p, si, i, nx, hx, dx, hy[j] * hz[k],
+                                   (periodic & 1) != 0);
+            adv += axis_advection(v, Tm, p, sj, j, ny, hy, dy, hx[i] * hz[k],
+                                  (periodic & 2) != 0);
+            adv += axis_advection(w, Tm, p, (long long)1, k, nz, hz, dz, hx[i] * hy[j],
+                                  (periodic & 4) != 0);
             s -= rhoc * adv;
         }
         out[p] = s;

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import BACKENDS, gpu_ok
-from flow_compare_cases import comparison_flows, max_relative_difference
+from flow_compare_cases import comparison_flows, max_relative_difference, periodic_flow
 from thermosim import flow_verification as fv
 from thermosim.errors import CaseError, SolverError
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, SolidBlock
@@ -23,7 +23,8 @@ def test_flow_verification_case(case, backend):
 
 
 @pytest.mark.skipif(not gpu_ok(), reason="no CUDA GPU")
-@pytest.mark.parametrize("index", [0, 1, 2], ids=["cavity", "natural_convection", "channel"])
+@pytest.mark.parametrize("index", [0, 1, 2, 3],
+                         ids=["cavity", "natural_convection", "channel", "periodic"])
 def test_gpu_flow_steps_equal_cpu(index):
     """kernels/flow.cu on a real GPU against the CPU kernels: five float64 steps of each
     comparison flow at 32 cells across (several multigrid levels).  Reductions run in another
@@ -40,6 +41,41 @@ def test_gpu_flow_steps_equal_cpu(index):
         err = max_relative_difference(getattr(out["gpu"], f), getattr(out["cpu"], f))
         print(f"{name}: {f}: GPU vs CPU relative difference {err:.2e}")
         assert err <= 1e-7, f"{name}: {f}: GPU differs from CPU by {err:.3g} (relative)"
+
+
+def test_periodic_flow_moves_with_its_block_and_keeps_the_heat():
+    """Periodic along x and z (walls along y), a heated block, body force and buoyancy: moving
+    the block 6 cells along x moves every field with it, to round-off (the wrap faces are
+    faces like any other in momentum, pressure and energy); and with adiabatic walls and no
+    opening, the stored heat grows by exactly power x time."""
+    out = {}
+    for shift in (0, 6):
+        s = FlowSolver(periodic_flow(8, shift), "cpu")
+        C = s._C_host
+        e0 = float((C * np.asarray(s.T)[1:-1, 1:-1, 1:-1]).sum())
+        t = sum(s.step(2e-3) for _ in range(30))
+        r = s.result()
+        gain = float((C * r.T).sum()) - e0
+        assert abs(gain - 5.0 * t) <= 1e-9 * 5.0 * t, (gain, 5.0 * t)
+        assert np.abs(r.u).max() > 1e-3                   # the flow did develop
+        out[shift] = r
+    a, b = out[0], out[6]
+    for f in ("u", "v", "w", "T", "phi"):
+        A, B = getattr(a, f), getattr(b, f)
+        if f == "u":                                      # face n+1 is face 1
+            A, B = A[:-1], B[:-1]
+        err = max_relative_difference(B, np.roll(A, 6, axis=0))
+        assert err < 1e-10, f"{f}: shifted run differs by {err:.3g}"
+
+
+def test_periodic_faces_are_refused_unpaired_or_with_values():
+    g = Grid(np.linspace(0, 1, 5), np.linspace(0, 1, 5), np.array([0.0, 0.25]))
+    fluid = Fluid("f", 1.0, 0.01, 0.01, 1.0)
+    with pytest.raises(CaseError, match="periodic faces come in pairs") as e:
+        FlowProblem(g, fluid, {"x-": FlowBoundary("periodic"), "x+": FlowBoundary("outflow")})
+    assert e.value.key == "boundaries.x-"
+    with pytest.raises(CaseError, match="periodic face takes no velocity"):
+        FlowBoundary("periodic", temperature=300.0)
 
 
 def test_reference_tables_match_shared_copies():
@@ -167,6 +203,12 @@ FLOW_BAD = {
                                  "domain.background", "flowing fluid"),
     "bad_cfl": (FLOW_CASE.replace("end_time: 0.05", "end_time: 0.05\n  cfl: 3"), "flow.cfl",
                 "cfl must lie in (0, 1]"),
+    "unpaired_periodic": (FLOW_CASE.replace("z+: {type: slip}", "z+: {type: periodic}"),
+                          "flow.boundaries.z+", "periodic faces come in pairs"),
+    "periodic_with_temperature": (FLOW_CASE.replace(
+        "z-: {type: slip}\n    z+: {type: slip}",
+        "z-: {type: periodic, T: 300}\n    z+: {type: periodic}"), "flow.boundaries.z-",
+        "periodic face takes no velocity"),
 }
 
 

@@ -202,10 +202,11 @@ class SolverSpec(_Model):
 
 class FlowFace(_Model):
     """A domain face of a flow case: ``wall`` (no-slip; ``velocity`` its own tangential
-    velocity, m/s), ``slip``, ``inflow`` (``velocity`` m/s, ``T`` K, ``profile``) or
-    ``outflow``; heat: ``T`` (K) or ``heat_flux`` (W/m^2 into the domain), else adiabatic."""
+    velocity, m/s), ``slip``, ``inflow`` (``velocity`` m/s, ``T`` K, ``profile``),
+    ``outflow`` or ``periodic`` (both faces of an axis; what leaves one enters the other);
+    heat: ``T`` (K) or ``heat_flux`` (W/m^2 into the domain), else adiabatic."""
 
-    type: Literal["wall", "slip", "inflow", "outflow"] = "wall"
+    type: Literal["wall", "slip", "inflow", "outflow", "periodic"] = "wall"
     velocity: Vec3 = (0.0, 0.0, 0.0)
     T: Optional[float] = None
     heat_flux: Optional[float] = None
@@ -219,6 +220,9 @@ class FlowFace(_Model):
             raise ValueError("give either T or heat_flux, not both")
         if self.type == "inflow" and self.T is None:
             raise ValueError("an inflow needs its temperature T")
+        if self.type == "periodic" and (any(self.velocity) or self.T is not None
+                                        or self.heat_flux is not None):
+            raise ValueError("a periodic face takes no velocity, T or heat_flux")
         return self
 
 
@@ -226,13 +230,16 @@ class FlowSpec(_Model):
     """Flow of the domain's background fluid around the (solid) blocks.
 
     ``fluid``: a CoolProp fluid evaluated at ``reference_temperature`` (K), which is also the
-    Boussinesq reference; ``gravity`` m/s^2; ``boundaries`` per domain face (missing faces
-    are adiabatic no-slip walls); steady (march until the scaled rates of change fall below
-    ``tolerance``) or up to ``end_time`` (s); ``cfl`` scales the stable explicit step."""
+    Boussinesq reference; ``gravity`` m/s^2; ``body_force`` m/s^2, a uniform driving
+    acceleration (a mean pressure gradient over density, for periodic channels);
+    ``boundaries`` per domain face (missing faces are adiabatic no-slip walls); steady
+    (march until the scaled rates of change fall below ``tolerance``) or up to ``end_time``
+    (s); ``cfl`` scales the stable explicit step."""
 
     fluid: str = "air"
     reference_temperature: float = 300.0
     gravity: Vec3 = (0.0, 0.0, -9.81)
+    body_force: Vec3 = (0.0, 0.0, 0.0)
     boundaries: dict[Literal["x-", "x+", "y-", "y+", "z-", "z+"], FlowFace] = Field(
         default_factory=dict)
     end_time: Optional[float] = None

@@ -34,7 +34,7 @@ from .solvers.krylov import pcg
 from .solvers.multigrid import Multigrid
 
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
-KINDS = ("wall", "slip", "inflow", "outflow")
+KINDS = ("wall", "slip", "inflow", "outflow", "periodic")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,8 @@ class FlowBoundary:
 
     kind: ``wall`` (no-slip; ``velocity`` is the wall's own tangential velocity, m/s),
     ``slip`` (no normal flow, no shear), ``inflow`` (``velocity`` in m/s, ``profile``
-    ``uniform`` or ``parabolic`` with that mean), ``outflow`` (zero pressure, zero gradient).
+    ``uniform`` or ``parabolic`` with that mean), ``outflow`` (zero pressure, zero gradient),
+    ``periodic`` (on both faces of an axis: what leaves one face enters through the other).
     Heat: ``temperature`` (K) fixes a wall's temperature or gives the inflow temperature;
     ``heat_flux`` (W/m^2, into the domain) on a wall; neither means adiabatic.
     """
@@ -124,6 +125,10 @@ class FlowBoundary:
         if self.kind == "inflow" and self.temperature is None:
             raise CaseError("an inflow needs its temperature")
         object.__setattr__(self, "velocity", tuple(float(v) for v in self.velocity))
+        if self.kind == "periodic" and (any(self.velocity) or self.temperature is not None
+                                        or self.heat_flux is not None):
+            raise CaseError("a periodic face takes no velocity, temperature or heat flux: "
+                            "what leaves it enters through the opposite face")
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,9 @@ class SolidBlock:
 
 @dataclass
 class FlowProblem:
-    """Everything a flow run needs.  ``gravity`` in m/s^2 (a vector); temperatures in K."""
+    """Everything a flow run needs.  ``gravity`` in m/s^2 (a vector); temperatures in K;
+    ``body_force`` (m/s^2, a vector) a uniform driving acceleration of the fluid, such as the
+    mean pressure gradient over density that drives a periodic channel."""
 
     grid: Grid
     fluid: Fluid
@@ -155,6 +162,7 @@ class FlowProblem:
     initial_temperature: Optional[float] = None
     initial_velocity: tuple = (0.0, 0.0, 0.0)
     name: str = "flow"
+    body_force: tuple = (0.0, 0.0, 0.0)
 
     def __post_init__(self):
         missing = [f for f in FACES if f not in self.boundaries]
@@ -163,6 +171,13 @@ class FlowProblem:
         for f in self.boundaries:
             if f not in FACES:
                 raise CaseError(f"unknown face '{f}' (faces: {', '.join(FACES)})",
+                                f"boundaries.{f}")
+        for a in range(3):
+            lo, hi = (self.boundaries[FACES[2 * a + s]].kind == "periodic" for s in (0, 1))
+            if lo != hi:
+                f = FACES[2 * a + (0 if lo else 1)]
+                raise CaseError(f"periodic faces come in pairs: {FACES[2 * a]} and "
+                                f"{FACES[2 * a + 1]} must both be periodic",
                                 f"boundaries.{f}")
         kinds = {b.kind for b in self.boundaries.values()}
         if "inflow" in kinds and "outflow" not in kinds:
@@ -293,15 +308,31 @@ class FlowResult:
                          0.5 * (self.w[:, :, 1:] + self.w[:, :, :-1])])
 
 
-def _halo_widths(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Widths with halo (a halo cell as wide as its neighbour) and centre distances
-    d[i] between cells i-1 and i (d[0] repeats d[1])."""
+def _halo_widths(faces: np.ndarray, periodic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Widths with halo (a halo cell as wide as its neighbour, or along a periodic axis as
+    its image across the wrap) and centre distances d[i] between cells i-1 and i (d[0]
+    repeats d[1])."""
     h = np.diff(faces)
-    hh = np.concatenate([[h[0]], h, [h[-1]]])
+    hh = np.concatenate([[h[-1]], h, [h[0]]]) if periodic else \
+        np.concatenate([[h[0]], h, [h[-1]]])
     d = np.empty_like(hh)
     d[1:] = 0.5 * (hh[1:] + hh[:-1])
     d[0] = d[1]
     return hh, d
+
+
+def _wrap_halos(a, periodic) -> None:
+    """Along each periodic axis, the low halo takes the last interior layer and the high
+    halo the first (for a face array normal to the axis: face n is face 0's image and face
+    n+1 face 1's)."""
+    for axis, per in enumerate(periodic):
+        if not per:
+            continue
+        n = a.shape[axis] - 2
+        lo, hi, first, last = ([slice(None)] * 3 for _ in range(4))
+        lo[axis], hi[axis], first[axis], last[axis] = 0, n + 1, 1, n
+        a[tuple(lo)] = a[tuple(last)]
+        a[tuple(hi)] = a[tuple(first)]
 
 
 def _inflow_profile(problem: FlowProblem, face: str) -> np.ndarray:
@@ -343,7 +374,9 @@ class FlowSolver:
         nx, ny, nz = self.shape
         pad = (nx + 2, ny + 2, nz + 2)
         be, dt_ = self.be, self.dtype
-        hd = [_halo_widths(f) for f in g.faces]
+        self.periodic = tuple(problem.boundaries[FACES[2 * a]].kind == "periodic"
+                              for a in range(3))
+        hd = [_halo_widths(f, per) for f, per in zip(g.faces, self.periodic)]
         self._h_host = [x[0] for x in hd]
         self._d_host = [x[1] for x in hd]
         self.h = [be.asarray(x, dt_) for x in self._h_host]
@@ -352,6 +385,7 @@ class FlowSolver:
         self._build_masks()
         self._build_energy()
         self._build_pressure()
+        self._build_force_masks()
         self.fluid = be.asarray(self._fluid_host, np.uint8)
         T0 = np.full(pad, problem.initial_temperature, float)
         self.T = be.asarray(T0, dt_)
@@ -401,8 +435,25 @@ class FlowSolver:
             sl = [slice(None)] * 3
             sl[axis] = -1 if side else 0
             fl[tuple(sl)] = 1 if b.kind == "outflow" else 0
+        _wrap_halos(fl, self.periodic)
         self._solid = solid
         self._fluid_host = fl
+
+    def _build_force_masks(self):
+        """Per velocity component with a body force: 1 on the faces whose momentum is
+        computed (fluid on both sides), else 0."""
+        fl = self._fluid_host != 0
+        self._force_mask = [None, None, None]
+        for c in range(3):
+            if not self.problem.body_force[c] or self.shape[c] < 2:
+                continue
+            m = np.zeros(fl.shape)
+            n = self.shape[c]
+            first = 1 if self.periodic[c] else 2
+            face, before = [slice(1, -1)] * 3, [slice(1, -1)] * 3
+            face[c], before[c] = slice(first, n + 1), slice(first - 1, n)
+            m[tuple(face)] = fl[tuple(face)] & fl[tuple(before)]
+            self._force_mask[c] = self.be.asarray(m, self.dtype)
 
     def _build_energy(self):
         """Conductances (W/K), capacities (J/K) and sources (W) of the energy equation."""
@@ -440,6 +491,9 @@ class FlowSolver:
             for side, sl in ((0, first), (1, last)):
                 b = p.boundaries[FACES[2 * a + side]]
                 dirichlet = b.temperature is not None and b.kind != "outflow"
+                if b.kind == "periodic":      # the wrap face: last cell's half + first's
+                    gb.append(1.0 / (half[tuple(first)] + half[tuple(last)]))
+                    continue
                 gb.append(1.0 / half[tuple(sl)] if dirichlet else np.zeros_like(half[tuple(sl)]))
                 if b.heat_flux is not None:
                     power[tuple(sl)] += b.heat_flux * np.expand_dims(area, a)
@@ -506,7 +560,8 @@ class FlowSolver:
             if spans else 1.0
         self.pressure_smoother = "rbgs" if aspect <= 2.0 else "zline"
         self._pmg = Multigrid(system, g.faces, self.be, self.dtype, solved=~self._solid,
-                              singular=self._singular, smoother=self.pressure_smoother)
+                              singular=self._singular, smoother=self.pressure_smoother,
+                              periodic=self.periodic)
         self._pop = tuple(self.be.asarray(a, self.dtype) for a in (G[0], G[1], G[2], D))
         self._fluid_cells = int((~self._solid).sum())
         w = np.zeros(self._fluid_host.shape)
@@ -547,6 +602,8 @@ class FlowSolver:
                 sl = [slice(None)] * 3
                 sl[ax] = i
                 return tuple(sl)
+            if b.kind == "periodic":                       # filled below, after the rest
+                continue
             for c in range(3):
                 if c == axis:
                     continue
@@ -559,10 +616,16 @@ class FlowSolver:
             elif b.kind == "inflow":
                 vel[axis][at(bface)] = self._inflow_value(f)
             # temperature halo
+            if b.kind == "periodic":
+                continue
             if b.kind == "outflow" or b.temperature is None:
                 T[at(halo)] = T[at(inner)]
             else:
                 T[at(halo)] = b.temperature
+        # last, so that edges and corners shared with other faces wrap too
+        if any(self.periodic):
+            for a in (*vel, T):
+                _wrap_halos(a, self.periodic)
 
     def _inflow_value(self, face: str):
         if face not in self._inflow_cache:
@@ -597,7 +660,9 @@ class FlowSolver:
                 continue
             gbeta = fl.expansion * p.gravity[c]
             be.momentum_rhs(c, vel, self.fluid, T, self.h, self.d, nu, gbeta,
-                            p.reference_temperature, self._rhs)
+                            p.reference_temperature, self._rhs, periodic=self.periodic[c])
+            if self._force_mask[c] is not None:
+                be.axpy(self._rhs, p.body_force[c], self._force_mask[c])
             be.lincomb(out[c], 1.0, vel[c], dt, self._rhs)
         # boundary-normal faces keep their prescribed values
         self._apply_bc(out, T)
@@ -615,7 +680,8 @@ class FlowSolver:
         try:
             st = pcg(be, self._pop, self._pb, self.phi, self._pmg.apply,
                      self.pressure_tolerance, 500, work=self._pwork,
-                     atol=self._pressure_atol(dt))
+                     atol=self._pressure_atol(dt),
+                     fill_halo=self._pmg.fill_halo if any(self.periodic) else None)
         except SolverError:
             # the pressure equation itself is fine; its right-hand side is not (NaN or inf
             # velocities): the step was unstable
@@ -647,6 +713,7 @@ class FlowSolver:
         """Mirror phi into outflow halos (zero pressure on the face) for the correction, or
         zero them for the solver; elsewhere the halo is never used across a face."""
         n = self.shape
+        _wrap_halos(self.phi, self.periodic)
         for f, b in self.problem.boundaries.items():
             if b.kind != "outflow":
                 continue
@@ -663,7 +730,7 @@ class FlowSolver:
         """out = T + dt * (net heat into the cell) / C."""
         be = self.be
         be.energy_rhs(T, vel, self.fluid, self.G, self.problem.fluid.volumetric_heat_capacity,
-                      self.q, self.h, self.d, self._Q)
+                      self.q, self.h, self.d, self._Q, periodic=self.periodic)
         self._Q *= self.inv_C                     # in place: no temporary per stage
         be.lincomb(out, 1.0, T, dt, self._Q)
 
@@ -824,6 +891,8 @@ class FlowSolver:
         power = float(sum(b.power for b in p.blocks))
         g = p.grid
         for f, b in p.boundaries.items():
+            if b.kind == "periodic":          # what leaves one face enters the other
+                continue
             axis, side = FACES.index(f) // 2, FACES.index(f) % 2
             others = [a for a in range(3) if a != axis]
             area = np.multiply.outer(g.spacing(others[0]), g.spacing(others[1]))
@@ -896,7 +965,7 @@ def problem_from_case(case) -> FlowProblem:
     try:
         return FlowProblem(make_grid(case), fluid, bcs, blocks, tuple(spec.gravity),
                            spec.reference_temperature, case.initial_temperature,
-                           name=case.name)
+                           name=case.name, body_force=tuple(spec.body_force))
     except CaseError as e:
         key = e.key if e.key is None or e.key.startswith("flow") else f"flow.{e.key}"
         raise CaseError(e.reason, key, file) from None

@@ -233,6 +233,32 @@ def plane_poiseuille(backend="cpu", quick=False):
             _falls(case, "f Re", errs[0], errs[1], grids[0], grids[1], SHAH)]
 
 
+def periodic_fre(ny: int, backend="cpu", dtype=np.float64) -> float:
+    """f Re (Darcy) of the flow that a uniform body force G drives through a channel
+    periodic along x (fully developed by construction): with the mean velocity U,
+    f Re = (G D_h / (U^2 / 2)) (U D_h / nu) = 8 G H^2 / (U nu), D_h = 2 H."""
+    H, nu, G = 1.0, 0.1, 1.2                # G = 12 nu U / H^2 for U = 1 m/s, Re_Dh 20
+    g = _grid_2d(np.linspace(0.0, 1.0, 5), clustered(ny))
+    bc = {"x-": FlowBoundary("periodic"), "x+": FlowBoundary("periodic"),
+          "y-": FlowBoundary("wall"), "y+": FlowBoundary("wall"), **SLIP_Z}
+    p = FlowProblem(g, Fluid("channel", 1.0, nu, nu, 1.0), bc, body_force=(G, 0.0, 0.0),
+                    name="periodic channel")
+    r = FlowSolver(p, backend, dtype).run(tolerance=1e-7)
+    hy = g.spacing(1)
+    U = float((r.u[0, :, 0] * hy).sum() / hy.sum())
+    return 8.0 * G * H ** 2 / (U * nu)
+
+
+def periodic_channel(backend="cpu", quick=False):
+    grids = (8, 16) if quick else (16, 32)
+    ref = float(reference_table("laminar_channel.csv").rows[0]["fRe_darcy"])
+    vals = [periodic_fre(n, backend) for n in grids]
+    errs = [abs(v - ref) / ref for v in vals]
+    case = "plane Poiseuille flow, periodic, driven by a body force"
+    return [_row(case, f"f Re, {grids[1]} cells across", ref, vals[1], 0.01, SHAH),
+            _falls(case, "f Re", errs[0], errs[1], grids[0], grids[1], SHAH)]
+
+
 def channel_nusselt(ny: int, thermal: str, backend="cpu", dtype=np.float64) -> float:
     """Fully developed Nusselt number on D_h for walls at a uniform temperature (``T``) or
     heat flux (``H``); parabolic inflow, Re_Dh 20, Pr 5 (Peclet 100: axial conduction
@@ -337,5 +363,5 @@ def pressure_multigrid(backend="cpu", quick=False):
                 "grid-independent multigrid")]
 
 
-CASES = [plane_poiseuille, channel_heat_transfer, lid_driven_cavity, natural_convection_suite,
-         bounded_advection, pressure_multigrid]
+CASES = [plane_poiseuille, periodic_channel, channel_heat_transfer, lid_driven_cavity,
+         natural_convection_suite, bounded_advection, pressure_multigrid]

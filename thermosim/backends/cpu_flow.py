@@ -21,12 +21,15 @@ _opts = dict(parallel=True, cache=True, nogil=True)
 
 
 @njit(**_opts)
-def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, out):
-    """out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on the interior faces normal to
-    axis 0 (m/s^2); faces touching a solid cell get 0.  Central, conservative, second order
-    on the non-uniform grid; a wall next to a face row is met at its true position."""
+def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, first,
+                  out):
+    """out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on the faces normal to axis 0 from
+    ``first`` to n0 (m/s^2): 2 (the interior faces), or 1 along a periodic axis, whose face
+    1 is also face n0+1 (the halos then hold the images across the wrap).  Faces touching a
+    solid cell get 0.  Central, conservative, second order on the non-uniform grid; a wall
+    next to a face row is met at its true position."""
     n0, n1, n2 = a.shape[0] - 2, a.shape[1] - 2, a.shape[2] - 2
-    for i in prange(2, n0 + 1):
+    for i in prange(first, n0 + 1):
         wl = h0[i] / (h0[i - 1] + h0[i])       # weight of cell i-1 at face i
         wr = 1.0 - wl
         for j in range(1, n1 + 1):
@@ -135,10 +138,12 @@ def _at(a, i, j, k, axis, m):
 
 
 @njit(inline="always")
-def _axis_advection(vel, T, i, j, k, axis, n, h, d, area):
+def _axis_advection(vel, T, i, j, k, axis, n, h, d, area, per):
     """Advective heat flow out of cell (i, j, k) through its two faces along ``axis``
     (W / (rho c)): sum over the faces of (u A)(T_f - T_P), outward positive.  Face f = q + s
-    (q the cell's index along the axis, s = 0 west, 1 east) lies between cells f-1 and f."""
+    (q the cell's index along the axis, s = 0 west, 1 east) lies between cells f-1 and f.
+    ``per``: the axis wraps around, and the wrap face sees the cells across it (cell n-1
+    behind face 1, cell 2 beyond face n+1), the same face value from both sides."""
     tp = T[i, j, k]
     q = (i, j, k)[axis]
     adv = 0.0
@@ -151,12 +156,18 @@ def _axis_advection(vel, T, i, j, k, axis, n, h, d, area):
             if fi - 2 >= 0:
                 tf = _face_value(_at(T, i, j, k, axis, s - 1), _at(T, i, j, k, axis, s),
                                  _at(T, i, j, k, axis, s - 2), h[fi - 1], h[fi], d[fi - 1])
+            elif per:
+                tf = _face_value(_at(T, i, j, k, axis, s - 1), _at(T, i, j, k, axis, s),
+                                 _at(T, i, j, k, axis, s - 2 + n), h[fi - 1], h[fi], d[n])
             else:
                 tf = _at(T, i, j, k, axis, s - 1)
         else:
             if fi + 1 <= n + 1:
                 tf = _face_value(_at(T, i, j, k, axis, s), _at(T, i, j, k, axis, s - 1),
                                  _at(T, i, j, k, axis, s + 1), h[fi], h[fi - 1], d[fi + 1])
+            elif per:
+                tf = _face_value(_at(T, i, j, k, axis, s), _at(T, i, j, k, axis, s - 1),
+                                 _at(T, i, j, k, axis, s + 1 - n), h[fi], h[fi - 1], d[2])
             else:
                 tf = _at(T, i, j, k, axis, s)
         adv += ve * (tf - tp) * area * (1.0 if s == 1 else -1.0)
@@ -164,13 +175,15 @@ def _axis_advection(vel, T, i, j, k, axis, n, h, d, area):
 
 
 @njit(**_opts)
-def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy, dz, out):
+def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy, dz,
+                periodic, out):
     """out = net heat into each cell (W): bounded advection in fluid cells plus conduction
     through the conductances G (W/K), plus the sources q (W).  Advection is written as
     sum_f (u A)_f (T_f - T_P): equal to the conservative form for a divergence-free field,
     and blind to the solver-tolerance divergence left by the projection (a uniform
     temperature stays uniform).  Boundary faces take the
-    halo temperature as the inflow value; the halo of a wall holds its temperature."""
+    halo temperature as the inflow value; the halo of a wall holds its temperature.
+    ``periodic``: bit a set where axis a wraps around."""
     nx, ny, nz = T.shape[0] - 2, T.shape[1] - 2, T.shape[2] - 2
     for i in prange(1, nx + 1):
         for j in range(1, ny + 1):
@@ -184,9 +197,12 @@ def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy
                     + Gz[i - 1, j - 1, k - 1] * (T[i, j, k - 1] - tp) \
                     + Gz[i - 1, j - 1, k] * (T[i, j, k + 1] - tp)
                 if fluid[i, j, k] != 0:
-                    adv = _axis_advection(u, T, i, j, k, 0, nx, hx, dx, hy[j] * hz[k])
-                    adv += _axis_advection(v, T, i, j, k, 1, ny, hy, dy, hx[i] * hz[k])
-                    adv += _axis_advection(w, T, i, j, k, 2, nz, hz, dz, hx[i] * hy[j])
+                    adv = _axis_advection(u, T, i, j, k, 0, nx, hx, dx, hy[j] * hz[k],
+                                          (periodic & 1) != 0)
+                    adv += _axis_advection(v, T, i, j, k, 1, ny, hy, dy, hx[i] * hz[k],
+                                           (periodic & 2) != 0)
+                    adv += _axis_advection(w, T, i, j, k, 2, nz, hz, dz, hx[i] * hy[j],
+                                           (periodic & 4) != 0)
                     s -= rhoc_fluid * adv
                 out[i, j, k] = s
 
@@ -219,8 +235,10 @@ def _max_abs_diff(x, y):
 class FlowKernels:
     """The flow solver's operations on NumPy arrays (mixed into the CPU backend)."""
 
-    def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out):
-        """Right-hand side of the momentum equation for velocity component ``comp``."""
+    def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out,
+                     periodic: bool = False):
+        """Right-hand side of the momentum equation for velocity component ``comp``
+        (``periodic``: its axis wraps around, and its first face is computed too)."""
         perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
         a, b, c = vel[comp], vel[perm[1]], vel[perm[2]]
         if comp == 0:
@@ -229,7 +247,8 @@ class FlowKernels:
             tr = lambda x: x.transpose(perm)  # noqa: E731
         _momentum_rhs(tr(a), tr(b), tr(c), tr(fluid), tr(T), h[perm[0]], h[perm[1]],
                       h[perm[2]], d[perm[0]], d[perm[1]], d[perm[2]], out.dtype.type(nu),
-                      out.dtype.type(gbeta), out.dtype.type(T_ref), tr(out))
+                      out.dtype.type(gbeta), out.dtype.type(T_ref), 1 if periodic else 2,
+                      tr(out))
 
     def divergence_rhs(self, vel, fluid, h, dt, out):
         _divergence_rhs(vel[0], vel[1], vel[2], fluid, h[0], h[1], h[2],
@@ -243,9 +262,11 @@ class FlowKernels:
             _correct(a.transpose(perm), phi.transpose(perm), fluid.transpose(perm), d[comp],
                      a.dtype.type(dt))
 
-    def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out):
+    def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out,
+                   periodic=(False, False, False)):
         _energy_rhs(T, vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2],
-                    out.dtype.type(rhoc_fluid), q, h[0], h[1], h[2], d[0], d[1], d[2], out)
+                    out.dtype.type(rhoc_fluid), q, h[0], h[1], h[2], d[0], d[1], d[2],
+                    sum(1 << a for a in range(3) if periodic[a]), out)
 
     def lincomb(self, out, a, x, b, y):
         _lincomb(out, out.dtype.type(a), x, out.dtype.type(b), y)

@@ -28,19 +28,21 @@ class GPUFlowKernels:
     def _interior(a):
         return tuple(int(s) - 2 for s in a.shape)
 
-    def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out):
+    def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out,
+                     periodic: bool = False):
         perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
         dt = out.dtype
         nx, ny, nz = self._interior(out)
         n = (nx, ny, nz)
-        total = max(n[comp] - 1, 0) * (nx * ny * nz // max(n[comp], 1))
+        first = 1 if periodic else 2
+        total = max(n[comp] + 1 - first, 0) * (nx * ny * nz // max(n[comp], 1))
         if total == 0:
             return
         fn = self._flow(f"thermosim::momentum_rhs<{{t}}, {comp}>", dt)
         fn(*_launch(total), (vel[comp], vel[perm[1]], vel[perm[2]], fluid, T, h[perm[0]],
                              h[perm[1]], h[perm[2]], d[perm[0]], d[perm[1]], d[perm[2]],
-                             dt.type(nu), dt.type(gbeta), dt.type(T_ref), out, np.int32(nx),
-                             np.int32(ny), np.int32(nz)))
+                             dt.type(nu), dt.type(gbeta), dt.type(T_ref), np.int32(first),
+                             out, np.int32(nx), np.int32(ny), np.int32(nz)))
 
     def divergence_rhs(self, vel, fluid, h, dt, out):
         nx, ny, nz = self._interior(out)
@@ -57,13 +59,15 @@ class GPUFlowKernels:
         fn(*_launch(total), (a, phi, fluid, d[comp], a.dtype.type(dt), np.int32(nx),
                              np.int32(ny), np.int32(nz)))
 
-    def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out):
+    def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out,
+                   periodic=(False, False, False)):
         nx, ny, nz = self._interior(out)
         fn = self._flow("thermosim::energy_rhs<{t}>", out.dtype)
+        mask = sum(1 << a for a in range(3) if periodic[a])
         fn(*_launch(nx * ny * nz), (T, vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2],
                                     out.dtype.type(rhoc_fluid), q, h[0], h[1], h[2], d[0],
-                                    d[1], d[2], out, np.int32(nx), np.int32(ny),
-                                    np.int32(nz)))
+                                    d[1], d[2], np.int32(mask), out, np.int32(nx),
+                                    np.int32(ny), np.int32(nz)))
 
     def lincomb(self, out, a, x, b, y):
         fn = self._flow("thermosim::lincomb<{t}>", out.dtype)

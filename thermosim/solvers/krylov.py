@@ -19,11 +19,12 @@ class SolveStats:
 
 
 def pcg(be, op, b, x, precond, tol: float, max_iterations: int, work=None,
-        progress=None, atol: float = 0.0) -> SolveStats:
+        progress=None, atol: float = 0.0, fill_halo=None) -> SolveStats:
     """Solve A x = b for symmetric positive definite A, in place in ``x``.
 
     ``op`` is (Gx, Gy, Gz, D) on the backend; b and x carry a zero halo.  Stops when the
-    relative residual ||r||_2 / ||b||_2 falls below ``tol``.
+    relative residual ||r||_2 / ||b||_2 falls below ``tol``.  ``fill_halo`` (periodic
+    domains): called on x and on each search direction before the operator meets them.
     """
     Gx, Gy, Gz, D = op
     t0 = time.perf_counter()
@@ -31,6 +32,8 @@ def pcg(be, op, b, x, precond, tol: float, max_iterations: int, work=None,
     if work is None:
         work = [be.zeros(shape, dtype) for _ in range(5)]
     r, z, p, Ap, zero = work
+    if fill_halo is not None:
+        fill_halo(x)
     be.residual(b, x, Gx, Gy, Gz, D, r)
     bnorm = math.sqrt(be.dot(b, b))
     stats = SolveStats()
@@ -47,6 +50,8 @@ def pcg(be, op, b, x, precond, tol: float, max_iterations: int, work=None,
     p[...] = z
     rz = be.dot(r, z)
     for it in range(1, max_iterations + 1):
+        if fill_halo is not None:
+            fill_halo(p)
         be.matvec(p, Gx, Gy, Gz, D, Ap, zero)
         pAp = be.dot(p, Ap)
         if not pAp > 0 or not math.isfinite(pAp):

@@ -105,7 +105,8 @@ def _take(a, idx, axis):
     return np.take(a, idx, axis=axis)
 
 
-def _series_face_conductance(G: np.ndarray, axis: int, o: np.ndarray) -> np.ndarray:
+def _series_face_conductance(G: np.ndarray, axis: int, o: np.ndarray,
+                             periodic: bool = False) -> np.ndarray:
     """Conductance between neighbouring aggregates along ``axis``, per fine column.
 
     The path from one aggregate's centre to the next runs through half of each aggregate's
@@ -133,6 +134,16 @@ def _series_face_conductance(G: np.ndarray, axis: int, o: np.ndarray) -> np.ndar
     hi[axis] = slice(0, -1)
     R[tuple(lo)] += rho          # the aggregate on the minus side of each coarse face
     R[tuple(hi)] += rho          # the aggregate on the plus side
+    if periodic:
+        # the first and the last face are one face, between the last aggregate and the
+        # first: its path runs through half of each
+        first = [slice(None)] * 3
+        last = [slice(None)] * 3
+        first[axis], last[axis] = slice(0, 1), slice(nc - 1, nc)
+        wrap = _take(inv, [0], axis) + rho[tuple(first)] + rho[tuple(last)]
+        last[axis] = slice(nc, nc + 1)
+        R[tuple(first)] = wrap
+        R[tuple(last)] = wrap
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.isfinite(R) & (R > 0), 1.0 / R, 0.0)
 
@@ -156,9 +167,11 @@ def line_axis(G: tuple, weight: np.ndarray | None = None) -> int:
     return 2 if score[2] >= 0.9 * score[best] else best
 
 
-def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int = 2):
+def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int = 2,
+            periodic: tuple = (False, False, False)):
     """One coarsening step.  Returns (offsets per axis, coarse G, coarse D, coarse faces), or
-    None when no axis can be coarsened.  ``line`` is the line-smoothing axis."""
+    None when no axis can be coarsened.  ``line`` is the line-smoothing axis; along a
+    ``periodic`` axis the first and last faces are one (wrap-around) face."""
     shape = D.shape
     strength = [_strength(G[a], a) if shape[a] >= 2 else -1.0 for a in range(3)]
     smax = max(strength)
@@ -188,7 +201,7 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int
     cfaces = tuple(faces[a][offsets[a]] for a in range(3))
     Gc = []
     for a in range(3):
-        g = _series_face_conductance(G[a], a, offsets[a])
+        g = _series_face_conductance(G[a], a, offsets[a], periodic[a])
         for b in range(3):
             if b != a:
                 g = np.add.reduceat(g, offsets[b][:-1], axis=b)
@@ -208,8 +221,10 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int
     return offsets, tuple(Gc), Dc, (wc > 0), cfaces
 
 
-def dense_matrix(G: tuple, D: np.ndarray) -> np.ndarray:
-    """The operator as a dense matrix (small coarsest levels only)."""
+def dense_matrix(G: tuple, D: np.ndarray,
+                 periodic: tuple = (False, False, False)) -> np.ndarray:
+    """The operator as a dense matrix (small coarsest levels only); along a ``periodic``
+    axis the boundary face couples the last cell to the first."""
     n = D.shape
     N = D.size
     idx = np.arange(N).reshape(n)
@@ -229,6 +244,14 @@ def dense_matrix(G: tuple, D: np.ndarray) -> np.ndarray:
         i1 = idx[tuple(sl_hi)].ravel()
         A[i0, i1] -= gi
         A[i1, i0] -= gi
+        if periodic[a] and n[a] >= 2:
+            first = [slice(None)] * 3
+            last = [slice(None)] * 3
+            first[a], last[a] = 0, n[a] - 1
+            gw = g[tuple(first)].ravel()
+            j0, j1 = idx[tuple(first)].ravel(), idx[tuple(last)].ravel()
+            A[j0, j1] -= gw
+            A[j1, j0] -= gw
     A[np.arange(N), np.arange(N)] += diag.ravel()
     return A
 
@@ -238,17 +261,22 @@ class Multigrid:
 
     def __init__(self, system: LinearSystem, faces: tuple, backend, dtype, solved=None,
                  smoothing: int = 2, max_levels: int = 25, smoother: str = "zline",
-                 singular: bool = False):
+                 singular: bool = False, periodic: tuple = (False, False, False)):
         """``singular``: the operator has the constants as null space (a pressure equation
         with no fixed-pressure boundary); the coarsest level then uses the pseudo-inverse,
-        which is exact on the right-hand sides such a system admits (zero sum)."""
+        which is exact on the right-hand sides such a system admits (zero sum).
+        ``periodic``: per axis, the domain wraps around; the boundary faces' conductances
+        (first and last, equal) couple the last cell to the first, and every kernel meets
+        the neighbour across the wrap in the halo, which :meth:`fill_halo` fills."""
+        self.periodic = tuple(bool(p) for p in periodic)
         self.backend = backend
         self.dtype = np.dtype(dtype)
         self.smoothing = smoothing
         be = backend
         weight0 = np.ones(system.D.shape, bool) if solved is None else solved
         self.line_axis = line_axis((system.Gx, system.Gy, system.Gz), weight0)
-        if smoother == "rbgs":
+        if smoother == "rbgs" or self.periodic[self.line_axis]:
+            # (a line across the wrap would be a cyclic system: not what line_gs solves)
             self._smooth = be.rbgs
         elif self.line_axis == 2 or not hasattr(be, "line_gs"):
             self.line_axis = 2
@@ -257,13 +285,20 @@ class Multigrid:
             axis = self.line_axis
             self._smooth = lambda x, Gx, Gy, Gz, D, b, c: be.line_gs(x, Gx, Gy, Gz, D, b, c,
                                                                      axis)
+        if any(self.periodic):
+            smooth = self._smooth
+
+            def periodic_smooth(x, *args):
+                self.fill_halo(x)                  # each colour meets the other's news
+                smooth(x, *args)
+            self._smooth = periodic_smooth
         G = (system.Gx, system.Gy, system.Gz)
         D = system.D
         weight = np.ones(D.shape, bool) if solved is None else solved
         host_levels = [(G, D)]
         offs = []
         while D.size > COARSEST_CELLS and len(host_levels) < max_levels:
-            out = coarsen(G, D, weight, faces, self.line_axis)
+            out = coarsen(G, D, weight, faces, self.line_axis, self.periodic)
             if out is None:
                 break
             o, G, D, weight, faces = out
@@ -290,7 +325,7 @@ class Multigrid:
         Gc, Dc = host_levels[-1]
         self.coarsest_direct = Dc.size <= 4 * COARSEST_CELLS
         if self.coarsest_direct:
-            A = dense_matrix(Gc, Dc)
+            A = dense_matrix(Gc, Dc, self.periodic)
             inv = np.linalg.pinv(A, hermitian=True) if singular else np.linalg.inv(A)
             self.coarse_inverse = be.asarray(inv, self.dtype)
 
@@ -304,6 +339,19 @@ class Multigrid:
     def apply(self, r, z):
         """z = M^-1 r (one V-cycle from a zero guess); r and z carry halos."""
         self._cycle(0, r, z)
+        self.fill_halo(z)
+
+    def fill_halo(self, x):
+        """Periodic axes: copy the last interior layer into the low halo and the first into
+        the high one, so that the kernels meet the neighbour across the wrap there."""
+        for a, per in enumerate(self.periodic):
+            if not per:
+                continue
+            n = x.shape[a] - 2
+            lo, hi, first, last = ([slice(None)] * 3 for _ in range(4))
+            lo[a], hi[a], first[a], last[a] = 0, n + 1, 1, n
+            x[tuple(lo)] = x[tuple(last)]
+            x[tuple(hi)] = x[tuple(first)]
 
     def _cycle(self, li: int, b, x):
         be = self.backend
@@ -315,17 +363,17 @@ class Multigrid:
                                        ).reshape(n)
             else:
                 x.fill(0)
-                for _ in range(50):
-                    be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
-                    be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
-                for _ in range(50):
-                    be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
-                    be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
+                for order in ((0, 1), (1, 0)):
+                    for _ in range(50):
+                        for colour in order:
+                            self.fill_halo(x)
+                            be.rbgs(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, colour)
             return
         x.fill(0)
         for _ in range(self.smoothing):
             self._smooth(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 0)
             self._smooth(x, lev.Gx, lev.Gy, lev.Gz, lev.D, b, 1)
+        self.fill_halo(x)
         be.residual(b, x, lev.Gx, lev.Gy, lev.Gz, lev.D, lev.r)
         nxt = self.levels[li + 1]
         be.restrict(lev.r, nxt.b, *lev.offsets)
