@@ -212,6 +212,47 @@ FLOW_BAD = {
 }
 
 
+def test_flow_interrupt_and_resume_gives_the_same_answer(tmp_path):
+    """Ctrl-C in a flow run saves its state; a new solver resumed from it ends where the
+    uninterrupted run ends (and a checkpoint of another case is refused)."""
+    from thermosim.case import load_case
+    from thermosim.checkpoint import Checkpointer
+    from thermosim.errors import Interrupted
+    from thermosim.flow import problem_from_case
+
+    (tmp_path / "c.yaml").write_text(FLOW_CASE)
+    case = load_case(tmp_path / "c.yaml")
+    end = 0.05
+    full = FlowSolver(problem_from_case(case), "cpu").run(steady=False, end_time=end)
+
+    def interrupt(step, *_):
+        if step >= 10:
+            raise KeyboardInterrupt
+
+    ck = Checkpointer(tmp_path / "run.checkpoint.h5", case, every=1e9)
+    with pytest.raises(Interrupted, match="--resume"):
+        FlowSolver(problem_from_case(case), "cpu").run(steady=False, end_time=end,
+                                                       progress=interrupt, checkpoint=ck)
+    resumed = FlowSolver(problem_from_case(case), "cpu")
+    resumed.load_state(*ck.load_state())
+    assert resumed.stats.steps == 10
+    r = resumed.run(steady=False, end_time=end)
+    assert r.stats.steps == full.stats.steps and r.stats.steps > 10
+    for f in ("u", "v", "w", "T", "phi"):
+        np.testing.assert_allclose(getattr(r, f), getattr(full, f), rtol=0,
+                                   atol=1e-12 * max(1.0, float(np.abs(getattr(full, f)).max())))
+    other = load_case(tmp_path / "c.yaml")
+    other.flow.cfl = 0.25
+    with pytest.raises(CaseError, match="different case"):
+        Checkpointer(ck.path, other).load_state()
+    # the command line: `run --resume` picks the checkpoint up and removes it when done
+    ck.path.rename(tmp_path / "out.h5.checkpoint.h5")
+    cli = _cli("run", "c.yaml", "-o", "out.h5", "--resume", cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    assert "resuming at step 10" in cli.stderr + cli.stdout
+    assert not (tmp_path / "out.h5.checkpoint.h5").exists() and (tmp_path / "out.h5").exists()
+
+
 def _cli(*args, cwd):
     import subprocess
     import sys
@@ -236,6 +277,13 @@ def test_cli_runs_a_flow_case(tmp_path):
         assert f["staggered/v"].shape == (16, 9, 1)
         assert f.attrs["kind"] == "flow"
         assert f["metrics"].attrs["hotspot_block"] == "chip"
+        # what the run was: the case it came from, and the problem as plain data (the
+        # block outlines that thermosim view draws)
+        import json
+        problem = json.loads(f.attrs["problem"])
+        assert [b["name"] for b in problem["blocks"]] == ["chip"]
+        assert problem["boundaries"]["x+"]["kind"] == "outflow"
+        assert json.loads(f.attrs["case"])["flow"]["fluid"] == "air"
         # no flow through the solid chip's faces
         u = f["staggered/u"][()]
         assert np.all(u[6:11, 0:2, 0][1:-1] == 0.0)

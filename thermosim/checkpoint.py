@@ -73,5 +73,33 @@ class Checkpointer:
         except OSError as e:
             raise CaseError(f"cannot read the checkpoint ({e})", None, file) from None
 
+    def save_state(self, arrays: dict, attrs: dict) -> Path:
+        """A solver's whole state: named arrays and scalar attributes (flow runs)."""
+        with atomic_path(self.path) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["fingerprint"] = fingerprint(self.case)
+                for k, v in attrs.items():
+                    f.attrs[k] = v
+                for k, v in arrays.items():
+                    f.create_dataset(k, data=v)
+        self._last = time.perf_counter()
+        return self.path
+
+    def load_state(self) -> tuple[dict, dict] | None:
+        """(arrays, attributes) saved by :meth:`save_state`, or None without a checkpoint."""
+        if not self.path.exists():
+            return None
+        file = str(self.path)
+        try:
+            with h5py.File(self.path, "r") as f:
+                if f.attrs.get("fingerprint") != fingerprint(self.case):
+                    raise CaseError("this checkpoint was written for a different case (or "
+                                    "different settings); delete it to start afresh", None,
+                                    file)
+                return ({k: f[k][...] for k in f.keys()},
+                        {k: f.attrs[k] for k in f.attrs.keys() if k != "fingerprint"})
+        except OSError as e:
+            raise CaseError(f"cannot read the checkpoint ({e})", None, file) from None
+
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

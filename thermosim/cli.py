@@ -91,7 +91,7 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
     path = Path(case) if case else DEFAULT
     c = load_case(path)
     if c.flow is not None:
-        return _run_flow(c, path, output, backend, png, console)
+        return _run_flow(c, path, output, backend, png, console, resume, checkpoint_every)
     model = build_model(c)          # every case mistake is reported before any output
     preflight(model)
     out = Path(output) if output else Path(f"{c.name}.h5")
@@ -141,8 +141,9 @@ def _report(result, out, png):
         click.echo(f"picture       {info['png']}")
 
 
-def _run_flow(c, path, output, backend, png, console):
+def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_every=60.0):
     """``thermosim run`` for a case with a flow section."""
+    from .checkpoint import Checkpointer
     from .flow import FlowSolver, problem_from_case
     from .model import _check_memory
 
@@ -153,7 +154,16 @@ def _run_flow(c, path, output, backend, png, console):
     spec = c.flow
     dtype = np.float32 if c.solver.precision == "float32" else np.float64
     solver = FlowSolver(problem, backend, dtype, cfl=spec.cfl)
+    ckpt = Checkpointer(out.with_name(out.name + ".checkpoint.h5"), c, checkpoint_every)
+    if ckpt.path.exists() and not resume:
+        console.print(f"note: {ckpt.path} exists from an interrupted run; add --resume to "
+                      "continue from it (it is replaced otherwise)")
+    saved = ckpt.load_state() if resume else None
+    if saved is not None:
+        solver.load_state(*saved, file=str(ckpt.path))
+        console.print(f"  resuming at step {solver.stats.steps}, t = {solver.stats.time:.4g} s")
     t0 = time.perf_counter()
+    steps0, time0 = solver.stats.steps, solver.stats.time      # (after a resume: not 0)
     steady = spec.end_time is None
 
     def progress(step, t, ru, rt):
@@ -171,16 +181,17 @@ def _run_flow(c, path, output, backend, png, console):
                 if r0 > worst:
                     rate = math.log(r0 / worst) / (step - s0)
                     steps_left = math.log(worst / spec.tolerance) / rate
-                    left = f"  about {el / step * steps_left:.0f} s left"
+                    left = f"  about {el / max(step - steps0, 1) * steps_left:.0f} s left"
             console.print(f"  step {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "
                           f"{rt:.2e} (temperature), target {spec.tolerance:.0e}{left}")
         else:
-            left = el * (spec.end_time - t) / max(t, 1e-300)
+            left = el * (spec.end_time - t) / max(t - time0, 1e-300)
             console.print(f"  step {step}  t = {t:.4g} / {spec.end_time:g} s  about "
                           f"{left:.0f} s left")
 
     result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
-                        max_steps=spec.max_steps, progress=progress)
+                        max_steps=spec.max_steps, progress=progress, checkpoint=ckpt)
+    ckpt.remove()
     _report(result, out, png)
 
 

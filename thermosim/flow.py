@@ -163,6 +163,26 @@ class FlowProblem:
     initial_velocity: tuple = (0.0, 0.0, 0.0)
     name: str = "flow"
     body_force: tuple = (0.0, 0.0, 0.0)
+    case: object = field(default=None, repr=False, compare=False)   # the YAML case, if any
+
+    def describe(self) -> dict:
+        """The problem as plain data (stored with results: blocks, fluid, boundaries)."""
+        return {"name": self.name,
+                "fluid": {"name": self.fluid.name, "density": self.fluid.density,
+                          "viscosity": self.fluid.viscosity,
+                          "conductivity": self.fluid.conductivity,
+                          "specific_heat": self.fluid.specific_heat,
+                          "expansion": self.fluid.expansion, "source": self.fluid.source},
+                "gravity": list(self.gravity), "body_force": list(self.body_force),
+                "reference_temperature": self.reference_temperature,
+                "boundaries": {f: {"kind": b.kind, "velocity": list(b.velocity),
+                                   "temperature": b.temperature, "heat_flux": b.heat_flux,
+                                   "profile": b.profile}
+                               for f, b in self.boundaries.items()},
+                "blocks": [{"name": b.name, "min": list(b.lower), "max": list(b.upper),
+                            "conductivity": b.conductivity, "density": b.density,
+                            "specific_heat": b.specific_heat, "power": b.power}
+                           for b in self.blocks]}
 
     def __post_init__(self):
         missing = [f for f in FACES if f not in self.boundaries]
@@ -810,11 +830,62 @@ class FlowSolver:
         dT = max(dT, float(xp.max(Ti) - xp.min(Ti)))
         return U, L, dT
 
+    # -- checkpoints -----------------------------------------------------------------------
+    _STATE_ATTRS = ("steps", "time", "dt", "pressure_iterations", "pressure_solves",
+                    "residual_velocity", "residual_temperature", "wall_time")
+
+    def state(self) -> tuple[dict, dict]:
+        """Everything the rest of the run depends on, on the host: the face velocities,
+        temperature and pressure with their halos (arrays), and the counters (attributes)."""
+        host = self.be.to_host
+        arrays = {"u": host(self.vel[0]), "v": host(self.vel[1]), "w": host(self.vel[2]),
+                  "T": host(self.T), "phi": host(self.phi),
+                  "history": np.asarray(self.stats.history, float).reshape(-1, 4)}
+        attrs = {k: getattr(self.stats, k) for k in self._STATE_ATTRS}
+        attrs.update(log_reduction=self._log_reduction, log_iters=self._log_iters,
+                     last=np.asarray(getattr(self, "_last", (math.inf, math.inf))),
+                     dtype=self.dtype.name)
+        return arrays, attrs
+
+    def load_state(self, arrays: dict, attrs: dict, file: str | None = None) -> None:
+        """Continue from :meth:`state` (a checkpoint of this same problem)."""
+        if str(attrs.get("dtype")) != self.dtype.name or arrays["T"].shape != self.T.shape:
+            raise CaseError("the checkpoint was written with another precision or grid; "
+                            "delete it to start afresh", None, file)
+        for c, k in enumerate("uvw"):
+            self.vel[c][...] = self.be.asarray(arrays[k], self.dtype)
+        self.T[...] = self.be.asarray(arrays["T"], self.dtype)
+        self.phi[...] = self.be.asarray(arrays["phi"], self.dtype)
+        for k in self._STATE_ATTRS:
+            setattr(self.stats, k, type(getattr(self.stats, k))(attrs[k]))
+        self.stats.history = [tuple(r) for r in np.asarray(arrays["history"]).tolist()]
+        self._log_reduction = float(attrs["log_reduction"])
+        self._log_iters = int(attrs["log_iters"])
+        self._last = tuple(float(x) for x in attrs["last"])
+
     def run(self, steady: bool = True, end_time: float | None = None,
             tolerance: float = 1e-6, max_steps: int = 1_000_000,
-            progress: Callable | None = None, check_every: int = 10) -> FlowResult:
+            progress: Callable | None = None, check_every: int = 10,
+            checkpoint=None) -> FlowResult:
         """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
-        called as progress(step, time, residual_velocity, residual_temperature)."""
+        called as progress(step, time, residual_velocity, residual_temperature).
+        ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
+        whenever it is due and on Ctrl-C, which then raises :class:`Interrupted`."""
+        try:
+            return self._march(steady, end_time, tolerance, max_steps, progress, check_every,
+                               checkpoint)
+        except KeyboardInterrupt:
+            if checkpoint is None:
+                raise
+            from .errors import Interrupted
+
+            path = checkpoint.save_state(*self.state())
+            raise Interrupted(f"interrupted at step {self.stats.steps} (t = "
+                              f"{self.stats.time:.4g} s); the state is saved in {path}: run "
+                              "again with --resume to continue from it") from None
+
+    def _march(self, steady, end_time, tolerance, max_steps, progress, check_every,
+               checkpoint) -> FlowResult:
         t0 = time.perf_counter()
         st = self.stats
         while st.steps < max_steps:
@@ -837,6 +908,10 @@ class FlowSolver:
                 if steady and end_time is None and max(ru, rt) < tolerance and st.steps > 2:
                     st.converged = True
                     break
+            if checkpoint is not None and checkpoint.due():
+                st.wall_time += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                checkpoint.save_state(*self.state())
         if self._log_iters:
             st.pressure_reduction = math.exp(self._log_reduction / self._log_iters)
         st.wall_time += time.perf_counter() - t0
@@ -965,7 +1040,7 @@ def problem_from_case(case) -> FlowProblem:
     try:
         return FlowProblem(make_grid(case), fluid, bcs, blocks, tuple(spec.gravity),
                            spec.reference_temperature, case.initial_temperature,
-                           name=case.name, body_force=tuple(spec.body_force))
+                           name=case.name, body_force=tuple(spec.body_force), case=case)
     except CaseError as e:
         key = e.key if e.key is None or e.key.startswith("flow") else f"flow.{e.key}"
         raise CaseError(e.reason, key, file) from None

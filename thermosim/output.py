@@ -26,6 +26,8 @@ x index i, y index j, z index k, z varying fastest)::
     /metrics/heat_flow_labels, /metrics/heat_flow_W   where the heat leaves (W per boundary)
     /metrics/block_names, /metrics/block_max_T, /metrics/block_mean_T   per block (K)
     Flow results (thermosim.flow) add
+    /                       attrs: kind="flow", problem (JSON: blocks with min/max, fluid
+                            properties, boundaries); case only when run from a case file
     /fields/velocity        float64 (nx, ny, nz, 3), cell-centred velocity, units="m/s"
     /fields/p               float64 (nx, ny, nz), static pressure minus the hydrostatic
                             part of the reference density, units="Pa"
@@ -318,7 +320,8 @@ def read_result(path, snapshots: bool = True) -> dict:
 
     Keys: ``x``, ``y``, ``z`` (faces, m); ``T``, ``material``, ``block``, ``power``
     (shape (nx, ny, nz)); ``material_names``, ``block_names``; ``attrs`` (root attributes);
-    ``case`` (the case as a dict) and ``case_name``; ``solver`` (attributes) and
+    ``case`` (the case as a dict, where the result came from a case), ``problem`` (flow
+    results: blocks, fluid and boundaries as plain data) and ``case_name``; ``solver`` (attributes) and
     ``residual_history`` (array or None); ``metrics`` (attributes, plus ``heat_flows``
     {label: W} and ``block_temperatures`` {name: {"max", "mean"}}); ``units`` {dataset:
     units}; ``snapshots`` (list of (time, T); empty unless stored and ``snapshots``).
@@ -342,6 +345,9 @@ def read_result(path, snapshots: bool = True) -> dict:
         out["attrs"] = attrs(f)
         out["case_name"] = out["attrs"].get("case_name")
         out["case"] = json.loads(out["attrs"]["case"]) if "case" in out["attrs"] else None
+        # flow results: the problem as plain data (blocks, fluid, boundaries)
+        out["problem"] = json.loads(out["attrs"]["problem"]) if "problem" in out["attrs"] \
+            else None
         units = {}
         for a in "xyz":
             out[a] = f["grid"][a][()]
@@ -412,6 +418,9 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                 timespec="seconds")
             f.attrs["case_name"] = str(p.name)
             f.attrs["kind"] = "flow"
+            f.attrs["problem"] = json.dumps(p.describe())
+            if p.case is not None:                     # the YAML case it came from
+                f.attrs["case"] = p.case.model_dump_json()
             g = f.create_group("grid")
             for name, faces in zip("xyz", result.grid.faces):
                 g.create_dataset(name, data=np.asarray(faces, np.float64)).attrs["units"] = "m"

@@ -212,7 +212,7 @@ def _title(data, ext, scale, field) -> str:
 
 def _block_outlines(pv, data, lo, scale):
     """All block bounding boxes as one line mesh (display coordinates), or None."""
-    case = data.get("case") or {}
+    case = data.get("case") or data.get("problem") or {}     # (flow results: the problem)
     blocks = case.get("blocks") or []
     if not blocks:
         return None
