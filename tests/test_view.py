@@ -78,3 +78,15 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+@pytest.mark.parametrize("vmin,vmax", [(300.0, 300.1), (300.0, 301.0), (300.0, 400.0),
+                                       (350.0, 350.002)])
+def test_colour_bar_labels_differ(vmin, vmax):
+    """Six evenly spaced temperature labels print as six different numbers, whatever the
+    range (a 0.1 K range once printed 300.1 six times)."""
+    from thermosim.view import _bar_format
+
+    fmt = _bar_format("T", vmin, vmax)
+    labels = [fmt % (vmin + i * (vmax - vmin) / 5) for i in range(6)]
+    assert len(set(labels)) == 6, labels

@@ -126,7 +126,7 @@ def render(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -> dic
         slices = grid.slice_orthogonal(x=centre[0], y=centre[1], z=centre[2])
         bar = dict(title=_TITLES[field], color="black", vertical=True, position_x=0.86,
                    position_y=0.15, height=0.7, width=0.06, title_font_size=fs(22),
-                   label_font_size=fs(18), fmt="%.1f" if field == "T" else "%.3g")
+                   label_font_size=fs(18), fmt=_bar_format(field, vmin, vmax))
         shown = False
         for sl in slices:
             if sl is None or sl.n_cells == 0:
@@ -208,6 +208,16 @@ def _title(data, ext, scale, field) -> str:
     if stretched:
         t += ", stretched for visibility: " + ", ".join(stretched)
     return t
+
+
+def _bar_format(field: str, vmin: float, vmax: float) -> str:
+    """Colour-bar label format: temperatures with enough decimals that the labels (about a
+    fifth of the range apart) differ, at least one; other fields with 3 significant digits."""
+    if field != "T":
+        return "%.3g"
+    step = (vmax - vmin) / 5.0
+    digits = 1 if not step > 0 else min(6, max(1, int(np.ceil(-np.log10(step))) + 1))
+    return f"%.{digits}f"
 
 
 def _block_outlines(pv, data, lo, scale):
