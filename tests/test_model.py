@@ -286,3 +286,17 @@ def test_multigrid_lines_follow_the_stacking_axis():
         tmax.append(r.max_temperature)
     assert max(its) - min(its) <= 1, its
     assert max(tmax) - min(tmax) < 1e-6, tmax
+
+
+def test_auto_backend_keeps_small_problems_on_the_cpu(monkeypatch):
+    """``auto`` asks for the CPU below AUTO_GPU_MIN_CELLS and for its own choice above; a
+    backend named outright is never overridden."""
+    import thermosim.backends as backends
+
+    asked = []
+    monkeypatch.setattr(backends, "get_backend", lambda name: asked.append(name) or name)
+    n = backends.AUTO_GPU_MIN_CELLS
+    assert backends.backend_for("auto", n - 1) == "cpu"
+    assert backends.backend_for("auto", n) == "auto"
+    assert backends.backend_for("gpu", 10) == "gpu"
+    assert asked == ["cpu", "auto", "gpu"]

@@ -381,10 +381,11 @@ class FlowSolver:
 
     def __init__(self, problem: FlowProblem, backend="cpu", dtype=np.float64,
                  cfl: float = 0.5, pressure_tolerance: float | None = None):
-        from .backends import get_backend
+        from .backends import backend_for
 
         self.problem = problem
-        self.be = get_backend(backend) if isinstance(backend, str) else backend
+        self.be = backend_for(backend, problem.grid.ncells) if isinstance(backend, str) \
+            else backend
         self.dtype = np.dtype(dtype)
         self.cfl = cfl
         self.pressure_tolerance = pressure_tolerance or (1e-9 if self.dtype == np.float64

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backends import get_backend
+from .backends import backend_for
 from .case import Case
 from .checkpoint import Checkpointer
 from .errors import CaseError, Interrupted, SolverError
@@ -147,7 +147,7 @@ def solve(case_or_model, backend="auto", progress=None, checkpoint=None,
     from that file when it exists.  The checkpoint is removed when the run completes."""
     model = case_or_model if isinstance(case_or_model, ThermalModel) else \
         build_model(case_or_model)
-    be = get_backend(backend) if isinstance(backend, str) else backend
+    be = backend_for(backend, model.grid.ncells) if isinstance(backend, str) else backend
     case = model.case
     # kernel compilation (first run) or cache loading, timed apart from the solve
     prepare = getattr(be, "prepare", None)
