@@ -24,6 +24,7 @@ from collections import defaultdict
 import numpy as np
 
 from thermosim.backends import get_backend
+from thermosim.bench import timeit
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, SolidBlock
 from thermosim.grid import Grid
 from thermosim.solvers.krylov import pcg
@@ -117,15 +118,6 @@ def channel(n: int) -> FlowProblem:
     return FlowProblem(g, fluid, bc, blocks=[blk], gravity=(0, -9.81, 0))
 
 
-def timed(be, fn, reps):
-    be.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    be.synchronize()
-    return (time.perf_counter() - t0) / reps
-
-
 def assemble(op, dtype):
     """The conductance-form operator as a SciPy CSR matrix (interior cells only)."""
     import scipy.sparse as sp
@@ -176,7 +168,7 @@ def main(argv=None):
         s.step()
     dt = s.stable_dt()
     cells = n ** 3
-    t_step = timed(be, lambda: s.step(dt), a.steps)
+    t_step = timeit(lambda: s.step(dt), be, a.steps, warmup=False)
     # where the time goes: the same steps again with every backend call synchronised and
     # timed on its own (exclusive times; the synchronisations add a little)
     prof = instrument(s)

@@ -16,23 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+
 import numpy as np
 
 from flow_step import BACKEND_CALLS, SOLVER_CALLS, Profiler, channel, instrument
 from thermosim.backends import get_backend
+from thermosim.bench import timeit
 from thermosim.flow import FlowSolver
 from thermosim.solvers.krylov import pcg
 from thermosim.solvers.multigrid import Multigrid
-
-def timed(be, fn, reps):
-    fn()
-    be.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    be.synchronize()
-    return (time.perf_counter() - t0) / reps
-
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -49,20 +41,10 @@ def main(argv=None):
     for _ in range(2):
         s.step()
     dt = s.stable_dt()
-    be.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        s.step(dt)
-    be.synchronize()
-    t_plain = (time.perf_counter() - t0) / a.steps
+    t_plain = timeit(lambda: s.step(dt), be, a.steps, warmup=False)
     prof = instrument(s)
     it0 = s.stats.pressure_iterations
-    be.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        s.step(dt)
-    be.synchronize()
-    t_prof = (time.perf_counter() - t0) / a.steps
+    t_prof = timeit(lambda: s.step(dt), be, a.steps, warmup=False)
     iters = (s.stats.pressure_iterations - it0) / a.steps
     print(f"flow step {n}^3 {a.precision} on {be.device_name}: {t_plain * 1e3:.1f} ms per "
           f"step unprofiled, {t_prof * 1e3:.1f} ms profiled; {iters:.1f} pressure CG "
@@ -104,7 +86,7 @@ def main(argv=None):
                 lambda ax=ax: be.line_gs(x, *op, bb, 0, ax)
     mgt = {}
     for k, fn in pieces.items():
-        mgt[k] = timed(be, fn, 5) * 1e3
+        mgt[k] = timeit(fn, be, 5) * 1e3
         print(f"  multigrid {k:<32s} {mgt[k]:8.3f} ms")
     solves = {}
     for smoother in ("zline", "rbgs"):

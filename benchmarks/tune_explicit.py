@@ -17,26 +17,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import time
 
 import numpy as np
 
 from thermosim.backends import get_backend
-from thermosim.bench import BYTES_ID8, BYTES_UNIFORM, step_arrays
+from thermosim.bench import BYTES_ID8, BYTES_UNIFORM, step_arrays, timeit
 
 BLOCKS = [(32, 4), (32, 8), (64, 2), (64, 4), (128, 1), (128, 2), (256, 1)]
 CHUNKS = [None, 32, 64, 128, 256, 512]
 PREFETCHES = [2, 4, 8]
-
-
-def timed(be, fn, repeats):
-    fn()
-    be.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    be.synchronize()
-    return (time.perf_counter() - t0) / repeats
 
 
 def main(argv=None):
@@ -51,7 +40,7 @@ def main(argv=None):
     T, Tn, ids, tab, h, inv_d, dt = step_arrays(be, n, np.float32)
     src = be.zeros(T.size, np.float32)
     dst = be.zeros(T.size, np.float32)
-    copy_bw = 2 * src.nbytes / timed(be, lambda: be.copy(dst, src), 20)
+    copy_bw = 2 * src.nbytes / timeit(lambda: be.copy(dst, src), be, 20)
     src = dst = None
     print(f"{be.device_name}: {n}^3 float32, copy {copy_bw / 1e9:.0f} GB/s", flush=True)
     default = (be.fast_reciprocal, be.prefetch, be.block_explicit, be.march_chunk)
@@ -62,11 +51,11 @@ def main(argv=None):
             be.fast_reciprocal, be.prefetch, be.block_explicit, be.march_chunk = \
                 fast, pf, block, chunk
             if kind == "material":
-                t = timed(be, lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt,
-                                                       contact=False), a.repeats)
+                t = timeit(lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt,
+                                                    contact=False), be, a.repeats)
                 nbytes = BYTES_ID8
             else:
-                t = timed(be, lambda: be.explicit_step_uniform(T, Tn, 0.1), a.repeats)
+                t = timeit(lambda: be.explicit_step_uniform(T, Tn, 0.1), be, a.repeats)
                 nbytes = BYTES_UNIFORM
             r = dict(kernel=kind, fast_reciprocal=fast, prefetch=pf, block=list(block),
                      chunk=chunk or "auto", GLUPS=cells / t / 1e9,

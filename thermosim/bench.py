@@ -31,8 +31,11 @@ PEERS = [
 ]
 
 
-def _timeit(fn, be, repeats: int) -> float:
-    fn()                                     # warm-up: compilation, caches
+def timeit(fn, be, repeats: int, warmup: bool = True) -> float:
+    """Seconds per call of ``fn`` on backend ``be`` (synchronised), after one warm-up call
+    (compilation, caches) unless ``warmup`` is false."""
+    if warmup:
+        fn()
     be.synchronize()
     t0 = time.perf_counter()
     for _ in range(repeats):
@@ -94,21 +97,21 @@ def bench_step(be, n: int, repeats: int, dtype=np.float32) -> dict:
     src = be.zeros((n + 2) ** 3, np.float32)
     dst = be.zeros((n + 2) ** 3, np.float32)
     copy = getattr(be, "copy", None) or (lambda d, s: d.__setitem__(Ellipsis, s))
-    t = _timeit(lambda: copy(dst, src), be, repeats)
+    t = timeit(lambda: copy(dst, src), be, repeats)
     copy_bw = 2 * src.nbytes / t
     out["copy_GBps"] = copy_bw / 1e9
     src = dst = None                        # free the copy buffers before the kernels run
 
     cells = n ** 3
-    t = _timeit(lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt, contact=False), be,
+    t = timeit(lambda: be.explicit_step(T, Tn, ids, tab, h, inv_d, dt, contact=False), be,
                 repeats)
     out["material_step_GLUPS"] = cells / t / 1e9
     out["material_step_GBps"] = cells * BYTES_ID8 / t / 1e9
     out["material_step_pct_copy"] = 100 * cells * BYTES_ID8 / t / copy_bw
-    t = _timeit(lambda: be.explicit_step_uniform(T, Tn, 0.1), be, repeats)
+    t = timeit(lambda: be.explicit_step_uniform(T, Tn, 0.1), be, repeats)
     out["uniform_step_GLUPS"] = cells / t / 1e9
     out["uniform_step_pct_copy"] = 100 * cells * BYTES_UNIFORM / t / copy_bw
-    t = _timeit(lambda: be.copy_slicing_step(T, Tn, 0.1), be, max(1, repeats // 4))
+    t = timeit(lambda: be.copy_slicing_step(T, Tn, 0.1), be, max(1, repeats // 4))
     out["slicing_step_GLUPS"] = cells / t / 1e9
     # the two kernels must agree with the slicing version where they compute the same thing
     be.explicit_step_uniform(T, Tn, 0.1)

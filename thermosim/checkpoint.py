@@ -39,21 +39,16 @@ class Checkpointer:
 
     def save(self, T: np.ndarray, step: int = 0, time_s: float = 0.0,
              snapshots=(), mode: str = "steady") -> Path:
-        with atomic_path(self.path) as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["fingerprint"] = fingerprint(self.case)
-                f.attrs["mode"] = mode
-                f.attrs["step"] = int(step)
-                f.attrs["time"] = float(time_s)
-                f.create_dataset("T", data=T)
-                if snapshots:
-                    f.create_dataset("snapshot_times", data=[t for t, _ in snapshots])
-                    f.create_dataset("snapshots", data=np.stack([s for _, s in snapshots]))
-        self._last = time.perf_counter()
-        return self.path
+        arrays = {"T": T}
+        if snapshots:
+            arrays["snapshot_times"] = np.asarray([t for t, _ in snapshots])
+            arrays["snapshots"] = np.stack([s for _, s in snapshots])
+        return self.save_state(arrays, {"mode": mode, "step": int(step),
+                                        "time": float(time_s)})
 
-    def load(self) -> dict | None:
-        """The saved state, or None when there is no checkpoint."""
+    def _read(self, read):
+        """read(f) on the open checkpoint once its fingerprint matches the case; None when
+        there is no checkpoint."""
         if not self.path.exists():
             return None
         file = str(self.path)
@@ -63,15 +58,21 @@ class Checkpointer:
                     raise CaseError("this checkpoint was written for a different case (or "
                                     "different settings); delete it to start afresh", None,
                                     file)
-                state = {"T": f["T"][...], "step": int(f.attrs["step"]),
-                         "time": float(f.attrs["time"]), "mode": str(f.attrs["mode"]),
-                         "snapshots": []}
-                if "snapshots" in f:
-                    state["snapshots"] = list(zip(f["snapshot_times"][...].tolist(),
-                                                  list(f["snapshots"][...])))
-                return state
+                return read(f)
         except OSError as e:
             raise CaseError(f"cannot read the checkpoint ({e})", None, file) from None
+
+    def load(self) -> dict | None:
+        """The saved state, or None when there is no checkpoint."""
+        def read(f):
+            state = {"T": f["T"][...], "step": int(f.attrs["step"]),
+                     "time": float(f.attrs["time"]), "mode": str(f.attrs["mode"]),
+                     "snapshots": []}
+            if "snapshots" in f:
+                state["snapshots"] = list(zip(f["snapshot_times"][...].tolist(),
+                                              list(f["snapshots"][...])))
+            return state
+        return self._read(read)
 
     def save_state(self, arrays: dict, attrs: dict) -> Path:
         """A solver's whole state: named arrays and scalar attributes (flow runs)."""
@@ -87,19 +88,9 @@ class Checkpointer:
 
     def load_state(self) -> tuple[dict, dict] | None:
         """(arrays, attributes) saved by :meth:`save_state`, or None without a checkpoint."""
-        if not self.path.exists():
-            return None
-        file = str(self.path)
-        try:
-            with h5py.File(self.path, "r") as f:
-                if f.attrs.get("fingerprint") != fingerprint(self.case):
-                    raise CaseError("this checkpoint was written for a different case (or "
-                                    "different settings); delete it to start afresh", None,
-                                    file)
-                return ({k: f[k][...] for k in f.keys()},
-                        {k: f.attrs[k] for k in f.attrs.keys() if k != "fingerprint"})
-        except OSError as e:
-            raise CaseError(f"cannot read the checkpoint ({e})", None, file) from None
+        return self._read(lambda f: ({k: f[k][...] for k in f.keys()},
+                                     {k: f.attrs[k] for k in f.attrs.keys()
+                                      if k != "fingerprint"}))
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

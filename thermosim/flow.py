@@ -31,7 +31,7 @@ from .errors import CaseError, SolverError
 from .grid import Grid
 from .model import LinearSystem
 from .solvers.krylov import pcg
-from .solvers.multigrid import Multigrid
+from .solvers.multigrid import Multigrid, wrap_halos
 
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
 KINDS = ("wall", "slip", "inflow", "outflow", "periodic")
@@ -341,20 +341,6 @@ def _halo_widths(faces: np.ndarray, periodic: bool = False) -> tuple[np.ndarray,
     return hh, d
 
 
-def _wrap_halos(a, periodic) -> None:
-    """Along each periodic axis, the low halo takes the last interior layer and the high
-    halo the first (for a face array normal to the axis: face n is face 0's image and face
-    n+1 face 1's)."""
-    for axis, per in enumerate(periodic):
-        if not per:
-            continue
-        n = a.shape[axis] - 2
-        lo, hi, first, last = ([slice(None)] * 3 for _ in range(4))
-        lo[axis], hi[axis], first[axis], last[axis] = 0, n + 1, 1, n
-        a[tuple(lo)] = a[tuple(last)]
-        a[tuple(hi)] = a[tuple(first)]
-
-
 def _inflow_profile(problem: FlowProblem, face: str) -> np.ndarray:
     """Dimensionless profile over an inflow face (mean 1), shape of the face's cells."""
     g = problem.grid
@@ -456,7 +442,7 @@ class FlowSolver:
             sl = [slice(None)] * 3
             sl[axis] = -1 if side else 0
             fl[tuple(sl)] = 1 if b.kind == "outflow" else 0
-        _wrap_halos(fl, self.periodic)
+        wrap_halos(fl, self.periodic)
         self._solid = solid
         self._fluid_host = fl
 
@@ -646,7 +632,7 @@ class FlowSolver:
         # last, so that edges and corners shared with other faces wrap too
         if any(self.periodic):
             for a in (*vel, T):
-                _wrap_halos(a, self.periodic)
+                wrap_halos(a, self.periodic)
 
     def _inflow_value(self, face: str):
         if face not in self._inflow_cache:
@@ -734,7 +720,7 @@ class FlowSolver:
         """Mirror phi into outflow halos (zero pressure on the face) for the correction, or
         zero them for the solver; elsewhere the halo is never used across a face."""
         n = self.shape
-        _wrap_halos(self.phi, self.periodic)
+        wrap_halos(self.phi, self.periodic)
         for f, b in self.problem.boundaries.items():
             if b.kind != "outflow":
                 continue

@@ -36,6 +36,20 @@ class Level:
     maps: tuple = ()        # fine cell -> coarse cell per axis (device)
 
 
+def wrap_halos(a, periodic) -> None:
+    """Along each periodic axis of an array with a one-cell halo, the low halo takes the
+    last interior layer and the high halo the first (for a face array normal to the axis:
+    face 0 is face n's image and face n+1 face 1's).  Any array module."""
+    for axis, per in enumerate(periodic):
+        if not per:
+            continue
+        n = a.shape[axis] - 2
+        lo, hi, first, last = ([slice(None)] * 3 for _ in range(4))
+        lo[axis], hi[axis], first[axis], last[axis] = 0, n + 1, 1, n
+        a[tuple(lo)] = a[tuple(last)]
+        a[tuple(hi)] = a[tuple(first)]
+
+
 def _padded_centres(faces: np.ndarray) -> np.ndarray:
     c = 0.5 * (faces[1:] + faces[:-1])
     return np.concatenate([[faces[0]], c, [faces[-1]]])
@@ -342,16 +356,9 @@ class Multigrid:
         self.fill_halo(z)
 
     def fill_halo(self, x):
-        """Periodic axes: copy the last interior layer into the low halo and the first into
-        the high one, so that the kernels meet the neighbour across the wrap there."""
-        for a, per in enumerate(self.periodic):
-            if not per:
-                continue
-            n = x.shape[a] - 2
-            lo, hi, first, last = ([slice(None)] * 3 for _ in range(4))
-            lo[a], hi[a], first[a], last[a] = 0, n + 1, 1, n
-            x[tuple(lo)] = x[tuple(last)]
-            x[tuple(hi)] = x[tuple(first)]
+        """Periodic axes: the halos take the images across the wrap (see wrap_halos), so
+        that the kernels meet the neighbour across the wrap there."""
+        wrap_halos(x, self.periodic)
 
     def _cycle(self, li: int, b, x):
         be = self.backend
