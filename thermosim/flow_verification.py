@@ -111,7 +111,9 @@ def cavity(Re: float, n: int, backend="cpu", stretch: float = 0.0, dtype=np.floa
 
 def lid_driven_cavity(backend="cpu", quick=False):
     rows = []
-    plan = [(100, (16, 32), 0.0)] if quick else [(100, (32, 64), 0.0), (1000, (64, 128), 1.2)]
+    # Re 1000 on 32^2 -> 64^2 stretched cells (64^2 already meets the 0.02 tolerance; 128^2
+    # would take hours of explicit steps on two CPU cores)
+    plan = [(100, (16, 32), 0.0)] if quick else [(100, (32, 64), 0.0), (1000, (32, 64), 1.2)]
     for Re, grids, stretch in plan:
         errs = [cavity(Re, n, backend, stretch)[:2] for n in grids]
         for (eu, ev), n in zip(errs, grids):
@@ -223,14 +225,18 @@ def poiseuille_fre(ny: int, backend="cpu", dtype=np.float64) -> float:
     return float(-dpdx * Dh / 0.5 * Dh / nu)
 
 
-def plane_poiseuille(backend="cpu", quick=False):
+def _fre_rows(case: str, fre, backend, quick) -> list[Row]:
+    """f Re from ``fre(cells across, backend)`` on two grids against Shah & London's 96."""
     grids = (8, 16) if quick else (16, 32)
     ref = float(reference_table("laminar_channel.csv").rows[0]["fRe_darcy"])
-    vals = [poiseuille_fre(n, backend) for n in grids]
+    vals = [fre(n, backend) for n in grids]
     errs = [abs(v - ref) / ref for v in vals]
-    case = "plane Poiseuille flow, Re_Dh 20"
     return [_row(case, f"f Re, {grids[1]} cells across", ref, vals[1], 0.01, SHAH),
             _falls(case, "f Re", errs[0], errs[1], grids[0], grids[1], SHAH)]
+
+
+def plane_poiseuille(backend="cpu", quick=False):
+    return _fre_rows("plane Poiseuille flow, Re_Dh 20", poiseuille_fre, backend, quick)
 
 
 def periodic_fre(ny: int, backend="cpu", dtype=np.float64) -> float:
@@ -250,13 +256,8 @@ def periodic_fre(ny: int, backend="cpu", dtype=np.float64) -> float:
 
 
 def periodic_channel(backend="cpu", quick=False):
-    grids = (8, 16) if quick else (16, 32)
-    ref = float(reference_table("laminar_channel.csv").rows[0]["fRe_darcy"])
-    vals = [periodic_fre(n, backend) for n in grids]
-    errs = [abs(v - ref) / ref for v in vals]
-    case = "plane Poiseuille flow, periodic, driven by a body force"
-    return [_row(case, f"f Re, {grids[1]} cells across", ref, vals[1], 0.01, SHAH),
-            _falls(case, "f Re", errs[0], errs[1], grids[0], grids[1], SHAH)]
+    return _fre_rows("plane Poiseuille flow, periodic, driven by a body force", periodic_fre,
+                     backend, quick)
 
 
 def channel_nusselt(ny: int, thermal: str, backend="cpu", dtype=np.float64) -> float:
