@@ -351,9 +351,9 @@ class Multigrid:
         return " > ".join("x".join(str(s) for s in lev.shape) for lev in self.levels)
 
     def apply(self, r, z):
-        """z = M^-1 r (one V-cycle from a zero guess); r and z carry halos."""
+        """z = M^-1 r (one V-cycle from a zero guess); r and z carry halos (on periodic axes
+        z's halo is left to the caller: pcg fills each search direction's)."""
         self._cycle(0, r, z)
-        self.fill_halo(z)
 
     def fill_halo(self, x):
         """Periodic axes: the halos take the images across the wrap (see wrap_halos), so
