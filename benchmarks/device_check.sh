@@ -65,7 +65,8 @@ run_part() {
       --precision float32 --peer-maxiter 5000 --json "$out/flow_gpu.json" ;;
   flowval)   # the flow validation table (quick grids) on the GPU; the slowest case last
     part "flow validation" 300 python3 -m thermosim.cli validate --suite flow --backend gpu \
-      --quick --case plane_poiseuille --case channel_heat_transfer --case lid_driven_cavity \
+      --quick --case plane_poiseuille --case periodic_channel --case channel_heat_transfer \
+      --case lid_driven_cavity \
       --case bounded_advection --case pressure_multigrid --case natural_convection_suite \
       --json "$out/validate_flow_gpu.json" ;;
   tune)      # launch-shape / reciprocal / prefetch sweep of the conduction steps at 512^3

@@ -23,17 +23,21 @@ def test_flow_verification_case(case, backend):
 
 
 @pytest.mark.skipif(not gpu_ok(), reason="no CUDA GPU")
+@pytest.mark.parametrize("diffusion", ["explicit", "implicit"])
 @pytest.mark.parametrize("index", [0, 1, 2, 3],
                          ids=["cavity", "natural_convection", "channel", "periodic"])
-def test_gpu_flow_steps_equal_cpu(index):
+def test_gpu_flow_steps_equal_cpu(index, diffusion):
     """kernels/flow.cu on a real GPU against the CPU kernels: five float64 steps of each
-    comparison flow at 32 cells across (several multigrid levels).  Reductions run in another
+    comparison flow at 32 cells across (several multigrid levels), explicit and with the
+    implicit diffusion of a steady march (ten times the step).  Reductions run in another
     order on the GPU, so a pressure solve may stop one CG iteration apart: the bound is the
     pressure tolerance (1e-9) times a margin, far below any physical difference."""
     name, problem, dt = comparison_flows(32)[index]
+    if diffusion == "implicit":
+        dt *= 10
     out = {}
     for be in ("cpu", "gpu"):
-        s = FlowSolver(problem, be)
+        s = FlowSolver(problem, be, diffusion=diffusion)
         for _ in range(5):
             s.step(dt)
         out[be] = s.result()
@@ -160,16 +164,22 @@ def test_wall_velocity_must_be_tangential():
                     {"y+": FlowBoundary("wall", velocity=(0, 1, 0))})
 
 
-def test_divergence_stops_with_advice():
+@pytest.mark.parametrize("diffusion, viscosity, dt", [("explicit", 0.1, 0.2),
+                                                      ("implicit", 1e-3, 5.0),
+                                                      ("implicit", 1e-5, 5.0)])
+def test_divergence_stops_with_advice(diffusion, viscosity, dt):
     """A step far beyond the stable one blows up; the run stops and names cfl.  (The step
-    rule itself keeps cfl 20 from blowing up here, so the step is forced.)"""
+    rule itself keeps cfl 20 from blowing up here, so the step is forced.)  Explicit: a
+    viscous fluid, 0.2 s is 40 x the viscous limit.  Implicit diffusion is stable at any
+    step, so there thin fluids, where 5 s is a Courant number of ~200 at cell Reynolds
+    numbers of 30 and 3000 (Heun with central advection allows about 1); the second blows
+    up inside an implicit solve, which must say so rather than blame the boundaries."""
     f = fv.clustered(16)
     g = Grid(f, f, np.array([0.0, 1 / 16]))
-    # viscous fluid: 20 x the stable step is 17 x the explicit viscous limit
-    p = FlowProblem(g, Fluid("f", 1.0, 0.1, 0.1, 1.0),
+    p = FlowProblem(g, Fluid("f", 1.0, viscosity, 0.1, 1.0),
                     {"y+": FlowBoundary("wall", velocity=(1.0, 0, 0)), **fv.SLIP_Z})
-    s = FlowSolver(p, "cpu", cfl=20.0)
-    s.stable_dt = lambda: 0.2              # 40 x the explicit viscous limit
+    s = FlowSolver(p, "cpu", cfl=20.0, diffusion=diffusion)
+    s.stable_dt = lambda: dt
     with pytest.raises(SolverError, match="cfl"):
         s.run(steady=True, max_steps=400, check_every=5)
 
@@ -302,3 +312,75 @@ def test_bad_flow_case_one_line_error(name, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("thermosim: error: c.yaml: "), r.stderr
     assert key in lines[0] and reason in lines[0], lines[0]
     assert not (tmp_path / "out.h5").exists()
+
+
+def _viscous_jacobian_cases():
+    g = Grid(fv.clustered(6, 1.0, 0.06), np.array([0.0, 0.005, 0.012, 0.02, 0.03]),
+             fv.clustered(4, 0.5, 0.02))
+    blk = SolidBlock("chip", (0.02, 0.0, 0.005), (0.035, 0.012, 0.015), 400.0, 8900.0, 385.0)
+    fluid = Fluid("f", 1.0, 0.02, 0.02, 1.0)
+    open_box = FlowProblem(g, fluid, {
+        "x-": FlowBoundary("inflow", temperature=300.0), "x+": FlowBoundary("outflow"),
+        "y+": FlowBoundary("slip"), "z-": FlowBoundary("wall")}, blocks=[blk])
+    wrapped = FlowProblem(g, fluid, {
+        "x-": FlowBoundary("periodic"), "x+": FlowBoundary("periodic"),
+        "z-": FlowBoundary("periodic"), "z+": FlowBoundary("periodic"),
+        "y+": FlowBoundary("slip")}, blocks=[blk])
+    return {"inflow, outflow, slip, block": open_box, "periodic x and z, block": wrapped}
+
+
+@pytest.mark.parametrize("name", list(_viscous_jacobian_cases()))
+def test_implicit_viscous_operator_is_the_momentum_kernels_linear_part(name):
+    """The implicit step's viscous operator (conductance form, built on the host) must be
+    minus the control volume times the derivative of the momentum kernel's right-hand side
+    with respect to the computed face velocities, for every component, next to walls, slip
+    and outflow faces, an inflow, a solid block and across periodic wraps.  Advection is
+    quadratic, so a central difference around rest isolates the viscous part exactly."""
+    from thermosim.solvers.multigrid import dense_matrix
+
+    s = FlowSolver(_viscous_jacobian_cases()[name], "cpu", diffusion="implicit")
+    nu = s.problem.fluid.kinematic_viscosity
+    T = np.full(s.T.shape, s.problem.reference_temperature)
+    for c in range(3):
+        G, Dfix, V, comp = s._viscous_operator(c)
+        A = dense_matrix(G, Dfix, s.periodic)
+        idx = np.flatnonzero(comp.ravel())
+        assert idx.size > 10
+        J = np.zeros((idx.size, idx.size))
+        out = np.zeros(s.T.shape)
+        for col, q in enumerate(idx):
+            F = []
+            for eps in (1.0, -1.0):
+                vel = [np.zeros(s.T.shape) for _ in range(3)]
+                view = vel[c][1:-1, 1:-1, 1:-1]
+                view[np.unravel_index(q, comp.shape)] = eps
+                s._apply_bc(vel, T)
+                s._outflow_extrapolate(vel)
+                s.be.momentum_rhs(c, vel, s.fluid, T, s.h, s.d, nu, 0.0,
+                                  s.problem.reference_temperature, out,
+                                  periodic=s.periodic[c])
+                F.append(out[1:-1, 1:-1, 1:-1].ravel()[idx].copy())
+            J[:, col] = (F[0] - F[1]) / 2.0
+        want = -V.ravel()[idx][:, None] * J
+        got = A[np.ix_(idx, idx)]
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-12 * scale, \
+            f"component {'uvw'[c]}: largest mismatch {np.abs(got - want).max() / scale:.2e}"
+
+
+def test_implicit_steady_march_reaches_the_explicit_steady_state():
+    """A steady march with implicit diffusion (the default for steady runs) must end where
+    the explicit march ends -- the converged state makes the whole right-hand side vanish
+    whatever the step -- in far fewer steps: de Vahl Davis Ra 1e3 on 16^2 stretched cells,
+    where the explicit step is bound by conduction on the smallest cell."""
+    out = {}
+    for diffusion in ("explicit", "implicit"):
+        s = FlowSolver(fv.natural_convection_case(1e3, 16), "cpu", diffusion=diffusion)
+        out[diffusion] = s.run(tolerance=1e-7)
+    e, i = out["explicit"], out["implicit"]
+    umax = np.abs(e.u).max()
+    assert np.abs(i.u - e.u).max() <= 1e-5 * umax
+    assert np.abs(i.v - e.v).max() <= 1e-5 * umax
+    assert np.abs(i.T - e.T).max() <= 1e-6
+    assert i.stats.steps * 10 < e.stats.steps, (i.stats.steps, e.stats.steps)
+    assert i.stats.implicit_solves > 0 and e.stats.implicit_solves == 0

@@ -300,3 +300,28 @@ def test_auto_backend_keeps_small_problems_on_the_cpu(monkeypatch):
     assert backends.backend_for("auto", n) == "auto"
     assert backends.backend_for("gpu", 10) == "gpu"
     assert asked == ["cpu", "auto", "gpu"]
+
+
+def test_multigrid_new_capacity_equals_a_fresh_hierarchy():
+    """Multigrid.set_capacity (the implicit flow steps' C / dt, changed with the step) must
+    leave the hierarchy a fresh build with that capacity would give: every level's D and
+    the coarsest level's inverse, on a stretched grid with an unsolved region."""
+    from thermosim.model import LinearSystem
+    from thermosim.solvers.multigrid import Multigrid
+
+    rng = np.random.default_rng(3)
+    n = (24, 20, 6)
+    G = [rng.uniform(0.5, 2.0, tuple(s + (a == b) for b, s in enumerate(n))) for a in range(3)]
+    solved = np.ones(n, bool)
+    solved[5:9, 4:10, :] = False
+    faces = tuple(np.cumsum(np.r_[0.0, rng.uniform(0.5, 1.5, s)]) for s in n)
+    D1, D2 = rng.uniform(0.1, 1.0, n), rng.uniform(5.0, 50.0, n)
+    be = CPUBackend()
+    mg = Multigrid(LinearSystem(*G, D1, np.zeros(n)), faces, be, np.float64, solved=solved)
+    assert mg.nlevels >= 2 and mg.coarsest_direct
+    mg.set_capacity(D2)
+    fresh = Multigrid(LinearSystem(*G, D2, np.zeros(n)), faces, be, np.float64, solved=solved)
+    for a, b in zip(mg.levels, fresh.levels):
+        np.testing.assert_allclose(a.D, b.D, rtol=1e-14)
+    np.testing.assert_allclose(mg.coarse_inverse, fresh.coarse_inverse, rtol=1e-10, atol=1e-14)
+    assert not np.allclose(D1.sum(), D2.sum())

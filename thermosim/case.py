@@ -234,7 +234,10 @@ class FlowSpec(_Model):
     acceleration (a mean pressure gradient over density, for periodic channels);
     ``boundaries`` per domain face (missing faces are adiabatic no-slip walls); steady
     (march until the scaled rates of change fall below ``tolerance``) or up to ``end_time``
-    (s); ``cfl`` scales the stable explicit step."""
+    (s); ``cfl`` scales the stable step; ``diffusion`` ``auto`` treats viscosity and
+    conduction implicitly in a steady march (the step then set by advection alone) and
+    explicitly in a transient (second order in time), or forces ``implicit`` or
+    ``explicit``."""
 
     fluid: str = "air"
     reference_temperature: float = 300.0
@@ -246,6 +249,7 @@ class FlowSpec(_Model):
     tolerance: float = 1e-5
     cfl: float = 0.5
     max_steps: int = 200_000
+    diffusion: Literal["auto", "implicit", "explicit"] = "auto"
 
     @field_validator("reference_temperature")
     @classmethod

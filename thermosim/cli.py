@@ -153,7 +153,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     console.print(f"[bold]thermosim[/] {path}  ->  {out}  (flow)")
     spec = c.flow
     dtype = np.float32 if c.solver.precision == "float32" else np.float64
-    solver = FlowSolver(problem, backend, dtype, cfl=spec.cfl)
+    solver = FlowSolver(problem, backend, dtype, cfl=spec.cfl, diffusion=spec.diffusion)
     ckpt = Checkpointer(out.with_name(out.name + ".checkpoint.h5"), c, checkpoint_every)
     if ckpt.path.exists() and not resume:
         console.print(f"note: {ckpt.path} exists from an interrupted run; add --resume to "

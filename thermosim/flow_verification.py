@@ -104,26 +104,40 @@ def cavity(Re: float, n: int, backend="cpu", stretch: float = 0.0, dtype=np.floa
     u = np.concatenate([[0.0], r.u[n // 2, :, 0], [1.0]])
     xc = np.concatenate([[0.0], g.centres(0), [1.0]])
     v = np.concatenate([[0.0], r.v[:, n // 2, 0], [0.0]])
-    eu = np.abs(CubicSpline(yc, u)(tu["y"]) - tu[f"u_{key}"]).max()
-    ev = np.abs(CubicSpline(xc, v)(tv["x"]) - tv[f"v_{key}"]).max()
+    su, sv = CubicSpline(yc, u)(tu["y"]), CubicSpline(xc, v)(tv["x"])
+    r.samples = np.concatenate([su, sv])        # at Ghia's points, for self-convergence
+    eu = np.abs(su - tu[f"u_{key}"]).max()
+    ev = np.abs(sv - tv[f"v_{key}"]).max()
     return float(eu), float(ev), r
 
 
 def lid_driven_cavity(backend="cpu", quick=False):
     rows = []
-    # Re 1000 on 32^2 -> 64^2 stretched cells (64^2 already meets the 0.02 tolerance; 128^2
-    # would take hours of explicit steps on two CPU cores)
-    plan = [(100, (16, 32), 0.0)] if quick else [(100, (32, 64), 0.0), (1000, (32, 64), 1.2)]
+    # Re 100 on 16 -> 32 -> 64: the error against Ghia falls from 16^2 to 32^2, and on 64^2
+    # the solution is closer to its own grid limit than Ghia's table is (the table's Re 100
+    # accuracy, ~0.009 of the lid speed at x = 0.86), so 32 -> 64 is shown as the solution's
+    # own convergence: the changes between successive grids fall at the scheme's order.
+    # Re 1000 on 32 -> 64 stretched cells.
+    plan = [(100, (16, 32), 0.0)] if quick else [(100, (16, 32, 64), 0.0),
+                                                 (1000, (32, 64), 1.2)]
     for Re, grids, stretch in plan:
-        errs = [cavity(Re, n, backend, stretch)[:2] for n in grids]
-        for (eu, ev), n in zip(errs, grids):
-            if n != grids[-1]:
-                continue
-            for comp, e in (("u on x = 0.5", eu), ("v on y = 0.5", ev)):
-                rows.append(_row(f"lid-driven cavity Re {Re}", f"max |{comp} - Ghia| / U_lid, "
-                                 f"{n}^2", 0.0, e, 0.02, GHIA, relative=False, error=e))
-        rows.append(_falls(f"lid-driven cavity Re {Re}", "u and v", max(errs[0]),
-                           max(errs[1]), grids[0], grids[1], GHIA))
+        out = [cavity(Re, n, backend, stretch) for n in grids]
+        errs = [o[:2] for o in out]
+        n = grids[-1]
+        case = f"lid-driven cavity Re {Re}"
+        for comp, e in (("u on x = 0.5", errs[-1][0]), ("v on y = 0.5", errs[-1][1])):
+            rows.append(_row(case, f"max |{comp} - Ghia| / U_lid, {n}^2", 0.0, e, 0.02, GHIA,
+                             relative=False, error=e))
+        rows.append(_falls(case, "u and v", max(errs[0]), max(errs[1]), grids[0], grids[1],
+                           GHIA))
+        if len(grids) == 3:
+            s = [o[2].samples for o in out]
+            d1, d2 = np.abs(s[1] - s[0]).max(), np.abs(s[2] - s[1]).max()
+            p = math.log(d1 / d2) / math.log(grids[1] / grids[0])
+            rows.append(Row(case, f"u and v at Ghia's points: largest change {grids[0]} -> "
+                            f"{grids[1]} -> {grids[2]} ({d1:.2e} -> {d2:.2e}), observed order",
+                            2.0, p, abs(p - 2.0), 0.5, bool(p >= 1.5),
+                            "self-convergence; second order in space"))
     return rows
 
 
@@ -185,8 +199,13 @@ def natural_convection_suite(backend="cpu", quick=False):
         n = grids[-1]
         for key, tol in (("nu_mean", 0.01), ("u_max", 0.02), ("v_max", 0.02)):
             rows.append(_row(case, f"{key} ({n}^2)", float(ref[key]), fine[key], tol, DVD))
-        errs = [abs(o["nu_mean"] - float(ref["nu_mean"])) / float(ref["nu_mean"]) for o in out]
-        rows.append(_falls(case, "Nu", errs[0], errs[1], grids[0], grids[1], DVD))
+        # the largest of the three relative errors (as the cavity rows take the larger of u
+        # and v): on fine grids Nu alone reaches the table's last printed digit (Ra 1e3:
+        # 1.1181 on 32^2, 1.1179 on 64^2 against 1.118)
+        errs = [max(abs(o[k] - float(ref[k])) / float(ref[k])
+                    for k in ("nu_mean", "u_max", "v_max")) for o in out]
+        rows.append(_falls(case, "Nu, u_max, v_max (largest)", errs[0], errs[1], grids[0],
+                           grids[1], DVD))
     return rows
 
 

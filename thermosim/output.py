@@ -446,6 +446,8 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                 "pressure_iterations": st.pressure_iterations,
                 "pressure_solves": st.pressure_solves,
                 "pressure_reduction": st.pressure_reduction, "wall_time": st.wall_time,
+                "diffusion": st.diffusion, "implicit_iterations": st.implicit_iterations,
+                "implicit_solves": st.implicit_solves,
                 "cells": int(result.T.size), "shape": list(result.T.shape)})
             m = f.create_group("metrics")
             hs = result.hotspot()

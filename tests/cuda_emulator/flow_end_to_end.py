@@ -4,7 +4,8 @@ Run by tests/test_cuda_emulated.py in a subprocess with the fake cupy first on t
 a pytest module.  Tiny grids (every CUDA thread is an OS thread): a lid-driven cavity, a
 buoyant cavity, and a 3D channel with an inflow, an outflow and a heated solid block (every
 kernel, every boundary kind but slip-on-x, all three momentum components), a few steps each,
-fields compared to round-off.
+fields compared to round-off; and the implicit-diffusion steps of a steady march on three
+of them.
 """
 
 from __future__ import annotations
@@ -23,23 +24,27 @@ from thermosim.flow import FlowSolver  # noqa: E402
 RTOL = 1e-9
 
 
-def compare(name, problem, dt, steps):
+def compare(name, problem, dt, steps, diffusion="explicit"):
     out = {}
     for be in ("cpu", "gpu"):
-        s = FlowSolver(problem, be)
+        s = FlowSolver(problem, be, diffusion=diffusion)
         for _ in range(steps):
             s.step(dt)
         out[be] = s.result()
     for f in ("u", "v", "w", "phi", "T"):
         err = max_relative_difference(getattr(out["gpu"], f), getattr(out["cpu"], f))
         assert err <= RTOL, f"{name}: {f}: relative difference {err:.3g} > {RTOL:g}"
-        print(f"ok  {name}: {f}: relative difference {err:.2e}")
+        print(f"ok  {name} ({diffusion}): {f}: relative difference {err:.2e}")
 
 
 def main():
     since = len(cupy.LAUNCHES)
     for name, problem, dt in comparison_flows(8):
         compare(name, problem, dt, 3)
+        if name in ("natural convection", "channel", "periodic"):
+            # the implicit steps of a steady march: multigrid-CG diffusion solves on every
+            # velocity component and the temperature, pressure corrected incrementally
+            compare(name, problem, 10 * dt, 2, "implicit")
     names = {n for n, *_ in cupy.LAUNCHES[since:]}
     for k in ("momentum_rhs<double, 0>", "momentum_rhs<double, 1>", "momentum_rhs<double, 2>",
               "correct<double, 2>", "energy_rhs<double>", "divergence_rhs<double>",

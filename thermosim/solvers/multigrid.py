@@ -220,19 +220,25 @@ def coarsen(G: tuple, D: np.ndarray, weight: np.ndarray, faces: tuple, line: int
             if b != a:
                 g = np.add.reduceat(g, offsets[b][:-1], axis=b)
         Gc.append(g)
+    Dc, wc = restrict_capacity(D, weight, offsets, Gc)
+    return offsets, tuple(Gc), Dc, wc, cfaces
+
+
+def restrict_capacity(D: np.ndarray, weight: np.ndarray, offsets, Gc) -> tuple:
+    """The coarse capacity term (the sum of the solved fine cells' D over each aggregate)
+    and which coarse cells hold a solved cell.  An aggregate of only unsolved cells keeps
+    a positive, decoupled diagonal."""
     Dc = D * weight
-    for b in range(3):
-        Dc = np.add.reduceat(Dc, offsets[b][:-1], axis=b)
     wc = weight.astype(float)
     for b in range(3):
+        Dc = np.add.reduceat(Dc, offsets[b][:-1], axis=b)
         wc = np.add.reduceat(wc, offsets[b][:-1], axis=b)
-    # an aggregate of only unsolved cells keeps a positive, decoupled diagonal
     empty = wc == 0
     if empty.any():
         pos = np.concatenate([g[g > 0] for g in Gc]) if any((g > 0).any() for g in Gc) \
             else np.ones(1)
         Dc = np.where(empty, np.median(pos), Dc)
-    return offsets, tuple(Gc), Dc, (wc > 0), cfaces
+    return Dc, wc > 0
 
 
 def dense_matrix(G: tuple, D: np.ndarray,
@@ -311,10 +317,12 @@ class Multigrid:
         weight = np.ones(D.shape, bool) if solved is None else solved
         host_levels = [(G, D)]
         offs = []
+        self._restrictions = []       # (offsets, fine weight, coarse G) of each coarsening
         while D.size > COARSEST_CELLS and len(host_levels) < max_levels:
             out = coarsen(G, D, weight, faces, self.line_axis, self.periodic)
             if out is None:
                 break
+            self._restrictions.append((out[0], weight, out[1]))
             o, G, D, weight, faces = out
             offs.append(o)
             host_levels.append((G, D))
@@ -337,11 +345,28 @@ class Multigrid:
                 lev.maps = tuple(maps)
             self.levels.append(lev)
         Gc, Dc = host_levels[-1]
+        self._coarsest_G = Gc
+        self._singular = singular
         self.coarsest_direct = Dc.size <= 4 * COARSEST_CELLS
         if self.coarsest_direct:
-            A = dense_matrix(Gc, Dc, self.periodic)
-            inv = np.linalg.pinv(A, hermitian=True) if singular else np.linalg.inv(A)
-            self.coarse_inverse = be.asarray(inv, self.dtype)
+            self._invert_coarsest(Dc)
+
+    def _invert_coarsest(self, Dc: np.ndarray) -> None:
+        A = dense_matrix(self._coarsest_G, Dc, self.periodic)
+        inv = np.linalg.pinv(A, hermitian=True) if self._singular else np.linalg.inv(A)
+        self.coarse_inverse = self.backend.asarray(inv, self.dtype)
+
+    def set_capacity(self, D: np.ndarray) -> None:
+        """Replace the capacity term D on every level (host array, fine-level shape), the
+        conductances unchanged: the implicit steps' D = C / dt moves with the time step,
+        and the aggregation depends on the conductances only."""
+        Ds = [np.asarray(D, float)]
+        for offsets, weight, Gc in self._restrictions:
+            Ds.append(restrict_capacity(Ds[-1], weight, offsets, Gc)[0])
+        for lev, d in zip(self.levels, Ds):
+            lev.D[...] = self.backend.asarray(d, self.dtype)
+        if self.coarsest_direct:
+            self._invert_coarsest(Ds[-1])
 
     @property
     def nlevels(self) -> int:
