@@ -725,10 +725,7 @@ class FlowSolver:
         except SolverError:
             # the pressure equation itself is fine; its right-hand side is not (NaN or inf
             # velocities): the step was unstable
-            raise SolverError(f"the flow diverged at step {self.stats.steps + 1} (t = "
-                              f"{self.stats.time:.4g} s; the pressure solve met non-finite "
-                              f"velocities): lower cfl (now {self.cfl}) or refine the grid "
-                              "where the velocity is largest") from None
+            raise self._diverged("the pressure solve met non-finite velocities") from None
         if not st.converged:
             raise SolverError(f"the pressure solve did not converge (residual "
                               f"{st.residual:.1e} after {st.iterations} iterations): reduce "
@@ -744,6 +741,12 @@ class FlowSolver:
                 be.correct(c, vel[c], phi, self.fluid, self.d, dt)
         if incremental:
             be.axpy(self.phi, 1.0, phi)            # halos too: they stay consistent
+
+    def _diverged(self, where: str) -> SolverError:
+        """The error for a step that blew up inside a linear solve (``where`` says which)."""
+        return SolverError(f"the flow diverged at step {self.stats.steps + 1} (t = "
+                           f"{self.stats.time:.4g} s; {where}): lower cfl (now {self.cfl}) "
+                           "or refine the grid where the velocity is largest")
 
     def _pressure_atol(self, dt: float, incremental: bool = False) -> float:
         """Absolute floor of the pressure residual (m^3/s^2): round-off of the volume
@@ -929,10 +932,7 @@ class FlowSolver:
         except SolverError:
             # the operator is positive definite by construction: its right-hand side was not
             # finite, so the step had already blown up
-            raise SolverError(f"the flow diverged at step {self.stats.steps + 1} (t = "
-                              f"{self.stats.time:.4g} s; an implicit diffusion solve met "
-                              f"non-finite values): lower cfl (now {self.cfl}) or refine the "
-                              "grid where the velocity is largest") from None
+            raise self._diverged("an implicit diffusion solve met non-finite values") from None
         if not st.converged:
             raise SolverError(f"an implicit diffusion solve did not converge (residual "
                               f"{st.residual:.1e} after {st.iterations} iterations) at step "
