@@ -235,9 +235,9 @@ class FlowSpec(_Model):
     ``boundaries`` per domain face (missing faces are adiabatic no-slip walls); steady
     (march until the scaled rates of change fall below ``tolerance``) or up to ``end_time``
     (s); ``cfl`` scales the stable step; ``diffusion`` ``auto`` treats viscosity and
-    conduction implicitly in a steady march (the step then set by advection alone) and
-    explicitly in a transient (second order in time), or forces ``implicit`` or
-    ``explicit``."""
+    conduction implicitly in a steady march wherever they limit the explicit step (the
+    step then set by advection alone), explicitly otherwise and in a transient (second
+    order in time), or forces ``implicit`` or ``explicit``."""
 
     fluid: str = "air"
     reference_temperature: float = 300.0

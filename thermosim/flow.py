@@ -14,8 +14,9 @@ two-stage strong-stability-preserving Runge-Kutta scheme); each stage
    (conjugate heat transfer).
 
 Steady states are reached by marching until the scaled rates of change of velocity and
-temperature fall below a tolerance.  A steady march treats diffusion (viscous and
-conductive) implicitly, so that its step is set by advection alone: each stage solves
+temperature fall below a tolerance.  Where diffusion on the smallest cells limits the
+explicit step, a steady march treats diffusion (viscous and conductive) implicitly, so that
+its step is set by advection alone: each stage solves
 ``(C / dt + L) delta = R`` for the increment, with ``R`` the whole explicit right-hand side
 (advection, diffusion, sources and, for momentum, minus the last pressure gradient) and
 ``L`` the diffusion operator in conductance form, by multigrid-preconditioned CG; the
@@ -384,8 +385,9 @@ class FlowSolver:
                  diffusion: str = "auto"):
         """``diffusion``: ``implicit`` (the step limited by advection only; first order in
         time), ``explicit`` (second order in time, the step also limited by viscosity and
-        conduction on the smallest cell) or ``auto``: implicit for steady runs, explicit for
-        transients and for :meth:`step` called directly."""
+        conduction on the smallest cell) or ``auto``: in a steady run, step by step whichever
+        covers more time per unit of work (implicit once its step is 4x the explicit one);
+        explicit for transients and for :meth:`step` called directly."""
         from .backends import backend_for
 
         if diffusion not in ("auto", "implicit", "explicit"):
@@ -1010,20 +1012,17 @@ class FlowSolver:
         nu = self.problem.fluid.kinematic_viscosity
         visc = sum(1.0 / float(np.min(h[1:-1])) ** 2 for h, n in zip(self._h_host, self.shape)
                    if n >= 2)
-        if self.implicit:
-            total = inv
-        else:
-            # one combined explicit limit: advection, viscous and conductive rates add up
-            total = inv + 2.0 * nu * visc + 1.0 / self._dt_conduction
-        dt = self.cfl / total if total > 0 else math.inf
-        if self.implicit:
-            # the fluid at rest starts to move under buoyancy or a body force: the step may
-            # not carry it further than cfl cells of the smallest size in one step
-            acc = self._acceleration_scale()
-            if acc > 0:
-                hmin = min(float(np.min(h[1:-1])) for h, n in zip(self._h_host, self.shape)
-                           if n >= 2)
-                dt = min(dt, math.sqrt(self.cfl * hmin / acc))
+        # one combined explicit limit: advection, viscous and conductive rates add up
+        total = inv + 2.0 * nu * visc + 1.0 / self._dt_conduction
+        dt_explicit = self.cfl / total if total > 0 else math.inf
+        dt_implicit = self.cfl / inv if inv > 0 else math.inf
+        # the fluid at rest starts to move under buoyancy or a body force: an implicit step
+        # may not carry it further than cfl cells of the smallest size in one step
+        acc = self._acceleration_scale() if self.diffusion != "explicit" else 0.0
+        if acc > 0:
+            hmin = min(float(np.min(h[1:-1])) for h, n in zip(self._h_host, self.shape)
+                       if n >= 2)
+            dt_implicit = min(dt_implicit, math.sqrt(self.cfl * hmin / acc))
         # central advection is stable only while viscosity damps it.  For Heun's two
         # stages the von Neumann bound (worst mode k h = pi/2) is a Courant number
         # C <= (16 / Re_h)^(1/3) at cell Reynolds numbers Re_h = |u| h / nu above ~4, i.e.
@@ -1034,16 +1033,25 @@ class FlowSolver:
         # not the largest speed with the smallest cell: on a wall-clustered grid those two
         # sit in different cells, and their product bound Ra 1e4 at half its CFL step.
         if central > 0 and nu > 0:
-            dt = min(dt, self.cfl * (16.0 * nu / central) ** (1.0 / 3.0))
-        if not math.isfinite(dt):
+            bound = self.cfl * (16.0 * nu / central) ** (1.0 / 3.0)
+            dt_explicit, dt_implicit = min(dt_explicit, bound), min(dt_implicit, bound)
+        if not math.isfinite(dt_explicit):
             L = min(float(np.sum(h[1:-1])) for h in self._h_host)
             U = max(abs(v) for b in self.problem.boundaries.values() for v in b.velocity) or 1.0
-            dt = self.cfl * L / U
-        if self.implicit:
-            # steps on a ladder of 2^(1/4): the implicit operators change only when the
-            # step moves to another rung
-            dt = 2.0 ** (math.floor(4.0 * math.log2(dt)) / 4.0)
-        return dt
+            dt_explicit = self.cfl * L / U
+        if not math.isfinite(dt_implicit):
+            dt_implicit = dt_explicit
+        # steps on a ladder of 2^(1/4): the implicit operators change only when the step
+        # moves to another rung
+        dt_implicit = 2.0 ** (math.floor(4.0 * math.log2(dt_implicit)) / 4.0)
+        if self.diffusion == "auto" and self._steady_tolerance is not None:
+            # a steady march takes whichever step covers more time per unit of work.  An
+            # implicit step costs about three explicit ones (eight diffusion solves; the
+            # 16^3 air channel of benchmarks/flow_step.py: 9.5 against 3.0 ms), so it is
+            # taken once its step is 4x longer, and left below 2x (no flapping)
+            gain = dt_implicit / dt_explicit
+            self.implicit = gain > (2.0 if self.implicit else 4.0)
+        return dt_implicit if self.implicit else dt_explicit
 
     def _acceleration_scale(self) -> float:
         """Largest acceleration the sources can give the fluid (m/s^2): buoyancy over the
@@ -1151,7 +1159,8 @@ class FlowSolver:
         ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
         whenever it is due and on Ctrl-C, which then raises :class:`Interrupted`."""
         if self.diffusion == "auto":
-            self.implicit = steady and end_time is None
+            # steady marches choose per step (stable_dt); transients stay explicit
+            self.implicit = False
         self._steady_tolerance = tolerance if steady and end_time is None else None
         try:
             return self._march(steady, end_time, tolerance, max_steps, progress, check_every,
