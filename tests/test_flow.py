@@ -452,3 +452,28 @@ def test_auto_diffusion_takes_the_step_that_covers_more_time_per_work():
     s.diffusion = "implicit"
     s.implicit = True
     assert s.stable_dt() <= dt_explicit * 1.05
+
+
+def test_overflowing_velocities_stop_with_the_divergence_advice():
+    """|u|^4 of the step bound overflows float32 long before the run's own divergence check
+    would see it: the run must still stop with the divergence advice, not a math error."""
+    s = FlowSolver(fv.natural_convection_case(1e4, 16), "cpu", np.float32)
+    for c in (0, 1):
+        s.vel[c][...] = 1e20
+    with pytest.raises(SolverError, match="diverged.*overflowed.*lower cfl"):
+        s.run(tolerance=1e-6, max_steps=5)
+
+
+def test_auto_diffusion_treatment_travels_with_the_checkpoint_state():
+    """A resumed steady march continues with the treatment "auto" had chosen (between the
+    2x and 4x thresholds a fresh start would choose differently)."""
+    case = fv.natural_convection_case(1e3, 16)
+    s = FlowSolver(case, "cpu")
+    s._steady_tolerance = 1e-6          # as inside run(): auto chooses
+    s.stable_dt()
+    assert s.implicit
+    arrays, attrs = s.state()
+    fresh = FlowSolver(case, "cpu")
+    assert not fresh.implicit
+    fresh.load_state(arrays, attrs)
+    assert fresh.implicit

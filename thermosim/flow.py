@@ -612,8 +612,8 @@ class FlowSolver:
         self._speed = 0.0                   # largest face speed at the last stable_dt (m/s)
         self._steady_tolerance = None       # the steady criterion while marching to one
         # the length scale of the residuals (m): the domain's smallest extent
-        self._length = min(float(f[-1] - f[0]) for f, n in zip(g.faces, self.shape)
-                           if n >= 2)
+        self._length = min((float(f[-1] - f[0]) for f, n in zip(g.faces, self.shape)
+                            if n >= 2), default=float(max(f[-1] - f[0] for f in g.faces)))
 
     def _initial_velocity(self, axis: int) -> np.ndarray:
         nx, ny, nz = self.shape
@@ -1007,7 +1007,11 @@ class FlowSolver:
             umax = [float(xp.abs(self.vel[c]).max()) for c in range(3)]
             umax2 = sum(u * u for u in umax)
             # the cell where central advection is least damped: largest |u|^4 / h^2
-            central = float((usum ** 4 / hloc ** 2).max())
+            # (squared on the host: |u|^4 overflows float32 long before the run diverges)
+            with np.errstate(over="ignore"):
+                central = float((usum * usum / hloc).max()) ** 2
+            if not (math.isfinite(central) and math.isfinite(inv)):
+                raise self._diverged("the velocities overflowed")
         self._speed = math.sqrt(umax2)
         nu = self.problem.fluid.kinematic_viscosity
         visc = sum(1.0 / float(np.min(h[1:-1])) ** 2 for h, n in zip(self._h_host, self.shape)
@@ -1018,7 +1022,8 @@ class FlowSolver:
         dt_implicit = self.cfl / inv if inv > 0 else math.inf
         # the fluid at rest starts to move under buoyancy or a body force: an implicit step
         # may not carry it further than cfl cells of the smallest size in one step
-        acc = self._acceleration_scale() if self.diffusion != "explicit" else 0.0
+        choose = self.diffusion == "auto" and self._steady_tolerance is not None
+        acc = self._acceleration_scale() if self.implicit or choose else 0.0
         if acc > 0:
             hmin = min(float(np.min(h[1:-1])) for h, n in zip(self._h_host, self.shape)
                        if n >= 2)
@@ -1042,9 +1047,11 @@ class FlowSolver:
         if not math.isfinite(dt_implicit):
             dt_implicit = dt_explicit
         # steps on a ladder of 2^(1/4): the implicit operators change only when the step
-        # moves to another rung
-        dt_implicit = 2.0 ** (math.floor(4.0 * math.log2(dt_implicit)) / 4.0)
-        if self.diffusion == "auto" and self._steady_tolerance is not None:
+        # moves to another rung (a zero step, from velocities overflowing, is left to the
+        # step's divergence check)
+        if dt_implicit > 0:
+            dt_implicit = 2.0 ** (math.floor(4.0 * math.log2(dt_implicit)) / 4.0)
+        if choose:
             # a steady march takes whichever step covers more time per unit of work.  An
             # implicit step costs about three explicit ones (eight diffusion solves; the
             # 16^3 air channel of benchmarks/flow_step.py: 9.5 against 3.0 ms), so it is
@@ -1130,7 +1137,7 @@ class FlowSolver:
         attrs = {k: getattr(self.stats, k) for k in self._STATE_ATTRS}
         attrs.update(log_reduction=self._log_reduction, log_iters=self._log_iters,
                      last=np.asarray(getattr(self, "_last", (math.inf, math.inf))),
-                     dtype=self.dtype.name)
+                     implicit=int(self.implicit), dtype=self.dtype.name)
         return arrays, attrs
 
     def load_state(self, arrays: dict, attrs: dict, file: str | None = None) -> None:
@@ -1149,6 +1156,8 @@ class FlowSolver:
         self._log_reduction = float(attrs["log_reduction"])
         self._log_iters = int(attrs["log_iters"])
         self._last = tuple(float(x) for x in attrs["last"])
+        if self.diffusion == "auto" and "implicit" in attrs:
+            self.implicit = bool(attrs["implicit"])     # the step treatment "auto" had
 
     def run(self, steady: bool = True, end_time: float | None = None,
             tolerance: float = 1e-6, max_steps: int = 1_000_000,
@@ -1158,10 +1167,11 @@ class FlowSolver:
         called as progress(step, time, residual_velocity, residual_temperature).
         ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
         whenever it is due and on Ctrl-C, which then raises :class:`Interrupted`."""
-        if self.diffusion == "auto":
-            # steady marches choose per step (stable_dt); transients stay explicit
-            self.implicit = False
+        # with diffusion "auto", steady marches choose per step (stable_dt), starting from
+        # the treatment of the last step (kept in checkpoints); transients stay explicit
         self._steady_tolerance = tolerance if steady and end_time is None else None
+        if self.diffusion == "auto" and self._steady_tolerance is None:
+            self.implicit = False
         try:
             return self._march(steady, end_time, tolerance, max_steps, progress, check_every,
                                checkpoint)
@@ -1174,6 +1184,11 @@ class FlowSolver:
             raise Interrupted(f"interrupted at step {self.stats.steps} (t = "
                               f"{self.stats.time:.4g} s); the state is saved in {path}: run "
                               "again with --resume to continue from it") from None
+        finally:
+            # step() called directly afterwards is explicit again (with "auto")
+            self._steady_tolerance = None
+            if self.diffusion == "auto":
+                self.implicit = False
 
     def _march(self, steady, end_time, tolerance, max_steps, progress, check_every,
                checkpoint) -> FlowResult:
