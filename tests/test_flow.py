@@ -477,3 +477,37 @@ def test_auto_diffusion_treatment_travels_with_the_checkpoint_state():
     assert not fresh.implicit
     fresh.load_state(arrays, attrs)
     assert fresh.implicit
+
+
+def _heated_chip_in_slow_air(solid_rhoc: float) -> FlowProblem:
+    """A 2D channel of air-like fluid at 1 cm/s over a 50 mW chip on the bottom wall (Re ~ 6:
+    a steady flow)."""
+    air = Fluid("air-like", 1.0, 1.6e-5, 0.026, 1000.0, 3.3e-3)
+    chip = SolidBlock("chip", (0.02, 0.0, 0.0), (0.03, 0.005, 1.0), 5.0, solid_rhoc, 1.0,
+                      power=0.05)
+    bc = {"x-": FlowBoundary("inflow", velocity=(0.01, 0, 0), temperature=300.0),
+          "x+": FlowBoundary("outflow"), **fv.SLIP_Z}
+    g = fv._grid_2d(np.linspace(0, 0.08, 33), np.linspace(0, 0.02, 9))
+    return FlowProblem(g, air, bc, blocks=[chip], gravity=(0, -9.81, 0),
+                       reference_temperature=300.0)
+
+
+def test_steady_march_caps_the_solids_heat_capacity():
+    """A steady state does not depend on heat capacities, so a steady march gives solids at
+    most the fluid's: the chip (10x or 2000x the air's, aluminium's ratio) then settles as
+    fast as the air around it.  Checked: the same steady temperatures with and without the
+    cap (chip at 10x, where the uncapped march also converges), the same march length at
+    2000x (uncapped: no steady state in 200,000 steps at 100x), and the physical
+    capacities back after the run."""
+    runs = {}
+    for ratio, cap in ((10, True), (10, False), (2000, True)):
+        s = FlowSolver(_heated_chip_in_slow_air(ratio * 1000.0), "cpu")
+        if not cap:
+            s._capacities[True] = s._capacities[False]
+        runs[ratio, cap] = s.run(tolerance=1e-6)
+        assert s.inv_C is s._capacities[False][1]
+    capped, physical = runs[10, True], runs[10, False]
+    rise = physical.T.max() - 300.0
+    assert rise > 50.0
+    assert np.abs(capped.T - physical.T).max() <= 1e-5 * rise
+    assert runs[2000, True].stats.steps == capped.stats.steps

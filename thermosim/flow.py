@@ -542,9 +542,6 @@ class FlowSolver:
         be, dt_ = self.be, self.dtype
         self.G = [be.asarray(x, dt_) for x in G]
         self.q = be.asarray(power, dt_)
-        inv_c = np.zeros((self.shape[0] + 2, self.shape[1] + 2, self.shape[2] + 2))
-        inv_c[1:-1, 1:-1, 1:-1] = 1.0 / self._C_host
-        self.inv_C = be.asarray(inv_c, dt_)
         # the stable explicit step of pure conduction, per cell: C / sum G
         sumG = np.zeros(self.shape)
         for a in range(3):
@@ -552,8 +549,30 @@ class FlowSolver:
             hi = [slice(None)] * 3
             lo[a], hi[a] = slice(0, -1), slice(1, None)
             sumG += G[a][tuple(lo)] + G[a][tuple(hi)]
-        with np.errstate(divide="ignore"):
-            self._dt_conduction = float(np.min(np.where(sumG > 0, self._C_host / sumG, np.inf)))
+        # A steady state does not depend on the capacities, and a solid's (aluminium: 2,000
+        # times air's per volume) would make a steady march in air take its thermal time
+        # constant, hours of pseudo-time at the flow's step.  Steady marches give solids at
+        # most the fluid's volumetric heat capacity, so they settle as fast as the fluid.
+        C_steady = np.where(self._solid, np.minimum(self._C_host, fl.volumetric_heat_capacity
+                                                    * vol), self._C_host)
+        self._capacities = {}
+        for steady, C in ((False, self._C_host), (True, C_steady)):
+            inv_c = np.zeros((self.shape[0] + 2, self.shape[1] + 2, self.shape[2] + 2))
+            inv_c[1:-1, 1:-1, 1:-1] = 1.0 / C
+            with np.errstate(divide="ignore"):
+                dtc = float(np.min(np.where(sumG > 0, C / sumG, np.inf)))
+            self._capacities[steady] = (C, be.asarray(inv_c, dt_), dtc)
+        self._use_capacities(steady=False)
+
+    def _use_capacities(self, steady: bool) -> None:
+        """The heat capacities the energy equation steps with: physical, or those of a
+        steady march (solids capped at the fluid's)."""
+        C, self.inv_C, self._dt_conduction = self._capacities[steady]
+        self._C_energy = C
+        ops = self._implicit_ops
+        if ops is not None and ops["T"]["C"] is not C:
+            ops["T"]["C"] = C
+            self._implicit_dt = None            # refresh the capacity term on the next step
 
     def _build_pressure(self):
         """Pressure equation in conductance form (m^3 per m^2/s^2 of phi)."""
@@ -901,7 +920,7 @@ class FlowSolver:
         zero = np.zeros(self.shape)
         sysT = LinearSystem(*self._G_host, self._C_host.copy(), zero)
         ops["T"] = dict(mg=Multigrid(sysT, faces, be, dt_, periodic=self.periodic),
-                        C=self._C_host, fix=np.zeros(self.shape), solved=None)
+                        C=self._C_energy, fix=np.zeros(self.shape), solved=None)
         for c in range(3):
             if self.shape[c] < 2:
                 continue
@@ -1172,6 +1191,7 @@ class FlowSolver:
         self._steady_tolerance = tolerance if steady and end_time is None else None
         if self.diffusion == "auto" and self._steady_tolerance is None:
             self.implicit = False
+        self._use_capacities(steady=self._steady_tolerance is not None)
         try:
             return self._march(steady, end_time, tolerance, max_steps, progress, check_every,
                                checkpoint)
@@ -1185,8 +1205,10 @@ class FlowSolver:
                               f"{self.stats.time:.4g} s); the state is saved in {path}: run "
                               "again with --resume to continue from it") from None
         finally:
-            # step() called directly afterwards is explicit again (with "auto")
+            # step() called directly afterwards is explicit again (with "auto"), with the
+            # physical capacities
             self._steady_tolerance = None
+            self._use_capacities(steady=False)
             if self.diffusion == "auto":
                 self.implicit = False
 
