@@ -710,19 +710,24 @@ class FlowSolver:
             vel[axis][tuple(sl)] = vel[axis][tuple(sl2)]
 
     # -- the step ---------------------------------------------------------------------------
+    def _momentum_source(self, c: int, vel, T) -> None:
+        """self._rhs = the explicit momentum right-hand side of component ``c`` (m/s^2):
+        advection, viscous diffusion, buoyancy and the body force."""
+        be, p, fl = self.be, self.problem, self.problem.fluid
+        be.momentum_rhs(c, vel, self.fluid, T, self.h, self.d, fl.kinematic_viscosity,
+                        fl.expansion * p.gravity[c], p.reference_temperature, self._rhs,
+                        periodic=self.periodic[c])
+        if self._force_mask[c] is not None:
+            be.axpy(self._rhs, p.body_force[c], self._force_mask[c])
+
     def _momentum(self, vel, T, dt, out):
         """out = vel + dt * (momentum right-hand side), components in turn."""
-        be, p, fl = self.be, self.problem, self.problem.fluid
-        nu = fl.kinematic_viscosity
+        be = self.be
         for c in range(3):
             if self.shape[c] < 2:
                 be.lincomb(out[c], 1.0, vel[c], 0.0, vel[c])
                 continue
-            gbeta = fl.expansion * p.gravity[c]
-            be.momentum_rhs(c, vel, self.fluid, T, self.h, self.d, nu, gbeta,
-                            p.reference_temperature, self._rhs, periodic=self.periodic[c])
-            if self._force_mask[c] is not None:
-                be.axpy(self._rhs, p.body_force[c], self._force_mask[c])
+            self._momentum_source(c, vel, T)
             be.lincomb(out[c], 1.0, vel[c], dt, self._rhs)
         # boundary-normal faces keep their prescribed values
         self._apply_bc(out, T)
@@ -975,17 +980,12 @@ class FlowSolver:
     def _momentum_implicit(self, vel, T, dt, out):
         """out = vel + delta, (V / dt + nu L) delta = V (momentum right-hand side minus the
         last pressure gradient), components in turn."""
-        be, p, fl = self.be, self.problem, self.problem.fluid
-        nu = fl.kinematic_viscosity
+        be = self.be
         for c in range(3):
             if self.shape[c] < 2:
                 be.lincomb(out[c], 1.0, vel[c], 0.0, vel[c])
                 continue
-            be.momentum_rhs(c, vel, self.fluid, T, self.h, self.d, nu,
-                            fl.expansion * p.gravity[c], p.reference_temperature, self._rhs,
-                            periodic=self.periodic[c])
-            if self._force_mask[c] is not None:
-                be.axpy(self._rhs, p.body_force[c], self._force_mask[c])
+            self._momentum_source(c, vel, T)
             be.correct(c, self._rhs, self.phi, self.fluid, self.d, 1.0)
             op = self._implicit_ops[c]
             self._rhs *= op["weight"]
