@@ -7,7 +7,7 @@
 #   bash benchmarks/device_check.sh [OUTDIR] [SECONDS] [PARTS]
 #
 # PARTS is a space-separated choice, in the order given, of: bench tests kernels validate
-# flow flowval tune profile (default: "bench tests validate flow flowval").  Everything goes to
+# flow flowval tune profile racktests rackbench rackrun (default: "bench tests validate flow flowval").  Everything goes to
 # OUTDIR/log.txt plus one JSON per table (at most seven files).  Each part has its own time
 # limit and the whole run stops by SECONDS (default 540), so that a slow part costs only
 # itself.  On a machine without thermosim's pure-Python dependencies (pydantic, CoolProp,
@@ -75,6 +75,15 @@ run_part() {
   profile)   # where the flow step's time goes, and the multigrid's pieces, at 256^3
     part "flow profile" 90 python3 benchmarks/profile_flow.py --backend gpu --size 256 \
       --precision float32 --json "$out/profile_gpu.json" ;;
+  racktests) # components and turbulence on the GPU against the CPU
+    part "rack component tests" 120 python3 -m pytest -q -rs -p no:cacheprovider \
+      tests/test_components.py -k gpu ;;
+  rackbench) # the air-cooled benchmark meshes: time per step
+    part "rack meshes benchmark" 200 python3 -m thermosim.cli bench --backend gpu \
+      meshes/air_cooled_1e6.yaml meshes/air_cooled_1e7.yaml --json "$out/rack_bench_gpu.json" ;;
+  rackrun)   # the 1e6-cell hall run to its end time, metrics printed (no picture: no pyvista)
+    part "rack 1e6 run" 240 python3 -m thermosim.cli run meshes/air_cooled_1e6.yaml \
+      --backend gpu -o /tmp/hall_1e6.h5 ;;
   *) echo "=== unknown part $1" | tee -a "$log" ;;
   esac
 }

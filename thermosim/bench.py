@@ -214,3 +214,64 @@ def print_report(report: dict) -> None:
     for row in report["peers_published"]:
         t.add_row(*row)
     c.print(t)
+
+
+def bench_case(path, backend="auto", steps: int = 0, precision: str | None = None) -> dict:
+    """Time per step and throughput of a flow case (a benchmark mesh): the solver is built,
+    warmed up by three steps (compilation, caches), then ``steps`` steps are timed (0:
+    enough for about 10 s, at least 5).  Nothing is written."""
+    from .case import load_case
+    from .flow import FlowSolver, problem_from_case
+    from .model import _check_memory
+
+    c = load_case(path)
+    if c.flow is None:
+        from .errors import CaseError
+
+        raise CaseError("thermosim bench times flow cases (a case with a flow section)",
+                        None, str(path))
+    be = get_backend(backend)
+    t0 = time.perf_counter()
+    problem = problem_from_case(c)
+    if be.name == "cpu":
+        _check_memory(problem.grid, c.source_file)
+    prec = precision or c.solver.precision
+    dtype = np.float32 if prec == "float32" else np.float64
+    solver = FlowSolver(problem, be, dtype, cfl=c.flow.cfl, diffusion=c.flow.diffusion)
+    build = time.perf_counter() - t0
+    for _ in range(3):
+        solver.step()
+    be.synchronize()
+    t1 = time.perf_counter()
+    n = 0
+    target = steps or 10**9
+    while n < target:
+        solver.step()
+        n += 1
+        if not steps and n >= 5:
+            be.synchronize()
+            if time.perf_counter() - t1 > 10.0:
+                break
+    be.synchronize()
+    per = (time.perf_counter() - t1) / n
+    cells = problem.grid.ncells
+    dt = solver.stats.dt
+    out = {"case": str(path), "cells": int(cells), "shape": list(problem.grid.shape),
+           "backend": be.name, "device": be.device_name, "precision": prec,
+           "build_s": build, "steps": n, "s_per_step": per, "cell_steps_per_s": cells / per,
+           "dt": dt, "simulated_s_per_wall_s": dt / per}
+    if c.flow.end_time:
+        out["end_time"] = c.flow.end_time
+        out["projected_run_s"] = c.flow.end_time / dt * per
+    return out
+
+
+def print_case_report(rows: list[dict]) -> None:
+    for r in rows:
+        proj = f", the case's {r['end_time']:.3g} s in about {r['projected_run_s']:.0f} s" \
+            if "projected_run_s" in r else ""
+        print(f"{r['case']}: {r['cells']:,} cells {tuple(r['shape'])}, {r['backend']} "
+              f"({r['device']}), {r['precision']}: {r['s_per_step'] * 1e3:.1f} ms per step "
+              f"= {r['cell_steps_per_s']:.3g} cell-steps/s, dt {r['dt']:.3g} s "
+              f"({r['simulated_s_per_wall_s']:.3g} simulated s per s{proj}); built in "
+              f"{r['build_s']:.1f} s")

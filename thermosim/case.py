@@ -226,6 +226,110 @@ class FlowFace(_Model):
         return self
 
 
+AXES = Literal["x", "y", "z"]
+
+
+class PorousSpec(_Model):
+    """A porous block in the flow (a server, heat sink, tile, coil): the box ``min``..``max``
+    (m) with flow along ``axis``; its resistance from one or more of ``loss_coefficient``
+    K (dp = K rho u^2 / 2 across the block, u the superficial velocity), ``pressure_drop``
+    [c1, c2] (dp = c1 Q + c2 Q^2, Pa with Q in m^3/s through its frontal area) and
+    ``free_area`` (a perforated plate's open-area ratio, Idelchik's loss); ``transverse``
+    ``blocked`` (case walls, the default) or ``open`` (the same resistance across);
+    ``power`` W into the air passing through."""
+
+    name: str
+    min: Vec3
+    max: Vec3
+    axis: AXES
+    loss_coefficient: float = 0.0
+    pressure_drop: Optional[tuple[float, float]] = None
+    free_area: Optional[float] = None
+    transverse: Literal["blocked", "open"] = "blocked"
+    power: float = 0.0
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.loss_coefficient < 0 or not math.isfinite(self.loss_coefficient):
+            raise ValueError("loss_coefficient must be a non-negative number")
+        if self.free_area is not None and not 0 < self.free_area <= 1:
+            raise ValueError("free_area is a ratio in (0, 1]")
+        if self.pressure_drop is not None and any(c < 0 for c in self.pressure_drop):
+            raise ValueError("pressure_drop coefficients must be non-negative")
+        if not math.isfinite(self.power) or self.power < 0:
+            raise ValueError("power must be a non-negative number of watts")
+        return self
+
+
+class FanSpec(_Model):
+    """A fan plane normal to ``axis`` at ``position`` (m) over the rectangle ``min``..``max``
+    (the axis entries ignored), blowing along ``direction`` (+1 or -1); ``curve`` [[Q m^3/s,
+    dp Pa], ...] with Q increasing, or a fixed ``flow`` (m^3/s)."""
+
+    name: str
+    axis: AXES
+    position: float
+    min: Vec3
+    max: Vec3
+    direction: Literal[1, -1] = 1
+    curve: Optional[list[tuple[float, float]]] = None
+    flow: Optional[float] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if (self.curve is None) == (self.flow is None):
+            raise ValueError("give either a curve or a flow")
+        if self.curve is not None:
+            q = [c[0] for c in self.curve]
+            if len(q) < 2 or any(b <= a for a, b in zip(q, q[1:])):
+                raise ValueError("the curve needs two or more [Q, dp] points with Q increasing")
+        if self.flow is not None and not self.flow > 0:
+            raise ValueError("flow must be positive (m^3/s); reverse with direction")
+        return self
+
+
+class CoolerSpec(_Model):
+    """A cooling coil: the air in the box ``min``..``max`` leaves at ``temperature`` (K)."""
+
+    name: str
+    min: Vec3
+    max: Vec3
+    temperature: float
+
+    @field_validator("temperature")
+    @classmethod
+    def _t(cls, v):
+        if not v > 0:
+            raise ValueError("temperature is in kelvin and must be positive")
+        return v
+
+
+class ChipSpec(_Model):
+    """A chip under a heat sink, as a compact model: ``power`` (W) into the air in the box
+    ``min``..``max``; case temperature = that air's mean + power x ``resistance`` (K/W,
+    case to local air); junction = case + power x ``junction_resistance`` (K/W); ``limit``
+    the largest junction temperature allowed (K); ``kind`` a label (GPU, CPU, ...)."""
+
+    name: str
+    min: Vec3
+    max: Vec3
+    power: float
+    resistance: float
+    junction_resistance: float = 0.0
+    limit: Optional[float] = None
+    kind: str = "chip"
+
+    @model_validator(mode="after")
+    def _check(self):
+        for k in ("power", "resistance", "junction_resistance"):
+            v = getattr(self, k)
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"{k} must be a non-negative number")
+        if self.limit is not None and not self.limit > 0:
+            raise ValueError("limit is in kelvin and must be positive")
+        return self
+
+
 class FlowSpec(_Model):
     """Flow of the domain's background fluid around the (solid) blocks.
 
@@ -250,6 +354,11 @@ class FlowSpec(_Model):
     cfl: float = 0.5
     max_steps: int = 200_000
     diffusion: Literal["auto", "implicit", "explicit"] = "auto"
+    turbulence: Literal["none", "lvel", "smagorinsky"] = "none"
+    porous: list[PorousSpec] = Field(default_factory=list)
+    fans: list[FanSpec] = Field(default_factory=list)
+    coolers: list[CoolerSpec] = Field(default_factory=list)
+    chips: list[ChipSpec] = Field(default_factory=list)
 
     @field_validator("reference_temperature")
     @classmethod
@@ -293,6 +402,7 @@ class Case(_Model):
     initial_temperature: float = 300.0
     solver: SolverSpec = Field(default_factory=SolverSpec)
     flow: Optional[FlowSpec] = None
+    layout: Optional[dict] = None          # what a layout builder made it from (kept as is)
     source_file: Optional[str] = Field(default=None, exclude=True)
 
     # -- checks that need the whole case; each names the key it is about --------------
@@ -347,6 +457,9 @@ class Case(_Model):
         if not isinstance(data, dict):
             raise CaseError("the case must be a mapping of keys (domain, blocks, ...)",
                             None, file)
+        from .layouts import expand
+
+        data = expand(data, file)
         try:
             case = cls.model_validate(data)
         except ValidationError as e:

@@ -278,17 +278,30 @@ def validate(suite, backend, json_file, quick, cases):
 
 
 @main.command()
+@click.argument("cases", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--size", "sizes", type=int, multiple=True,
               help="cube edge N (repeatable); default: 64 128 256 (CPU) or 256 512 (GPU)")
 @BACKEND
 @click.option("--steps", type=int, default=0, help="timed repetitions (0: automatic)")
+@click.option("--precision", type=click.Choice(["float32", "float64"]), default=None,
+              help="flow cases: override the case's precision")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False))
-def bench(sizes, backend, steps, json_file):
-    """Throughput of the conduction step and of a steady solver iteration."""
-    from .bench import print_report, run_benchmarks
+def bench(cases, sizes, backend, steps, precision, json_file):
+    """Throughput of the conduction step and of a steady solver iteration; with CASES
+    (flow case files such as meshes/air_cooled_1e6.yaml), time per step and cell-steps
+    per second of each."""
+    if cases:
+        from .bench import bench_case, print_case_report
 
-    report = run_benchmarks(backend=backend, sizes=sizes or None, repeats=steps or None)
-    print_report(report)
+        report = []
+        for c in cases:
+            report.append(bench_case(c, backend, steps, precision))
+            print_case_report(report[-1:])
+    else:
+        from .bench import print_report, run_benchmarks
+
+        report = run_benchmarks(backend=backend, sizes=sizes or None, repeats=steps or None)
+        print_report(report)
     if json_file:
         from .atomic import atomic_write_text
 

@@ -172,6 +172,11 @@ class FlowProblem:
     name: str = "flow"
     body_force: tuple = (0.0, 0.0, 0.0)
     case: object = field(default=None, repr=False, compare=False)   # the YAML case, if any
+    porous: list = field(default_factory=list)     # components.PorousBlock
+    fans: list = field(default_factory=list)       # components.Fan
+    coolers: list = field(default_factory=list)    # components.Cooler
+    chips: list = field(default_factory=list)      # components.Chip
+    turbulence: str = "none"                       # none, lvel or smagorinsky
 
     def describe(self) -> dict:
         """The problem as plain data (stored with results: blocks, fluid, boundaries)."""
@@ -190,7 +195,22 @@ class FlowProblem:
                 "blocks": [{"name": b.name, "min": list(b.lower), "max": list(b.upper),
                             "conductivity": b.conductivity, "density": b.density,
                             "specific_heat": b.specific_heat, "power": b.power}
-                           for b in self.blocks]}
+                           for b in self.blocks],
+                "porous": [{"name": b.name, "min": list(b.lower), "max": list(b.upper),
+                            "linear": list(b.linear), "quadratic": list(b.quadratic),
+                            "power": b.power} for b in self.porous],
+                "fans": [{"name": f.name, "axis": f.axis, "position": f.position,
+                          "min": list(f.lower), "max": list(f.upper),
+                          "direction": f.direction, "flow": f.flow,
+                          "curve": [list(x) for x in f.curve] if f.curve else None}
+                         for f in self.fans],
+                "coolers": [{"name": c.name, "min": list(c.lower), "max": list(c.upper),
+                             "temperature": c.temperature} for c in self.coolers],
+                "chips": [{"name": c.name, "min": list(c.lower), "max": list(c.upper),
+                           "power": c.power, "resistance": c.resistance,
+                           "junction_resistance": c.junction_resistance, "limit": c.limit,
+                           "kind": c.kind} for c in self.chips],
+                "turbulence": self.turbulence}
 
     def __post_init__(self):
         missing = [f for f in FACES if f not in self.boundaries]
@@ -218,6 +238,11 @@ class FlowProblem:
                                 "component must be 0)", f"boundaries.{f}.velocity")
         if self.initial_temperature is None:
             self.initial_temperature = self.reference_temperature
+        from .turbulence import MODELS
+
+        if self.turbulence not in MODELS:
+            raise CaseError(f"unknown turbulence model '{self.turbulence}' (choose from "
+                            f"{', '.join(MODELS)})", "turbulence")
 
 
 @dataclass
@@ -257,6 +282,7 @@ class FlowResult:
     heat_flows: dict = field(default_factory=dict)     # W leaving, per boundary
     total_power: float = 0.0                           # W put in (blocks, heat-flux faces)
     block_index: Optional[np.ndarray] = None           # block of each cell, -1 in the fluid
+    components: dict = field(default_factory=dict)     # fans, coolers, porous blocks
 
     @property
     def grid(self) -> Grid:
@@ -276,6 +302,12 @@ class FlowResult:
         name = self.problem.blocks[blk].name if blk >= 0 else self.problem.fluid.name
         return {"T": float(self.T[idx]), "index": [int(i) for i in idx], "block": name,
                 "position": [float(self.grid.centres(a)[idx[a]]) for a in range(3)]}
+
+    def metrics(self) -> dict:
+        """Rack-cooling metrics of the components (see :mod:`thermosim.metrics`)."""
+        from .metrics import rack_metrics
+
+        return rack_metrics(self)
 
     def pressure_drop(self) -> float | None:
         """Mean static pressure on the inflow faces minus that on the outflow faces (Pa)."""
@@ -324,6 +356,10 @@ class FlowResult:
                          "per solve")
         lines.append(f"wall time     {st.wall_time:.3f} s")
         lines.append(f"backend       {self.backend}: {self.device}")
+        if self.components:
+            from .metrics import format_metrics
+
+            lines.append(format_metrics(self.metrics()))
         return "\n".join(lines)
 
     def save(self, path, **kw):
@@ -393,6 +429,18 @@ class FlowSolver:
         if diffusion not in ("auto", "implicit", "explicit"):
             raise CaseError(f"unknown diffusion treatment '{diffusion}' (auto, implicit or "
                             "explicit)", "flow.diffusion")
+        # the implicit operators hold a constant viscosity and no momentum sinks: with an
+        # eddy viscosity or components the steps stay explicit (room-scale cells make the
+        # explicit diffusion limit rarely the binding one)
+        explicit_only = problem.turbulence != "none" or bool(problem.porous or problem.fans
+                                                               or problem.coolers
+                                                               or problem.chips)
+        if explicit_only:
+            if diffusion == "implicit":
+                raise CaseError("implicit diffusion is not available with a turbulence model "
+                                "or components (porous blocks, fans, coolers): use auto or "
+                                "explicit", "flow.diffusion")
+            diffusion = "explicit"
         self.diffusion = diffusion
         self.implicit = diffusion == "implicit"
         self._implicit_ops = None
@@ -416,11 +464,14 @@ class FlowSolver:
         self.h = [be.asarray(x, dt_) for x in self._h_host]
         self.d = [be.asarray(x, dt_) for x in self._d_host]
         self._inflow_cache = {}
+        self._components_fresh = False
         self._build_masks()
+        self._build_components()
         self._build_energy()
         self._build_pressure()
         self._build_force_masks()
         self.fluid = be.asarray(self._fluid_host, np.uint8)
+        self._finish_components()
         T0 = np.full(pad, problem.initial_temperature, float)
         self.T = be.asarray(T0, dt_)
         self.vel = [be.asarray(self._initial_velocity(a), dt_) for a in range(3)]
@@ -474,6 +525,232 @@ class FlowSolver:
         self._solid = solid
         self._fluid_host = fl
 
+    def _build_components(self):
+        """Host arrays of the components: porous sinks per cell, porous heat, cooler
+        cells, fan planes (faces held at a fixed flow, or driven by a curve)."""
+        from .components import box_slices, fan_faces
+
+        p, g = self.problem, self.problem.grid
+        n = self.shape
+        vol = g.cell_volumes()
+        lin = np.zeros((3, *n))
+        quad = np.zeros((3, *n))
+        heat = np.zeros(n)
+        self._porous_slices = []
+        for b in p.porous:
+            sl = box_slices(g, b.lower, b.upper, b.name, "porous block")
+            if self._solid[sl].any():
+                raise CaseError(f"porous block '{b.name}' overlaps a solid block",
+                                f"porous.{b.name}")
+            for a in range(3):
+                lin[a][sl] = b.linear[a]
+                quad[a][sl] = b.quadratic[a]
+            if b.power:
+                heat[sl] += b.power * vol[sl] / vol[sl].sum()
+            self._porous_slices.append(sl)
+        self._chip_slices = []
+        for c in p.chips:
+            try:
+                sl = box_slices(g, c.lower, c.upper, c.name, "chip")
+            except CaseError:
+                # smaller than a cell: the compact model heats the cell holding its centre
+                i = g.locate([0.5 * (c.lower[a] + c.upper[a]) for a in range(3)])
+                sl = tuple(slice(int(x), int(x) + 1) for x in i)
+            if self._solid[sl].any():
+                raise CaseError(f"chip '{c.name}' overlaps a solid block: a compact chip "
+                                "heats the air in its box", f"chips.{c.name}")
+            if c.power:
+                heat[sl] += c.power * vol[sl] / vol[sl].sum()
+            self._chip_slices.append(sl)
+        self._porous_power_host = heat
+        self._drag_cells = (lin, quad) if p.porous else None
+        cool = np.zeros(n, bool)
+        cool_T = np.zeros(n)
+        self._cooler_slices = []
+        for c in p.coolers:
+            sl = box_slices(g, c.lower, c.upper, c.name, "cooler")
+            if self._solid[sl].any():
+                raise CaseError(f"cooler '{c.name}' overlaps a solid block", f"coolers.{c.name}")
+            cool[sl] = True
+            cool_T[sl] = c.temperature
+            self._cooler_slices.append(sl)
+        self._cooler_host = (cool, cool_T) if p.coolers else None
+        fl = self._fluid_host != 0
+        self._fan_faces = []
+        held = [np.zeros((n[0] + 2, n[1] + 2, n[2] + 2), bool) for _ in range(3)]
+        for f in p.fans:
+            i, sl = fan_faces(g, f)
+            a = f.axis
+            idx = [slice(s_.start + 1, s_.stop + 1) if s_ is not None else i for s_ in sl]
+            lo = list(idx)
+            lo[a] = i - 1
+            open_ = fl[tuple(idx)] & fl[tuple(lo)]
+            if not open_.any():
+                raise CaseError(f"fan '{f.name}' has no fluid on both sides of its plane",
+                                f"fans.{f.name}")
+            m = np.zeros_like(held[a])
+            m[tuple(idx)] = open_
+            if f.flow is not None:
+                if (held[a] & m).any():
+                    raise CaseError(f"fan '{f.name}' overlaps another fan", f"fans.{f.name}")
+                held[a] |= m
+            self._fan_faces.append(m)
+        self._held_host = held if any(h.any() for h in held) else None
+
+    def _face_area(self, a: int) -> np.ndarray:
+        """Areas (m^2) of the faces normal to axis a, padded like a velocity array."""
+        g = self.problem.grid
+        o = [b for b in range(3) if b != a]
+        area = np.multiply.outer(np.concatenate([[0], g.spacing(o[0]), [0]]),
+                                 np.concatenate([[0], g.spacing(o[1]), [0]]))
+        return np.broadcast_to(np.expand_dims(area, a),
+                               tuple(s + 2 for s in self.shape)).copy()
+
+    def _finish_components(self):
+        """Device arrays of the components, and the eddy viscosity."""
+        be, dt_, p = self.be, self.dtype, self.problem
+        n = self.shape
+        fl = self._fluid_host != 0
+        self._drag = None
+        if self._drag_cells is not None:
+            lin, quad = self._drag_cells
+            self._drag = []
+            for c in range(3):
+                if n[c] < 2:
+                    self._drag.append(None)
+                    continue
+                # a face takes the mean of the cells either side: a block of N cells along
+                # c then resists over exactly its depth
+                fa, fb = np.zeros((2, *[s + 2 for s in n]))
+                for src, dst in ((lin[c], fa), (quad[c], fb)):
+                    cell = np.pad(src, 1)
+                    lo = [slice(1, -1)] * 3
+                    lo[c] = slice(0, n[c] + 1)
+                    hi = [slice(1, -1)] * 3
+                    hi[c] = slice(1, n[c] + 2)
+                    out = [slice(1, -1)] * 3
+                    out[c] = slice(1, n[c] + 2)
+                    dst[tuple(out)] = 0.5 * (cell[tuple(lo)] + cell[tuple(hi)])
+                self._drag.append((be.asarray(fa, dt_), be.asarray(fb, dt_)))
+        self._cooler = None
+        if self._cooler_host is not None:
+            cool, cool_T = self._cooler_host
+            keep = np.ones([s + 2 for s in n])
+            add = np.zeros_like(keep)
+            keep[1:-1, 1:-1, 1:-1] = np.where(cool, 0.0, 1.0)
+            add[1:-1, 1:-1, 1:-1] = np.where(cool, cool_T, 0.0)
+            self._cooler = (be.asarray(keep, dt_), be.asarray(add, dt_))
+        # fans, per axis: the fan (1-based, 0 none) of each face, direction x area (for the
+        # flow through each fan, one weighted bincount) and direction / (rho d) (the source
+        # per pascal of a curve fan)
+        nf = len(p.fans)
+        self._fan_dp = np.zeros(nf)
+        self._fan_Q = np.zeros(nf)
+        self._fans_by_axis = []
+        src = [None, None, None]
+        rho = p.fluid.density
+        for c in range(3):
+            ks = [k for k, f in enumerate(p.fans) if f.axis == c]
+            if not ks:
+                continue
+            ids = np.zeros([s + 2 for s in n], np.int32)
+            aw = np.zeros(ids.shape)
+            geo = np.zeros(ids.shape)
+            area = self._face_area(c)
+            shp = [1, 1, 1]
+            shp[c] = -1
+            inv_d = 1.0 / self._d_host[c].reshape(shp)
+            for k in ks:
+                f, m = p.fans[k], self._fan_faces[k]
+                ids[m] = k + 1
+                aw[m] = (f.direction * area)[m]
+                if f.curve is not None:
+                    geo[m] = np.broadcast_to(f.direction / rho * inv_d, m.shape)[m]
+            curve = any(p.fans[k].curve is not None for k in ks)
+            self._fans_by_axis.append((c, be.asarray(ids, np.int32), be.asarray(aw, dt_),
+                                       be.asarray(geo, dt_) if curve else None))
+            if curve:
+                src[c] = be.zeros(ids.shape, dt_)
+        self._fan_source = src
+        self._held = None
+        if self._held_host is not None:
+            self._held = []
+            for c in range(3):
+                h = self._held_host[c]
+                if not h.any():
+                    self._held.append(None)
+                    continue
+                value = np.zeros(h.shape)
+                area = self._face_area(c)
+                for f, m in zip(p.fans, self._fan_faces):
+                    if f.axis == c and f.flow is not None:
+                        value[m] = f.direction * f.flow / area[m].sum()
+                self._held.append((be.asarray(np.where(h, 0.0, 1.0), dt_),
+                                   be.asarray(value, dt_)))
+        # the faces whose momentum is computed (fluid both sides; not a wall-bounded axis's
+        # first face), for the eddy viscosity's and fans' terms
+        self._computed = [None, None, None]
+        if p.turbulence != "none" or any(x is not None for x in src):
+            for c in range(3):
+                if n[c] < 2:
+                    continue
+                m = np.zeros(fl.shape)
+                first = 1 if self.periodic[c] else 2
+                face, before = [slice(1, -1)] * 3, [slice(1, -1)] * 3
+                face[c], before[c] = slice(first, n[c] + 1), slice(first - 1, n[c])
+                m[tuple(face)] = fl[tuple(face)] & fl[tuple(before)]
+                self._computed[c] = be.asarray(m, dt_)
+        self.turbulence = None
+        if p.turbulence != "none":
+            from .turbulence import EddyViscosity
+
+            self.turbulence = EddyViscosity(self, p.turbulence)
+        self._incremental = self._drag is not None
+
+    def _update_components(self) -> None:
+        """Once per step: the eddy viscosity, and each curve fan's pressure rise at the flow
+        now through it (the source dp / (rho d) on its faces)."""
+        if self.turbulence is not None:
+            self.turbulence.update(self.vel)
+        p = self.problem
+        if not p.fans:
+            return
+        xp = self.be.xp
+        nf = len(p.fans)
+        Q = np.zeros(nf + 1)
+        for c, ids, aw, _ in self._fans_by_axis:
+            Q += np.asarray(self.be.to_host(xp.bincount(
+                ids.ravel(), weights=(self.vel[c] * aw).ravel(), minlength=nf + 1)), float)
+        self._fan_Q = Q[1:]
+        for k, f in enumerate(p.fans):
+            if f.curve is not None:
+                self._fan_dp[k] = f.pressure_rise(float(self._fan_Q[k]))
+        table = xp.asarray(np.concatenate([[0.0], self._fan_dp]).astype(self.dtype))
+        for c, ids, _, geo in self._fans_by_axis:
+            if geo is not None:
+                self._fan_source[c][...] = geo * table[ids]
+
+    def fan_operating_points(self) -> list[dict]:
+        """Per fan: flow (m^3/s) and pressure rise (Pa): the curve's at that flow, or for a
+        fixed-flow fan the static pressure jump across its plane."""
+        out = []
+        host = self.be.to_host
+        phi = np.asarray(host(self.phi), float)
+        rho = self.problem.fluid.density
+        for k, f in enumerate(self.problem.fans):
+            m = self._fan_faces[k]
+            area = self._face_area(f.axis)
+            Q = f.direction * float((np.asarray(host(self.vel[f.axis]), float) * m * area).sum())
+            shift = [0, 0, 0]
+            shift[f.axis] = 1
+            down = phi if f.direction > 0 else np.roll(phi, 1, axis=f.axis)
+            up = np.roll(phi, 1, axis=f.axis) if f.direction > 0 else phi
+            jump = float(((down - up) * m * area).sum() / (m * area).sum()) * rho
+            dp = f.pressure_rise(Q) if f.curve is not None else jump
+            out.append({"name": f.name, "flow": Q, "pressure_rise": dp, "static_jump": jump,
+                        "mode": "curve" if f.curve is not None else "fixed flow"})
+        return out
+
     def _build_force_masks(self):
         """Per velocity component with a body force: 1 on the faces whose momentum is
         computed (fluid on both sides), else 0."""
@@ -506,6 +783,7 @@ class FlowSolver:
             rhoc[m] = b.density * b.specific_heat
             if b.power:
                 power[m] = b.power * vol[m] / vol[m].sum()
+        power += self._porous_power_host
         h = [g.spacing(a) for a in range(3)]
         G = []
         for a in range(3):
@@ -593,6 +871,11 @@ class FlowSolver:
             lo[a] = slice(0, n + 1)
             hi[a] = slice(1, n + 2)
             both = (fl[tuple(lo)] != 0) & (fl[tuple(hi)] != 0)
+            if self._held_host is not None:
+                # a fixed-flow fan's faces keep their velocity: no pressure coupling there
+                held = self._held_host[a][tuple(slice(1, n + 2) if b == a else slice(1, -1)
+                                                for b in range(3))]
+                both &= ~held
             Ga = np.where(both, area / d.reshape(shp), 0.0)
             # an outflow face holds phi = 0 half a cell away, not a cell away
             for side, idx in ((0, 0), (1, n)):
@@ -686,6 +969,12 @@ class FlowSolver:
         if any(self.periodic):
             for a in (*vel, T):
                 wrap_halos(a, self.periodic)
+        if getattr(self, "_held", None) is not None:
+            for c in range(3):                      # fixed-flow fans' faces
+                if self._held[c] is not None:
+                    keep, value = self._held[c]
+                    vel[c] *= keep
+                    vel[c] += value
 
     def _inflow_value(self, face: str):
         if face not in self._inflow_cache:
@@ -719,6 +1008,10 @@ class FlowSolver:
                         periodic=self.periodic[c])
         if self._force_mask[c] is not None:
             be.axpy(self._rhs, p.body_force[c], self._force_mask[c])
+        if self._fan_source[c] is not None:
+            be.axpy(self._rhs, 1.0, self._fan_source[c])
+        if self.turbulence is not None:
+            self.turbulence.add_momentum(c, vel, self._rhs, self._computed[c])
 
     def _momentum(self, vel, T, dt, out):
         """out = vel + dt * (momentum right-hand side), components in turn."""
@@ -728,7 +1021,17 @@ class FlowSolver:
                 be.lincomb(out[c], 1.0, vel[c], 0.0, vel[c])
                 continue
             self._momentum_source(c, vel, T)
+            if self._incremental:
+                # the last pressure gradient goes into the predictor, so that a porous
+                # sink (below) sees the whole force and the steady state does not depend
+                # on the step; the projection then solves for the increment
+                be.correct(c, self._rhs, self.phi, self.fluid, self.d, 1.0)
             be.lincomb(out[c], 1.0, vel[c], dt, self._rhs)
+            if self._drag is not None and self._drag[c] is not None:
+                # Darcy-Forchheimer sink, point-implicit with the stage's |u| (stable for
+                # any resistance; steady state: rhs = (a + b |u|) u exactly)
+                a, b = self._drag[c]
+                out[c] /= 1.0 + dt * (a + b * be.xp.abs(vel[c]))
         # boundary-normal faces keep their prescribed values
         self._apply_bc(out, T)
         self._outflow_extrapolate(out)
@@ -1005,6 +1308,10 @@ class FlowSolver:
     def stable_dt(self) -> float:
         """Largest stable step (s): advective CFL, viscous and conductive limits."""
         xp = self.be.xp
+        # the eddy viscosity and fan pressure rises of the coming step first: the step's
+        # length depends on them
+        self._update_components()
+        self._components_fresh = True
         inv = 0.0
         rate = usum = hloc = None
         for c in range(3):
@@ -1021,6 +1328,7 @@ class FlowSolver:
             hloc = hc if hloc is None else xp.minimum(hloc, hc)
         umax2 = 0.0
         central = 0.0
+        nu_lam = self.problem.fluid.kinematic_viscosity
         if rate is not None:
             inv = float(rate.max())
             umax = [float(xp.abs(self.vel[c]).max()) for c in range(3)]
@@ -1028,7 +1336,11 @@ class FlowSolver:
             # the cell where central advection is least damped: largest |u|^4 / h^2
             # (squared on the host: |u|^4 overflows float32 long before the run diverges)
             with np.errstate(over="ignore"):
-                central = float((usum * usum / hloc).max()) ** 2
+                x = usum * usum / hloc
+                if self.turbulence is not None:
+                    # the eddy viscosity damps central advection as the laminar one does
+                    x = x / xp.sqrt((nu_lam + self.turbulence.nut[1:-1, 1:-1, 1:-1]) / nu_lam)
+                central = float(x.max()) ** 2
             if not (math.isfinite(central) and math.isfinite(inv)):
                 raise self._diverged("the velocities overflowed")
         self._speed = math.sqrt(umax2)
@@ -1037,6 +1349,8 @@ class FlowSolver:
                    if n >= 2)
         # one combined explicit limit: advection, viscous and conductive rates add up
         total = inv + 2.0 * nu * visc + 1.0 / self._dt_conduction
+        if self.turbulence is not None:
+            total += self.turbulence.rate + self.turbulence.wall_rate
         dt_explicit = self.cfl / total if total > 0 else math.inf
         dt_implicit = self.cfl / inv if inv > 0 else math.inf
         # the fluid at rest starts to move under buoyancy or a body force: an implicit step
@@ -1102,17 +1416,23 @@ class FlowSolver:
         self.stats.diffusion = "implicit" if imp else "explicit"
         if imp:
             self._prepare_implicit(dt)
+        if not self._components_fresh:
+            self._update_components()
+        self._components_fresh = False
         energy = self._energy_implicit if imp else self._energy
         momentum = self._momentum_implicit if imp else self._momentum
+        incremental = imp or self._incremental
         # stage 1
         energy(T0, v0, dt, T1)
+        self._hold_coolers(T1)
         momentum(v0, T0, dt, v1)
-        self._project(v1, dt, imp)
+        self._project(v1, dt, incremental)
         self._apply_bc(v1, T1)
         # stage 2: w = v1 + dt F(v1), projected; v_new = (v0 + w) / 2
         energy(T1, v1, dt, self._Tw)
+        self._hold_coolers(self._Tw)
         momentum(v1, T1, dt, vw)
-        self._project(vw, dt, imp)
+        self._project(vw, dt, incremental)
         self._apply_bc(vw, self._Tw)
         du = max(be.max_abs_diff(vw[c], v0[c]) for c in range(3)) * 0.5
         dT = be.max_abs_diff(self._Tw, T0) * 0.5
@@ -1125,6 +1445,13 @@ class FlowSolver:
         self.stats.dt = dt
         self._last = (du / dt, dT / dt)
         return dt
+
+    def _hold_coolers(self, T) -> None:
+        """Cooler cells take their supply temperature."""
+        if self._cooler is not None:
+            keep, add = self._cooler
+            T *= keep
+            T += add
 
     def scales(self) -> tuple[float, float, float]:
         """Velocity (m/s), length (m) and temperature difference (K) scales of the run."""
@@ -1279,9 +1606,67 @@ class FlowSolver:
         Tpad = host(self.T)
         T = Tpad[1:-1, 1:-1, 1:-1]
         flows, power = self._heat_flows(Tpad, (u, v, w))
-        return FlowResult(self.problem, u, v, w, phi, T, ~self._solid, self.stats,
-                          getattr(be, "name", "cpu"), getattr(be, "device_name", ""), flows,
-                          power, self._block_index)
+        comps = {}
+        p = self.problem
+        if p.coolers or p.porous:
+            # net heat into each cell (W): sources plus advection and conduction from the
+            # cells around
+            be.energy_rhs(self.T, self.vel, self.fluid, self.G, p.fluid.volumetric_heat_capacity,
+                          self.q, self.h, self.d, self._Q, periodic=self.periodic)
+            Q = host(self._Q)[1:-1, 1:-1, 1:-1]
+            sources = np.asarray(self._power_host, float)
+        if p.coolers:
+            # the heat a cooler removes: the net heat flow into its cells (it holds them at
+            # the supply temperature)
+            comps["coolers"] = []
+            for c, sl in zip(p.coolers, self._cooler_slices):
+                q = float(Q[sl].sum())
+                flows[f"cooler {c.name}"] = q
+                comps["coolers"].append({"name": c.name, "heat_removed": q,
+                                         "supply_temperature": c.temperature})
+        if p.fans:
+            comps["fans"] = self.fan_operating_points()
+        if p.chips:
+            vol = p.grid.cell_volumes()
+            comps["chips"] = []
+            for c, sl in zip(p.chips, self._chip_slices):
+                air = float((T[sl] * vol[sl]).sum() / vol[sl].sum())
+                case_T = air + c.power * c.resistance
+                j = case_T + c.power * c.junction_resistance
+                centre = [0.5 * (c.lower[a] + c.upper[a]) for a in range(3)]
+                comps["chips"].append({"name": c.name, "kind": c.kind, "power": c.power,
+                                       "air_temperature": air, "case_temperature": case_T,
+                                       "junction_temperature": j, "limit": c.limit,
+                                       "over_limit": bool(c.limit is not None and j > c.limit),
+                                       "position": centre})
+        if p.porous:
+            from .components import porous_metrics
+
+            comps["porous"] = [porous_metrics(b, sl, (u, v, w), phi * p.fluid.density, T,
+                                              p.grid, p.fluid)
+                               for b, sl in zip(p.porous, self._porous_slices)]
+            # each block's own energy balance: the heat its sources put in (its power and
+            # the chips inside it) against the heat advection and conduction carry out of
+            # its faces, power minus the net heat into its cells (equal once steady)
+            for m, sl in zip(comps["porous"], self._porous_slices):
+                heat_in = float(sources[sl].sum())
+                m["heat_in"] = heat_in
+                m["heat_out"] = heat_in - float(Q[sl].sum())
+            # a fan on a block's face or inside it (a server's fans, a CRAH's) raises the
+            # pressure between the two points the block's drop is measured at: add its rise
+            for m, b in zip(comps["porous"], p.porous):
+                for f, op in zip(p.fans, comps.get("fans", [])):
+                    a = "xyz".index(m["axis"])
+                    o = [x for x in range(3) if x != a]
+                    across = f.axis == a and b.lower[a] - 1e-9 <= f.position <= b.upper[a] + 1e-9
+                    inside = all(f.lower[x] < b.upper[x] and f.upper[x] > b.lower[x] for x in o)
+                    if across and inside:
+                        m["pressure_drop"] += op["pressure_rise"]
+        r = FlowResult(self.problem, u, v, w, phi, T, ~self._solid, self.stats,
+                       getattr(be, "name", "cpu"), getattr(be, "device_name", ""), flows,
+                       power, self._block_index)
+        r.components = comps
+        return r
 
     def _heat_flows(self, Tpad, vel) -> tuple[dict, float]:
         """Heat leaving through each domain face (W): carried by the flow (inflow and outflow
@@ -1291,7 +1676,8 @@ class FlowSolver:
         n = self.shape
         rhoc = p.fluid.volumetric_heat_capacity
         flows = {}
-        power = float(sum(b.power for b in p.blocks))
+        power = float(sum(b.power for b in p.blocks) + sum(b.power for b in p.porous)
+                      + sum(c.power for c in p.chips))
         g = p.grid
         for f, b in p.boundaries.items():
             if b.kind == "periodic":          # what leaves one face enters the other
@@ -1359,6 +1745,46 @@ def problem_from_case(case) -> FlowProblem:
                             "(the fluid fills the rest of the domain)", key, file)
         blocks.append(SolidBlock(b.name, tuple(b.min), tuple(b.max), m.conductivity,
                                  m.density, m.specific_heat, case.block_power(b)))
+    from .components import BLOCKED, Chip, Cooler, Fan, PorousBlock, perforated_plate_loss
+
+    porous, fans, coolers = [], [], []
+    names = {b.name for b in case.blocks}
+    chips = []
+    for kind, items in (("porous", spec.porous), ("fans", spec.fans),
+                        ("coolers", spec.coolers), ("chips", spec.chips)):
+        for i, it in enumerate(items):
+            key = f"flow.{kind}[{i}] ({it.name})"
+            if it.name in names:
+                raise CaseError(f"duplicate name '{it.name}'", key, file)
+            names.add(it.name)
+            for a in range(3):
+                if kind == "fans" and a == "xyz".index(it.axis):
+                    continue
+                if not it.max[a] > it.min[a]:
+                    raise CaseError(f"max must exceed min along {'xyz'[a]}", key, file)
+            try:
+                if kind == "porous":
+                    ax = "xyz".index(it.axis)
+                    K = it.loss_coefficient + (perforated_plate_loss(it.free_area)
+                                               if it.free_area is not None else 0.0)
+                    porous.append(PorousBlock.with_loss(
+                        it.name, tuple(it.min), tuple(it.max), ax, K, it.pressure_drop,
+                        fluid.density, None if it.transverse == "open" else BLOCKED,
+                        it.power))
+                elif kind == "fans":
+                    fans.append(Fan(it.name, "xyz".index(it.axis), it.position,
+                                    tuple(it.min), tuple(it.max), it.direction,
+                                    tuple(map(tuple, it.curve)) if it.curve else None,
+                                    it.flow))
+                elif kind == "coolers":
+                    coolers.append(Cooler(it.name, tuple(it.min), tuple(it.max),
+                                          it.temperature))
+                else:
+                    chips.append(Chip(it.name, tuple(it.min), tuple(it.max), it.power,
+                                      it.resistance, it.junction_resistance, it.limit,
+                                      it.kind))
+            except CaseError as e:
+                raise CaseError(e.reason, key, file) from None
     bcs = {}
     for face, f in spec.boundaries.items():
         try:
@@ -1368,7 +1794,9 @@ def problem_from_case(case) -> FlowProblem:
     try:
         return FlowProblem(make_grid(case), fluid, bcs, blocks, tuple(spec.gravity),
                            spec.reference_temperature, case.initial_temperature,
-                           name=case.name, body_force=tuple(spec.body_force), case=case)
+                           name=case.name, body_force=tuple(spec.body_force), case=case,
+                           porous=porous, fans=fans, coolers=coolers, chips=chips,
+                           turbulence=spec.turbulence)
     except CaseError as e:
         key = e.key if e.key is None or e.key.startswith("flow") else f"flow.{e.key}"
         raise CaseError(e.reason, key, file) from None

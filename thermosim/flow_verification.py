@@ -383,5 +383,49 @@ def pressure_multigrid(backend="cpu", quick=False):
                 "grid-independent multigrid")]
 
 
+# -- turbulent channel (Dean 1978) ------------------------------------------------------------
+DEAN = "Dean, J. Fluids Eng. 100 (1978): C_f = 0.073 Re_m^-1/4"
+
+
+def turbulent_channel_problem(ny: int, re_tau: float = 395.0,
+                              model: str = "lvel") -> FlowProblem:
+    """A periodic channel, half-height 1, driven by a body force 1 (so u_tau = 1), uniform
+    grid of ``ny`` cells across (wall functions on the first cell)."""
+    nu = 1.0 / re_tau
+    g = Grid(np.linspace(0, 1, 5), np.linspace(0, 2, ny + 1), np.array([0.0, 1.0]))
+    bc = {"x-": FlowBoundary("periodic"), "x+": FlowBoundary("periodic"),
+          "y-": FlowBoundary("wall"), "y+": FlowBoundary("wall"), **SLIP_Z}
+    return FlowProblem(g, Fluid("channel", 1.0, nu, nu, 1.0), bc, body_force=(1.0, 0.0, 0.0),
+                       turbulence=model, initial_velocity=(15.0, 0.0, 0.0),
+                       name="turbulent channel")
+
+
+def channel_cf(result) -> tuple[float, float, float]:
+    """(C_f = 2 u_tau^2 / U_b^2 with u_tau = 1, Dean's C_f at the computed Re_m, the first
+    cell's y+) of a turbulent channel result."""
+    g, nu = result.grid, result.problem.fluid.kinematic_viscosity
+    hy = g.spacing(1)
+    Ub = float((result.u[0, :, 0] * hy).sum() / hy.sum())
+    re_m = Ub * 2.0 / nu
+    return 2.0 / Ub ** 2, 0.073 * re_m ** -0.25, 0.5 * hy[0] / nu
+
+
+def turbulent_channel_cf(ny: int, re_tau: float = 395.0, backend="cpu", model="lvel"):
+    r = FlowSolver(turbulent_channel_problem(ny, re_tau, model), backend).run(tolerance=1e-5)
+    return channel_cf(r)
+
+
+def turbulent_channel(backend="cpu", quick=False):
+    """LVEL (with Escudier's length cap) against Dean's friction correlation, Re_tau 395
+    (Re_m about 14,000): within 10 % on every grid, wall functions on the first cell."""
+    rows = []
+    for ny in ((8,) if quick else (8, 16, 32)):
+        cf, dean, yp = turbulent_channel_cf(ny, backend=backend)
+        err = abs(cf / dean - 1)
+        rows.append(Row("turbulent channel Re_tau 395, LVEL", f"C_f, {ny} cells across "
+                        f"(first cell y+ {yp:.0f})", dean, cf, err, 0.10, err < 0.10, DEAN))
+    return rows
+
+
 CASES = [plane_poiseuille, periodic_channel, channel_heat_transfer, lid_driven_cavity,
-         natural_convection_suite, bounded_advection, pressure_multigrid]
+         natural_convection_suite, bounded_advection, pressure_multigrid, turbulent_channel]

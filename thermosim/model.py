@@ -365,6 +365,15 @@ def make_grid(case: Case) -> Grid:
             if s.region is not None:
                 for a in range(3):
                     bps[a] += [s.region.min[a], s.region.max[a]]
+    if case.flow is not None:
+        # porous blocks, coolers and fan planes lie on grid lines too (chips need not:
+        # they heat whatever cells their boxes hold)
+        for item in (*case.flow.porous, *case.flow.coolers, *case.flow.fans):
+            for a in range(3):
+                if hasattr(item, "axis") and "xyz"[a] == item.axis and hasattr(item, "position"):
+                    bps[a].append(item.position)
+                else:
+                    bps[a] += [item.min[a], item.max[a]]
     mc = g.max_cell
     for v in (mc if isinstance(mc, tuple) else (mc,)):
         if not v > 0:

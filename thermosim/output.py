@@ -224,6 +224,40 @@ def _scalar(v):
     return None
 
 
+def write_tree(g, data: dict) -> None:
+    """Nested metrics into an HDF5 group: numbers and strings as attributes, mappings as
+    subgroups, lists of mappings (tables: racks, chips, fans, ...) as a subgroup with one
+    dataset per column, other lists as datasets."""
+    for key, v in data.items():
+        if isinstance(v, dict):
+            write_tree(g.require_group(key), v)
+        elif isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
+            t = g.require_group(key)
+            t.attrs["rows"] = len(v)
+            for col in v[0]:
+                vals = [x.get(col) for x in v]
+                if all(isinstance(x, str) for x in vals):
+                    t.create_dataset(col, data=_strings(vals))
+                elif all(isinstance(x, bool) for x in vals):
+                    t.create_dataset(col, data=np.array(vals, bool))
+                else:
+                    try:
+                        arr = np.array([np.nan if x is None else x for x in vals], np.float64)
+                    except (TypeError, ValueError):
+                        continue
+                    t.create_dataset(col, data=arr)
+        elif isinstance(v, (list, tuple)):
+            if v and all(isinstance(x, str) for x in v):
+                g.create_dataset(key, data=_strings(v))
+            else:
+                g.create_dataset(key, data=np.asarray(v, np.float64) if v else
+                                 np.zeros(0))
+        else:
+            a = _scalar(v)
+            if a is not None:
+                g.attrs[key] = a
+
+
 def _write_solver(g, stats: dict) -> None:
     for key, v in stats.items():
         if key == "residual_history":
@@ -472,6 +506,8 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                 vals = [float(fn(result.T[block == i])) if (block == i).any() else np.nan
                         for i in range(nblk)]
                 m.create_dataset(f"block_{key}_T", data=np.array(vals, np.float64))
+            if result.components:
+                write_tree(m, result.metrics())
             if xdmf:
                 x = f.create_group("xdmf")
                 x.attrs["note"] = "copies transposed to (nz, ny, nx), x fastest, for the XDMF"

@@ -1,0 +1,305 @@
+"""Cooling components (porous blocks, fans, coolers, chips), the zero-equation turbulence
+model and the air-cooled rack layout.
+
+Analytic references: in a duct with slip walls the flow is uniform, so a fan's operating
+point is where its curve meets the porous block's loss, exactly; the turbulent channel's
+friction factor is Dean's correlation (R. B. Dean, "Reynolds number dependence of skin
+friction and other bulk flow variables in two-dimensional rectangular duct flow", J. Fluids
+Eng. 100, 1978): C_f = 0.073 Re_m^-1/4, Re_m = U_b 2 delta / nu.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from conftest import gpu_ok
+from thermosim.components import (Chip, Cooler, Fan, PorousBlock, perforated_plate_loss)
+from thermosim.errors import CaseError
+from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
+from thermosim.grid import Grid
+from thermosim import turbulence as turb
+
+SLIP = {f: FlowBoundary("slip") for f in ("y-", "y+", "z-", "z+")}
+PERIODIC_X = {"x-": FlowBoundary("periodic"), "x+": FlowBoundary("periodic")}
+
+
+def _air(viscous=True):
+    air = Fluid.from_coolprop("air", 300.0)
+    if viscous:
+        # a slow-diffusing air would leave central advection undamped on this coarse duct;
+        # the uniform flow does not depend on the viscosity (slip walls)
+        air = dataclasses.replace(air, viscosity=air.density * 0.02,
+                                  conductivity=air.volumetric_heat_capacity * 0.02)
+    return air
+
+
+def _duct(fan: Fan, power=1000.0, chips=(), backend="cpu"):
+    """A periodic duct 2 m long, 0.4 x 0.4 m: a fan, a server (K = 10 over 0.4 m, sideways
+    blocked) with ``power``, and a coil at 300 K."""
+    g = Grid.uniform((0, 0, 0), (2, 0.4, 0.4), (40, 4, 4))
+    air = _air()
+    server = PorousBlock.with_loss("rack/server", (0.8, 0, 0), (1.2, 0.4, 0.4), 0,
+                                   loss_coefficient=10.0, density=air.density, power=power)
+    coil = Cooler("coil", (1.6, 0, 0), (1.8, 0.4, 0.4), 300.0)
+    p = FlowProblem(g, air, {**PERIODIC_X, **SLIP}, porous=[server], fans=[fan],
+                    coolers=[coil], chips=list(chips), name="duct")
+    return p, FlowSolver(p, backend)
+
+
+def _fan(**kw):
+    return Fan("fan", 0, 0.4, (0, 0, 0), (2, 0.4, 0.4), 1, **kw)
+
+
+def test_fan_sits_where_its_curve_meets_the_server_loss():
+    p, s = _duct(_fan(curve=((0.0, 200.0), (0.5, 0.0))))
+    r = s.run(tolerance=1e-7)
+    rho = p.fluid.density
+    A = 0.16
+    # 200 (1 - Q/0.5) = rho K (Q/A)^2 / 2, K = 10
+    a, b, c = rho * 10 / (2 * A * A), 400.0, -200.0
+    Q = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    fan = r.components["fans"][0]
+    assert fan["flow"] == pytest.approx(Q, rel=1e-6)
+    assert fan["pressure_rise"] == pytest.approx(200 * (1 - Q / 0.5), rel=1e-6)
+    assert fan["static_jump"] == pytest.approx(fan["pressure_rise"], rel=1e-6)
+    server = r.components["porous"][0]
+    assert server["pressure_drop"] == pytest.approx(rho * 10 * (Q / A) ** 2 / 2, rel=1e-6)
+
+
+def test_fixed_flow_fan_holds_its_flow_and_reports_the_pressure_it_needs():
+    p, s = _duct(_fan(flow=0.3))
+    r = s.run(tolerance=1e-7)
+    fan = r.components["fans"][0]
+    assert fan["flow"] == pytest.approx(0.3, rel=1e-12)
+    u = 0.3 / 0.16
+    assert fan["pressure_rise"] == pytest.approx(p.fluid.density * 10 * u * u / 2, rel=1e-6)
+
+
+def test_each_component_conserves_energy():
+    """Server: the heat leaving its faces equals its power; coil: removes all of it; chips
+    inside the server count towards its heat (issue 4: within 0.1 %)."""
+    chip = Chip("rack/server/GPU1", (0.9, 0.1, 0.1), (1.1, 0.3, 0.3), 500.0, 0.05, 0.02,
+                limit=360.0, kind="GPU")
+    p, s = _duct(_fan(flow=0.3), power=1000.0, chips=[chip])
+    r = s.run(tolerance=1e-7)
+    server = r.components["porous"][0]
+    assert server["heat_in"] == pytest.approx(1500.0, rel=1e-12)
+    assert server["heat_out"] == pytest.approx(1500.0, rel=1e-3)
+    coil = r.components["coolers"][0]
+    assert coil["heat_removed"] == pytest.approx(1500.0, rel=1e-3)
+    assert r.energy_balance_error < 1e-3
+    # the air warms by P / (m c_p) through the server (cell-centre temperatures either
+    # side of it: 2 %, what conduction over the coarse cells moves)
+    rise = 1500.0 / (0.3 * p.fluid.density * p.fluid.specific_heat)
+    assert server["outlet_temperature"] - server["inlet_temperature"] == \
+        pytest.approx(rise, rel=0.05)
+    c = r.components["chips"][0]
+    assert c["case_temperature"] == pytest.approx(c["air_temperature"] + 500 * 0.05)
+    assert c["junction_temperature"] == pytest.approx(c["case_temperature"] + 500 * 0.02)
+
+
+def test_porous_sink_is_stable_at_any_resistance():
+    """A perforated tile 5 % open (K ~ 300) in a duct: the point-implicit sink takes the
+    fluid's own step, and the fixed-flow fan's pressure is the tile's loss."""
+    g = Grid.uniform((0, 0, 0), (1, 0.2, 0.2), (20, 2, 2))
+    air = _air()
+    K = perforated_plate_loss(0.05)
+    tile = PorousBlock.with_loss("tile", (0.5, 0, 0), (0.55, 0.2, 0.2), 0, K,
+                                 density=air.density)
+    p = FlowProblem(g, air, {**PERIODIC_X, **SLIP}, porous=[tile],
+                    fans=[Fan("fan", 0, 0.2, (0, 0, 0), (1, .2, .2), 1, flow=0.04)])
+    r = FlowSolver(p).run(tolerance=1e-7)
+    u = 0.04 / 0.04
+    assert r.components["fans"][0]["pressure_rise"] == pytest.approx(
+        air.density * K * u * u / 2, rel=1e-6)
+
+
+def test_perforated_plate_loss_matches_idelchik():
+    # Idelchik diagram 8-1 values: f = 0.5 -> K = 4.0 (tabulated 4.0), f = 0.25 -> 30.6 (29.8)
+    assert perforated_plate_loss(0.5) == pytest.approx(4.0, rel=0.03)
+    assert perforated_plate_loss(0.25) == pytest.approx(29.8, rel=0.03)
+    assert perforated_plate_loss(1.0) == 0.0
+    with pytest.raises(CaseError):
+        perforated_plate_loss(0.0)
+
+
+def test_fan_curve_must_increase():
+    with pytest.raises(CaseError, match="flow increasing"):
+        _fan(curve=((0.5, 0.0), (0.0, 200.0)))
+    with pytest.raises(CaseError, match="either a curve or a flow"):
+        _fan()
+
+
+# -- turbulence ------------------------------------------------------------------------------
+def test_spalding_inversion_and_its_limits():
+    re = np.logspace(-6, 10, 400)
+    up = turb.spalding_uplus(re)
+    assert np.allclose(up * turb.spalding_yplus(up), re, rtol=1e-12)
+    # viscous sublayer: u+ = y+; log layer: u+ = ln(y+)/kappa + B (Spalding's asymptotes)
+    assert turb.spalding_uplus(np.array([1e-4]))[0] == pytest.approx(1e-2, rel=1e-3)
+    big = turb.spalding_uplus(np.array([1e8]))[0]
+    assert big == pytest.approx(math.log(1e8 / big) / turb.KAPPA + turb.B_LOG, rel=2e-3)
+    # the wall function is the laminar shear in the sublayer, rho u_tau^2 above it
+    assert turb.wall_viscosity_ratio(np.array([1e-3]))[0] == pytest.approx(1.0, rel=1e-6)
+    r = turb.wall_viscosity_ratio(np.array([1e4]))[0]
+    u = turb.spalding_uplus(np.array([1e4]))[0]
+    assert r == pytest.approx(turb.spalding_yplus(u) / u, rel=1e-12)
+
+
+def _turbulent_channel(ny, model="lvel", backend="cpu"):
+    from thermosim.flow_verification import turbulent_channel_problem
+
+    p = turbulent_channel_problem(ny, model=model)
+    return p, FlowSolver(p, backend)
+
+
+def test_turbulent_channel_friction_matches_dean():
+    """LVEL with Escudier's length cap, wall functions on a coarse grid (first cell at y+ 49):
+    C_f within 10 % of Dean's correlation (issue 4).  Full grids (16, 32 cells: +1.2 %,
+    +5.8 %) in the README."""
+    from thermosim.flow_verification import channel_cf
+
+    p, s = _turbulent_channel(8)
+    cf, dean, yp = channel_cf(s.run(tolerance=1e-5))
+    assert abs(cf / dean - 1) < 0.10, (cf, dean)
+    assert yp == pytest.approx(49.4, abs=0.1)
+    # the eddy viscosity dominates in the core, vanishes outside the fluid
+    nut = np.asarray(s.turbulence.nut)
+    assert nut[2, 1:-1, 1].max() > 10 * p.fluid.kinematic_viscosity
+    assert nut[2, 0, 1] == 0
+
+
+def test_smagorinsky_strain_rate_of_a_uniform_shear():
+    """|S| = sqrt(2 S_ij S_ij) = S for u = S y (exact for a linear profile) away from the
+    walls, and nu_t = (C_s Delta f)^2 |S| with van Driest's f <= 1."""
+    p, s = _turbulent_channel(16, "smagorinsky")
+    S = 3.0
+    yc = p.grid.centres(1)
+    u = np.asarray(s.vel[0])
+    u[:, 1:-1, :] = S * yc[None, :, None]
+    s.vel[0][...] = u
+    rate = np.asarray(s.turbulence._strain_rate(s.vel))
+    assert rate[2, 4:13, 1] == pytest.approx(S, rel=1e-12)
+    s.turbulence.update(s.vel)
+    nut = np.asarray(s.turbulence.nut)[2, 1:-1, 1]
+    vol = p.grid.cell_volumes()[0, :, 0]
+    bound = (turb.SMAGORINSKY_CS ** 2) * vol ** (2 / 3) * S
+    assert np.all(nut[4:12] <= bound[4:12] * (1 + 1e-12))
+    # van Driest's damping with y+ from the law of the wall at the local |u| y / nu
+    y = np.minimum(yc, 2 - yc)[4:12]
+    re = S * yc[4:12] * y / p.fluid.kinematic_viscosity
+    yp = turb.spalding_yplus(turb.spalding_uplus(re))
+    assert nut[4:12] == pytest.approx(bound[4:12] * (1 - np.exp(-yp / 26)) ** 2, rel=1e-9)
+
+
+def test_turbulence_keeps_steps_explicit():
+    g = Grid.uniform((0, 0, 0), (1, 1, 1), (4, 4, 4))
+    p = FlowProblem(g, Fluid("f", 1.0, 1e-3, 1e-3, 1.0), {}, turbulence="lvel")
+    with pytest.raises(CaseError, match="implicit diffusion is not available"):
+        FlowSolver(p, diffusion="implicit")
+    assert FlowSolver(p).diffusion == "explicit"
+
+
+# -- rack metrics and the air-cooled layout ----------------------------------------------------
+def test_rack_cooling_index_follows_herrlin():
+    from thermosim.metrics import C0, ashrae_status, rack_cooling_index
+
+    assert rack_cooling_index([20 + C0, 25 + C0]) == (100.0, 100.0)
+    # one of two intakes at the allowable maximum (32 degC, A1): RCI_HI = 50 %
+    hi, lo = rack_cooling_index([32 + C0, 20 + C0])
+    assert hi == pytest.approx(50.0) and lo == 100.0
+    hi, lo = rack_cooling_index([15 + C0, 15 + C0])
+    assert lo == pytest.approx(0.0)
+    assert ashrae_status(30 + C0) == "allowable"
+    assert ashrae_status(33 + C0) == "out of range"
+
+
+def _small_hall(**kw):
+    from thermosim.case import Case
+    from thermosim.flow import problem_from_case
+    from thermosim.layouts import air_cooled
+
+    d = air_cooled(racks_per_row=1, cell=0.25, **kw)
+    c = Case.from_dict(d)
+    return d, c, problem_from_case(c)
+
+
+def test_air_cooled_layout_builds_runs_and_reports(tmp_path):
+    import h5py
+
+    d, c, p = _small_hall()
+    assert len(p.chips) == 2 * 2 * (8 + 2)           # 2 racks x 2 servers x (8 GPU + 2 CPU)
+    assert d["layout"]["it_power"] == pytest.approx(4 * (8 * 700 + 2 * 350 + 2000))
+    assert sum(b.power for b in p.porous) + sum(ch.power for ch in p.chips) == \
+        pytest.approx(d["layout"]["it_power"])
+    s = FlowSolver(p)
+    r = s.run(steady=False, end_time=0.5)
+    m = r.metrics()
+    assert {x["name"] for x in m["racks"]} == {"A01", "B01"}
+    assert len(m["hotspots"]) == 5 and len(m["servers"]) == 4
+    assert m["hotspots"][0]["junction_temperature"] >= m["hotspots"][-1]["junction_temperature"]
+    crah = [f for f in m["fans"] if f["name"].startswith("CRAH")]
+    assert all(f["flow"] == pytest.approx(d["layout"]["crah_flow"], rel=1e-9) for f in crah)
+    for f in m["fans"]:
+        if f["mode"] == "curve":            # every server fan sits on its curve
+            assert f["pressure_rise"] == pytest.approx(np.interp(
+                f["flow"], [0.0, 0.8, 1.6], [500.0, 250.0, 0.0]), rel=1e-9)
+    out = r.save(tmp_path / "hall.h5")
+    with h5py.File(out) as f:
+        g = f["metrics"]
+        assert g.attrs["rci_hi"] == pytest.approx(m["rci_hi"])
+        assert list(g["racks/name"].asstr()) == [x["name"] for x in m["racks"]]
+        assert g["chips/junction_temperature"].shape == (40,)
+        assert g["hotspots/position"].shape == (5, 3)
+    assert "RCI_HI" in r.summary() and "hotspot" in r.summary()
+
+
+def test_layout_yaml_expands_and_names_bad_parameters(tmp_path):
+    from thermosim.case import load_case
+
+    f = tmp_path / "hall.yaml"
+    f.write_text("layout: air_cooled\nracks_per_row: 1\ncell: 0.25\n")
+    c = load_case(f)
+    assert c.flow is not None and c.layout["kind"] == "air_cooled"
+    f.write_text("layout: air_cooled\nrack_count: 3\n")
+    with pytest.raises(CaseError, match=r"hall.yaml: layout: unknown layout parameter\(s\): "
+                                        r"rack_count"):
+        load_case(f)
+    f.write_text("layout: water_cooled\n")
+    with pytest.raises(CaseError, match="unknown layout 'water_cooled'"):
+        load_case(f)
+
+
+# -- GPU against CPU -----------------------------------------------------------------------
+gpu = pytest.mark.skipif(not gpu_ok(), reason="no CUDA GPU")
+
+
+@gpu
+@pytest.mark.parametrize("which", ["components", "turbulence", "hall"])
+def test_gpu_components_and_turbulence_equal_cpu(which):
+    def build(backend):
+        if which == "components":
+            chip = Chip("rack/server/GPU1", (0.9, 0.1, 0.1), (1.1, 0.3, 0.3), 500.0, 0.05)
+            return _duct(_fan(curve=((0.0, 200.0), (0.5, 0.0))), chips=[chip],
+                         backend=backend)[1]
+        if which == "turbulence":
+            return _turbulent_channel(8, backend=backend)[1]
+        return FlowSolver(_small_hall()[2], backend)
+    cpu, gpu_ = build("cpu"), build("gpu")
+    for _ in range(20):
+        dt = cpu.stable_dt()
+        assert gpu_.stable_dt() == pytest.approx(dt, rel=1e-9)
+        cpu.step(dt)
+        gpu_.step(dt)
+    a, b = cpu.result(), gpu_.result()
+    for k in ("u", "v", "w", "T", "phi"):
+        x, y = getattr(a, k), getattr(b, k)
+        assert np.max(np.abs(x - y)) <= 1e-9 * max(np.max(np.abs(x)), 1.0), k
+    if which != "turbulence":
+        ma, mb = a.metrics(), b.metrics()
+        for key in ("rci_hi", "max_inlet_temperature", "heat_removed_by_coolers"):
+            assert mb[key] == pytest.approx(ma[key], rel=1e-9, abs=1e-9)
