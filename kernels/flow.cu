@@ -44,7 +44,7 @@ __device__ __forceinline__ void transverse(const T* __restrict__ a, const T* __r
                                            const unsigned char* __restrict__ fluid,
                                            long long p, long long s0, long long s, int j,
                                            const T* __restrict__ h, const T* __restrict__ d,
-                                           T wl, T wr, T& adv, T& dif) {
+                                           T wl, T wr, T upw, T& adv, T& dif) {
     const T ap = a[p];
     const T bu = wl * b[p - s0 + s] + wr * b[p + s];
     const T bl = wl * b[p - s0] + wr * b[p];
@@ -54,6 +54,7 @@ __device__ __forceinline__ void transverse(const T* __restrict__ a, const T* __r
         gu = (au - ap) / (T(0.5) * h[j]);
     } else {
         au = (ap * h[j + 1] + a[p + s] * h[j]) / (h[j] + h[j + 1]);
+        au += upw * ((bu > T(0) ? ap : a[p + s]) - au);
         gu = (a[p + s] - ap) / d[j + 1];
     }
     if (fluid[p - s0 - s] == 0 || fluid[p - s] == 0) {
@@ -61,12 +62,15 @@ __device__ __forceinline__ void transverse(const T* __restrict__ a, const T* __r
         gl = (ap - al) / (T(0.5) * h[j]);
     } else {
         al = (ap * h[j - 1] + a[p - s] * h[j]) / (h[j] + h[j - 1]);
+        al += upw * ((bl > T(0) ? a[p - s] : ap) - al);
         gl = (ap - a[p - s]) / d[j];
     }
     adv += (bu * au - bl * al) / h[j];
     dif += (gu - gl) / h[j];
 }
 
+// upw: 0 central advection, 1 first-order upwind (the transported value taken from the
+// upstream side; the convecting velocity stays the central one), or a blend.
 // out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on the faces normal to AX from `first`
 // to n (m/s^2): 2, the interior faces, or 1 along a periodic axis (face 1 is face n+1 there;
 // the halos hold the images across the wrap).  Faces touching a solid get 0.  a: normal
@@ -77,8 +81,8 @@ __global__ void momentum_rhs(const T* __restrict__ a, const T* __restrict__ b,
                              const T* __restrict__ Tm, const T* __restrict__ h0,
                              const T* __restrict__ h1, const T* __restrict__ h2,
                              const T* __restrict__ d0, const T* __restrict__ d1,
-                             const T* __restrict__ d2, T nu, T gbeta, T T_ref, int first,
-                             T* __restrict__ out, int nx, int ny, int nz) {
+                             const T* __restrict__ d2, T nu, T gbeta, T T_ref, T upw,
+                             int first, T* __restrict__ out, int nx, int ny, int nz) {
     constexpr int P1 = Perm<AX>::p1, P2 = Perm<AX>::p2;
     const int n[3] = {nx, ny, nz};
     const long long st[3] = {((long long)ny + 2) * (nz + 2), (long long)nz + 2, 1};
@@ -103,10 +107,12 @@ __global__ void momentum_rhs(const T* __restrict__ a, const T* __restrict__ b,
         const T ap = a[p];
         const T cr = T(0.5) * (ap + a[p + s0]);
         const T cl = T(0.5) * (a[p - s0] + ap);
-        T adv = (cr * cr - cl * cl) / d0[i];
+        const T tr = cr + upw * ((cr > T(0) ? ap : a[p + s0]) - cr);
+        const T tl = cl + upw * ((cl > T(0) ? a[p - s0] : ap) - cl);
+        T adv = (cr * tr - cl * tl) / d0[i];
         T dif = ((a[p + s0] - ap) / h0[i] - (ap - a[p - s0]) / h0[i - 1]) / d0[i];
-        transverse(a, b, fluid, p, s0, s1, j, h1, d1, wl, wr, adv, dif);
-        transverse(a, c, fluid, p, s0, s2, k, h2, d2, wl, wr, adv, dif);
+        transverse(a, b, fluid, p, s0, s1, j, h1, d1, wl, wr, upw, adv, dif);
+        transverse(a, c, fluid, p, s0, s2, k, h2, d2, wl, wr, upw, adv, dif);
         const T tf = wl * Tm[p - s0] + wr * Tm[p];
         out[p] = nu * dif - adv - gbeta * (tf - T_ref);
     }

@@ -256,6 +256,12 @@ def test_air_cooled_layout_builds_runs_and_reports(tmp_path):
         assert g["chips/junction_temperature"].shape == (40,)
         assert g["hotspots/position"].shape == (5, 3)
     assert "RCI_HI" in r.summary() and "hotspot" in r.summary()
+    pytest.importorskip("pyvista")
+    from thermosim.view import render_layout
+
+    info = render_layout(out, tmp_path / "hall.png")
+    assert (tmp_path / "hall.png").stat().st_size > 10_000
+    assert [h["name"] for h in info["hotspots"]] == [h["name"] for h in m["hotspots"]]
 
 
 def test_layout_yaml_expands_and_names_bad_parameters(tmp_path):

@@ -15,8 +15,21 @@ def _blocks(lang):
     return re.findall(rf"```{lang}\n(.*?)```", README.read_text(), flags=re.S)
 
 
+def test_readme_layout_yaml_loads(tmp_path):
+    """The README's layout case is what meshes/air_cooled_quick.yaml holds."""
+    (text,) = [b for b in _blocks("yaml") if b.startswith("layout:")]
+    f = tmp_path / "hall.yaml"
+    f.write_text(text)
+    c = load_case(f)
+    shipped = load_case(README.parent / "meshes" / "air_cooled_quick.yaml")
+    assert c.layout["kind"] == "air_cooled"
+    for key in ("racks_per_row", "servers_per_rack", "supply_temperature", "cell",
+                "air_changes"):
+        assert c.layout["parameters"][key] == shipped.layout["parameters"][key], key
+
+
 def test_readme_yaml_case_runs(tmp_path):
-    (text,) = _blocks("yaml")
+    (text,) = [b for b in _blocks("yaml") if "domain:" in b]
     f = tmp_path / "case.yaml"
     f.write_text(text)
     r = solve(load_case(f), "cpu")

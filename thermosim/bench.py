@@ -237,7 +237,8 @@ def bench_case(path, backend="auto", steps: int = 0, precision: str | None = Non
         _check_memory(problem.grid, c.source_file)
     prec = precision or c.solver.precision
     dtype = np.float32 if prec == "float32" else np.float64
-    solver = FlowSolver(problem, be, dtype, cfl=c.flow.cfl, diffusion=c.flow.diffusion)
+    solver = FlowSolver(problem, be, dtype, cfl=c.flow.cfl, diffusion=c.flow.diffusion,
+                        advection=c.flow.advection)
     build = time.perf_counter() - t0
     for _ in range(3):
         solver.step()

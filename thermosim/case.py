@@ -355,6 +355,7 @@ class FlowSpec(_Model):
     max_steps: int = 200_000
     diffusion: Literal["auto", "implicit", "explicit"] = "auto"
     turbulence: Literal["none", "lvel", "smagorinsky"] = "none"
+    advection: Literal["central", "upwind"] = "central"
     porous: list[PorousSpec] = Field(default_factory=list)
     fans: list[FanSpec] = Field(default_factory=list)
     coolers: list[CoolerSpec] = Field(default_factory=list)

@@ -153,7 +153,8 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     console.print(f"[bold]thermosim[/] {path}  ->  {out}  (flow)")
     spec = c.flow
     dtype = np.float32 if c.solver.precision == "float32" else np.float64
-    solver = FlowSolver(problem, backend, dtype, cfl=spec.cfl, diffusion=spec.diffusion)
+    solver = FlowSolver(problem, backend, dtype, cfl=spec.cfl, diffusion=spec.diffusion,
+                        advection=spec.advection)
     ckpt = Checkpointer(out.with_name(out.name + ".checkpoint.h5"), c, checkpoint_every)
     if ckpt.path.exists() and not resume:
         console.print(f"note: {ckpt.path} exists from an interrupted run; add --resume to "
@@ -200,11 +201,19 @@ def _render(h5, png, **kw):
     into one line that says the result file itself is fine."""
     import h5py
 
-    from .view import render
+    from .view import render, render_layout
 
     if not h5py.is_hdf5(h5):
         raise ThermosimError(f"{h5}: not an HDF5 file (give a result written by thermosim run)")
+    with h5py.File(h5, "r") as f:
+        layout = "metrics/hotspots" in f and kw.get("field", "T") == "T"
     try:
+        if layout:
+            info = render_layout(h5, png)
+            info["hotspot"] = {"T": info["hotspots"][0]["junction_temperature"],
+                               "block": info["hotspots"][0]["name"]} if info["hotspots"] \
+                else {"T": float("nan"), "block": "-"}
+            return info
         return render(h5, png, **kw)
     except (ValueError, KeyError) as e:
         raise ThermosimError(f"{h5}: cannot render: {e}") from None

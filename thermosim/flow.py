@@ -418,14 +418,23 @@ class FlowSolver:
 
     def __init__(self, problem: FlowProblem, backend="cpu", dtype=np.float64,
                  cfl: float = 0.5, pressure_tolerance: float | None = None,
-                 diffusion: str = "auto"):
+                 diffusion: str = "auto", advection: str = "central"):
         """``diffusion``: ``implicit`` (the step limited by advection only; first order in
         time), ``explicit`` (second order in time, the step also limited by viscosity and
         conduction on the smallest cell) or ``auto``: in a steady run, step by step whichever
         covers more time per unit of work (implicit once its step is 4x the explicit one);
-        explicit for transients and for :meth:`step` called directly."""
+        explicit for transients and for :meth:`step` called directly.  ``advection`` of
+        momentum: ``central`` (second order; stable while viscosity damps it, which bounds
+        the step at high cell Reynolds numbers) or ``upwind`` (first order, bounded: the
+        step is the CFL one whatever the viscosity; for room-scale airflow on coarse
+        cells)."""
         from .backends import backend_for
 
+        if advection not in ("central", "upwind"):
+            raise CaseError(f"unknown advection scheme '{advection}' (central or upwind)",
+                            "flow.advection")
+        self.advection = advection
+        self._upwind = 1.0 if advection == "upwind" else 0.0
         if diffusion not in ("auto", "implicit", "explicit"):
             raise CaseError(f"unknown diffusion treatment '{diffusion}' (auto, implicit or "
                             "explicit)", "flow.diffusion")
@@ -1005,7 +1014,7 @@ class FlowSolver:
         be, p, fl = self.be, self.problem, self.problem.fluid
         be.momentum_rhs(c, vel, self.fluid, T, self.h, self.d, fl.kinematic_viscosity,
                         fl.expansion * p.gravity[c], p.reference_temperature, self._rhs,
-                        periodic=self.periodic[c])
+                        periodic=self.periodic[c], upwind=self._upwind)
         if self._force_mask[c] is not None:
             be.axpy(self._rhs, p.body_force[c], self._force_mask[c])
         if self._fan_source[c] is not None:
@@ -1370,7 +1379,7 @@ class FlowSolver:
         # (conservative in 2D and 3D, checked on diagonal modes), then times cfl.  Local,
         # not the largest speed with the smallest cell: on a wall-clustered grid those two
         # sit in different cells, and their product bound Ra 1e4 at half its CFL step.
-        if central > 0 and nu > 0:
+        if central > 0 and nu > 0 and not self._upwind:
             bound = self.cfl * (16.0 * nu / central) ** (1.0 / 3.0)
             dt_explicit, dt_implicit = min(dt_explicit, bound), min(dt_implicit, bound)
         if not math.isfinite(dt_explicit):

@@ -88,14 +88,15 @@ GHIA = "Ghia, Ghia & Shin, J. Comput. Phys. 48 (1982), Tables I-II"
 
 
 def cavity(Re: float, n: int, backend="cpu", stretch: float = 0.0, dtype=np.float64,
-           tolerance: float = 1e-6, max_steps: int = 1_000_000):
+           tolerance: float = 1e-6, max_steps: int = 1_000_000, advection: str = "central"):
     """Steady lid-driven cavity, lid speed 1 m/s, side 1 m, nu = 1/Re.  Returns (max error
     of u on the vertical centre line, of v on the horizontal one, result)."""
     f = clustered(n, stretch)
     g = _grid_2d(f, f)
     fluid = Fluid("cavity", 1.0, 1.0 / Re, 1.0 / Re, 1.0)
     bc = {"y+": FlowBoundary("wall", velocity=(1.0, 0.0, 0.0)), **SLIP_Z}
-    s = FlowSolver(FlowProblem(g, fluid, bc, name=f"cavity Re {Re:g}"), backend, dtype)
+    s = FlowSolver(FlowProblem(g, fluid, bc, name=f"cavity Re {Re:g}"), backend, dtype,
+                   advection=advection)
     r = s.run(tolerance=tolerance, max_steps=max_steps)
     tu = reference_table("ghia_1982_u_vertical_centerline.csv")
     tv = reference_table("ghia_1982_v_horizontal_centerline.csv")

@@ -39,7 +39,7 @@ AIR_DEFAULTS = dict(
     supply_temperature=293.15, crah_units=2, crah_flow=None, crah_oversupply=1.15,
     crah_loss_coefficient=5.0, tile_free_area=0.56, cold_aisle_width=1.2,
     hot_aisle_width=1.0, plenum_height=0.6, room_height=3.0, end_space=1.4, cell=0.1,
-    turbulence="lvel", air_changes=2.0, tolerance=1e-4, max_steps=200000,
+    turbulence="lvel", advection="upwind", air_changes=2.0, tolerance=1e-4, max_steps=200000,
     precision="float64", name="air_cooled")
 
 
@@ -213,6 +213,7 @@ def air_cooled(**params) -> dict:
         "blocks": blocks,
         "flow": {"fluid": "air", "reference_temperature": T_s,
                  "gravity": [0.0, 0.0, -9.81], "turbulence": p["turbulence"],
+                 "advection": p["advection"],
                  "tolerance": p["tolerance"], "max_steps": int(p["max_steps"]),
                  **({"end_time": end_time} if end_time else {}),
                  "porous": porous, "fans": fans, "coolers": coolers, "chips": chips},

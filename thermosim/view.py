@@ -249,3 +249,121 @@ def _block_outlines(pv, data, lo, scale):
         return None
     return pv.PolyData(np.concatenate(pts), lines=np.asarray(lines))
 
+
+
+def render_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
+                  window_size=(1600, 1000)) -> dict:
+    """The picture of a rack layout's result: a vertical slice along the hot aisle that holds
+    the hottest chip and a horizontal slice at that chip's height, coloured by temperature;
+    the isosurface at ``iso`` K (default: halfway between the coolest air and the hottest
+    cell); the outlines of the solids and porous components (servers, tiles, CRAH units);
+    and the ``hotspots`` hottest chips marked and labelled with name and junction
+    temperature.  Returns ``{"png": Path, "iso": K, "hotspots": [...]}``."""
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
+    import h5py
+    import pyvista as pv
+
+    from .output import read_result
+
+    pv.OFF_SCREEN = True
+    png_path = Path(png_path)
+    data = read_result(h5_path, snapshots=False)
+    with h5py.File(h5_path, "r") as f:
+        if "metrics/hotspots" not in f:
+            raise ValueError("no rack metrics in this file (a layout result has them)")
+        g = f["metrics/hotspots"]
+        names = list(g["name"].asstr()[()])
+        tj = np.asarray(g["junction_temperature"][()], float)
+        pos = np.asarray(g["position"][()], float)
+    problem = data.get("problem") or {}
+    faces = [np.asarray(data[a], float) for a in "xyz"]
+    lo = np.array([f[0] for f in faces])
+    ext = np.array([f[-1] - f[0] for f in faces])
+    grid = pv.RectilinearGrid(*[f - f[0] for f in faces])
+    T = np.asarray(data["T"], float)
+    grid.cell_data["T"] = T.ravel(order="F")
+    fluid_T = T[np.asarray(data["block"]) < 0]
+    vmin, vmax = float(fluid_T.min()), float(T.max())
+    iso = 0.5 * (vmin + vmax) if iso is None else float(iso)
+    n = min(hotspots, len(names))
+    hot = pos[0] - lo if n else 0.5 * ext
+    # the hot aisle beside the hottest chip: the side of its rack its air leaves from
+    y_hot = _hot_aisle_y(problem, pos[0] if n else None, lo, ext)
+    diag = float(np.linalg.norm(ext))
+    font = _font_file()
+    pl = pv.Plotter(off_screen=True, window_size=list(window_size))
+    try:
+        pl.set_background("white")
+        bar = dict(title="T [K]", color="black", vertical=True, position_x=0.86,
+                   position_y=0.15, height=0.7, width=0.06, title_font_size=22,
+                   label_font_size=18, fmt=_bar_format("T", vmin, vmax))
+        first = True
+        for normal, origin in (((0, 1, 0), (0, y_hot, 0)), ((0, 0, 1), (0, 0, hot[2]))):
+            sl = grid.slice(normal=normal, origin=origin)
+            if sl.n_cells:
+                pl.add_mesh(sl, scalars="T", cmap="turbo", clim=(vmin, vmax),
+                            show_scalar_bar=first, scalar_bar_args=bar, preference="cell",
+                            lighting=False, opacity=0.95)
+                first = False
+        pts = grid.cell_data_to_point_data()
+        surf = pts.contour([iso], scalars="T")
+        if surf.n_points:
+            pl.add_mesh(surf, color="red", opacity=0.35, smooth_shading=True)
+        pl.add_mesh(grid.outline(), color="black", line_width=2)
+        for key, colour in (("blocks", "dimgray"), ("porous", "royalblue")):
+            boxes = problem.get(key) or []
+            out = _block_outlines(pv, {"problem": {"blocks": boxes}}, lo, (1.0, 1.0, 1.0))
+            if out is not None:
+                out.points = out.points * 1e-3          # _block_outlines draws in mm
+                pl.add_mesh(out, color=colour, line_width=1, opacity=0.7)
+        labels, points = [], []
+        for k in range(n):
+            p = pos[k] - lo
+            pl.add_mesh(pv.Sphere(radius=0.008 * diag, center=p), color="black")
+            points.append(p + np.array([0, 0, 0.04 * diag * (1 + k % 2)]))
+            labels.append(f"{names[k]} {tj[k] - 273.15:.1f} \N{DEGREE SIGN}C")
+        if points:
+            pl.add_point_labels(points, labels, font_size=16, point_size=1,
+                                shape_color="white", shape_opacity=0.85, text_color="black",
+                                always_visible=True, show_points=False, margin=3,
+                                font_file=font)
+        for sb in pl.scalar_bars.values():
+            _set_font(sb.GetTitleTextProperty(), font)
+            _set_font(sb.GetLabelTextProperty(), font)
+        name = data.get("case_name") or "layout"
+        pl.add_text(f"{name}: temperature on the hot aisle (y = {y_hot + lo[1]:.2f} m) and "
+                    f"at z = {hot[2] + lo[2]:.2f} m\nisosurface {iso:.1f} K "
+                    f"({iso - 273.15:.1f} \N{DEGREE SIGN}C), the {n} hottest chips "
+                    "(junction) labelled; grey solids, blue porous", position="upper_edge",
+                    font_size=13, color="black", font_file=font)
+        pl.add_axes(color="black")
+        pl.view_vector((1.0, -1.6, 0.9))
+        pl.reset_camera()
+        with atomic_path(png_path, suffix=".tmp.png") as tmp:
+            pl.screenshot(str(tmp), window_size=list(window_size))
+    finally:
+        pl.close()
+    return {"png": png_path, "iso": iso,
+            "hotspots": [{"name": names[k], "junction_temperature": float(tj[k])}
+                         for k in range(n)]}
+
+
+def _hot_aisle_y(problem, chip, lo, ext) -> float:
+    """y (from the domain's low corner) of the middle of the hot aisle behind the rack of
+    the chip at ``chip`` (m): the gap between that rack's back and the next block or wall
+    along its servers' flow; the domain's middle if there is no chip or server."""
+    if chip is None:
+        return 0.5 * ext[1]
+    for b in problem.get("porous") or []:
+        bmin, bmax = np.asarray(b["min"], float), np.asarray(b["max"], float)
+        if "/" in b["name"] and np.all(chip >= bmin - 1e-9) and np.all(chip <= bmax + 1e-9):
+            lin = b.get("linear") or [0, 0, 0]
+            # servers blow along their low-resistance axis; the fan names the direction,
+            # the back is the side away from the domain's middle
+            mid = lo[1] + 0.5 * ext[1]
+            back = bmin[1] if 0.5 * (bmin[1] + bmax[1]) < mid else bmax[1]
+            wall = lo[1] if back == bmin[1] else lo[1] + ext[1]
+            del lin
+            return 0.5 * (back + wall) - lo[1]
+    return 0.5 * ext[1]

@@ -21,13 +21,15 @@ _opts = dict(parallel=True, cache=True, nogil=True)
 
 
 @njit(**_opts)
-def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, first,
+def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, upw, first,
                   out):
     """out = -div(u a) + nu lap(a) - gbeta (T - T_ref) on the faces normal to axis 0 from
     ``first`` to n0 (m/s^2): 2 (the interior faces), or 1 along a periodic axis, whose face
     1 is also face n0+1 (the halos then hold the images across the wrap).  Faces touching a
     solid cell get 0.  Central, conservative, second order on the non-uniform grid; a wall
-    next to a face row is met at its true position."""
+    next to a face row is met at its true position.  ``upw``: 0 central, 1 first-order
+    upwind (the transported value from the upstream side, the convecting velocity central),
+    or a blend."""
     n0, n1, n2 = a.shape[0] - 2, a.shape[1] - 2, a.shape[2] - 2
     for i in prange(first, n0 + 1):
         wl = h0[i] / (h0[i - 1] + h0[i])       # weight of cell i-1 at face i
@@ -41,7 +43,9 @@ def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, f
                 # along axis 0: fluxes at the centres of cells i-1 and i
                 cr = 0.5 * (ap + a[i + 1, j, k])
                 cl = 0.5 * (a[i - 1, j, k] + ap)
-                adv = (cr * cr - cl * cl) / d0[i]
+                tr = cr + upw * ((ap if cr > 0.0 else a[i + 1, j, k]) - cr)
+                tl = cl + upw * ((a[i - 1, j, k] if cl > 0.0 else ap) - cl)
+                adv = (cr * tr - cl * tl) / d0[i]
                 dif = ((a[i + 1, j, k] - ap) / h0[i] - (ap - a[i - 1, j, k]) / h0[i - 1]) / d0[i]
                 # along axis 1: fluxes on the edges j (lower) and j+1 (upper)
                 bu = wl * b[i - 1, j + 1, k] + wr * b[i, j + 1, k]
@@ -51,12 +55,14 @@ def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, f
                     gu = (au - ap) / (0.5 * h1[j])
                 else:
                     au = (ap * h1[j + 1] + a[i, j + 1, k] * h1[j]) / (h1[j] + h1[j + 1])
+                    au += upw * ((ap if bu > 0.0 else a[i, j + 1, k]) - au)
                     gu = (a[i, j + 1, k] - ap) / d1[j + 1]
                 if fluid[i - 1, j - 1, k] == 0 or fluid[i, j - 1, k] == 0:
                     al = a[i, j - 1, k]
                     gl = (ap - al) / (0.5 * h1[j])
                 else:
                     al = (ap * h1[j - 1] + a[i, j - 1, k] * h1[j]) / (h1[j] + h1[j - 1])
+                    al += upw * ((a[i, j - 1, k] if bl > 0.0 else ap) - al)
                     gl = (ap - a[i, j - 1, k]) / d1[j]
                 adv += (bu * au - bl * al) / h1[j]
                 dif += (gu - gl) / h1[j]
@@ -68,12 +74,14 @@ def _momentum_rhs(a, b, c, fluid, T, h0, h1, h2, d0, d1, d2, nu, gbeta, T_ref, f
                     gu = (au - ap) / (0.5 * h2[k])
                 else:
                     au = (ap * h2[k + 1] + a[i, j, k + 1] * h2[k]) / (h2[k] + h2[k + 1])
+                    au += upw * ((ap if cu > 0.0 else a[i, j, k + 1]) - au)
                     gu = (a[i, j, k + 1] - ap) / d2[k + 1]
                 if fluid[i - 1, j, k - 1] == 0 or fluid[i, j, k - 1] == 0:
                     al = a[i, j, k - 1]
                     gl = (ap - al) / (0.5 * h2[k])
                 else:
                     al = (ap * h2[k - 1] + a[i, j, k - 1] * h2[k]) / (h2[k] + h2[k - 1])
+                    al += upw * ((a[i, j, k - 1] if cb > 0.0 else ap) - al)
                     gl = (ap - a[i, j, k - 1]) / d2[k]
                 adv += (cu * au - cb * al) / h2[k]
                 dif += (gu - gl) / h2[k]
@@ -236,9 +244,10 @@ class FlowKernels:
     """The flow solver's operations on NumPy arrays (mixed into the CPU backend)."""
 
     def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out,
-                     periodic: bool = False):
+                     periodic: bool = False, upwind: float = 0.0):
         """Right-hand side of the momentum equation for velocity component ``comp``
-        (``periodic``: its axis wraps around, and its first face is computed too)."""
+        (``periodic``: its axis wraps around, and its first face is computed too;
+        ``upwind``: 0 central advection, 1 first-order upwind)."""
         perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
         a, b, c = vel[comp], vel[perm[1]], vel[perm[2]]
         if comp == 0:
@@ -247,8 +256,8 @@ class FlowKernels:
             tr = lambda x: x.transpose(perm)  # noqa: E731
         _momentum_rhs(tr(a), tr(b), tr(c), tr(fluid), tr(T), h[perm[0]], h[perm[1]],
                       h[perm[2]], d[perm[0]], d[perm[1]], d[perm[2]], out.dtype.type(nu),
-                      out.dtype.type(gbeta), out.dtype.type(T_ref), 1 if periodic else 2,
-                      tr(out))
+                      out.dtype.type(gbeta), out.dtype.type(T_ref), out.dtype.type(upwind),
+                      1 if periodic else 2, tr(out))
 
     def divergence_rhs(self, vel, fluid, h, dt, out):
         _divergence_rhs(vel[0], vel[1], vel[2], fluid, h[0], h[1], h[2],

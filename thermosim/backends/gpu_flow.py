@@ -29,7 +29,7 @@ class GPUFlowKernels:
         return tuple(int(s) - 2 for s in a.shape)
 
     def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out,
-                     periodic: bool = False):
+                     periodic: bool = False, upwind: float = 0.0):
         perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
         dt = out.dtype
         nx, ny, nz = self._interior(out)
@@ -41,7 +41,8 @@ class GPUFlowKernels:
         fn = self._flow(f"thermosim::momentum_rhs<{{t}}, {comp}>", dt)
         fn(*_launch(total), (vel[comp], vel[perm[1]], vel[perm[2]], fluid, T, h[perm[0]],
                              h[perm[1]], h[perm[2]], d[perm[0]], d[perm[1]], d[perm[2]],
-                             dt.type(nu), dt.type(gbeta), dt.type(T_ref), np.int32(first),
+                             dt.type(nu), dt.type(gbeta), dt.type(T_ref), dt.type(upwind),
+                             np.int32(first),
                              out, np.int32(nx), np.int32(ny), np.int32(nz)))
 
     def divergence_rhs(self, vel, fluid, h, dt, out):
