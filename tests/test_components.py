@@ -309,3 +309,20 @@ def test_gpu_components_and_turbulence_equal_cpu(which):
         ma, mb = a.metrics(), b.metrics()
         for key in ("rci_hi", "max_inlet_temperature", "heat_removed_by_coolers"):
             assert mb[key] == pytest.approx(ma[key], rel=1e-9, abs=1e-9)
+
+
+def test_small_hall_reaches_a_steady_state_that_conserves_energy():
+    """The quick hall's smaller sibling (one rack per row, 0.25 m cells) marches to a steady
+    state with upwind advection and local energy steps: the coils remove the IT power to
+    0.1 % (issue 4), every server's faces carry out its heat to 0.1 %, and the two rows,
+    mirror images, see the same inlet temperatures."""
+    d, c, p = _small_hall()
+    s = FlowSolver(p, advection="upwind")
+    r = s.run(tolerance=1e-4, energy_tolerance=1e-3, max_steps=20000)
+    assert r.stats.converged and r.stats.stored_fraction < 1e-3
+    m = r.metrics()
+    assert m["heat_removed_by_coolers"] == pytest.approx(m["it_power"], rel=1e-3)
+    for srv in m["servers"]:
+        assert srv["heat_out"] == pytest.approx(srv["heat_in"], rel=1e-3), srv["name"]
+    a, b = (x["max_inlet_temperature"] for x in m["racks"])
+    assert a == pytest.approx(b, abs=0.05)

@@ -356,6 +356,8 @@ class FlowSpec(_Model):
     diffusion: Literal["auto", "implicit", "explicit"] = "auto"
     turbulence: Literal["none", "lvel", "smagorinsky"] = "none"
     advection: Literal["central", "upwind"] = "central"
+    energy_tolerance: Optional[float] = None   # steady: stored heat / power, instead of the
+    #                                            temperature residual
     porous: list[PorousSpec] = Field(default_factory=list)
     fans: list[FanSpec] = Field(default_factory=list)
     coolers: list[CoolerSpec] = Field(default_factory=list)

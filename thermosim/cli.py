@@ -191,7 +191,8 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
                           f"{left:.0f} s left")
 
     result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
-                        max_steps=spec.max_steps, progress=progress, checkpoint=ckpt)
+                        max_steps=spec.max_steps, progress=progress, checkpoint=ckpt,
+                        energy_tolerance=spec.energy_tolerance)
     ckpt.remove()
     _report(result, out, png)
 
