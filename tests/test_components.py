@@ -312,11 +312,18 @@ def test_gpu_components_and_turbulence_equal_cpu(which):
 
 
 def test_small_hall_reaches_a_steady_state_that_conserves_energy():
-    """The quick hall's smaller sibling (one rack per row, 0.25 m cells) marches to a steady
-    state with upwind advection and local energy steps: the coils remove the IT power to
-    0.1 % (issue 4), every server's faces carry out its heat to 0.1 %, and the two rows,
-    mirror images, see the same inlet temperatures."""
-    d, c, p = _small_hall()
+    """The quick hall (meshes/air_cooled_quick.yaml: two racks per row, 0.2 m cells) marches
+    to a steady state with upwind advection and local energy steps: the coils remove the IT
+    power to 0.1 % (issue 4), every server's faces carry out its heat to 0.1 %, and the two
+    rows, mirror images, see the same inlet temperatures.  (One rack per row on 0.25 m cells
+    kept a velocity residual near 6e-4 over 20,000 steps: not every coarse hall is steady.)"""
+    from pathlib import Path
+
+    from thermosim.case import load_case
+    from thermosim.flow import problem_from_case
+
+    c = load_case(Path(__file__).parents[1] / "meshes" / "air_cooled_quick.yaml")
+    p = problem_from_case(c)
     s = FlowSolver(p, advection="upwind")
     r = s.run(tolerance=1e-4, energy_tolerance=1e-3, max_steps=20000)
     assert r.stats.converged and r.stats.stored_fraction < 1e-3
@@ -324,5 +331,26 @@ def test_small_hall_reaches_a_steady_state_that_conserves_energy():
     assert m["heat_removed_by_coolers"] == pytest.approx(m["it_power"], rel=1e-3)
     for srv in m["servers"]:
         assert srv["heat_out"] == pytest.approx(srv["heat_in"], rel=1e-3), srv["name"]
-    a, b = (x["max_inlet_temperature"] for x in m["racks"])
-    assert a == pytest.approx(b, abs=0.05)
+    inlets = [x["max_inlet_temperature"] for x in m["racks"]]
+    assert max(inlets) - min(inlets) < 0.05
+
+
+def test_porous_loss_does_not_depend_on_how_the_block_meets_the_grid():
+    """A block whose faces fall mid-cell (0.81-1.19 m on 0.05 m cells: 7 cells, 0.35 m of
+    them) still loses K rho u^2 / 2: its sink is scaled to its own depth."""
+    g = Grid.uniform((0, 0, 0), (2, 0.4, 0.4), (40, 4, 4))
+    air = _air()
+    block = PorousBlock.with_loss("b", (0.81, 0, 0), (1.19, 0.4, 0.4), 0, 10.0,
+                                  density=air.density)
+    p = FlowProblem(g, air, {**PERIODIC_X, **SLIP}, porous=[block], fans=[_fan(flow=0.3)])
+    r = FlowSolver(p).run(tolerance=1e-7)
+    u = 0.3 / 0.16
+    assert r.components["fans"][0]["pressure_rise"] == pytest.approx(
+        air.density * 10 * u * u / 2, rel=1e-6)
+
+
+def test_wall_function_rate_bounds_the_next_step():
+    p, s = _turbulent_channel(8)
+    s.step()
+    s.stable_dt()
+    assert s.turbulence.wall_rate > 0

@@ -207,7 +207,8 @@ def _render(h5, png, **kw):
     if not h5py.is_hdf5(h5):
         raise ThermosimError(f"{h5}: not an HDF5 file (give a result written by thermosim run)")
     with h5py.File(h5, "r") as f:
-        layout = "metrics/hotspots" in f and kw.get("field", "T") == "T"
+        layout = isinstance(f.get("metrics/hotspots"), h5py.Group) and \
+            kw.get("field", "T") == "T"
     try:
         if layout:
             info = render_layout(h5, png)

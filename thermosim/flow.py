@@ -558,8 +558,15 @@ class FlowSolver:
                 raise CaseError(f"porous block '{b.name}' overlaps a solid block",
                                 f"porous.{b.name}")
             for a in range(3):
-                lin[a][sl] = b.linear[a]
-                quad[a][sl] = b.quadratic[a]
+                # faces take the mean of the cells either side, so the block resists over
+                # its cells' centre distances, the end faces at half weight; scaled to
+                # resist over its own depth whatever the cells it was snapped to
+                d = self._d_host[a]
+                i0, i1 = sl[a].start, sl[a].stop
+                depth = float(d[i0 + 2:i1 + 1].sum() + 0.5 * (d[i0 + 1] + d[i1 + 1]))
+                scale = (b.upper[a] - b.lower[a]) / depth if depth > 0 else 1.0
+                lin[a][sl] = b.linear[a] * scale
+                quad[a][sl] = b.quadratic[a] * scale
             if b.power:
                 heat[sl] += b.power * vol[sl] / vol[sl].sum()
             self._porous_slices.append(sl)
@@ -1503,7 +1510,9 @@ class FlowSolver:
             hi = [slice(1, -1)] * 3
             lo[a], hi[a] = slice(1, n[a] + 1), slice(2, n[a] + 2)
             rate[1:-1, 1:-1, 1:-1] += f[tuple(lo)] + f[tuple(hi)]
-        inv = 0.5 / (dt * xp.maximum(rate, 1e-300))
+        # (cells with no conductance or flow, and the halo, keep the steady march's own)
+        with np.errstate(divide="ignore"):
+            inv = xp.where(rate > 0, 0.5 / (dt * rate), inv_steady)
         self.inv_C = xp.maximum(inv, inv_steady) * inner
 
     def _hold_coolers(self, T) -> None:
@@ -1531,7 +1540,7 @@ class FlowSolver:
     # -- checkpoints -----------------------------------------------------------------------
     _STATE_ATTRS = ("steps", "time", "dt", "pressure_iterations", "pressure_solves",
                     "residual_velocity", "residual_temperature", "wall_time",
-                    "implicit_iterations", "implicit_solves")
+                    "implicit_iterations", "implicit_solves", "stored_fraction")
 
     def state(self) -> tuple[dict, dict]:
         """Everything the rest of the run depends on, on the host: the face velocities,
@@ -1591,6 +1600,8 @@ class FlowSolver:
         self._lc = None
         try:
             self._energy_tolerance = energy_tolerance
+            self.stats.converged = False
+            self.stats.stored_fraction = math.nan
             return self._march(steady, end_time, tolerance, max_steps, progress, check_every,
                                checkpoint)
         except KeyboardInterrupt:
@@ -1634,7 +1645,8 @@ class FlowSolver:
                 if progress is not None:
                     progress(st.steps, st.time, ru, rt)
                 if steady and end_time is None and st.steps > 2 and (
-                        max(ru, rt) < tolerance or self._energy_settled(ru, tolerance)):
+                        self._energy_settled(ru, tolerance) if self._energy_tolerance
+                        else max(ru, rt) < tolerance):
                     st.converged = True
                     break
             if checkpoint is not None and checkpoint.due():
@@ -1653,8 +1665,9 @@ class FlowSolver:
         return self.result()
 
     def stored_fraction(self) -> float:
-        """Heat being stored now over the power put in: the net heat into every cell
-        but the coolers' (whose heat they remove), summed, over the power."""
+        """Heat being stored now over the power put in: the absolute net heat into every
+        cell but the coolers' (whose heat they remove), summed, over the power (absolute
+        values: zones warming and zones cooling do not cancel)."""
         be = self.be
         p = self.problem
         be.energy_rhs(self.T, self.vel, self.fluid, self.G, p.fluid.volumetric_heat_capacity,
@@ -1666,7 +1679,8 @@ class FlowSolver:
                 w *= np.asarray(be.to_host(self._cooler[0]), float)
             self._stored_weight = be.asarray(w, self.dtype)
             self._power_in = float(self._power_host.sum())
-        return abs(be.dot(self._Q, self._stored_weight)) / max(self._power_in, 1e-300)
+        return float(be.xp.sum(be.xp.abs(self._Q) * self._stored_weight)) / \
+            max(self._power_in, 1e-300)
 
     def _energy_settled(self, ru: float, tolerance: float) -> bool:
         tol = getattr(self, "_energy_tolerance", None)

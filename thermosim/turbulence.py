@@ -167,6 +167,7 @@ class EddyViscosity:
         self._up = None
         self.rate = 0.0             # largest explicit diffusion rate it adds (1/s)
         self.wall_rate = 0.0
+        self._wall_rate_next = 0.0
         # heat: eddy conductance per unit nu_t on faces between fluid cells (W/K per m^2/s)
         rhoc = p.fluid.volumetric_heat_capacity / PRANDTL_TURBULENT
         self._Gt = []
@@ -263,7 +264,9 @@ class EddyViscosity:
             damp = 1.0 - xp.exp(-yplus / VAN_DRIEST_A)
             nut = (SMAGORINSKY_CS * damp) ** 2 * self.delta2 * self._strain_rate(vel)
         self.nut[...] = nut * self.fluid
-        self.wall_rate = 0.0                # gathered again by add_momentum
+        # the wall functions' rate of the step just taken (gathered by add_momentum) bounds
+        # the coming one
+        self.wall_rate, self._wall_rate_next = self._wall_rate_next, 0.0
         # explicit stability: the eddy viscosity and conductivity add their rates
         # (momentum and energy are separate equations: the larger of their two rates, the
         # eddy conductivity's, not their sum)
@@ -389,4 +392,4 @@ class EddyViscosity:
         M = tr(mask)
         O = tr(out)
         O[fi, 1:-1, 1:-1] += term * M[fi, 1:-1, 1:-1]
-        self.wall_rate = max(self.wall_rate, 2.0 * rate)
+        self._wall_rate_next = max(self._wall_rate_next, 2.0 * rate)
