@@ -143,19 +143,6 @@ class EddyViscosity:
         ypad[1:-1, 1:-1, 1:-1] = y
         self.y = be.asarray(ypad, dt_)
         self.fluid = be.asarray(np.pad(interior, 1).astype(float), dt_)
-        self.flow = be.asarray(fl_host.astype(float), dt_)   # halos as the solver sees them
-        # no-slip neighbours: solid cells and the halos of wall faces (not inflow, slip or
-        # outflow halos, where the laminar kernel's treatment stands)
-        noslip = np.zeros(pad, bool)
-        noslip[1:-1, 1:-1, 1:-1] = solver._solid
-        for f, b in p.boundaries.items():
-            if b.kind != "wall":
-                continue
-            a, side = "xyz".index(f[0]), f[1] == "+"
-            sl = [slice(None)] * 3
-            sl[a] = n[a] + 1 if side else 0
-            noslip[tuple(sl)] = True
-        self.noslip = be.asarray(noslip.astype(float), dt_)
         h = solver._h_host
         inv_h2 = sum((1.0 / h[a][1:-1] ** 2).reshape([-1 if b == a else 1 for b in range(3)])
                      for a in range(3) if n[a] >= 2)
@@ -188,21 +175,17 @@ class EddyViscosity:
         self._G_lam = [be.asarray(x, dt_) for x in solver._G_host]
 
     # -- the eddy viscosity --------------------------------------------------------------
-    def _cell_speed(self, vel):
+    def _cell_velocity(self, vel) -> list:
+        """The velocity components at the cell centres (padded; cell i from faces i, i+1)."""
         xp = self.xp
-        s = 0.0
+        out = []
         for c in range(3):
-            a = vel[c]
-            hi = [slice(None)] * 3
-            hi[c] = slice(1, None)
-            lo = [slice(None)] * 3
-            lo[c] = slice(0, -1)
-            m = 0.5 * (a[tuple(lo)] + a[tuple(hi)])        # cell c-centre i from faces i, i+1
+            lo, hi = [slice(None)] * 3, [slice(None)] * 3
+            lo[c], hi[c] = slice(0, -1), slice(1, None)
             pad = [(0, 0)] * 3
             pad[c] = (0, 1)
-            m = xp.pad(m, pad)
-            s = s + m * m
-        return xp.sqrt(s), None
+            out.append(xp.pad(0.5 * (vel[c][tuple(lo)] + vel[c][tuple(hi)]), pad))
+        return out
 
     def _strain_rate(self, vel):
         """|S| = sqrt(2 S_ij S_ij) at cell centres (central differences of the cell-centred
@@ -210,15 +193,7 @@ class EddyViscosity:
         xp = self.xp
         s = self.s
         n = s.shape
-        uc = []
-        for c in range(3):
-            a = vel[c]
-            lo, hi = [slice(None)] * 3, [slice(None)] * 3
-            lo[c], hi[c] = slice(0, -1), slice(1, None)
-            m = 0.5 * (a[tuple(lo)] + a[tuple(hi)])
-            pad = [(0, 0)] * 3
-            pad[c] = (0, 1)
-            uc.append(xp.pad(m, pad) * self.fluid)
+        uc = [u * self.fluid for u in self._cell_velocity(vel)]
         grad = [[None] * 3 for _ in range(3)]
         for c in range(3):
             for a in range(3):
@@ -251,7 +226,7 @@ class EddyViscosity:
     def update(self, vel) -> None:
         """Recompute nu_t from the velocities (called once per step: lagged by a step)."""
         xp = self.xp
-        speed, _ = self._cell_speed(vel)
+        speed = xp.sqrt(sum(u * u for u in self._cell_velocity(vel)))
         re = speed * self.y / self.nu
         self._up = spalding_uplus(re, xp=xp)
         if self.model == "lvel":

@@ -358,12 +358,9 @@ def _hot_aisle_y(problem, chip, lo, ext) -> float:
     for b in problem.get("porous") or []:
         bmin, bmax = np.asarray(b["min"], float), np.asarray(b["max"], float)
         if "/" in b["name"] and np.all(chip >= bmin - 1e-9) and np.all(chip <= bmax + 1e-9):
-            lin = b.get("linear") or [0, 0, 0]
-            # servers blow along their low-resistance axis; the fan names the direction,
-            # the back is the side away from the domain's middle
+            # the back of a server is its side away from the domain's middle
             mid = lo[1] + 0.5 * ext[1]
             back = bmin[1] if 0.5 * (bmin[1] + bmax[1]) < mid else bmax[1]
             wall = lo[1] if back == bmin[1] else lo[1] + ext[1]
-            del lin
             return 0.5 * (back + wall) - lo[1]
     return 0.5 * ext[1]
