@@ -7,7 +7,8 @@
 #   bash benchmarks/device_check.sh [OUTDIR] [SECONDS] [PARTS]
 #
 # PARTS is a space-separated choice, in the order given, of: bench tests kernels validate
-# flow flowval tune profile racktests rackbench rackrun (default: "bench tests validate flow flowval").  Everything goes to
+# flow flowval tune profile racktests rackbench rackbench8 rackprofile rackquick rackrun
+# (default: "bench tests validate flow flowval").  Everything goes to
 # OUTDIR/log.txt plus one JSON per table (at most seven files).  Each part has its own time
 # limit and the whole run stops by SECONDS (default 540), so that a slow part costs only
 # itself.  On a machine without thermosim's pure-Python dependencies (pydantic, CoolProp,
@@ -78,9 +79,22 @@ run_part() {
   racktests) # components and turbulence on the GPU against the CPU
     part "rack component tests" 120 python3 -m pytest -q -rs -p no:cacheprovider \
       tests/test_components.py -k gpu ;;
-  rackbench) # the air-cooled benchmark meshes: time per step
-    part "rack meshes benchmark" 200 python3 -m thermosim.cli bench --backend gpu \
-      meshes/air_cooled_1e6.yaml meshes/air_cooled_1e7.yaml --json "$out/rack_bench_gpu.json" ;;
+  rackbench) # the three layouts' 1e6 and 1e7 benchmark meshes: time per step
+    part "rack meshes benchmark" 240 python3 -m thermosim.cli bench --backend gpu \
+      meshes/air_cooled_1e6.yaml meshes/liquid_cooled_1e6.yaml meshes/immersion_1e6.yaml \
+      meshes/air_cooled_1e7.yaml meshes/liquid_cooled_1e7.yaml meshes/immersion_1e7.yaml \
+      --json "$out/rack_bench_gpu.json" ;;
+  rackbench8) # the 1e8 meshes (float32), immersion first (the lightest step)
+    part "rack 1e8 benchmark" 400 python3 -m thermosim.cli bench --backend gpu \
+      meshes/immersion_1e8.yaml meshes/air_cooled_1e8.yaml --json "$out/rack_bench8_gpu.json" ;;
+  rackprofile) # where the air-cooled 1e6 hall's step goes on the GPU
+    part "rack step profile" 90 python3 benchmarks/profile_case.py meshes/air_cooled_1e6.yaml \
+      --backend gpu --json "$out/rack_profile_gpu.json" ;;
+  rackquick) # the smallest layouts run to their steady states on the GPU, metrics printed
+    part "immersion quick run" 90 python3 -m thermosim.cli run meshes/immersion_quick.yaml \
+      --backend gpu -o /tmp/immersion_quick.h5
+    part "air quick run" 150 python3 -m thermosim.cli run meshes/air_cooled_quick.yaml \
+      --backend gpu -o /tmp/air_quick.h5 ;;
   rackrun)   # the 1e6-cell hall run to its end time, metrics printed (no picture: no pyvista)
     part "rack 1e6 run" 240 python3 -m thermosim.cli run meshes/air_cooled_1e6.yaml \
       --backend gpu -o /tmp/hall_1e6.h5 ;;

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import gpu_ok
-from thermosim.components import (Chip, Cooler, Fan, PorousBlock, perforated_plate_loss)
+from thermosim.components import (Chip, ColdPlate, Cooler, Fan, PorousBlock, cold_plate_split,
+                                  perforated_plate_loss)
 from thermosim.errors import CaseError
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
 from thermosim.grid import Grid
@@ -100,6 +101,107 @@ def test_each_component_conserves_energy():
     c = r.components["chips"][0]
     assert c["case_temperature"] == pytest.approx(c["air_temperature"] + 500 * 0.05)
     assert c["junction_temperature"] == pytest.approx(c["case_temperature"] + 500 * 0.02)
+
+
+def _plate(flow=1.5 / 6e4, resistance=0.02, inlet=303.15):
+    water = Fluid.from_coolprop("water", inlet)
+    return ColdPlate(resistance, flow, inlet, "water", 15e3, water.density,
+                     water.specific_heat)
+
+
+def test_cold_plate_compact_model_limits_and_split():
+    """The plate's effective resistance R + 1 / (2 m c_p) (case over a coolant warming
+    linearly under a uniform flux) meets the isothermal-case heat-exchanger form
+    1 / (eps m c_p) where R m c_p >> 1 (their difference falls as 1 / (12 R (m c_p)^2));
+    the split of a chip's power between the coolant and the air satisfies both paths'
+    equations."""
+    for flow in (1.5 / 6e4, 15 / 6e4, 150 / 6e4):
+        cp = _plate(flow, 0.02)
+        C = cp.capacity_rate
+        assert cp.effective_resistance - 0.02 == pytest.approx(0.5 / C, rel=1e-12)
+        iso = 1.0 / (C * -math.expm1(-1.0 / (0.02 * C)))
+        assert abs(iso - cp.effective_resistance) < 1.1 / (12 * 0.02 * C * C)
+    cp = _plate()
+    P, Ra, Tair = 700.0, 2.0, 300.0
+    s = cold_plate_split(P, cp, Ra, Tair)
+    assert s["heat_to_air"] + s["heat_to_liquid"] == pytest.approx(P, rel=1e-12)
+    Tc = s["case_temperature"]
+    assert (Tc - cp.inlet_temperature) / cp.effective_resistance == \
+        pytest.approx(s["heat_to_liquid"], rel=1e-12)
+    assert (Tc - Tair) / Ra == pytest.approx(s["heat_to_air"], rel=1e-12)
+    assert s["coolant_outlet_temperature"] - cp.inlet_temperature == \
+        pytest.approx(s["heat_to_liquid"] / cp.capacity_rate, rel=1e-12)
+    # air hotter than the plate's no-air-path case temperature: the plate cools the air
+    hot = cold_plate_split(P, cp, Ra, cp.inlet_temperature + P * cp.effective_resistance + 10)
+    assert hot["heat_to_air"] < 0 and hot["heat_to_liquid"] > P
+
+
+def test_plate_mean_rise_meets_its_limits_and_a_marched_plate():
+    """The closed-form mean case rise of a uniformly heated plate with axial conduction
+    against a finite-volume march of the same balances (2,000 cells along the plate), and
+    its limits: no conduction R + 1/(2C), infinite conduction the isothermal 1/(eps C)."""
+    from thermosim.components import plate_mean_rise
+
+    def marched(R, C, G, N=2000):
+        g, gax, q = 1.0 / (R * N), G * N, 1.0 / N
+        n = 2 * N + 1
+        A, b = np.zeros((n, n)), np.zeros(n)
+        for i in range(N):                     # base cell i, coolant faces N+i, N+i+1
+            A[i, i] -= g
+            A[i, N + i] += g / 2
+            A[i, N + i + 1] += g / 2
+            for j in (i - 1, i + 1):
+                if 0 <= j < N:
+                    A[i, i] -= gax
+                    A[i, j] += gax
+            b[i] = -q
+            A[N + i + 1, N + i + 1] += C + g / 2
+            A[N + i + 1, N + i] += -C + g / 2
+            A[N + i + 1, i] -= g
+        A[N, N] = 1.0
+        return np.linalg.solve(A, b)[:N].mean()
+
+    R, C = 2.0, 0.17
+    for G in (0.01, 0.09, 1.0):
+        assert plate_mean_rise(R, C, G) == pytest.approx(marched(R, C, G), rel=1e-4)
+    assert plate_mean_rise(R, C, 1e-9) == pytest.approx(R + 0.5 / C, rel=1e-6)
+    assert plate_mean_rise(R, C, None) == R + 0.5 / C
+    assert plate_mean_rise(R, C, 1e6) == pytest.approx(1 / (C * -math.expm1(-1 / (R * C))),
+                                                       rel=1e-5)
+
+
+def test_resolved_cold_plate_matches_its_compact_model():
+    """A resolved copper mini-channel plate (one channel's unit cell, laminar water, two
+    cells across the channel) against the compact model built from the same geometry:
+    within 10 % (issue 4), and between the model's no-conduction and isothermal limits.
+    (``thermosim validate --suite flow --case cold_plate_compact``: also four cells across,
+    grid-converged to 1 %.)"""
+    from thermosim.flow_verification import cold_plate_run
+
+    r = cold_plate_run(2)
+    assert abs(r["resolved"] / r["compact"] - 1) < 0.10
+    assert r["uniform_flux"] < r["resolved"] < r["isothermal"]
+
+
+def test_cold_plated_chip_conserves_energy_in_the_flow():
+    """A cold-plated 700 W chip in the duct's server: the coil removes the server's power
+    and the chip's air share, the coolant the rest; together the whole power to 0.1 %
+    (issue 4), and the server's faces carry out what its air received."""
+    chip = Chip("rack/server/GPU1", (0.9, 0.1, 0.1), (1.1, 0.3, 0.3), 700.0, 0.5, 0.02,
+                limit=360.0, kind="GPU", cold_plate=_plate(inlet=305.0))
+    p, s = _duct(_fan(flow=0.3), power=1000.0, chips=[chip])
+    r = s.run(tolerance=1e-7)
+    c = r.components["chips"][0]
+    assert c["heat_to_air"] + c["heat_to_liquid"] == pytest.approx(700.0, rel=1e-12)
+    assert 0 < c["heat_to_air"] < 0.1 * 700            # most of it to the liquid
+    coil = r.components["coolers"][0]
+    assert coil["heat_removed"] + c["heat_to_liquid"] == pytest.approx(1700.0, rel=1e-3)
+    assert coil["heat_removed"] == pytest.approx(1000.0 + c["heat_to_air"], rel=1e-3)
+    server = r.components["porous"][0]
+    assert server["heat_in"] == pytest.approx(1000.0 + c["heat_to_air"], rel=1e-9)
+    assert server["heat_out"] == pytest.approx(server["heat_in"], rel=1e-3)
+    assert r.energy_balance_error < 1e-3
+    assert c["junction_temperature"] == pytest.approx(c["case_temperature"] + 700 * 0.02)
 
 
 def test_porous_sink_is_stable_at_any_resistance():
@@ -280,14 +382,92 @@ def test_layout_yaml_expands_and_names_bad_parameters(tmp_path):
         load_case(f)
 
 
+def test_liquid_cooled_layout_reports_the_coolant_loop(tmp_path):
+    """Cold plates on every chip: the loop's flow is the plates' sum, the CDU return is the
+    supply plus the liquid's heat over m c_p, the pump moves the plates' and the loop's
+    pressure drops; the rest of the power goes to air."""
+    import h5py
+
+    from thermosim.case import Case
+    from thermosim.flow import problem_from_case
+    from thermosim.layouts import LIQUID_DEFAULTS, liquid_cooled
+
+    d = liquid_cooled(racks_per_row=1, cell=0.25)
+    p = problem_from_case(Case.from_dict(d))
+    assert all(c.cold_plate is not None for c in p.chips) and len(p.chips) == 40
+    r = FlowSolver(p, advection="upwind").run(steady=False, end_time=0.5)
+    m = r.metrics()
+    cl = m["coolant"]
+    q_gpu, q_cpu = LIQUID_DEFAULTS["gpu_plate_flow"], LIQUID_DEFAULTS["cpu_plate_flow"]
+    assert cl["flow"] == pytest.approx(4 * (8 * q_gpu + 2 * q_cpu), rel=1e-12)
+    pg = Fluid.from_coolprop("propylene_glycol_25", 303.15)
+    rise = cl["heat"] / (pg.density * pg.specific_heat * cl["flow"])
+    assert cl["return_temperature"] - cl["supply_temperature"] == pytest.approx(rise, rel=1e-9)
+    assert cl["supply_temperature"] == pytest.approx(303.15, rel=1e-12)
+    assert cl["pump_hydraulic_power"] == pytest.approx(
+        4 * (8 * q_gpu * 15e3 + 2 * q_cpu * 10e3) + cl["flow"] * 100e3, rel=1e-12)
+    chips = sum(c.power for c in p.chips)
+    assert 0.9 * chips < m["heat_to_liquid"] < chips       # a little of it to the air
+    assert m["heat_to_air"] + m["heat_to_liquid"] == pytest.approx(m["it_power"], rel=1e-12)
+    out = r.save(tmp_path / "liquid.h5")
+    with h5py.File(out) as f:
+        assert f["metrics/coolant"].attrs["pump_hydraulic_power"] == \
+            pytest.approx(cl["pump_hydraulic_power"])
+        assert f["metrics/chips/coolant_outlet_temperature"].shape == (40,)
+    assert "coolant" in r.summary() and "CDU supply" in r.summary()
+
+
+def test_immersion_layout_builds_and_reports_its_tanks(tmp_path):
+    """Tanks of upright servers in oil: all the power to the liquid, fed in at the design
+    flow (P / (rho c_p dT)) and the set return temperature, the pump's power from the
+    tank's and the loop's pressure drops, no ASHRAE air class for immersed inlets; the
+    fin-gap friction of the servers scales with the liquid's viscosity."""
+    from thermosim.case import Case
+    from thermosim.flow import problem_from_case
+    from thermosim.layouts import IMMERSION_DEFAULTS, immersion
+
+    d = immersion(tanks=1, servers_per_tank=2, cell=0.05)
+    p = problem_from_case(Case.from_dict(d))
+    oil = p.fluid
+    assert oil.name == "hydrocarbon_oil" and oil.prandtl > 100
+    server_power = 8 * 700 + 2 * 350 + 2000
+    q = 2 * server_power / (oil.volumetric_heat_capacity * 10.0)
+    assert d["layout"]["pump_flow"] == pytest.approx(q, rel=1e-12)
+    r = FlowSolver(p, advection="upwind").run(steady=False, end_time=2.0)
+    m = r.metrics()
+    assert m["rci_hi"] is None and all(x["status"] == "in hydrocarbon_oil" for x in m["racks"])
+    assert m["heat_to_liquid"] == m["it_power"] == pytest.approx(2 * server_power)
+    cl = m["coolant"]
+    assert cl["flow"] == pytest.approx(q, rel=1e-9)          # the floor's inflow
+    assert cl["supply_temperature"] == IMMERSION_DEFAULTS["supply_temperature"]
+    assert m["pump_hydraulic_power"] == pytest.approx(q * (cl["tank_pressure_drop"] + 50e3),
+                                                      rel=1e-12)
+    assert "liquid loop" in r.summary() and "no ASHRAE air class" in r.summary()
+    fc = problem_from_case(Case.from_dict(immersion(tanks=1, servers_per_tank=2, cell=0.05,
+                                                    fluid="fc40")))
+    ratio = fc.porous[0].linear[2] / p.porous[0].linear[2]
+    # a = c1 A / (rho L): the kinematic viscosities' ratio
+    assert ratio == pytest.approx(fc.fluid.kinematic_viscosity / oil.kinematic_viscosity,
+                                  rel=1e-12)
+
+
 # -- GPU against CPU -----------------------------------------------------------------------
 gpu = pytest.mark.skipif(not gpu_ok(), reason="no CUDA GPU")
 
 
 @gpu
-@pytest.mark.parametrize("which", ["components", "turbulence", "hall"])
+@pytest.mark.parametrize("which", ["components", "turbulence", "hall", "liquid", "immersion"])
 def test_gpu_components_and_turbulence_equal_cpu(which):
     def build(backend):
+        if which in ("liquid", "immersion"):
+            from thermosim.case import Case
+            from thermosim.flow import problem_from_case
+            from thermosim.layouts import immersion, liquid_cooled
+
+            d = liquid_cooled(racks_per_row=1, cell=0.25) if which == "liquid" else \
+                immersion(tanks=1, servers_per_tank=2, cell=0.05)
+            return FlowSolver(problem_from_case(Case.from_dict(d)), backend,
+                              advection="upwind")
         if which == "components":
             chip = Chip("rack/server/GPU1", (0.9, 0.1, 0.1), (1.1, 0.3, 0.3), 500.0, 0.05)
             return _duct(_fan(curve=((0.0, 200.0), (0.5, 0.0))), chips=[chip],
@@ -307,8 +487,15 @@ def test_gpu_components_and_turbulence_equal_cpu(which):
         assert np.max(np.abs(x - y)) <= 1e-9 * max(np.max(np.abs(x)), 1.0), k
     if which != "turbulence":
         ma, mb = a.metrics(), b.metrics()
-        for key in ("rci_hi", "max_inlet_temperature", "heat_removed_by_coolers"):
-            assert mb[key] == pytest.approx(ma[key], rel=1e-9, abs=1e-9)
+        for key in ("rci_hi", "max_inlet_temperature", "heat_removed_by_coolers",
+                    "heat_to_liquid", "pump_hydraulic_power"):
+            if ma[key] is None:
+                assert mb[key] is None
+                continue
+            assert mb[key] == pytest.approx(ma[key], rel=1e-9, abs=1e-9), key
+        for ca, cb in zip(ma["chips"], mb["chips"]):
+            assert cb["junction_temperature"] == pytest.approx(ca["junction_temperature"],
+                                                               rel=1e-12, abs=1e-9)
 
 
 def test_small_hall_reaches_a_steady_state_that_conserves_energy():
@@ -333,6 +520,47 @@ def test_small_hall_reaches_a_steady_state_that_conserves_energy():
         assert srv["heat_out"] == pytest.approx(srv["heat_in"], rel=1e-3), srv["name"]
     inlets = [x["max_inlet_temperature"] for x in m["racks"]]
     assert max(inlets) - min(inlets) < 0.05
+
+
+def _quick(name):
+    from pathlib import Path
+
+    from thermosim.case import load_case
+    from thermosim.flow import problem_from_case
+
+    c = load_case(Path(__file__).parents[1] / "meshes" / f"{name}.yaml")
+    return FlowSolver(problem_from_case(c), advection="upwind").run(
+        tolerance=1e-4, energy_tolerance=1e-3, max_steps=30000)
+
+
+def test_liquid_hall_reaches_a_steady_state_that_conserves_energy():
+    """The quick liquid-cooled hall (meshes/liquid_cooled_quick.yaml) settles; the coils
+    remove what reaches the air and the cold plates take the rest, together the IT power to
+    0.1 % (issue 4); every server's faces carry out what its air received; three quarters
+    of the power goes to the liquid."""
+    r = _quick("liquid_cooled_quick")
+    assert r.stats.converged
+    m = r.metrics()
+    assert m["heat_removed_by_coolers"] + m["heat_to_liquid"] == \
+        pytest.approx(m["it_power"], rel=1e-3)
+    assert m["heat_removed_by_coolers"] == pytest.approx(m["heat_to_air"], rel=1e-3)
+    for srv in m["servers"]:
+        assert srv["heat_out"] == pytest.approx(srv["heat_in"], rel=1e-3), srv["name"]
+    assert 0.70 < m["heat_to_liquid"] / m["it_power"] < 0.80
+
+
+def test_immersion_tanks_reach_a_steady_state_that_conserves_energy():
+    """The quick immersion tanks settle; the liquid leaving over the weirs carries the IT
+    power to 0.1 % and returns at the supply plus the design rise (10 K), every server's
+    faces carry out its heat."""
+    r = _quick("immersion_quick")
+    assert r.stats.converged
+    m = r.metrics()
+    cl = m["coolant"]
+    assert cl["heat_carried"] == pytest.approx(m["it_power"], rel=1e-3)
+    assert cl["return_temperature"] - cl["supply_temperature"] == pytest.approx(10.0, rel=1e-3)
+    for srv in m["servers"]:
+        assert srv["heat_out"] == pytest.approx(srv["heat_in"], rel=1e-3), srv["name"]
 
 
 def test_porous_loss_does_not_depend_on_how_the_block_meets_the_grid():

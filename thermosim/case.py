@@ -304,11 +304,40 @@ class CoolerSpec(_Model):
         return v
 
 
+class ColdPlateSpec(_Model):
+    """A liquid cold plate on a chip (compact model): ``resistance`` (K/W) case to coolant
+    at the rated ``flow`` (m^3/s) of ``coolant`` entering at ``inlet_temperature`` (K);
+    ``pressure_drop`` (Pa) across the plate at that flow; ``axial_conductance`` (W/K, k A / L
+    of its metal along the flow; omitted: the case follows the coolant)."""
+
+    resistance: float
+    flow: float
+    inlet_temperature: float
+    coolant: str = "water"
+    pressure_drop: float = 0.0
+    axial_conductance: Optional[float] = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.axial_conductance is not None and not (math.isfinite(self.axial_conductance)
+                                                       and self.axial_conductance >= 0):
+            raise ValueError("axial_conductance must be a non-negative number (W/K)")
+        for k in ("resistance", "flow", "inlet_temperature"):
+            v = getattr(self, k)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{k} must be positive")
+        if not (math.isfinite(self.pressure_drop) and self.pressure_drop >= 0):
+            raise ValueError("pressure_drop must be a non-negative number (Pa)")
+        return self
+
+
 class ChipSpec(_Model):
     """A chip under a heat sink, as a compact model: ``power`` (W) into the air in the box
     ``min``..``max``; case temperature = that air's mean + power x ``resistance`` (K/W,
     case to local air); junction = case + power x ``junction_resistance`` (K/W); ``limit``
-    the largest junction temperature allowed (K); ``kind`` a label (GPU, CPU, ...)."""
+    the largest junction temperature allowed (K); ``kind`` a label (GPU, CPU, ...).  With a
+    ``cold_plate`` most of the power goes to the coolant and ``resistance`` is the case's
+    remaining path to the air."""
 
     name: str
     min: Vec3
@@ -318,6 +347,7 @@ class ChipSpec(_Model):
     junction_resistance: float = 0.0
     limit: Optional[float] = None
     kind: str = "chip"
+    cold_plate: Optional[ColdPlateSpec] = None
 
     @model_validator(mode="after")
     def _check(self):

@@ -14,6 +14,9 @@ coils), fans and coolers (the coils of CRAH units and heat exchangers).
   ``Q`` the flow through it (lagged by a step); or a fixed flow, imposed as the plane's
   face velocities (the pressure solve then treats them as held).  The operating point is
   the run's ``(Q, dp)``.
+- :class:`ColdPlate`: a liquid cold plate on a :class:`Chip` (compact model: a thermal
+  resistance and the coolant's energy balance); the chip's heat splits between the coolant
+  and the air around it.
 - :class:`Cooler`: fluid cells held at a supply temperature (K): the coil of a CRAH unit
   (supply-temperature control) or an immersion tank's heat exchanger.  The heat it removes
   is the net heat flow into its cells.
@@ -141,6 +144,151 @@ class Cooler:
     temperature: float
 
 
+def plate_mean_rise(resistance: float, capacity_rate: float,
+                    axial_conductance: Optional[float] = None) -> float:
+    """Mean case temperature over the heated length above the coolant inlet, per watt
+    (K/W), of a plate heated uniformly along the flow: the plate's metal conducts along the
+    flow with ``axial_conductance`` G = k A / L (W/K), gives its heat to the coolant through
+    ``resistance`` R (K/W, spread evenly along the length), and the coolant (``capacity_rate``
+    C = m c_p, W/K) warms as it takes it.  With theta = T_case - T_coolant in units of P/C,
+    x along the plate over its length, N = 1 / (R C) and beta = G / C, the balances give
+    ``beta theta'' + beta N theta' - N theta = -1`` with no conduction out of either end
+    (``N theta + theta' = 0`` there), solved in closed form.  Limits: G -> 0, a uniform
+    flux, ``R + 1 / (2 C)`` (Incropera et al., 7th ed., section 8.3.1); G -> infinity, an
+    isothermal case, the heat exchanger ``1 / (eps C)``, eps = 1 - exp(-N)."""
+    R, C = float(resistance), float(capacity_rate)
+    if axial_conductance is None or axial_conductance <= 0:
+        return R + 0.5 / C
+    N, b = 1.0 / (R * C), float(axial_conductance) / C
+    disc = math.sqrt((b * N) ** 2 + 4.0 * b * N)
+    r1, r2 = (-b * N + disc) / (2 * b), (-b * N - disc) / (2 * b)   # r1 > 0 > r2
+    # theta = 1/N + A' exp(r1 (x - 1)) + B exp(r2 x): both exponentials at most 1
+    e1, e2 = math.exp(-r1), math.exp(r2)
+    m = np.array([[(N + r1) * e1, N + r2], [N + r1, (N + r2) * e2]])
+    A, B = np.linalg.solve(m, [-1.0, -1.0])
+    i1 = -math.expm1(-r1) / r1            # mean of exp(r1 (x - 1))
+    i2 = math.expm1(r2) / r2              # mean of exp(r2 x)
+    theta = 1.0 / N + A * i1 + B * i2
+    # F = integral of N theta: mean of F = N (1 / (2 N) + A' m1 + B m2), m the means of the
+    # exponentials' integrals from 0
+    m1 = (i1 - e1) / r1                   # mean over x of (exp(r1 (x-1)) - exp(-r1)) / r1
+    m2 = (i2 - 1.0) / r2
+    F = 0.5 + N * (A * m1 + B * m2)
+    return (F + theta) / C
+
+
+@dataclass(frozen=True)
+class ColdPlate:
+    """A liquid cold plate on a chip, as a compact model: ``resistance`` (K/W) from the case
+    to the coolant around it (base conduction and channel convection together, at the
+    rated flow), ``flow`` (m^3/s) of ``coolant`` entering at ``inlet_temperature`` (K, the
+    rack manifold's supply), ``pressure_drop`` (Pa) at that flow; ``axial_conductance``
+    (W/K, k A / L of the plate's metal along the flow; None: none, the case follows the
+    coolant).  The coolant's properties (``density`` kg/m^3, ``specific_heat`` J/(kg K))
+    are filled in from the coolant's name when the case is built.
+
+    The chip heats the plate with a nearly uniform flux, the coolant warms along it and the
+    metal evens the case temperature out along the flow as far as its conductance allows:
+    the effective resistance from the mean case temperature to the coolant inlet is
+    :func:`plate_mean_rise`, between ``R + 1 / (2 m c_p)`` (no axial conduction) and the
+    isothermal case's ``1 / (eps m c_p)``; the two meet when R m c_p >> 1, as for cold
+    plates at their rated flows.  The resolved plate of :func:`thermosim.layouts.cold_plate`
+    checks it (``thermosim validate --suite flow --case cold_plate``)."""
+
+    resistance: float
+    flow: float
+    inlet_temperature: float
+    coolant: str = "water"
+    pressure_drop: float = 0.0
+    density: float = 0.0
+    specific_heat: float = 0.0
+    axial_conductance: Optional[float] = None
+
+    @property
+    def capacity_rate(self) -> float:
+        """m c_p of the coolant stream (W/K)."""
+        return self.density * self.flow * self.specific_heat
+
+    @property
+    def effective_resistance(self) -> float:
+        """Mean case to coolant inlet (K/W), :func:`plate_mean_rise`."""
+        return plate_mean_rise(self.resistance, self.capacity_rate, self.axial_conductance)
+
+
+def cold_plate_split(power: float, plate: "ColdPlate", air_resistance: float,
+                     air_temperature: float) -> dict:
+    """Where a cold-plated chip's power goes, the case between two paths: to the coolant
+    through the plate's effective resistance R_e (from the inlet temperature T_in), to the
+    air through ``air_resistance`` R_a (the plate's and board's exposed surfaces, from the
+    local air temperature T_a).  The case temperature solves the balance
+    ``P = (T_c - T_in) / R_e + (T_c - T_a) / R_a``, so the air takes
+    ``(P R_e + T_in - T_a) / (R_e + R_a)`` (negative: the plate cools the air) and the rest
+    goes to the liquid, which leaves at ``T_in + Q_liquid / (m c_p)``."""
+    Re = plate.effective_resistance
+    Ra = air_resistance
+    if math.isinf(Ra):
+        q_air = 0.0
+    else:
+        q_air = (power * Re + plate.inlet_temperature - air_temperature) / (Re + Ra)
+    q_liq = power - q_air
+    case = plate.inlet_temperature + q_liq * Re
+    return {"heat_to_air": q_air, "heat_to_liquid": q_liq, "case_temperature": case,
+            "coolant_outlet_temperature": plate.inlet_temperature
+            + q_liq / plate.capacity_rate}
+
+
+# Fully developed laminar Nusselt numbers of rectangular ducts on the hydraulic diameter,
+# walls at a uniform temperature, against the sides' ratio b/a (>= 1): Incropera et al.,
+# 7th ed., Table 8.1 (from Shah & London 1978); b/a -> infinity: parallel plates.
+NU_RECTANGULAR_T = ((1.0, 2.98), (1.43, 3.08), (2.0, 3.39), (3.0, 3.96), (4.0, 4.44),
+                    (8.0, 5.60), (math.inf, 7.54))
+
+
+def duct_nusselt(width: float, height: float) -> float:
+    """Nu_T of a rectangular channel (linear in a/b between the table's rows)."""
+    a, b = sorted((width, height))
+    r = a / b
+    pts = sorted((1.0 / ba, nu) for ba, nu in NU_RECTANGULAR_T)      # against a/b
+    return float(np.interp(r, [p[0] for p in pts], [p[1] for p in pts]))
+
+
+def plate_resistance(channels: int, channel_width: float, channel_height: float,
+                     fin_thickness: float, base_thickness: float, heater_thickness: float,
+                     lid_thickness: float, length: float, conductivity: float,
+                     coolant_conductivity: float) -> dict:
+    """The compact model's case-to-coolant resistance R (K/W) of a channel cold plate from
+    its geometry (the plate of :func:`thermosim.layouts.cold_plate`): ``channels``
+    parallel rectangular channels ``channel_width`` x ``channel_height`` (m) between fins
+    ``fin_thickness`` thick, over a base ``base_thickness`` thick whose lowest
+    ``heater_thickness`` carries the chip's heat, under a lid ``lid_thickness`` thick,
+    ``length`` along the flow, solid
+    ``conductivity`` and coolant ``coolant_conductivity`` (W/(m K)).
+
+    - convection: h = Nu_T k / D_h, fully developed (:func:`duct_nusselt`), over each
+      channel's floor and, through the fins, its two sides and its lid: fin efficiency
+      tanh(m H_c) / (m H_c), m = sqrt(2 h / (k t)), the fin's length corrected by half the
+      lid's span (H_c = H + w / 2; Incropera section 3.6.4's corrected length);
+    - conduction across the base from the heated layer's mean (a layer with uniform heating
+      over an adiabatic face is t / 3 warmer on average than its top);
+    - and the axial conductance k A / L of base, fins and lid (for :func:`plate_mean_rise`)."""
+    w, H, t = channel_width, channel_height, fin_thickness
+    Dh = 2.0 * w * H / (w + H)
+    nu = duct_nusselt(w, H)
+    h = nu * coolant_conductivity / Dh
+    m = math.sqrt(2.0 * h / (conductivity * t))
+    Hc = H + 0.5 * w
+    eta = math.tanh(m * Hc) / (m * Hc)
+    area = channels * length * (w + eta * (2.0 * H + w))
+    footprint = channels * (w + t) * length
+    r_base = (base_thickness - 2.0 * heater_thickness / 3.0) / (conductivity * footprint)
+    r_conv = 1.0 / (h * area)
+    # the metal's cross-section along the flow: base, fins and lid
+    section = channels * ((w + t) * (base_thickness + lid_thickness) + t * H)
+    return {"resistance": r_base + r_conv, "convection": r_conv, "base": r_base,
+            "axial_conductance": conductivity * section / length,
+            "h": h, "nusselt": nu, "hydraulic_diameter": Dh, "fin_efficiency": eta}
+
+
 @dataclass(frozen=True)
 class Chip:
     """A compact chip model inside a porous block (a GPU or CPU under its heat sink): its
@@ -148,7 +296,9 @@ class Chip:
     that air's mean temperature plus ``power x resistance`` (the heat sink's case-to-air
     resistance, K/W, referred to the local mean air temperature), its junction temperature
     that plus ``power x junction_resistance`` (K/W); ``limit``: the largest junction
-    temperature allowed (K)."""
+    temperature allowed (K).  With a ``cold_plate`` the case is cooled by the coolant and
+    ``resistance`` is the remaining path to the air (see :func:`cold_plate_split`); the air
+    in the box then takes only that path's share of the power."""
 
     name: str
     lower: tuple
@@ -158,6 +308,7 @@ class Chip:
     junction_resistance: float = 0.0
     limit: Optional[float] = None
     kind: str = "chip"
+    cold_plate: Optional[ColdPlate] = None
 
 
 @dataclass

@@ -86,10 +86,14 @@ class Fluid:
         reference ``temperature`` (K) and ``pressure`` (Pa)."""
         from CoolProp.CoolProp import PropsSI
 
-        from .materials import FLUIDS
+        from .materials import FLUIDS, LIQUIDS, fluid_names
 
+        if name in LIQUIDS:
+            d = LIQUIDS[name]
+            return cls(name, d["density"], d["kinematic_viscosity"] * d["density"],
+                       d["conductivity"], d["specific_heat"], d["expansion"], d["source"])
         if name not in FLUIDS:
-            raise CaseError(f"unknown fluid '{name}' (known: {', '.join(sorted(FLUIDS))})")
+            raise CaseError(f"unknown fluid '{name}' (known: {', '.join(fluid_names())})")
         cp_name = FLUIDS[name]
         get = lambda key: PropsSI(key, "T", temperature, "P", pressure, cp_name)  # noqa: E731
         rho = get("D")
@@ -198,7 +202,7 @@ class FlowProblem:
                            for b in self.blocks],
                 "porous": [{"name": b.name, "min": list(b.lower), "max": list(b.upper),
                             "linear": list(b.linear), "quadratic": list(b.quadratic),
-                            "power": b.power} for b in self.porous],
+                            "power": b.power, "axis": b.axis} for b in self.porous],
                 "fans": [{"name": f.name, "axis": f.axis, "position": f.position,
                           "min": list(f.lower), "max": list(f.upper),
                           "direction": f.direction, "flow": f.flow,
@@ -209,7 +213,15 @@ class FlowProblem:
                 "chips": [{"name": c.name, "min": list(c.lower), "max": list(c.upper),
                            "power": c.power, "resistance": c.resistance,
                            "junction_resistance": c.junction_resistance, "limit": c.limit,
-                           "kind": c.kind} for c in self.chips],
+                           "kind": c.kind,
+                           "cold_plate": None if c.cold_plate is None else {
+                               "resistance": c.cold_plate.resistance,
+                               "flow": c.cold_plate.flow,
+                               "inlet_temperature": c.cold_plate.inlet_temperature,
+                               "coolant": c.cold_plate.coolant,
+                               "pressure_drop": c.cold_plate.pressure_drop,
+                               "axial_conductance": c.cold_plate.axial_conductance}}
+                          for c in self.chips],
                 "turbulence": self.turbulence}
 
     def __post_init__(self):
@@ -571,6 +583,7 @@ class FlowSolver:
                 heat[sl] += b.power * vol[sl] / vol[sl].sum()
             self._porous_slices.append(sl)
         self._chip_slices = []
+        plate_G, plate_GT = np.zeros(n), np.zeros(n)
         for c in p.chips:
             try:
                 sl = box_slices(g, c.lower, c.upper, c.name, "chip")
@@ -581,10 +594,20 @@ class FlowSolver:
             if self._solid[sl].any():
                 raise CaseError(f"chip '{c.name}' overlaps a solid block: a compact chip "
                                 "heats the air in its box", f"chips.{c.name}")
-            if c.power:
-                heat[sl] += c.power * vol[sl] / vol[sl].sum()
+            w = vol[sl] / vol[sl].sum()
+            if c.cold_plate is not None:
+                # the air's share is linear in each cell's temperature (see
+                # cold_plate_split): a conductance per cell to the temperature the case
+                # would take with no air path, T_in + P R_e, summing to 1 / (R_e + R_a)
+                Re = c.cold_plate.effective_resistance
+                g_cell = w / (Re + c.resistance)
+                plate_G[sl] += g_cell
+                plate_GT[sl] += g_cell * (c.cold_plate.inlet_temperature + c.power * Re)
+            elif c.power:
+                heat[sl] += c.power * w
             self._chip_slices.append(sl)
         self._porous_power_host = heat
+        self._plate_host = (plate_G, plate_GT) if plate_G.any() else None
         self._drag_cells = (lin, quad) if p.porous else None
         cool = np.zeros(n, bool)
         cool_T = np.zeros(n)
@@ -654,6 +677,14 @@ class FlowSolver:
                     out[c] = slice(1, n[c] + 2)
                     dst[tuple(out)] = 0.5 * (cell[tuple(lo)] + cell[tuple(hi)])
                 self._drag.append((be.asarray(fa, dt_), be.asarray(fb, dt_)))
+        # cold plates: the cells they couple to their coolant, as flat indices of the padded
+        # arrays (a few per chip: gathered, not a full-grid array)
+        self._plate = None
+        if self._plate_host is not None:
+            pG, pGT = (np.pad(x, 1) for x in self._plate_host)
+            idx = np.flatnonzero(pG)
+            self._plate = (be.asarray(idx, np.int64), be.asarray(pG.reshape(-1)[idx], dt_),
+                           be.asarray(pGT.reshape(-1)[idx], dt_))
         self._cooler = None
         if self._cooler_host is not None:
             cool, cool_T = self._cooler_host
@@ -842,8 +873,9 @@ class FlowSolver:
         be, dt_ = self.be, self.dtype
         self.G = [be.asarray(x, dt_) for x in G]
         self.q = be.asarray(power, dt_)
-        # the stable explicit step of pure conduction, per cell: C / sum G
-        sumG = np.zeros(self.shape)
+        # the stable explicit step of pure conduction, per cell: C / sum G (a cold plate's
+        # coupling to its coolant counts as a conductance)
+        sumG = np.zeros(self.shape) if self._plate_host is None else self._plate_host[0].copy()
         for a in range(3):
             lo = [slice(None)] * 3
             hi = [slice(None)] * 3
@@ -1003,6 +1035,10 @@ class FlowSolver:
             b = self.problem.boundaries[face]
             axis = FACES.index(face) // 2
             prof = _inflow_profile(self.problem, face) * b.velocity[axis]
+            # solids at the face take no flow (an inflow over part of a face)
+            side = FACES.index(face) % 2
+            fl = self._fluid_host[1:-1, 1:-1, 1:-1]
+            prof = prof * (fl.take(self.shape[axis] - 1 if side else 0, axis=axis) != 0)
             pad = np.zeros(tuple(s + 2 for i, s in enumerate(self.shape) if i != axis))
             pad[1:-1, 1:-1] = prof
             self._inflow_cache[face] = self.be.asarray(pad, self.dtype)
@@ -1146,8 +1182,18 @@ class FlowSolver:
         be = self.be
         be.energy_rhs(T, vel, self.fluid, self.G, self.problem.fluid.volumetric_heat_capacity,
                       self.q, self.h, self.d, self._Q, periodic=self.periodic)
+        self._add_cold_plates(self._Q, T)
         self._Q *= self.inv_C                     # in place: no temporary per stage
         be.lincomb(out, 1.0, T, dt, self._Q)
+
+    def _add_cold_plates(self, Q, T) -> None:
+        """Q += the heat cold-plated chips put into their cells' air (W), each cell's share
+        ``G (T_nl - T)`` (T_nl: the case temperature with no air path)."""
+        if self._plate is None:
+            return
+        idx, g, gt = self._plate
+        Qf = Q.reshape(-1)
+        Qf[idx] += gt - g * T.reshape(-1)[idx]
 
     # -- implicit diffusion (steady marches) ---------------------------------------------------
     def _viscous_operator(self, c: int):
@@ -1482,6 +1528,8 @@ class FlowSolver:
         if self._lc is None:
             n = self.shape
             sumG = np.zeros([x + 2 for x in n])
+            if self._plate_host is not None:
+                sumG[1:-1, 1:-1, 1:-1] = self._plate_host[0]
             for a in range(3):
                 lo = [slice(None)] * 3
                 hi = [slice(None)] * 3
@@ -1498,6 +1546,8 @@ class FlowSolver:
         rate = sumG.copy()
         if self.turbulence is not None:           # eddy conductances change every step
             rate.fill(0)
+            if self._plate is not None:
+                rate.reshape(-1)[self._plate[0]] = self._plate[1]
             for a in range(3):
                 lo = [slice(None)] * 3
                 hi = [slice(None)] * 3
@@ -1665,13 +1715,15 @@ class FlowSolver:
         return self.result()
 
     def stored_fraction(self) -> float:
-        """Heat being stored now over the power put in: the absolute net heat into every
-        cell but the coolers' (whose heat they remove), summed, over the power (absolute
-        values: zones warming and zones cooling do not cancel)."""
+        """Heat being stored now over the power put into the fluid: the absolute net heat
+        into every cell but the coolers' (whose heat they remove), summed, over the power
+        (absolute values: zones warming and zones cooling do not cancel; cold-plated chips
+        count with what they give the air, not what their coolant takes)."""
         be = self.be
         p = self.problem
         be.energy_rhs(self.T, self.vel, self.fluid, self.G, p.fluid.volumetric_heat_capacity,
                       self.q, self.h, self.d, self._Q, periodic=self.periodic)
+        self._add_cold_plates(self._Q, self.T)
         if self._stored_weight is None:
             w = np.zeros([s + 2 for s in self.shape])
             w[1:-1, 1:-1, 1:-1] = 1.0
@@ -1679,8 +1731,12 @@ class FlowSolver:
                 w *= np.asarray(be.to_host(self._cooler[0]), float)
             self._stored_weight = be.asarray(w, self.dtype)
             self._power_in = float(self._power_host.sum())
-        return float(be.xp.sum(be.xp.abs(self._Q) * self._stored_weight)) / \
-            max(self._power_in, 1e-300)
+        power = self._power_in
+        if self._plate is not None:
+            # the power put into the fluid: cold-plated chips give it only their air share
+            idx, g, gt = self._plate
+            power += max(float(be.xp.sum(gt - g * self.T.reshape(-1)[idx])), 0.0)
+        return float(be.xp.sum(be.xp.abs(self._Q) * self._stored_weight)) / max(power, 1e-300)
 
     def _energy_settled(self, ru: float, tolerance: float) -> bool:
         tol = getattr(self, "_energy_tolerance", None)
@@ -1724,8 +1780,11 @@ class FlowSolver:
             # cells around
             be.energy_rhs(self.T, self.vel, self.fluid, self.G, p.fluid.volumetric_heat_capacity,
                           self.q, self.h, self.d, self._Q, periodic=self.periodic)
+            self._add_cold_plates(self._Q, self.T)
             Q = host(self._Q)[1:-1, 1:-1, 1:-1]
             sources = np.asarray(self._power_host, float)
+            if self._plate_host is not None:     # what cold-plated chips give their air
+                sources = sources + self._plate_host[1] - self._plate_host[0] * T
         if p.coolers:
             # the heat a cooler removes: the net heat flow into its cells (it holds them at
             # the supply temperature)
@@ -1740,16 +1799,32 @@ class FlowSolver:
         if p.chips:
             vol = p.grid.cell_volumes()
             comps["chips"] = []
+            from .components import cold_plate_split
+
+            liquid = 0.0
             for c, sl in zip(p.chips, self._chip_slices):
                 air = float((T[sl] * vol[sl]).sum() / vol[sl].sum())
-                case_T = air + c.power * c.resistance
+                row = {"heat_to_air": c.power, "heat_to_liquid": 0.0}
+                if c.cold_plate is not None:
+                    cp = c.cold_plate
+                    row = cold_plate_split(c.power, cp, c.resistance, air)
+                    row.update(coolant=cp.coolant, coolant_flow=cp.flow,
+                               coolant_inlet_temperature=cp.inlet_temperature,
+                               plate_pressure_drop=cp.pressure_drop,
+                               plate_resistance=cp.effective_resistance)
+                    case_T = row["case_temperature"]
+                    liquid += row["heat_to_liquid"]
+                else:
+                    case_T = air + c.power * c.resistance
                 j = case_T + c.power * c.junction_resistance
                 centre = [0.5 * (c.lower[a] + c.upper[a]) for a in range(3)]
-                comps["chips"].append({"name": c.name, "kind": c.kind, "power": c.power,
+                comps["chips"].append({**row, "name": c.name, "kind": c.kind, "power": c.power,
                                        "air_temperature": air, "case_temperature": case_T,
                                        "junction_temperature": j, "limit": c.limit,
                                        "over_limit": bool(c.limit is not None and j > c.limit),
                                        "position": centre})
+            if any(c.cold_plate is not None for c in p.chips):
+                flows["cold plates (to liquid)"] = liquid
         if p.porous:
             from .components import porous_metrics
 
@@ -1824,13 +1899,13 @@ class FlowSolver:
 def problem_from_case(case) -> FlowProblem:
     """The :class:`FlowProblem` of a case with a ``flow`` section: the domain's background is
     the flowing fluid, every block a conducting solid."""
-    from .materials import FLUIDS, lookup, make_material
+    from .materials import fluid_names, lookup, make_material
     from .model import make_grid
 
     spec = case.flow
     file = case.source_file
-    if spec.fluid not in FLUIDS:
-        raise CaseError(f"unknown fluid '{spec.fluid}' (known: {', '.join(sorted(FLUIDS))})",
+    if spec.fluid not in fluid_names():
+        raise CaseError(f"unknown fluid '{spec.fluid}' (known: {', '.join(fluid_names())})",
                         "flow.fluid", file)
     if case.domain.background != spec.fluid:
         raise CaseError(f"the space around the blocks is the flowing fluid: set "
@@ -1856,7 +1931,8 @@ def problem_from_case(case) -> FlowProblem:
                             "(the fluid fills the rest of the domain)", key, file)
         blocks.append(SolidBlock(b.name, tuple(b.min), tuple(b.max), m.conductivity,
                                  m.density, m.specific_heat, case.block_power(b)))
-    from .components import BLOCKED, Chip, Cooler, Fan, PorousBlock, perforated_plate_loss
+    from .components import (BLOCKED, Chip, ColdPlate, Cooler, Fan, PorousBlock,
+                             perforated_plate_loss)
 
     porous, fans, coolers = [], [], []
     names = {b.name for b in case.blocks}
@@ -1891,9 +1967,19 @@ def problem_from_case(case) -> FlowProblem:
                     coolers.append(Cooler(it.name, tuple(it.min), tuple(it.max),
                                           it.temperature))
                 else:
+                    plate = None
+                    if it.cold_plate is not None:
+                        cp = it.cold_plate
+                        try:
+                            liquid = Fluid.from_coolprop(cp.coolant, cp.inlet_temperature)
+                        except CaseError as e:
+                            raise CaseError(f"cold_plate.coolant: {e.reason}") from None
+                        plate = ColdPlate(cp.resistance, cp.flow, cp.inlet_temperature,
+                                          cp.coolant, cp.pressure_drop, liquid.density,
+                                          liquid.specific_heat, cp.axial_conductance)
                     chips.append(Chip(it.name, tuple(it.min), tuple(it.max), it.power,
                                       it.resistance, it.junction_resistance, it.limit,
-                                      it.kind))
+                                      it.kind, plate))
             except CaseError as e:
                 raise CaseError(e.reason, key, file) from None
     bcs = {}

@@ -1,4 +1,6 @@
-"""Rack layouts as case builders: a data hall of server racks cooled by air.
+"""Rack layouts as case builders: a data hall of server racks cooled by air
+(:func:`air_cooled`), the same hall with cold plates on the chips (:func:`liquid_cooled`),
+and rows of single-phase immersion tanks (:func:`immersion`).
 
 :func:`air_cooled` returns a case mapping (what a YAML case file holds), so that a layout can
 be written out, edited and run like any other case.  A YAML file with ``layout:
@@ -70,16 +72,66 @@ def server_operating_flow(curve, loss: float, area: float, density: float = 1.2)
     return 0.5 * (lo + hi)
 
 
-def air_cooled(**params) -> dict:
-    """A raised-floor data hall with two rows of air-cooled racks (see the module's text);
-    parameters as in :data:`AIR_DEFAULTS`.  Returns the case mapping."""
-    unknown = set(params) - set(AIR_DEFAULTS)
+# The same hall with direct-to-chip liquid cooling: cold plates on every GPU and CPU fed in
+# parallel from rack manifolds by a CDU, the rest of each server's power (memory, network,
+# storage, power conversion) still to air.  With the chips' heat gone to the liquid the
+# server fans run at half speed (fan laws: flow x 1/2, pressure x 1/4), so the CRAH flow
+# follows.  Plate figures are representative of today's GPU cold plates (about 0.02 K/W
+# case to coolant at 1.5 L/min, 15 kPa), not one vendor's data; the air path of a plated
+# chip (its plate's exposed surfaces, the board around the package) is 2 K/W.  The loop's
+# other losses (rack manifolds, hoses, quick disconnects, the CDU's heat exchanger):
+# 100 kPa at the design flow.  The secondary loop runs 25 % propylene glycol at a 30 degC
+# supply (within ASHRAE's W32 facility-water class with a few kelvin of CDU approach).
+LIQUID_DEFAULTS = dict(
+    AIR_DEFAULTS, name="liquid_cooled",
+    server_fan_curve=((0.0, 125.0), (0.4, 62.5), (0.8, 0.0)),
+    gpu_resistance=2.0, cpu_resistance=2.0,
+    coolant="propylene_glycol_25", cdu_supply_temperature=303.15,
+    gpu_plate_resistance=0.02, gpu_plate_flow=1.5 / 6e4, gpu_plate_pressure_drop=15e3,
+    cpu_plate_resistance=0.03, cpu_plate_flow=1.0 / 6e4, cpu_plate_pressure_drop=10e3,
+    coolant_loop_pressure_drop=100e3)
+
+
+def _parameters(defaults: dict, params: dict) -> dict:
+    unknown = set(params) - set(defaults)
     if unknown:
         from .errors import CaseError
 
         raise CaseError(f"unknown layout parameter(s): {', '.join(sorted(unknown))} "
-                        f"(known: {', '.join(sorted(AIR_DEFAULTS))})")
-    p = {**AIR_DEFAULTS, **params}
+                        f"(known: {', '.join(sorted(defaults))})")
+    return {**defaults, **params}
+
+
+def air_cooled(**params) -> dict:
+    """A raised-floor data hall with two rows of air-cooled racks (see the module's text);
+    parameters as in :data:`AIR_DEFAULTS`.  Returns the case mapping."""
+    return _hall(_parameters(AIR_DEFAULTS, params), "air_cooled")
+
+
+def liquid_cooled(**params) -> dict:
+    """The air-cooled hall with cold plates on every GPU and CPU (see
+    :data:`LIQUID_DEFAULTS`); ``gpu_resistance``/``cpu_resistance`` are then the plated
+    chips' remaining paths to the air.  Returns the case mapping."""
+    return _hall(_parameters(LIQUID_DEFAULTS, params), "liquid_cooled")
+
+
+def _plate(p: dict, chip: str) -> dict:
+    return {"resistance": p[f"{chip}_plate_resistance"], "flow": p[f"{chip}_plate_flow"],
+            "inlet_temperature": p["cdu_supply_temperature"], "coolant": p["coolant"],
+            "pressure_drop": p[f"{chip}_plate_pressure_drop"]}
+
+
+def _chip(p: dict, kind: str, name: str, lo, hi, plated: bool = False) -> dict:
+    """A compact GPU or CPU (``kind`` gpu or cpu) from the layout's parameters."""
+    return {"name": name, "kind": kind.upper(), "power": p[f"{kind}_power"],
+            "resistance": p[f"{kind}_resistance"],
+            "junction_resistance": p[f"{kind}_junction_resistance"],
+            "limit": p[f"{kind}_limit"], **({"cold_plate": _plate(p, kind)} if plated else {}),
+            **_box(lo, hi)}
+
+
+def _hall(p: dict, kind: str) -> dict:
+    liquid = kind == "liquid_cooled"
     n = int(p["racks_per_row"])
     W, D = p["rack_width"], p["rack_depth"]
     sh = p["server_units"] * U
@@ -105,7 +157,7 @@ def air_cooled(**params) -> dict:
     x0 = p["end_space"]
     x1 = x0 + n * W
     Lx = x1 + p["end_space"]
-    rho, cp = 1.2, 1006.0
+    rho = 1.2                     # kg/m^3, air: the fan curve meets the server loss
     blocks, porous, fans, coolers, chips = [], [], [], [], []
     it_power = 0.0
     server_area = W * sh
@@ -148,20 +200,14 @@ def air_cooled(**params) -> dict:
                     ys = sorted(rear_half)
                     half = 0.5 * (ys[1] - ys[0])
                     gy = (ys[0] + ri * half, ys[0] + (ri + 1) * half)
-                    chips.append({"name": f"{srv}/GPU{g + 1}", "kind": "GPU",
-                                  "power": p["gpu_power"], "resistance": p["gpu_resistance"],
-                                  "junction_resistance": p["gpu_junction_resistance"],
-                                  "limit": p["gpu_limit"],
-                                  **_box((gx[0], gy[0], za), (gx[1], gy[1], zb))})
+                    chips.append(_chip(p, "gpu", f"{srv}/GPU{g + 1}", (gx[0], gy[0], za),
+                                       (gx[1], gy[1], zb), liquid))
                 nc = int(p["cpus_per_server"])
                 for c in range(nc):
                     cx = (xa + W * c / nc, xa + W * (c + 1) / nc)
                     ys = sorted(front_half)
-                    chips.append({"name": f"{srv}/CPU{c + 1}", "kind": "CPU",
-                                  "power": p["cpu_power"], "resistance": p["cpu_resistance"],
-                                  "junction_resistance": p["cpu_junction_resistance"],
-                                  "limit": p["cpu_limit"],
-                                  **_box((cx[0], ys[0], za), (cx[1], ys[1], zb))})
+                    chips.append(_chip(p, "cpu", f"{srv}/CPU{c + 1}", (cx[0], ys[0], za),
+                                       (cx[1], ys[1], zb), liquid))
     # CRAH units: at the hall's ends, over the cold aisle's line, open to the plenum
     nu = int(p["crah_units"])
     total_server_flow = 2 * n * ns * q_server
@@ -218,15 +264,243 @@ def air_cooled(**params) -> dict:
                  "max_steps": int(p["max_steps"]),
                  **({"end_time": end_time} if end_time else {}),
                  "porous": porous, "fans": fans, "coolers": coolers, "chips": chips},
-        "layout": {"kind": "air_cooled", "parameters": {k_: (list(map(list, v)) if k_ ==
-                                                              "server_fan_curve" else v)
-                                                         for k_, v in p.items()},
+        "layout": {"kind": kind, "parameters": {k_: (list(map(list, v)) if k_ ==
+                                                     "server_fan_curve" else v)
+                                                for k_, v in p.items()},
                    "it_power": it_power, "server_flow_estimate": q_server,
-                   "crah_flow": q_crah},
+                   "crah_flow": q_crah,
+                   **({"coolant_loop_pressure_drop": p["coolant_loop_pressure_drop"]}
+                      if liquid else {})},
     }
 
 
-BUILDERS = {"air_cooled": air_cooled}
+# Single-phase immersion: each tank a bath of dielectric liquid with the servers standing
+# on end in slots (a server's 8U height along the tank's length, its depth vertical).  The
+# pump feeds the liquid in through the tank's floor (a distributor) at the heat exchanger's
+# set return temperature ``supply_temperature`` under each server (a distributor); it
+# rises through the servers, pushed and by natural convection, and overflows at the
+# surface (the weir) to the external heat
+# exchanger and pump, whose loop adds ``loop_pressure_drop`` (Pa) to the tank's own.  The
+# pump's flow gives the design rise ``design_rise`` (K) across the tank at its power.
+# Chips keep compact models with immersion heat sinks (0.04 K/W GPU, 0.06 K/W CPU:
+# representative, liquid at a few mm/s rather than air at metres a second).  Fluids:
+# ``hydrocarbon_oil`` (a PAO) or ``fc40`` (an engineered fluorocarbon), properties and
+# sources in thermosim/materials.py.  The flow is laminar (server Reynolds numbers near
+# 100).  A server resists the slow viscous liquid mostly by friction in its heat sinks'
+# fin gaps: plane Poiseuille flow in gaps ``heat_sink_gap`` wide over the server's depth,
+# at the superficial velocity over ``server_porosity``, dp = 12 mu L u / (phi s^2), plus
+# the form loss ``server_loss_coefficient``.  The servers fill the tank (``margin`` (m) of
+# open liquid around them otherwise): gaps beside them are dead ends whose slow natural
+# convection against the through-flow keeps a coarse tank from settling.
+IMMERSION_DEFAULTS = dict(
+    tanks=4, servers_per_tank=4, server_units=8, server_depth=0.8, server_width=0.45,
+    gpus_per_server=8, gpu_power=700.0, cpus_per_server=2, cpu_power=350.0,
+    other_power=2000.0, gpu_resistance=0.04, gpu_junction_resistance=0.02,
+    gpu_limit=360.15, cpu_resistance=0.06, cpu_junction_resistance=0.03, cpu_limit=368.15,
+    server_loss_coefficient=36.0, heat_sink_gap=0.002, server_porosity=0.5,
+    fluid="hydrocarbon_oil", supply_temperature=303.15, design_rise=10.0, pump_flow=None,
+    loop_pressure_drop=50e3, floor_space=0.1, headspace=0.05, margin=0.0,
+    cell=0.05, turbulence="none", advection="upwind", tolerance=1e-4,
+    energy_tolerance=1e-3, max_steps=200000, precision="float64", name="immersion")
+
+
+def immersion(**params) -> dict:
+    """A row of single-phase immersion tanks (see :data:`IMMERSION_DEFAULTS` and the text
+    above it); the tanks sit side by side along x, a wall one cell thick between them.
+    Returns the case mapping."""
+    from .flow import Fluid
+
+    p = _parameters(IMMERSION_DEFAULTS, params)
+    nt, ns = int(p["tanks"]), int(p["servers_per_tank"])
+    cell = p["cell"]
+    slot = p["server_units"] * U
+    m = p["margin"]
+    tank_len = m + ns * slot + m
+    Ly = p["server_width"] + 2.0 * m
+    z_srv = p["floor_space"]
+    z_top_srv = z_srv + p["server_depth"]
+    Lz = z_top_srv + p["headspace"]
+    wall = cell
+    Lx = nt * tank_len + (nt - 1) * wall
+    liquid = Fluid.from_coolprop(p["fluid"], p["supply_temperature"])
+    rhoc = liquid.density * liquid.specific_heat
+    y0, y1 = m, m + p["server_width"]
+    blocks, porous, chips = [], [], []
+    chip_power = p["gpus_per_server"] * p["gpu_power"] + p["cpus_per_server"] * p["cpu_power"]
+    server_power = chip_power + p["other_power"]
+    it_power = nt * ns * server_power
+    q_pump = p["pump_flow"] or ns * server_power / (rhoc * p["design_rise"])
+    area = slot * p["server_width"]
+    c1 = 12.0 * liquid.viscosity * p["server_depth"] / (
+        p["server_porosity"] * p["heat_sink_gap"] ** 2 * area)     # Pa per m^3/s
+    for t in range(nt):
+        tank = f"T{t + 1:02d}"
+        xt = t * (tank_len + wall)
+        if t > 0:
+            blocks.append({"name": f"{tank}/wall", "material": "stainless_steel",
+                           **_box((xt - wall, 0.0, 0.0), (xt, Ly, Lz))})
+        xs0 = xt + m
+        for k in range(ns):
+            xa, xb = xs0 + k * slot, xs0 + (k + 1) * slot
+            srv = f"{tank}/S{k + 1}"
+            porous.append({"name": srv, "axis": "z",
+                           "loss_coefficient": p["server_loss_coefficient"],
+                           "pressure_drop": [c1, 0.0], "power": p["other_power"],
+                           **_box((xa, y0, z_srv), (xb, y1, z_top_srv))})
+            # the liquid rises through the server: CPUs low (first in the flow), GPUs above
+            mid = z_srv + 0.5 * p["server_depth"]
+            ng = int(p["gpus_per_server"])
+            cols = 2 if ng > 1 else 1
+            rows = max(1, math.ceil(ng / cols))
+            for g in range(ng):
+                ci, ri = g % cols, g // cols
+                gy = (y0 + (y1 - y0) * ci / cols, y0 + (y1 - y0) * (ci + 1) / cols)
+                gz = (mid + (z_top_srv - mid) * ri / rows,
+                      mid + (z_top_srv - mid) * (ri + 1) / rows)
+                chips.append(_chip(p, "gpu", f"{srv}/GPU{g + 1}", (xa, gy[0], gz[0]),
+                                   (xb, gy[1], gz[1])))
+            nc = int(p["cpus_per_server"])
+            for c in range(nc):
+                cy = (y0 + (y1 - y0) * c / nc, y0 + (y1 - y0) * (c + 1) / nc)
+                chips.append(_chip(p, "cpu", f"{srv}/CPU{c + 1}", (xa, cy[0], z_srv),
+                                   (xb, cy[1], mid)))
+        # the distributor: the floor is solid but under the servers, so the pumped liquid
+        # enters through them
+        xs1 = xs0 + ns * slot
+        for i, (lo, hi) in enumerate((((xt, 0.0), (xs0, Ly)), ((xs1, 0.0), (xt + tank_len, Ly)),
+                                      ((xs0, 0.0), (xs1, y0)), ((xs0, y1), (xs1, Ly)))):
+            if hi[0] - lo[0] > 1e-9 and hi[1] - lo[1] > 1e-9:
+                blocks.append({"name": f"{tank}/floor{i + 1}", "material": "stainless_steel",
+                               **_box((lo[0], lo[1], 0.0), (hi[0], hi[1], z_srv))})
+    # the floor's inflow velocity: each tank's flow over its servers' footprints
+    w_in = q_pump / (ns * slot * p["server_width"])
+    return {
+        "name": p["name"],
+        "domain": {"min": [0.0, 0.0, 0.0], "max": [Lx, Ly, Lz], "background": p["fluid"]},
+        "grid": {"max_cell": cell, "growth": 1.3},
+        "initial_temperature": p["supply_temperature"],
+        "solver": {"precision": p["precision"]},
+        "blocks": blocks,
+        "flow": {"fluid": p["fluid"], "reference_temperature": p["supply_temperature"],
+                 "gravity": [0.0, 0.0, -9.81], "turbulence": p["turbulence"],
+                 "advection": p["advection"], "tolerance": p["tolerance"],
+                 "energy_tolerance": p["energy_tolerance"], "max_steps": int(p["max_steps"]),
+                 "boundaries": {"z-": {"type": "inflow", "velocity": [0.0, 0.0, w_in],
+                                       "T": p["supply_temperature"]},
+                                "z+": {"type": "outflow"}},
+                 "porous": porous, "chips": chips},
+        "layout": {"kind": "immersion", "parameters": dict(p), "it_power": it_power,
+                   "pump_flow": q_pump, "tanks": nt,
+                   "loop_pressure_drop": p["loop_pressure_drop"]},
+    }
+
+
+# A resolved channel cold plate: copper, ``channels`` parallel rectangular channels between
+# fins under a lid, over a base whose lowest ``heater_thickness`` carries the chip's
+# ``power`` (a uniform flux, as a die's); the coolant enters through a polymer manifold
+# ``manifold_length`` long at ``inlet_temperature`` with ``flow`` (m^3/s, the whole
+# plate's) and leaves through another.  The sides are symmetry planes, so ``channels: 1``
+# is the unit cell of a wide plate.  Cells: ``cells_across`` per channel width across and
+# through the plate, ``cell_along`` (m) along the flow.  Defaults: a mini-channel plate in
+# the laminar regime (Re_Dh about 25), where the compact model's fully developed Nusselt
+# number holds over most of the length.
+COLD_PLATE_DEFAULTS = dict(
+    channels=1, channel_width=1.0e-3, channel_height=3.0e-3, fin_thickness=1.0e-3,
+    base_thickness=2.0e-3, heater_thickness=0.5e-3, lid_thickness=1.0e-3, length=0.04,
+    manifold_length=0.005, power=1.0, flow=4.0e-8, coolant="water",
+    inlet_temperature=303.15, material="copper", cells_across=4, cell_along=1.0e-3,
+    tolerance=1e-6, name="cold_plate")
+
+
+def cold_plate(**params) -> dict:
+    """A resolved channel cold plate (see :data:`COLD_PLATE_DEFAULTS` and the text above
+    it).  Returns the case mapping; its ``layout`` entry holds the compact model's
+    resistance from the same geometry (:func:`thermosim.components.plate_resistance`)."""
+    from .components import plate_resistance
+    from .flow import Fluid
+    from .materials import lookup
+
+    p = _parameters(COLD_PLATE_DEFAULTS, params)
+    n = int(p["channels"])
+    w, H, t = p["channel_width"], p["channel_height"], p["fin_thickness"]
+    tb, th, tl = p["base_thickness"], p["heater_thickness"], p["lid_thickness"]
+    L, Lm = p["length"], p["manifold_length"]
+    pitch = w + t
+    W = n * pitch
+    x0, x1 = Lm, Lm + L
+    z_ch, z_lid = tb, tb + H
+    Lz = z_lid + tl
+    mat = p["material"]
+    blocks = [
+        {"name": "heater", "material": mat, "power": p["power"], **_box((x0, 0, 0), (x1, W, th))},
+        {"name": "base", "material": mat, **_box((x0, 0, th), (x1, W, tb))},
+        {"name": "lid", "material": mat, **_box((x0, 0, z_lid), (x1, W, Lz))},
+    ]
+    # fins: half fins at the symmetry planes, whole ones between channels
+    edges = [(0.0, 0.5 * t)] + [((j + 1) * pitch - 0.5 * t, (j + 1) * pitch + 0.5 * t)
+                                for j in range(n - 1)] + [(W - 0.5 * t, W)]
+    for j, (a, b) in enumerate(edges):
+        blocks.append({"name": f"fin{j + 1}", "material": mat,
+                       **_box((x0, a, z_ch), (x1, b, z_lid))})
+    for side, (a, b) in (("in", (0.0, x0)), ("out", (x1, x1 + Lm))):
+        blocks.append({"name": f"manifold_{side}_low", "material": "manifold",
+                       **_box((a, 0, 0), (b, W, z_ch))})
+        blocks.append({"name": f"manifold_{side}_high", "material": "manifold",
+                       **_box((a, 0, z_lid), (b, W, Lz))})
+    liquid = Fluid.from_coolprop(p["coolant"], p["inlet_temperature"])
+    k = lookup(mat).conductivity[0]
+    compact = plate_resistance(n, w, H, t, tb, th, tl, L, k, liquid.conductivity)
+    u_in = p["flow"] / (W * H)
+    dx = w / int(p["cells_across"])
+    return {
+        "name": p["name"],
+        "domain": {"min": [0.0, 0.0, 0.0], "max": [x1 + Lm, W, Lz], "background": p["coolant"]},
+        "materials": {"manifold": {"k": 0.2, "rho": 1200.0, "cp": 1200.0}},
+        "grid": {"max_cell": [p["cell_along"], dx, dx], "growth": 1.2},
+        "initial_temperature": p["inlet_temperature"],
+        "blocks": blocks,
+        "flow": {"fluid": p["coolant"], "reference_temperature": p["inlet_temperature"],
+                 "gravity": [0.0, 0.0, 0.0], "tolerance": p["tolerance"],
+                 "boundaries": {"x-": {"type": "inflow", "velocity": [u_in, 0.0, 0.0],
+                                       "T": p["inlet_temperature"]},
+                                "x+": {"type": "outflow"},
+                                "y-": {"type": "slip"}, "y+": {"type": "slip"}}},
+        "layout": {"kind": "cold_plate", "parameters": dict(p),
+                   "compact": {**compact, "capacity_rate": liquid.density * p["flow"]
+                               * liquid.specific_heat}},
+    }
+
+
+def cold_plate_resistance(result) -> dict:
+    """The resolved plate's resistance from the case (the heated layer's mean temperature)
+    to the coolant inlet, (T_case - T_in) / P (K/W), beside the compact model's from the
+    same geometry (:func:`thermosim.components.plate_mean_rise` with the geometry's R and
+    axial conductance) and its two limits."""
+    import numpy as np
+
+    from .components import plate_mean_rise
+
+    case = result.problem.case
+    lay = case.layout
+    par = lay["parameters"]
+    names = [b.name for b in result.problem.blocks]
+    m = result.block_index == names.index("heater")
+    vol = result.grid.cell_volumes()
+    t_case = float((result.T[m] * vol[m]).sum() / vol[m].sum())
+    comp = lay["compact"]
+    P = par["power"]
+    R, C = comp["resistance"], comp["capacity_rate"]
+    r_res = (t_case - par["inlet_temperature"]) / P
+    r_cmp = plate_mean_rise(R, C, comp["axial_conductance"])
+    return {"case_temperature": t_case, "resolved": r_res, "compact": r_cmp,
+            "uniform_flux": plate_mean_rise(R, C, None),
+            "isothermal": 1.0 / (C * -np.expm1(-1.0 / (R * C))), "compact_R": R,
+            "capacity_rate": C, "axial_conductance": comp["axial_conductance"],
+            "error": r_res / r_cmp - 1.0}
+
+
+BUILDERS = {"air_cooled": air_cooled, "liquid_cooled": liquid_cooled, "immersion": immersion,
+            "cold_plate": cold_plate}
 
 
 def expand(data: dict, file: str | None = None) -> dict:

@@ -76,8 +76,43 @@ FLUIDS: dict[str, str] = {
 }
 
 
+# Liquids CoolProp does not hold, with constant properties (SI) and their sources: the
+# immersion-cooling fluids.  Properties near 25-40 degC; a tank's oil spans a few kelvin.
+#   hydrocarbon_oil: a low-viscosity synthetic hydrocarbon (polyalphaolefin, PAO 4 grade)
+#     of the kind single-phase immersion tanks use.  Density and kinematic viscosity at
+#     40 degC from ExxonMobil SpectraSyn 4 PAO's typical properties (820 kg/m^3 at 15.6 degC
+#     less 0.07 %/K; 19 cSt at 40 degC); conductivity, specific heat and expansion of a
+#     hydrocarbon oil from Incropera et al., Fundamentals of Heat and Mass Transfer, 7th ed.,
+#     Table A.5 (unused engine oil at 320 K: k 0.143 W/(m K), c_p 1,993 J/(kg K),
+#     beta 7.0e-4 1/K).
+#   fc40: an engineered fluorocarbon dielectric, 3M Fluorinert Electronic Liquid FC-40,
+#     product information (typical properties at 25 degC): density 1,855 kg/m^3, kinematic
+#     viscosity 2.2 cSt, specific heat 1,100 J/(kg K), conductivity 0.065 W/(m K),
+#     expansion 0.0012 1/K; boils at 165 degC (single-phase use).
+LIQUIDS: dict[str, dict] = {
+    "hydrocarbon_oil": dict(density=806.0, kinematic_viscosity=19.0e-6, conductivity=0.143,
+                            specific_heat=1993.0, expansion=7.0e-4,
+                            source="PAO 4 (ExxonMobil SpectraSyn 4: rho, nu at 40 degC); "
+                                   "k, c_p, beta: Incropera Table A.5, engine oil 320 K"),
+    "fc40": dict(density=1855.0, kinematic_viscosity=2.2e-6, conductivity=0.065,
+                 specific_heat=1100.0, expansion=1.2e-3,
+                 source="3M Fluorinert FC-40 product information, 25 degC"),
+}
+
+
+def fluid_names() -> list[str]:
+    """Every fluid a case may name: CoolProp's and the constant-property liquids."""
+    return sorted(set(FLUIDS) | set(LIQUIDS))
+
+
 def fluid(name: str, temperature: float = 300.0, pressure: float = 101325.0) -> Material:
-    """A still fluid at ``temperature`` (K) and ``pressure`` (Pa), properties from CoolProp."""
+    """A still fluid at ``temperature`` (K) and ``pressure`` (Pa), properties from CoolProp
+    (the constant-property liquids: their table's values)."""
+    if name in LIQUIDS:
+        d = LIQUIDS[name]
+        k = d["conductivity"]
+        return Material(name, (k, k, k), d["density"], d["specific_heat"], "fluid",
+                        d["source"])
     from CoolProp.CoolProp import PropsSI
 
     cp_name = FLUIDS[name]
@@ -95,11 +130,11 @@ def lookup(name: str, user: dict[str, Material] | None = None,
         return user[name]
     if name in SOLIDS:
         return SOLIDS[name]
-    if name in FLUIDS:
+    if name in FLUIDS or name in LIQUIDS:
         return fluid(name, temperature)
     if name == "void":
         return VOID
-    known = sorted(set(SOLIDS) | set(FLUIDS) | {"void"} | set(user or {}))
+    known = sorted(set(SOLIDS) | set(fluid_names()) | {"void"} | set(user or {}))
     raise CaseError(f"unknown material '{name}' (known: {', '.join(known)})")
 
 

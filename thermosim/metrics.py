@@ -1,6 +1,7 @@
 """What a rack-cooling run reports: chip temperatures against their limits, rack inlet
-temperatures against the ASHRAE classes, the Rack Cooling Index, where the heat goes, the
-pressure drops, the fans' operating points and hydraulic power, and the hotspots.
+temperatures against the ASHRAE classes, the Rack Cooling Index, where the heat goes (air
+or liquid), the coolant loop (flows, supply and return temperatures, pump hydraulic power),
+the pressure drops, the fans' operating points and hydraulic power, and the hotspots.
 
 Servers are the porous blocks named ``RACK/SERVER`` (what the layout builders make); their
 inlets are the rack's intakes.  Temperatures are reported in kelvin; the printed summary
@@ -18,6 +19,8 @@ Sources:
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 C0 = 273.15
 RECOMMENDED = (18.0 + C0, 27.0 + C0)
@@ -46,6 +49,81 @@ def ashrae_status(t: float, ashrae_class: str = "A1") -> str:
     return "allowable" if lo <= t <= hi else "out of range"
 
 
+def coolant_metrics(chips: list, case=None) -> dict:
+    """The liquid loop of cold-plated chips: per rack, the plates' flow (m^3/s), heat (W)
+    and mixed return temperature (K); for the coolant distribution unit (CDU), the supply
+    and return temperatures, flow and heat; the pump's hydraulic power (W): each plate's
+    flow times its pressure drop, plus the total flow times the rest of the loop's drop
+    (rack manifolds, hoses, the CDU's heat exchanger: ``loop_pressure_drop`` from the
+    layout, Pa).  Plates are fed in parallel from the manifold."""
+    plated = [c for c in chips if "coolant_flow" in c]
+    racks: dict[str, list] = {}
+    for c in plated:
+        racks.setdefault(c["name"].split("/")[0], []).append(c)
+
+    def loop(cs):
+        flow = sum(c["coolant_flow"] for c in cs)
+        heat = sum(c["heat_to_liquid"] for c in cs)
+        # mixing cups: flow-weighted (the coolant's properties are those of one fluid)
+        t_in = sum(c["coolant_flow"] * c["coolant_inlet_temperature"] for c in cs) / flow
+        t_out = sum(c["coolant_flow"] * c["coolant_outlet_temperature"] for c in cs) / flow
+        return flow, heat, t_in, t_out
+
+    layout = (getattr(case, "layout", None) or {}) if case is not None else {}
+    loop_dp = float(layout.get("coolant_loop_pressure_drop", 0.0))
+    if not plated:
+        return {"heat": 0.0, "flow": 0.0, "racks": [], "pump_hydraulic_power": 0.0}
+    flow, heat, t_in, t_out = loop(plated)
+    rows = []
+    for name, cs in racks.items():
+        f, q, ti, to = loop(cs)
+        rows.append({"name": name, "flow": f, "heat": q, "supply_temperature": ti,
+                     "return_temperature": to})
+    plates = sum(c["coolant_flow"] * c["plate_pressure_drop"] for c in plated)
+    return {"heat": heat, "flow": flow, "coolant": plated[0]["coolant"],
+            "supply_temperature": t_in, "return_temperature": t_out,
+            "max_outlet_temperature": max(c["coolant_outlet_temperature"] for c in plated),
+            "plates": len(plated), "loop_pressure_drop": loop_dp,
+            "plate_hydraulic_power": plates,
+            "pump_hydraulic_power": plates + flow * loop_dp, "racks": rows}
+
+
+def immersion_loop(result, power: float) -> dict:
+    """Immersed servers: every watt goes into the liquid, which the pumps feed in through
+    the tanks' inflow faces at the heat exchanger's return temperature and which leaves
+    over the weir (the outflow faces) for the heat exchanger.  Reports the loop's flow
+    (m^3/s), supply and return temperatures (K, the return from the enthalpy the outflow
+    carries), the heat it carries (W), and the pump: the flow times the tank's static
+    pressure drop (inflow faces minus outflow faces) plus the external loop's
+    ``loop_pressure_drop`` (Pa, from the layout)."""
+    p = result.problem
+    fl = p.fluid
+    layout = (getattr(p.case, "layout", None) or {}) if getattr(p, "case", None) else {}
+    g = p.grid
+    flow, t_sup = 0.0, float("nan")
+    for f, b in p.boundaries.items():
+        if b.kind == "inflow":
+            axis = ["x-", "x+", "y-", "y+", "z-", "z+"].index(f) // 2
+            vel = (result.u, result.v, result.w)[axis]
+            side = ["x-", "x+", "y-", "y+", "z-", "z+"].index(f) % 2
+            o = [a for a in range(3) if a != axis]
+            area = np.multiply.outer(g.spacing(o[0]), g.spacing(o[1]))
+            flow += abs(float((vel.take(-1 if side else 0, axis=axis) * area).sum()))
+            t_sup = b.temperature
+    out = sum(v for k, v in result.heat_flows.items() if "(outflow)" in k)
+    rhoc = fl.volumetric_heat_capacity
+    t_ret = p.reference_temperature + out / (rhoc * flow) if flow > 0 else float("nan")
+    dp_tank = result.pressure_drop() or 0.0
+    loop = float(layout.get("loop_pressure_drop", 0.0))
+    hyd = flow * (dp_tank + loop)
+    pump = {"name": "pumps", "flow": flow, "pressure_rise": dp_tank + loop,
+            "static_jump": dp_tank, "mode": "loop", "hydraulic_power": hyd}
+    return {"heat": power, "flow": flow, "coolant": fl.name, "racks": [], "plates": 0,
+            "supply_temperature": t_sup, "return_temperature": t_ret,
+            "heat_carried": out, "tank_pressure_drop": dp_tank, "loop_pressure_drop": loop,
+            "pump_hydraulic_power": hyd, "pumps": [pump] if flow > 0 else []}
+
+
 def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
     """The metrics of a flow result with components (see the module's text)."""
     comps = result.components
@@ -58,7 +136,10 @@ def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
     for s in servers:
         racks.setdefault(s["name"].split("/")[0], []).append(s)
     intakes = [s["inlet_temperature"] for s in servers]
-    rci_hi, rci_lo = rack_cooling_index(intakes, ashrae_class)
+    # ASHRAE's classes and the RCI are about air intakes: an immersed server's inlet is
+    # reported without them
+    air = result.problem.fluid.name == "air"
+    rci_hi, rci_lo = rack_cooling_index(intakes, ashrae_class) if air else (None, None)
     rack_rows = []
     for name, ss in racks.items():
         t_in = max(s["inlet_temperature"] for s in ss)
@@ -68,18 +149,26 @@ def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
                           "power": sum(s["power"] for s in ss) + sum(
                               c["power"] for c in chips if c["name"].split("/")[0] == name),
                           "flow": sum(s["flow"] for s in ss),
-                          "status": ashrae_status(t_in, ashrae_class)})
+                          "status": ashrae_status(t_in, ashrae_class) if air else
+                          f"in {result.problem.fluid.name}"})
     fan_rows = [{**f, "hydraulic_power": f["flow"] * f["pressure_rise"]} for f in fans]
-    server_fans = [f for f in fan_rows if f["name"].count("/") >= 2]
-    other_fans = [f for f in fan_rows if f["name"].count("/") < 2]
+    pumps = [f for f in fan_rows if f["name"].endswith("pump")]
+    server_fans = [f for f in fan_rows if f["name"].count("/") >= 2 and f not in pumps]
+    other_fans = [f for f in fan_rows if f["name"].count("/") < 2 and f not in pumps]
     removed = sum(c["heat_removed"] for c in coolers)
     power = result.total_power
+    liquid = coolant_metrics(chips, getattr(result.problem, "case", None))
+    if not air:
+        liquid = immersion_loop(result, power)
+        pumps = liquid.pop("pumps")
     hot = sorted(chips, key=lambda c: -c["junction_temperature"])[:hotspots]
     over = [c["name"] for c in chips if c["over_limit"]]
     out = {
         "it_power": power,
-        "heat_to_air": power,          # every source heats the air (no liquid path yet)
-        "heat_to_liquid": 0.0,
+        "heat_to_air": power - liquid["heat"],
+        "heat_to_liquid": liquid["heat"],
+        "coolant": liquid,
+        "pump_hydraulic_power": liquid["pump_hydraulic_power"],
         "heat_removed_by_coolers": removed,
         "energy_balance_error": abs(power - removed - sum(
             v for k, v in result.heat_flows.items() if not k.startswith("cooler")))
@@ -96,6 +185,7 @@ def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
         "fans": fan_rows,
         "server_fan_hydraulic_power": sum(f["hydraulic_power"] for f in server_fans),
         "unit_fan_hydraulic_power": sum(f["hydraulic_power"] for f in other_fans),
+        "pumps": pumps,
         "coolers": coolers,
         "hotspots": [{"name": c["name"], "kind": c["kind"],
                       "junction_temperature": c["junction_temperature"],
@@ -113,7 +203,14 @@ def format_metrics(m: dict) -> str:
     lines = [f"IT power       {m['it_power'] / 1e3:.2f} kW (to air {m['heat_to_air'] / 1e3:.2f}"
              f" kW, to liquid {m['heat_to_liquid'] / 1e3:.2f} kW); coolers remove "
              f"{m['heat_removed_by_coolers'] / 1e3:.3f} kW ({balance})"]
-    if m["racks"]:
+    if m["racks"] and m["rci_hi"] is None:
+        lines.append(f"server inlets  hottest {c(m['max_inlet_temperature'])} (immersed: "
+                     "no ASHRAE air class)")
+        for r in m["racks"]:
+            lines.append(f"  tank {r['name']:<8s} inlet max {c(r['max_inlet_temperature'])}, "
+                         f"{r['power'] / 1e3:.1f} kW, {r['flow'] * 6e4:.1f} L/min through "
+                         "its servers")
+    elif m["racks"]:
         lines.append(f"rack inlets    hottest {c(m['max_inlet_temperature'])}; RCI_HI "
                      f"{m['rci_hi']:.1f} %, RCI_LO {m['rci_lo']:.1f} % (ASHRAE "
                      f"{m['ashrae_class']})")
@@ -129,6 +226,16 @@ def format_metrics(m: dict) -> str:
             pos = ", ".join(f"{v:.2f}" for v in h["position"])
             lines.append(f"  hotspot {h['name']:<18s} {h['kind']:<4s} "
                          f"{c(h['junction_temperature'])} at ({pos}) m")
+    cl = m.get("coolant", {})
+    if cl.get("plates"):
+        lines.append(f"coolant        {cl['coolant']}, {cl['plates']} cold plates, "
+                     f"{cl['flow'] * 6e4:.1f} L/min; CDU supply {c(cl['supply_temperature'])}, "
+                     f"return {c(cl['return_temperature'])}; hottest plate outlet "
+                     f"{c(cl['max_outlet_temperature'])}; pump hydraulic power "
+                     f"{cl['pump_hydraulic_power']:.1f} W")
+        for r in cl["racks"]:
+            lines.append(f"  rack {r['name']:<8s} {r['heat'] / 1e3:.2f} kW to liquid, "
+                         f"{r['flow'] * 6e4:.1f} L/min, return {c(r['return_temperature'])}")
     if m["servers"]:
         s = m["servers"]
         lines.append(f"servers        {len(s)}; flow {min(x['flow'] for x in s):.3f}-"
@@ -138,12 +245,18 @@ def format_metrics(m: dict) -> str:
     for b in m["other_porous"]:
         lines.append(f"  {b['name']:<12s} flow {b['flow']:.3f} m^3/s, pressure drop "
                      f"{b['pressure_drop']:.2f} Pa")
-    if m["fans"]:
+    if m["pumps"]:
+        lines.append(f"liquid loop    {cl['coolant']} {cl['flow'] * 6e4:.1f} L/min, supply "
+                     f"{c(cl['supply_temperature'])}, return {c(cl['return_temperature'])}; "
+                     f"pumps {m['pump_hydraulic_power']:.1f} W hydraulic (tanks "
+                     f"{cl['tank_pressure_drop']:.1f} Pa + loop "
+                     f"{cl['loop_pressure_drop'] / 1e3:.0f} kPa)")
+    if any(f not in m["pumps"] for f in m["fans"]):
         lines.append(f"fans           hydraulic power: server fans "
                      f"{m['server_fan_hydraulic_power']:.1f} W, unit fans "
                      f"{m['unit_fan_hydraulic_power']:.1f} W")
         for f in m["fans"]:
-            if f["name"].count("/") < 2:
+            if f["name"].count("/") < 2 and f not in m["pumps"]:
                 lines.append(f"  {f['name']:<12s} {f['flow']:.3f} m^3/s at "
                              f"{f['pressure_rise']:.1f} Pa ({f['mode']})")
     for k in m["coolers"]:

@@ -37,7 +37,7 @@ import numpy as np
 from .case import Block, Boundary, Case
 from .errors import CaseError
 from .grid import Grid
-from .materials import FLUIDS, Material, fluid, lookup, make_material
+from .materials import Material, fluid, fluid_names, lookup, make_material
 
 BIG_R = 1e30          # resistance standing for "no heat path" (finite, so 0 * BIG_R is 0)
 SOLVED, VOID, FIXED = 0, 1, 2
@@ -108,9 +108,9 @@ def build_model(case: Case) -> ThermalModel:
     for name, spec in case.materials.items():
         try:
             if spec.fluid is not None:
-                if spec.fluid not in FLUIDS:
+                if spec.fluid not in fluid_names():
                     raise CaseError(f"unknown fluid '{spec.fluid}' (known: "
-                                    f"{', '.join(sorted(FLUIDS))})", f"materials.{name}.fluid")
+                                    f"{', '.join(fluid_names())})", f"materials.{name}.fluid")
                 m = fluid(spec.fluid, spec.T if spec.T is not None else T0, spec.p)
                 user[name] = Material(name, m.conductivity, m.density, m.specific_heat,
                                       "fluid", m.source)

@@ -234,10 +234,13 @@ def write_tree(g, data: dict) -> None:
         elif isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
             t = g.require_group(key)
             t.attrs["rows"] = len(v)
-            for col in v[0]:
+            cols = list(dict.fromkeys(c for x in v for c in x))   # rows may differ
+            for col in cols:
                 vals = [x.get(col) for x in v]
-                if all(isinstance(x, str) for x in vals):
-                    t.create_dataset(col, data=_strings(vals))
+                if all(isinstance(x, str) or x is None for x in vals) and \
+                        any(isinstance(x, str) for x in vals):
+                    t.create_dataset(col, data=_strings(["" if x is None else x
+                                                         for x in vals]))
                 elif all(isinstance(x, bool) for x in vals):
                     t.create_dataset(col, data=np.array(vals, bool))
                 else:

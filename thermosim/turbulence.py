@@ -271,7 +271,6 @@ class EddyViscosity:
         tr = (lambda x: x) if comp == 0 else (lambda x: x.transpose(perm))  # noqa: E731
         F = tr(self.s._fluid_host != 0)
         p = self.s.problem
-        n = self.s.shape
         noslip = np.zeros(F.shape, bool)
         noslip[1:-1, 1:-1, 1:-1] = tr(self.s._solid) if comp else self.s._solid
         for f, b in p.boundaries.items():

@@ -288,8 +288,13 @@ def render_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5
     iso = 0.5 * (vmin + vmax) if iso is None else float(iso)
     n = min(hotspots, len(names))
     hot = pos[0] - lo if n else 0.5 * ext
-    # the hot aisle beside the hottest chip: the side of its rack its air leaves from
-    y_hot = _hot_aisle_y(problem, pos[0] if n else None, lo, ext)
+    # the hot aisle beside the hottest chip: the side of its rack its air leaves from; in
+    # an immersion tank (servers upright, the liquid rising through them) the slice along
+    # the tank through that chip
+    tank = _upright_server(problem, pos[0] if n else None)
+    y_hot = (pos[0][1] - lo[1]) if tank else _hot_aisle_y(problem, pos[0] if n else None,
+                                                            lo, ext)
+    where = "through the tanks" if tank else "on the hot aisle"
     diag = float(np.linalg.norm(ext))
     font = _font_file()
     pl = pv.Plotter(off_screen=True, window_size=list(window_size))
@@ -332,7 +337,7 @@ def render_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5
             _set_font(sb.GetTitleTextProperty(), font)
             _set_font(sb.GetLabelTextProperty(), font)
         name = data.get("case_name") or "layout"
-        pl.add_text(f"{name}: temperature on the hot aisle (y = {y_hot + lo[1]:.2f} m) and "
+        pl.add_text(f"{name}: temperature {where} (y = {y_hot + lo[1]:.2f} m) and "
                     f"at z = {hot[2] + lo[2]:.2f} m\nisosurface {iso:.1f} K "
                     f"({iso - 273.15:.1f} \N{DEGREE SIGN}C), the {n} hottest chips "
                     "(junction) labelled; grey solids, blue porous", position="upper_edge",
@@ -347,6 +352,18 @@ def render_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5
     return {"png": png_path, "iso": iso,
             "hotspots": [{"name": names[k], "junction_temperature": float(tj[k])}
                          for k in range(n)]}
+
+
+def _upright_server(problem, chip) -> bool:
+    """Whether the server holding the chip at ``chip`` has its through-flow vertical (an
+    immersion tank's)."""
+    if chip is None:
+        return False
+    for b in problem.get("porous") or []:
+        bmin, bmax = np.asarray(b["min"], float), np.asarray(b["max"], float)
+        if "/" in b["name"] and np.all(chip >= bmin - 1e-9) and np.all(chip <= bmax + 1e-9):
+            return b.get("axis") == 2
+    return False
 
 
 def _hot_aisle_y(problem, chip, lo, ext) -> float:
