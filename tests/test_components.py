@@ -366,6 +366,28 @@ def test_air_cooled_layout_builds_runs_and_reports(tmp_path):
     assert [h["name"] for h in info["hotspots"]] == [h["name"] for h in m["hotspots"]]
 
 
+def test_overhead_supply_mirrors_the_raised_floor():
+    """``supply: overhead``: the plenum over a ceiling, the CRAH fans blowing up into it and
+    their air coming down through the ceiling's diffusers over the cold aisle, the plenum's
+    only way out (2 %: in a transient some leaks through the CRAH column's blocked sides,
+    about dt grad(psi); the steady quick hall, meshes/air_cooled_overhead_quick.yaml, puts
+    6.887 m^3/s through the tiles against 2 x 3.443 from the fans)."""
+    d, c, p = _small_hall(supply="overhead")
+    tiles = next(b for b in p.porous if b.name == "tiles")
+    assert tiles.lower[2] == pytest.approx(3.0) and tiles.upper[2] == pytest.approx(3.25)
+    crah = [f for f in p.fans if f.name.startswith("CRAH")]
+    assert all(f.direction == 1 and f.position < 3.0 for f in crah)
+    assert all(b.lower[2] >= 0.0 for b in p.porous if "/" in b.name)    # servers on the floor
+    r = FlowSolver(p, advection="upwind").run(steady=False, end_time=0.3)
+    m = r.metrics()
+    t = next(b for b in m["other_porous"] if b["name"] == "tiles")
+    assert t["flow"] == pytest.approx(2 * d["layout"]["crah_flow"], rel=0.02)
+    i, j, k = (r.grid.index_range(a, tiles.lower[a], tiles.upper[a]) for a in range(3))
+    assert r.w[slice(*i), slice(*j), k[0]].max() < 0                    # all downwards
+    with pytest.raises(CaseError, match="supply is raised_floor or overhead"):
+        _small_hall(supply="ducted")
+
+
 def test_layout_yaml_expands_and_names_bad_parameters(tmp_path):
     from thermosim.case import load_case
 

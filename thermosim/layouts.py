@@ -9,7 +9,10 @@ air_cooled`` and the builder's parameters is expanded by :func:`expand` when it 
 The hall (x along the rows, y across them, z up; metres):
 
 - a raised floor: a supply plenum ``plenum_height`` deep under a floor slab one cell thick,
-  perforated tiles (porous, free-area ratio ``tile_free_area``) along the cold aisle;
+  perforated tiles (porous, free-area ratio ``tile_free_area``) along the cold aisle; or,
+  with ``supply: overhead``, the same plenum over a ceiling with diffusers (the tiles) over
+  the cold aisle, the racks on the room's floor and the CRAH units drawing return air in
+  at their foot and blowing it up into the ceiling plenum;
 - two rows of racks facing the cold aisle, hot aisles behind them against the walls;
 - each rack a stack of servers (porous blocks, front to back, sideways blocked) with a fan
   plane on their front face (a fan curve), the unused rack space blanked (solid);
@@ -38,7 +41,8 @@ AIR_DEFAULTS = dict(
     gpu_limit=360.15, cpu_resistance=0.10, cpu_junction_resistance=0.03,
     cpu_limit=368.15, server_loss_coefficient=36.0,
     server_fan_curve=((0.0, 500.0), (0.8, 250.0), (1.6, 0.0)),
-    supply_temperature=293.15, crah_units=2, crah_flow=None, crah_oversupply=1.15,
+    supply_temperature=293.15, supply="raised_floor", crah_units=2, crah_flow=None,
+    crah_oversupply=1.15,
     crah_loss_coefficient=5.0, tile_free_area=0.56, cold_aisle_width=1.2,
     hot_aisle_width=1.0, plenum_height=0.6, room_height=3.0, end_space=1.4, cell=0.1,
     turbulence="lvel", advection="upwind", air_changes=0.0, tolerance=1e-4, energy_tolerance=1e-3,
@@ -137,10 +141,22 @@ def _hall(p: dict, kind: str) -> dict:
     sh = p["server_units"] * U
     ns = int(p["servers_per_rack"])
     cell = p["cell"]
-    # z levels
-    z_floor = p["plenum_height"]
-    z_room = z_floor + cell                      # the floor slab is one cell thick
-    z_top = z_room + p["room_height"]
+    # z levels: the supply plenum under a floor slab (raised floor) or over a ceiling
+    # (overhead: the same plenum, slab, tiles and CRAH column mirrored to the top); each
+    # slab one cell thick
+    overhead = p["supply"] == "overhead"
+    if p["supply"] not in ("raised_floor", "overhead"):
+        from .errors import CaseError
+
+        raise CaseError(f"supply is raised_floor or overhead, not '{p['supply']}'")
+    if overhead:
+        z_room = 0.0
+        z_slab = (p["room_height"], p["room_height"] + cell)
+        z_top = z_slab[1] + p["plenum_height"]
+    else:
+        z_slab = (p["plenum_height"], p["plenum_height"] + cell)
+        z_room = z_slab[1]
+        z_top = z_room + p["room_height"]
     z_srv = z_room + cell                        # a one-cell plinth under the servers
     z_rack = z_room + p["rack_height"]
     if z_srv + ns * sh > z_rack + 1e-9:
@@ -218,17 +234,28 @@ def _hall(p: dict, kind: str) -> dict:
         end = k % 2
         xa, xb = (0.2, 0.2 + cw) if end == 0 else (Lx - 0.2 - cw, Lx - 0.2)
         span = (yC0 - 0.4, yC1 + 0.4)
-        z_hi = z_room + 2.0
         name = f"CRAH{k + 1}"
         crah_boxes.append(((xa, span[0]), (xb, span[1])))
+        if overhead:
+            # return air enters the column's foot, 0.4 m over the floor, crosses the coil
+            # and is blown up into the ceiling plenum
+            z_lo, z_hi = 0.4, z_slab[1]
+            fan_z, direction = z_slab[0] - 0.3, 1
+            coil = (z_lo + cell, z_lo + 2 * cell)
+        else:
+            # return air enters the column's top, 2 m over the floor, and is blown down
+            z_lo, z_hi = z_slab[0], z_room + 2.0
+            fan_z, direction = z_room + 0.3, -1
+            coil = (z_hi - 2 * cell, z_hi - cell)
         porous.append({"name": name, "axis": "z", "loss_coefficient": p["crah_loss_coefficient"],
-                       **_box((xa, span[0], z_floor), (xb, span[1], z_hi))})
-        fans.append({"name": f"{name}/fan", "axis": "z", "position": z_room + 0.3,
-                     "direction": -1, "flow": q_crah,
-                     **_box((xa, span[0], z_floor), (xb, span[1], z_hi))})
+                       **_box((xa, span[0], z_lo), (xb, span[1], z_hi))})
+        fans.append({"name": f"{name}/fan", "axis": "z", "position": fan_z,
+                     "direction": direction, "flow": q_crah,
+                     **_box((xa, span[0], z_lo), (xb, span[1], z_hi))})
         coolers.append({"name": f"{name}/coil", "temperature": p["supply_temperature"],
-                        **_box((xa, span[0], z_hi - 2 * cell), (xb, span[1], z_hi - cell))})
-    # the floor slab, less the tiles (the cold aisle over the racks' span) and the CRAHs
+                        **_box((xa, span[0], coil[0]), (xb, span[1], coil[1]))})
+    # the floor (or ceiling) slab, less the tiles (over the cold aisle along the racks'
+    # span) and the CRAHs
     tile = ((x0, yC0), (x1, yC1))
     holes = [tile] + crah_boxes
     xs = sorted({0.0, Lx, *[h[0][0] for h in holes], *[h[1][0] for h in holes]})
@@ -240,10 +267,11 @@ def _hall(p: dict, kind: str) -> dict:
             if any(h[0][0] <= cx <= h[1][0] and h[0][1] <= cy <= h[1][1] for h in holes):
                 continue
             k += 1
-            blocks.append({"name": f"floor{k}", "material": "steel",
-                           **_box((xs[i], ys[j], z_floor), (xs[i + 1], ys[j + 1], z_room))})
+            blocks.append({"name": f"{'ceiling' if overhead else 'floor'}{k}",
+                           "material": "steel",
+                           **_box((xs[i], ys[j], z_slab[0]), (xs[i + 1], ys[j + 1], z_slab[1]))})
     porous.append({"name": "tiles", "axis": "z", "free_area": p["tile_free_area"],
-                   **_box((x0, yC0, z_floor), (x1, yC1, z_room))})
+                   **_box((x0, yC0, z_slab[0]), (x1, yC1, z_slab[1]))})
     T_s = p["supply_temperature"]
     # A steady march by default (with upwind momentum advection the hall settles: the quick
     # mesh in about 9,000 steps); air_changes > 0 asks for a transient over that many hall
