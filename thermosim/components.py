@@ -160,8 +160,11 @@ def plate_mean_rise(resistance: float, capacity_rate: float,
     if axial_conductance is None or axial_conductance <= 0:
         return R + 0.5 / C
     N, b = 1.0 / (R * C), float(axial_conductance) / C
+    if b * N > 1e8:               # isothermal to round-off (and the roots lose digits)
+        return 1.0 / (C * -math.expm1(-N))
     disc = math.sqrt((b * N) ** 2 + 4.0 * b * N)
-    r1, r2 = (-b * N + disc) / (2 * b), (-b * N - disc) / (2 * b)   # r1 > 0 > r2
+    # r1 > 0 > r2; r1 in the form without cancellation (r1 r2 = -N / b)
+    r1, r2 = 2.0 * N / (b * N + disc), (-b * N - disc) / (2 * b)
     # theta = 1/N + A' exp(r1 (x - 1)) + B exp(r2 x): both exponentials at most 1
     e1, e2 = math.exp(-r1), math.exp(r2)
     m = np.array([[(N + r1) * e1, N + r2], [N + r1, (N + r2) * e2]])
@@ -171,7 +174,9 @@ def plate_mean_rise(resistance: float, capacity_rate: float,
     theta = 1.0 / N + A * i1 + B * i2
     # F = integral of N theta: mean of F = N (1 / (2 N) + A' m1 + B m2), m the means of the
     # exponentials' integrals from 0
-    m1 = (i1 - e1) / r1                   # mean over x of (exp(r1 (x-1)) - exp(-r1)) / r1
+    # mean over x of (exp(r1 (x-1)) - exp(-r1)) / r1, = (1 - (1 + r1) e^-r1) / r1^2 (a
+    # series where that cancels: a plate conducting far better than its coolant carries)
+    m1 = (i1 - e1) / r1 if r1 > 1e-4 else 0.5 - r1 / 3.0 + r1 * r1 / 8.0
     m2 = (i2 - 1.0) / r2
     F = 0.5 + N * (A * m1 + B * m2)
     return (F + theta) / C
@@ -193,7 +198,7 @@ class ColdPlate:
     :func:`plate_mean_rise`, between ``R + 1 / (2 m c_p)`` (no axial conduction) and the
     isothermal case's ``1 / (eps m c_p)``; the two meet when R m c_p >> 1, as for cold
     plates at their rated flows.  The resolved plate of :func:`thermosim.layouts.cold_plate`
-    checks it (``thermosim validate --suite flow --case cold_plate``)."""
+    checks it (``thermosim validate --suite flow --case cold_plate_compact``)."""
 
     resistance: float
     flow: float
@@ -203,6 +208,13 @@ class ColdPlate:
     density: float = 0.0
     specific_heat: float = 0.0
     axial_conductance: Optional[float] = None
+
+    def __post_init__(self):
+        for k in ("resistance", "flow", "density", "specific_heat"):
+            v = getattr(self, k)
+            if not (math.isfinite(v) and v > 0):
+                raise CaseError(f"cold plate: {k} must be positive, got {v} (density and "
+                                "specific_heat: the coolant's, at its inlet temperature)")
 
     @property
     def capacity_rate(self) -> float:
@@ -266,8 +278,9 @@ def plate_resistance(channels: int, channel_width: float, channel_height: float,
 
     - convection: h = Nu_T k / D_h, fully developed (:func:`duct_nusselt`), over each
       channel's floor and, through the fins, its two sides and its lid: fin efficiency
-      tanh(m H_c) / (m H_c), m = sqrt(2 h / (k t)), the fin's length corrected by half the
-      lid's span (H_c = H + w / 2; Incropera section 3.6.4's corrected length);
+      tanh(m H_c) / (m H_c), m = sqrt(2 h / (k t)), the fin lengthened by half the lid's
+      span to carry the lid's share (H_c = H + w / 2: a modelling choice in the spirit of
+      Incropera section 3.6.4's corrected length L + t / 2 for an active tip);
     - conduction across the base from the heated layer's mean (a layer with uniform heating
       over an adiabatic face is t / 3 warmer on average than its top);
     - and the axial conductance k A / L of base, fins and lid (for :func:`plate_mean_rise`)."""

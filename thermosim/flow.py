@@ -1734,8 +1734,11 @@ class FlowSolver:
         power = self._power_in
         if self._plate is not None:
             # the power put into the fluid: cold-plated chips give it only their air share
+            # (all of the power if that is none: plates alone, in a fluid they cool)
             idx, g, gt = self._plate
-            power += max(float(be.xp.sum(gt - g * self.T.reshape(-1)[idx])), 0.0)
+            power += abs(float(be.xp.sum(gt - g * self.T.reshape(-1)[idx])))
+            if power <= 0.0:
+                power = sum(c.power for c in p.chips)
         return float(be.xp.sum(be.xp.abs(self._Q) * self._stored_weight)) / max(power, 1e-300)
 
     def _energy_settled(self, ru: float, tolerance: float) -> bool:
@@ -1974,6 +1977,13 @@ def problem_from_case(case) -> FlowProblem:
                             liquid = Fluid.from_coolprop(cp.coolant, cp.inlet_temperature)
                         except CaseError as e:
                             raise CaseError(f"cold_plate.coolant: {e.reason}") from None
+                        except ValueError as e:            # CoolProp: out of its range
+                            raise CaseError(f"cold_plate: no properties of '{cp.coolant}' at "
+                                            f"{cp.inlet_temperature:g} K (kelvin?): "
+                                            f"{str(e).splitlines()[0]}") from None
+                        if liquid.density < 100.0:
+                            raise CaseError(f"cold_plate.coolant: '{cp.coolant}' is not a "
+                                            f"liquid at {cp.inlet_temperature:g} K")
                         plate = ColdPlate(cp.resistance, cp.flow, cp.inlet_temperature,
                                           cp.coolant, cp.pressure_drop, liquid.density,
                                           liquid.specific_heat, cp.axial_conductance)

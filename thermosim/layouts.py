@@ -308,8 +308,9 @@ def _hall(p: dict, kind: str) -> dict:
 # set return temperature ``supply_temperature`` under each server (a distributor); it
 # rises through the servers, pushed and by natural convection, and overflows at the
 # surface (the weir) to the external heat
-# exchanger and pump, whose loop adds ``loop_pressure_drop`` (Pa) to the tank's own.  The
-# pump's flow gives the design rise ``design_rise`` (K) across the tank at its power.
+# exchanger and pump, whose loop adds ``loop_pressure_drop`` (Pa) to the tank's own.  Each
+# tank's pump flow (``pump_flow``, m^3/s per tank; default: the flow that gives the design
+# rise ``design_rise`` (K) across the tank at its power).
 # Chips keep compact models with immersion heat sinks (0.04 K/W GPU, 0.06 K/W CPU:
 # representative, liquid at a few mm/s rather than air at metres a second).  Fluids:
 # ``hydrocarbon_oil`` (a PAO) or ``fc40`` (an engineered fluorocarbon), properties and

@@ -96,24 +96,38 @@ def immersion_loop(result, power: float) -> dict:
     carries), the heat it carries (W), and the pump: the flow times the tank's static
     pressure drop (inflow faces minus outflow faces) plus the external loop's
     ``loop_pressure_drop`` (Pa, from the layout)."""
+    from .flow import FACES
+
     p = result.problem
     fl = p.fluid
     layout = (getattr(p.case, "layout", None) or {}) if getattr(p, "case", None) else {}
     g = p.grid
-    flow, t_sup = 0.0, float("nan")
+    flow, t_flow = 0.0, 0.0
+    pressure = {"inflow": [0.0, 0.0], "outflow": [0.0, 0.0]}    # sum of p A, sum of A
     for f, b in p.boundaries.items():
+        if b.kind not in pressure:
+            continue
+        axis, side = FACES.index(f) // 2, FACES.index(f) % 2
+        vel = (result.u, result.v, result.w)[axis]
+        o = [a for a in range(3) if a != axis]
+        area = np.multiply.outer(g.spacing(o[0]), g.spacing(o[1]))
+        # open faces only (a tank's floor is partly solid): the area-weighted mean pressure
+        area = area * result.fluid.take(-1 if side else 0, axis=axis)
+        pf = result.phi.take(-1 if side else 0, axis=axis) * fl.density
+        pressure[b.kind][0] += float((pf * area).sum())
+        pressure[b.kind][1] += float(area.sum())
         if b.kind == "inflow":
-            axis = ["x-", "x+", "y-", "y+", "z-", "z+"].index(f) // 2
-            vel = (result.u, result.v, result.w)[axis]
-            side = ["x-", "x+", "y-", "y+", "z-", "z+"].index(f) % 2
-            o = [a for a in range(3) if a != axis]
-            area = np.multiply.outer(g.spacing(o[0]), g.spacing(o[1]))
-            flow += abs(float((vel.take(-1 if side else 0, axis=axis) * area).sum()))
-            t_sup = b.temperature
-    out = sum(v for k, v in result.heat_flows.items() if "(outflow)" in k)
+            q = abs(float((vel.take(-1 if side else 0, axis=axis) * area).sum()))
+            flow += q
+            t_flow += q * b.temperature
+    t_sup = t_flow / flow if flow > 0 else float("nan")
+    # the heat the liquid carries out: what leaves through the weirs less what came in
+    # (the datum cancels: the flow conserves mass)
+    out = sum(v for k, v in result.heat_flows.items() if "(outflow)" in k or "(inflow)" in k)
     rhoc = fl.volumetric_heat_capacity
-    t_ret = p.reference_temperature + out / (rhoc * flow) if flow > 0 else float("nan")
-    dp_tank = result.pressure_drop() or 0.0
+    t_ret = t_sup + out / (rhoc * flow) if flow > 0 else float("nan")
+    mean = {k: v[0] / v[1] if v[1] > 0 else 0.0 for k, v in pressure.items()}
+    dp_tank = mean["inflow"] - mean["outflow"]
     loop = float(layout.get("loop_pressure_drop", 0.0))
     hyd = flow * (dp_tank + loop)
     pump = {"name": "pumps", "flow": flow, "pressure_rise": dp_tank + loop,
@@ -138,7 +152,9 @@ def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
     intakes = [s["inlet_temperature"] for s in servers]
     # ASHRAE's classes and the RCI are about air intakes: an immersed server's inlet is
     # reported without them
-    air = result.problem.fluid.name == "air"
+    from .materials import LIQUIDS
+
+    air = result.problem.fluid.name not in LIQUIDS and result.problem.fluid.density < 100.0
     rci_hi, rci_lo = rack_cooling_index(intakes, ashrae_class) if air else (None, None)
     rack_rows = []
     for name, ss in racks.items():
@@ -152,9 +168,9 @@ def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
                           "status": ashrae_status(t_in, ashrae_class) if air else
                           f"in {result.problem.fluid.name}"})
     fan_rows = [{**f, "hydraulic_power": f["flow"] * f["pressure_rise"]} for f in fans]
-    pumps = [f for f in fan_rows if f["name"].endswith("pump")]
-    server_fans = [f for f in fan_rows if f["name"].count("/") >= 2 and f not in pumps]
-    other_fans = [f for f in fan_rows if f["name"].count("/") < 2 and f not in pumps]
+    pumps = []
+    server_fans = [f for f in fan_rows if f["name"].count("/") >= 2]
+    other_fans = [f for f in fan_rows if f["name"].count("/") < 2]
     removed = sum(c["heat_removed"] for c in coolers)
     power = result.total_power
     liquid = coolant_metrics(chips, getattr(result.problem, "case", None))

@@ -241,7 +241,8 @@ class EddyViscosity:
         self.nut[...] = nut * self.fluid
         # the wall functions' rate of the step just taken (gathered by add_momentum) bounds
         # the coming one
-        self.wall_rate, self._wall_rate_next = self._wall_rate_next, 0.0
+        # (gathered on the device: one host read a step, not one per wall set)
+        self.wall_rate, self._wall_rate_next = float(self._wall_rate_next), 0.0
         # explicit stability: the eddy viscosity and conductivity add their rates
         # (momentum and energy are separate equations: the larger of their two rates, the
         # eddy conductivity's, not their sum)
@@ -329,7 +330,7 @@ class EddyViscosity:
             / h[0][0:n0 + 1].reshape(-1, 1, 1)
         term = (fx[1:] - fx[:-1]) / d[0][fi].reshape(-1, 1, 1)
         Nl = None
-        rate = 0.0
+        rate = None
         for ax, (both, walls) in geo.items():
             nn = A.shape[ax] - 2
             if Nl is None:
@@ -356,7 +357,8 @@ class EddyViscosity:
                 extra = (wall_viscosity_ratio(xp.abs(du) * half / self.nu, xp=xp) - 1.0) \
                     * self.nu
                 flat[idx] += extra * du / half
-                rate = max(rate, float(xp.max(extra / (half * half))))
+                r = xp.max(extra / (half * half))
+                rate = r if rate is None else xp.maximum(rate, r)
             cells = [slice(None)] * 3
             up, dn = list(cells), list(cells)
             up[ax], dn[ax] = slice(1, None), slice(0, -1)
@@ -366,4 +368,5 @@ class EddyViscosity:
         M = tr(mask)
         O = tr(out)
         O[fi, 1:-1, 1:-1] += term * M[fi, 1:-1, 1:-1]
-        self._wall_rate_next = max(self._wall_rate_next, 2.0 * rate)
+        if rate is not None:
+            self._wall_rate_next = xp.maximum(self._wall_rate_next, 2.0 * rate)
