@@ -388,6 +388,31 @@ def test_overhead_supply_mirrors_the_raised_floor():
         _small_hall(supply="ducted")
 
 
+def test_server_fan_speed_follows_the_fan_laws():
+    """``server_fan_speed`` s scales the air-cooled server's fan curve by the fan laws
+    (flow x s, pressure x s^2), so the operating point through the same server moves in
+    proportion (flow x s) and its hydraulic power goes with s^3; ``null`` takes the speed
+    for the air-side heat: (2 kW other + the plated chips' air share) / 8.3 kW = 0.249."""
+    from thermosim.layouts import AIR_DEFAULTS, liquid_cooled, server_operating_flow
+
+    full = liquid_cooled(racks_per_row=1, cell=0.2, server_fan_speed=1.0)
+    half = liquid_cooled(racks_per_row=1, cell=0.2)
+    auto = liquid_cooled(racks_per_row=1, cell=0.2, server_fan_speed=None)
+    q1, q2 = (d["layout"]["server_flow_estimate"] for d in (full, half))
+    assert q2 == pytest.approx(0.5 * q1, rel=1e-6)
+    curve = [tuple(c) for c in half["flow"]["fans"][0]["curve"]]
+    assert curve == [(q * 0.5, dp * 0.25) for q, dp in AIR_DEFAULTS["server_fan_curve"]]
+    area = 0.6 * 8 * 0.04445
+    dp = [36.0 * 1.2 * (q / area) ** 2 / 2 for q in (q1, q2)]
+    assert q2 * dp[1] == pytest.approx(q1 * dp[0] / 8, rel=1e-5)
+    share = (2000 + 8 * 700 * 0.02 / 2.02 + 2 * 350 * 0.03 / 2.03) / 8300
+    assert auto["layout"]["parameters"]["server_fan_speed"] == pytest.approx(share)
+    assert server_operating_flow(auto["flow"]["fans"][0]["curve"], 36.0, area) == \
+        pytest.approx(share * q1, rel=1e-6)
+    with pytest.raises(CaseError, match="server_fan_speed"):
+        liquid_cooled(racks_per_row=1, cell=0.2, server_fan_speed=0.0)
+
+
 def test_layout_yaml_expands_and_names_bad_parameters(tmp_path):
     from thermosim.case import load_case
 

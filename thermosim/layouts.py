@@ -40,7 +40,7 @@ AIR_DEFAULTS = dict(
     cpu_power=350.0, other_power=2000.0, gpu_resistance=0.05, gpu_junction_resistance=0.02,
     gpu_limit=360.15, cpu_resistance=0.10, cpu_junction_resistance=0.03,
     cpu_limit=368.15, server_loss_coefficient=36.0,
-    server_fan_curve=((0.0, 500.0), (0.8, 250.0), (1.6, 0.0)),
+    server_fan_curve=((0.0, 500.0), (0.8, 250.0), (1.6, 0.0)), server_fan_speed=1.0,
     supply_temperature=293.15, supply="raised_floor", crah_units=2, crah_flow=None,
     crah_oversupply=1.15,
     crah_loss_coefficient=5.0, tile_free_area=0.56, cold_aisle_width=1.2,
@@ -79,16 +79,16 @@ def server_operating_flow(curve, loss: float, area: float, density: float = 1.2)
 # The same hall with direct-to-chip liquid cooling: cold plates on every GPU and CPU fed in
 # parallel from rack manifolds by a CDU, the rest of each server's power (memory, network,
 # storage, power conversion) still to air.  With the chips' heat gone to the liquid the
-# server fans run at half speed (fan laws: flow x 1/2, pressure x 1/4), so the CRAH flow
-# follows.  Plate figures are representative of today's GPU cold plates (about 0.02 K/W
-# case to coolant at 1.5 L/min, 15 kPa), not one vendor's data; the air path of a plated
-# chip (its plate's exposed surfaces, the board around the package) is 2 K/W.  The loop's
-# other losses (rack manifolds, hoses, quick disconnects, the CDU's heat exchanger):
-# 100 kPa at the design flow.  The secondary loop runs 25 % propylene glycol at a 30 degC
-# supply (within ASHRAE's W32 facility-water class with a few kelvin of CDU approach).
+# server fans slow down: by the fan laws the curve's flow scales with the speed and its
+# pressure with its square, so the operating point through the same server flows in
+# proportion and the fans' power goes with the cube (the CRAH flow follows).
+# ``server_fan_speed: null`` sets the speed to the airflow the air-side heat needs at the
+# air-cooled server's air rise, speed = (air-side heat) / (server power) (a plated chip's
+# air share estimated as R_plate / (R_plate + R_air)): 0.25 here.  The default is 0.5,
+# twice that airflow: at 0.25 the quick hall's room air (a quarter of the air-cooled
+# flow, buoyant plumes over the racks) did not settle in 22,000 steps.
 LIQUID_DEFAULTS = dict(
-    AIR_DEFAULTS, name="liquid_cooled",
-    server_fan_curve=((0.0, 125.0), (0.4, 62.5), (0.8, 0.0)),
+    AIR_DEFAULTS, name="liquid_cooled", server_fan_speed=0.5,
     gpu_resistance=2.0, cpu_resistance=2.0,
     coolant="propylene_glycol_25", cdu_supply_temperature=303.15,
     gpu_plate_resistance=0.02, gpu_plate_flow=1.5 / 6e4, gpu_plate_pressure_drop=15e3,
@@ -177,7 +177,22 @@ def _hall(p: dict, kind: str) -> dict:
     blocks, porous, fans, coolers, chips = [], [], [], [], []
     it_power = 0.0
     server_area = W * sh
-    q_server = server_operating_flow(p["server_fan_curve"], p["server_loss_coefficient"],
+    speed = p["server_fan_speed"]
+    if speed is None:
+        server = p["gpus_per_server"] * p["gpu_power"] + p["cpus_per_server"] * p["cpu_power"]
+        to_air = p["other_power"] + sum(
+            p[f"{k}s_per_server"] * p[f"{k}_power"] * (
+                p[f"{k}_plate_resistance"] / (p[f"{k}_plate_resistance"] + p[f"{k}_resistance"])
+                if liquid else 1.0) for k in ("gpu", "cpu"))
+        speed = to_air / (server + p["other_power"])
+    if not 0.0 < speed <= 2.0:
+        from .errors import CaseError
+
+        raise CaseError(f"server_fan_speed is a fraction of the rated speed in (0, 2], "
+                        f"not {speed}")
+    p["server_fan_speed"] = speed
+    fan_curve = tuple((q * speed, dp * speed * speed) for q, dp in p["server_fan_curve"])
+    q_server = server_operating_flow(fan_curve, p["server_loss_coefficient"],
                                      server_area, rho)
     for row, (yb, yf, direction) in (("A", (yA0, yA1, -1)), ("B", (yB1, yB0, 1))):
         y_lo, y_hi = min(yb, yf), max(yb, yf)
@@ -200,7 +215,7 @@ def _hall(p: dict, kind: str) -> dict:
                                "power": p["other_power"], **_box((xa, y_lo, za), (xb, y_hi, zb))})
                 fans.append({"name": f"{srv}/fans", "axis": "y", "position": yf,
                              "direction": direction,
-                             "curve": [list(c) for c in p["server_fan_curve"]],
+                             "curve": [list(c) for c in fan_curve],
                              **_box((xa, y_lo, za), (xb, y_hi, zb))})
                 it_power += chip_power + p["other_power"]
                 # GPUs in the rear half (air reaches them after the CPUs), CPUs in front
