@@ -49,3 +49,24 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     r = ns["result"]
     assert r.max_temperature == pytest.approx(325.6, abs=0.5)
     assert (tmp_path / "chip.h5").exists()
+
+
+def test_readme_sweep_file_loads(tmp_path):
+    """The README's sweep file is a valid study: 3 supply temperatures x 3 climates."""
+    from thermosim.study import load_sweep
+
+    (text,) = [b for b in _blocks("yaml") if b.startswith("# study.yaml")]
+    f = tmp_path / "study.yaml"
+    f.write_text(text)
+    spec = load_sweep(f)
+    assert len(spec["points"]) == 9 and spec["workers"] == 2
+    supplies = {d["supply_temperature"] for _, d, _ in spec["points"]}
+    climates = {e["climate"] for _, _, e in spec["points"]}
+    assert supplies == {298.15, 303.15, 308.15}
+    assert climates == {"miami", "greensboro", "sand_point"}
+
+
+def test_readme_main_command_is_the_comparison():
+    """The quick start's first command installs and writes the comparison report."""
+    first = _blocks("bash")[0]
+    assert "pip install -e ." in first and "thermosim compare -o compare_report" in first

@@ -1,4 +1,4 @@
-"""Command-line interface: ``thermosim run | view | validate | bench``."""
+"""Command-line interface: ``thermosim run | view | validate | bench | compare | sweep``."""
 
 from __future__ import annotations
 
@@ -146,6 +146,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     from .checkpoint import Checkpointer
     from .flow import FlowSolver, problem_from_case
     from .model import _check_memory
+    from .study import steady_time_left
 
     problem = problem_from_case(c)
     _check_memory(problem.grid, c.source_file)
@@ -172,17 +173,8 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
             return
         el = time.perf_counter() - t0
         if steady:
-            worst = max(ru, rt)
-            left = ""
-            hist = solver.stats.history
-            if len(hist) > 20 and worst > 0:
-                # residuals fall roughly exponentially: extrapolate the recent rate
-                s0, _, a, b = hist[-20]
-                r0 = max(a, b)
-                if r0 > worst:
-                    rate = math.log(r0 / worst) / (step - s0)
-                    steps_left = math.log(worst / spec.tolerance) / rate
-                    left = f"  about {el / max(step - steps0, 1) * steps_left:.0f} s left"
+            s = steady_time_left(solver, step, max(ru, rt), spec.tolerance, el, steps0)
+            left = f"  about {s:.0f} s left" if s is not None else ""
             console.print(f"  step {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "
                           f"{rt:.2e} (temperature), target {spec.tolerance:.0e}{left}")
         else:
@@ -317,6 +309,99 @@ def bench(cases, sizes, backend, steps, precision, json_file):
         from .atomic import atomic_write_text
 
         atomic_write_text(json_file, json.dumps(report, indent=2))
+
+
+def _plant(plant_file, climate):
+    """The energy model's parameters: a YAML mapping (``--plant``), then ``--climate``."""
+    from .energy import Plant
+    from .study import read_mapping
+
+    data = read_mapping(plant_file, "energy-model parameters") if plant_file else {}
+    if climate:
+        data["climate"] = climate
+    return Plant.from_mapping(data, plant_file or "energy")
+
+
+@main.command()
+@click.argument("cases", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="compare_report", show_default=True,
+              type=click.Path(file_okay=False), help="report folder to write")
+@BACKEND
+@click.option("--climate", help="climate of the headline figures: a shipped name "
+              "(miami, greensboro, sand_point) or an EPW/TMY3/TMY2 file [default: greensboro]")
+@click.option("--plant", "plant_file", type=click.Path(dir_okay=False),
+              help="YAML of energy-model parameters (thermosim/energy.py, Plant)")
+@click.option("--sensitivity", is_flag=True,
+              help="also re-run every layout at other supply temperatures, rack densities "
+              "and chip powers (a new set of runs per value)")
+@click.option("--fresh", is_flag=True, help="run every case again (by default runs of the "
+              "same case kept in .OUTPUT.cache from an earlier or interrupted comparison "
+              "are used)")
+def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
+    """Run the air-cooled, liquid-cooled and immersion layouts at the same IT load and write
+    a report folder (Markdown and HTML, energy table, savings, plots, hotspot pictures,
+    HDF5).  CASES default to the shipped quick meshes (air_cooled_quick,
+    liquid_cooled_quick, immersion_quick)."""
+    from rich.console import Console
+
+    from .compare import compare as run_compare
+
+    console = Console(stderr=True, soft_wrap=True)
+    plant = _plant(plant_file, climate)
+    t0 = time.perf_counter()
+    res = run_compare(list(cases) or None, output, backend, plant, sensitivity=sensitivity,
+                      log=lambda s: console.print(s, highlight=False), fresh=fresh)
+    for r in res["records"]:
+        e = r["energy"]
+        a = e["annual_kwh"]
+        click.echo(f"{r['kind']:14s} PUE {e['pue']:.3f}  facility {a['facility'] / 1e3:8.1f} MWh"
+                   f"  cooling+server fans {a['cooling_with_server_fans'] / 1e3:7.1f} MWh"
+                   f"  non-IT {a['non_it'] / 1e3:7.1f} MWh")
+    click.echo(res["verdict"])
+    click.echo(f"report        {Path(res['out']) / 'report.md'} (and report.html), "
+               f"{time.perf_counter() - t0:.0f} s")
+
+
+@main.command()
+@click.argument("sweep_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(file_okay=False),
+              help="results folder [default: SWEEP_NAME next to the sweep file]")
+@click.option("--scheduler", help="address of a Dask scheduler (tcp://host:8786): run the "
+              "points there instead of in local processes")
+@click.option("--workers", type=int, help="local processes (default: the sweep's, or one a "
+              "core)")
+def sweep(sweep_file, output, scheduler, workers):
+    """Run every point of SWEEP_FILE (a grid or list of values over case fields); points
+    finished before (in the results folder) are not rerun.  Writes results.csv and
+    results.h5."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeElapsedColumn, TimeRemainingColumn
+
+    from .study import load_sweep, run_sweep
+
+    console = Console(stderr=True, soft_wrap=True)
+    spec = load_sweep(sweep_file)
+    out = Path(output) if output else Path(sweep_file).with_name(spec["name"])
+    console.print(f"[bold]thermosim sweep[/] {sweep_file}: {len(spec['points'])} points "
+                  f"of {spec['base']}  ->  {out}"
+                  + (f"  (Dask at {scheduler})" if scheduler else ""), highlight=False)
+    with Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task("points", total=len(spec["points"]))
+
+        def progress(done, total):
+            bar.update(task, completed=done, total=total)
+
+        rows = run_sweep(spec, out, scheduler, workers, progress,
+                         log=lambda s: console.print(s, highlight=False))
+    bad = [r for r in rows if r.get("status") != "ok"]
+    click.echo(f"{len(rows) - len(bad)} of {len(rows)} points done; table "
+               f"{out / 'results.csv'} and {out / 'results.h5'}")
+    for r in bad:
+        click.echo(f"  point {r['point']}: {r.get('error')}")
+    sys.exit(1 if bad else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,384 @@
+"""Running cases for studies: one point (a case mapping, perhaps varied) to a row of
+results, and ``thermosim sweep`` (a grid or list of values over any case field, run in
+parallel locally or on a Dask cluster, resumable, one table in CSV and HDF5).
+
+A sweep file::
+
+    case: air_cooled_quick.yaml      # the base case: a path (relative to this file) or a
+                                     # case shipped with thermosim (air_cooled_quick, ...)
+    grid:                            # every combination (or ``list:``, one mapping a point)
+      supply_temperature: [291.15, 295.15, 299.15]
+      gpu_power: [500.0, 700.0]
+    energy: {climate: greensboro}    # the facility energy model's parameters (thermosim.energy)
+    workers: 2                       # local processes (default: one a core, at most the points)
+    backend: cpu                     # auto | cpu | gpu
+
+Keys are dotted paths into the case file (``blocks[2].power``, ``powers.die``,
+``flow.tolerance``) or into the energy model (``energy.climate``).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import CaseError
+
+_KEY = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _path_parts(key: str) -> list:
+    parts = []
+    for name, index in _KEY.findall(key):
+        parts.append(int(index) if index else name)
+    if not parts or "".join(str(p) for p in parts) == "":
+        raise CaseError(f"'{key}' is not a dotted key (a.b[2].c)")
+    return parts
+
+
+def set_field(data: dict, key: str, value, where: str = "sweep") -> None:
+    """Set ``key`` (a dotted path with [i] indices) in the nested mapping ``data``; missing
+    mapping keys are added (``powers.die`` where the case has no ``powers`` yet: the case's
+    own checks then judge the result), a missing list item is an error."""
+    parts = _path_parts(key)
+    node = data
+    for i, p in enumerate(parts[:-1]):
+        if isinstance(node, dict) and isinstance(p, str) and p not in node:
+            node[p] = {}
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            raise CaseError(f"{where}: {key}: " + (f"no item {p}" if isinstance(p, int) else
+                                                   f"the case has no '{p}' here")) from None
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise CaseError(f"{where}: {key}: no item {last}")
+    elif not isinstance(node, dict):
+        raise CaseError(f"{where}: {key}: '{parts[-2]}' is not a mapping")
+    node[last] = value
+
+
+def point_key(case: dict, energy: dict) -> str:
+    """A stable name for a point: the hash of its case and energy parameters."""
+    text = json.dumps({"case": case, "energy": energy}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def steady_time_left(solver, step, worst, tolerance, elapsed, steps0=0):
+    """Seconds a steady flow run still needs, extrapolating the residuals' recent
+    exponential fall (None until there is a fall to extrapolate)."""
+    hist = solver.stats.history
+    if len(hist) <= 20 or worst <= 0:
+        return None
+    s0, _, a, b = hist[-20]
+    r0 = max(a, b)
+    if r0 <= worst or step <= s0:
+        return None
+    rate = math.log(r0 / worst) / (step - s0)
+    steps_left = max(math.log(worst / tolerance), 0.0) / rate
+    return elapsed / max(step - steps0, 1) * steps_left
+
+
+def simulate(case, backend: str = "auto", log=None, quiet_every: int = 1000,
+             unsteady_ok: bool = False):
+    """Solve a :class:`~thermosim.case.Case` (flow or conduction) and return its result;
+    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run.  A steady flow run
+    that does not settle within its ``max_steps`` raises, unless ``unsteady_ok``: then its
+    last step is the result (``stats.converged`` False)."""
+    from .errors import SolverError
+
+    from .flow import FlowSolver, problem_from_case
+    from .model import build_model
+    from .simulation import preflight, solve
+
+    if case.flow is None:
+        model = build_model(case)
+        preflight(model)
+        return solve(model, backend)
+    spec = case.flow
+    dtype = np.float32 if case.solver.precision == "float32" else np.float64
+    solver = FlowSolver(problem_from_case(case), backend, dtype, cfl=spec.cfl,
+                        diffusion=spec.diffusion, advection=spec.advection)
+
+    t0 = time.perf_counter()
+
+    def progress(step, t, ru, rt):
+        if log is not None and step % quiet_every == 0:
+            left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
+                                    time.perf_counter() - t0, 0)
+            log(f"  {case.name}: step {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
+                f"(temperature) of {spec.tolerance:.0e}" +
+                (f", about {left:.0f} s left" if left is not None else ""))
+
+    try:
+        return solver.run(steady=spec.end_time is None, end_time=spec.end_time,
+                          tolerance=spec.tolerance, max_steps=spec.max_steps,
+                          progress=progress, energy_tolerance=spec.energy_tolerance)
+    except SolverError as e:
+        if unsteady_ok and str(e).startswith("no steady state"):
+            if log is not None:
+                log(f"  {case.name}: {str(e).split(':')[0]}: its last step taken")
+            return solver.result()
+        raise
+
+
+def summarize(result, case, plant_data: dict | None = None) -> dict:
+    """A flat row of a run's results: temperatures (K), powers (W), and for rack layouts
+    the facility energy (kWh a year, PUE) under ``plant_data``."""
+    row = {"max_temperature": float(result.hotspot()["T"] if case.flow is not None
+                                    else result.max_temperature),
+           "energy_balance_error": float(result.energy_balance_error)}
+    if case.flow is not None:
+        row["steps"] = int(result.stats.steps)
+        row["converged"] = bool(result.stats.converged)
+    layout = case.layout or {}
+    if case.flow is not None and layout.get("kind") in ("air_cooled", "liquid_cooled",
+                                                        "immersion"):
+        from .energy import Plant, facility_energy
+
+        m = result.metrics()
+        e = facility_energy(m, layout, Plant.from_mapping(plant_data))
+        row.update({
+            "layout": layout["kind"], "it_power": m["it_power"],
+            "heat_to_air": m["heat_to_air"], "heat_to_liquid": m["heat_to_liquid"],
+            "max_junction_temperature": max((c["junction_temperature"] for c in m["chips"]),
+                                            default=float("nan")),
+            "max_inlet_temperature": m["max_inlet_temperature"],
+            "server_fan_hydraulic_power": m["server_fan_hydraulic_power"],
+            "pump_hydraulic_power": m["pump_hydraulic_power"],
+            "climate": e["climate"], "pue": e["pue"], "tue": e["tue"],
+            **{f"{k}_kwh": v for k, v in e["annual_kwh"].items()}})
+    return row
+
+
+def run_point(case_data: dict, energy: dict, backend: str = "cpu", file: str | None = None,
+              threads: int | None = None, log=None, unsteady_ok: bool = False) -> dict:
+    """One sweep point, in whatever process runs it: the row of :func:`summarize`, or
+    ``{"error": ...}`` for a point whose case is invalid or whose run failed."""
+    if threads:
+        try:
+            import numba
+
+            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        except Exception:        # noqa: BLE001 (threads are a hint)
+            pass
+    from .case import Case
+    from .errors import ThermosimError
+
+    t0 = time.perf_counter()
+    try:
+        case = Case.from_dict(copy.deepcopy(case_data), file)
+        row = summarize(simulate(case, backend, log, unsteady_ok=unsteady_ok), case, energy)
+        row["status"] = "ok"
+    except ThermosimError as e:
+        row = {"status": "error", "error": str(e)}
+    except Exception as e:       # noqa: BLE001 (one failed point must not end a long sweep)
+        row = {"status": "error", "error": f"{type(e).__name__}: {e}"}
+    row["wall_time"] = time.perf_counter() - t0
+    return row
+
+
+# -- the sweep file ---------------------------------------------------------------------
+
+def _shipped_case(name: str) -> Path | None:
+    from .cases import HERE
+
+    p = HERE / (name if name.endswith(".yaml") else f"{name}.yaml")
+    return p if p.exists() else None
+
+
+def read_mapping(path, what: str) -> dict:
+    """A YAML file that must hold a mapping (``what`` says of what); one-line errors."""
+    file = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except OSError as e:
+        raise CaseError(f"cannot read the file ({e.strerror})", None, file) from None
+    except yaml.YAMLError as e:
+        raise CaseError(f"malformed YAML: {getattr(e, 'problem', None) or e}", None,
+                        file) from None
+    if not isinstance(data, dict):
+        raise CaseError(f"a mapping of {what}", None, file)
+    return data
+
+
+def load_sweep(path) -> dict:
+    """Read and check a sweep file; returns the base case mapping, the points (list of
+    {key: value}), the energy parameters and the options."""
+    path = Path(path)
+    file = str(path)
+    spec = read_mapping(path, "sweep keys (case, grid or list, energy, workers)")
+    unknown = set(spec) - {"case", "grid", "list", "energy", "workers", "backend", "name"}
+    if unknown:
+        raise CaseError(f"unknown key(s) {', '.join(sorted(unknown))} (known: case, grid, "
+                        "list, energy, workers, backend, name)", None, file)
+    if "case" not in spec:
+        raise CaseError("the base case is missing", "case", file)
+    base_path = path.parent / str(spec["case"])
+    if not base_path.exists():
+        base_path = _shipped_case(str(spec["case"]))
+        if base_path is None:
+            raise CaseError(f"no file '{spec['case']}' (beside the sweep) and no shipped "
+                            "case of that name", "case", file)
+    base = yaml.safe_load(base_path.read_text())
+    if ("grid" in spec) == ("list" in spec):
+        raise CaseError("give either grid (every combination) or list (the points)",
+                        None, file)
+    if "grid" in spec:
+        grid = spec["grid"]
+        if not isinstance(grid, dict) or not grid or not all(
+                isinstance(v, list) and v for v in grid.values()):
+            raise CaseError("a mapping of keys to non-empty lists of values", "grid", file)
+        keys = list(grid)
+        points = [{}]
+        for k in keys:
+            points = [{**p, k: v} for p in points for v in grid[k]]
+    else:
+        points = spec["list"]
+        if not isinstance(points, list) or not points or not all(
+                isinstance(p, dict) for p in points):
+            raise CaseError("a list of mappings, one a point", "list", file)
+    energy = spec.get("energy") or {}
+    if not isinstance(energy, dict):
+        raise CaseError("a mapping of energy-model parameters", "energy", file)
+    cases = []
+    for i, pt in enumerate(points):
+        data = copy.deepcopy(base)
+        en = dict(energy)
+        for k, v in pt.items():
+            if str(k).startswith("energy."):
+                en[str(k)[len("energy."):]] = v
+            else:
+                set_field(data, str(k), v, f"{file}: {'grid' if 'grid' in spec else 'list'}"
+                                           f"[{i}]")
+        cases.append((pt, data, en))
+    # every point's case and energy parameters checked before anything runs
+    from .case import Case
+    from .energy import Plant
+
+    for i, (pt, data, en) in enumerate(cases):
+        where = ", ".join(f"{k}={v}" for k, v in pt.items())
+        try:
+            Case.from_dict(copy.deepcopy(data), str(base_path))
+            Plant.from_mapping(en, f"{file}: energy")
+        except CaseError as e:
+            raise CaseError(f"point {i} ({where}): {e}") from None
+    workers = spec.get("workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise CaseError("a positive whole number of processes", "workers", file)
+    backend = spec.get("backend", "cpu")
+    if backend not in ("auto", "cpu", "gpu"):
+        raise CaseError("auto, cpu or gpu", "backend", file)
+    return {"name": spec.get("name", path.stem), "base": str(base_path), "points": cases,
+            "workers": workers, "backend": backend}
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    first = ["point", "key"]
+    seen = []
+    for r in rows:
+        for k in r:
+            if k not in seen and k not in first:
+                seen.append(k)
+    return first + seen
+
+
+def write_table(rows: list[dict], csv_path: Path, h5_path: Path) -> None:
+    """The sweep's table as CSV and as HDF5 (one dataset a column, attributes for units),
+    each written to a temporary name and renamed."""
+    import h5py
+
+    cols = _columns(rows)
+    tmp = csv_path.with_name(csv_path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in cols})
+    os.replace(tmp, csv_path)
+    tmp = h5_path.with_name(h5_path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["points"] = len(rows)
+        for k in cols:
+            vals = [r.get(k) for r in rows]
+            if all(isinstance(v, (bool, np.bool_)) for v in vals if v is not None):
+                f[k] = np.array([bool(v) for v in vals])
+            elif all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                     for v in vals if v is not None):
+                f[k] = np.array([float("nan") if v is None else float(v) for v in vals])
+            else:
+                f[k] = np.array(["" if v is None else str(v) for v in vals], dtype="S")
+    os.replace(tmp, h5_path)
+
+
+def run_sweep(spec: dict, out: Path, scheduler: str | None = None, workers: int | None = None,
+              progress=None, log=None) -> list[dict]:
+    """Run every point not already finished in ``out`` (``out/points/KEY.json``), locally
+    in processes or on the Dask cluster at ``scheduler``; write ``out/results.csv`` and
+    ``out/results.h5``.  ``progress(done, total)`` after each point."""
+    out = Path(out)
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    points = spec["points"]
+    keys = [point_key(d, e) for _, d, e in points]
+    todo = [i for i, k in enumerate(keys) if not (out / "points" / f"{k}.json").exists()]
+    done = len(points) - len(todo)
+    if log and done:
+        log(f"{done} of {len(points)} points finished before: not rerun")
+    if progress:
+        progress(done, len(points))
+
+    def finish(i, row):
+        nonlocal done
+        row = {"point": i, "key": keys[i], **points[i][0], **row}
+        f = out / "points" / f"{keys[i]}.json"
+        tmp = f.with_name(f.name + ".tmp")
+        tmp.write_text(json.dumps(row, default=float))
+        os.replace(tmp, f)
+        done += 1
+        if progress:
+            progress(done, len(points))
+        if log and row.get("status") != "ok":
+            log(f"point {i}: {row.get('error')}")
+
+    backend = spec["backend"]
+    file = spec["base"]
+    if todo and scheduler:
+        from distributed import Client, as_completed
+
+        with Client(scheduler) as client:
+            futs = {client.submit(run_point, points[i][1], points[i][2], backend, file,
+                                  1, pure=False): i for i in todo}
+            for fut in as_completed(futs):
+                finish(futs[fut], fut.result())
+    elif todo:
+        n = workers or spec["workers"] or min(os.cpu_count() or 1, len(todo))
+        n = max(1, min(n, len(todo)))
+        threads = max(1, (os.cpu_count() or 1) // n)
+        if n == 1:
+            for i in todo:
+                finish(i, run_point(points[i][1], points[i][2], backend, file, threads))
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+
+            # spawned workers, each with its share of the cores (Numba's threads in
+            # processes that share cores slow each other many times over)
+            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+                futs = {pool.submit(run_point, points[i][1], points[i][2], backend, file,
+                                    threads): i for i in todo}
+                for fut in done_first(futs):
+                    finish(futs[fut], fut.result())
+    rows = [json.loads((out / "points" / f"{k}.json").read_text()) for k in keys]
+    write_table(rows, out / "results.csv", out / "results.h5")
+    return rows
