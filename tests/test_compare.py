@@ -121,3 +121,10 @@ def test_compare_mistakes_are_one_line(tmp_path):
     assert not (tmp_path / "rep").exists() and not (tmp_path / "x").exists()
     with pytest.raises(CaseError, match="one air_cooled layout"):
         compare([str(MESHES / "immersion_quick.yaml")], tmp_path / "y", "cpu")
+    # an existing folder that is not an earlier report is never replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("x")
+    r = CliRunner().invoke(main, ["compare", "-o", str(mine)])
+    assert r.exit_code == 2 and "is not a report of thermosim compare" in r.output
+    assert (mine / "thesis.tex").read_text() == "x"

@@ -42,14 +42,27 @@ def test_wet_bulb_is_psychrometric():
 
 
 def test_epw_file_is_read(tmp_path):
-    """An EnergyPlus weather file gives its hours' dry bulb; a broken one one line."""
+    """An EnergyPlus weather file gives its hours' dry bulb, its missing values (99.9 degC,
+    999999 Pa) interpolated from the neighbouring hours; a broken or short one is one
+    line naming the file."""
     head = ["LOCATION,Testville,XX,USA,TMY3,000000,0,0,0,0"] + ["X"] * 7
-    rows = [f"1999,1,1,{h + 1},0,?,{20 + h % 5:.1f},{10.0:.1f},50,101325" + ",0" * 25
-            for h in range(48)]
+
+    def row(h, db, p=101325):
+        return f"1999,1,1,{h % 24 + 1},0,?,{db:.1f},10.0,50,{p}" + ",0" * 25
+
+    rows = [row(h, 20 + h % 5) for h in range(8760)]
+    rows[3] = row(3, 99.9)
+    rows[7] = row(7, 22.0, 999999)
     f = tmp_path / "t.epw"
     f.write_text("\n".join(head + rows) + "\n")
     c = load(str(f))
-    assert c.hours == 48 and c.dry_bulb[3] - C0 == pytest.approx(23.0)
+    assert c.hours == 8760 and c.dry_bulb[2] - C0 == pytest.approx(22.0)
+    assert c.dry_bulb[3] - C0 == pytest.approx(23.0)          # between 22 and 24 degC
+    assert c.wet_bulb[7] == pytest.approx(c.wet_bulb[7 + 5], abs=1e-6)  # same air, 5 h on
+    short = tmp_path / "short.epw"
+    short.write_text("\n".join(head + rows[:48]) + "\n")
+    with pytest.raises(CaseError, match="short.epw: 48 hours"):
+        load(str(short))
     bad = tmp_path / "bad.epw"
     bad.write_text("nothing\n")
     with pytest.raises(CaseError, match="bad.epw"):
@@ -183,3 +196,7 @@ def test_plant_parameters_are_checked():
         Plant.from_mapping({"server_fan_efficiency": 1.5})
     with pytest.raises(CaseError, match="a number"):
         Plant.from_mapping({"tower_approach": "warm"})
+    for bad in ({"leakage_doubling": 0}, {"chilled_water_rise": 0}, {"hours": 0},
+                {"leakage_fraction": 20}, {"leakage_reference_temperature": 85}):
+        with pytest.raises(CaseError, match="out of range"):
+            Plant.from_mapping(bad)

@@ -71,13 +71,32 @@ def test_sweep_resumes_without_rerunning_finished_points(tmp_path, monkeypatch):
 
     with pytest.raises(KeyboardInterrupt):
         study.run_sweep(spec, tmp_path / "out", progress=interrupt)
-    assert len(calls) == 1 and len(list((tmp_path / "out" / "points").glob("*.json"))) == 1
+    assert len(calls) == 1 and len(list((tmp_path / "out" / "runs").glob("*.json"))) == 1
     rows = study.run_sweep(spec, tmp_path / "out")
     assert len(calls) == 3
     assert [r["status"] for r in rows] == ["ok"] * 3
     _linear(rows)
     study.run_sweep(spec, tmp_path / "out")        # all done: nothing runs
     assert len(calls) == 3
+
+
+def test_interrupted_parallel_sweep_keeps_what_finished(tmp_path):
+    """Ctrl-C in a sweep of two processes ends it at once (queued points cancelled); the
+    next call runs what is left and the table is whole."""
+    f = _sweep(tmp_path, f"grid: {{powers.die: {POWERS + [900.0]}}}\nworkers: 2\n")
+    spec = study.load_sweep(f)
+
+    def interrupt(done, total):
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        study.run_sweep(spec, tmp_path / "out", progress=interrupt)
+    kept = len(list((tmp_path / "out" / "runs").glob("*.json")))
+    assert 1 <= kept < 4
+    rows = study.run_sweep(spec, tmp_path / "out")
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    _linear(rows[:3])
 
 
 def test_sweep_on_a_local_dask_cluster_matches_local_processes(tmp_path):
@@ -127,6 +146,8 @@ def test_sweep_of_a_rack_layout_tabulates_its_energy(tmp_path):
                  "grid: {energy.climate: [miami, sand_point]}\n")
     rows = study.run_sweep(study.load_sweep(f), tmp_path / "out")
     assert [r["status"] for r in rows] == ["ok", "ok"]
+    # one case, two plants: one run, the energy of each climate from its metrics
+    assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 1
     miami, sand = rows
     assert miami["layout"] == "immersion" and miami["climate"] == "miami"
     assert miami["it_power"] == pytest.approx(66400.0)

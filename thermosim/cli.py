@@ -384,9 +384,9 @@ def sweep(sweep_file, output, scheduler, workers):
     spec = load_sweep(sweep_file)
     out = Path(output) if output else Path(sweep_file).with_name(spec["name"])
     console.print(f"[bold]thermosim sweep[/] {sweep_file}: {len(spec['points'])} points "
-                  f"of {spec['base']}  ->  {out}"
+                  f"of {spec['base']}  ->  {out}  (progress: distinct runs)"
                   + (f"  (Dask at {scheduler})" if scheduler else ""), highlight=False)
-    with Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+    with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                   console=console) as bar:
         task = bar.add_task("points", total=len(spec["points"]))

@@ -33,6 +33,7 @@ from .errors import CaseError
 
 DATA = Path(__file__).parent / "data" / "climates"
 C0 = 273.15
+HOURS = 8760
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,39 @@ def shipped() -> list[str]:
     return sorted(p.stem for p in DATA.glob("*.csv"))
 
 
+def _fill(values, bad) -> np.ndarray:
+    """Missing hours (``bad``) interpolated from their neighbours in time."""
+    v = np.asarray(values, float)
+    ok = ~bad
+    if not ok.any():
+        raise ValueError("every hour is missing")
+    if bad.any():
+        h = np.arange(len(v))
+        v[bad] = np.interp(h[bad], h[ok], v[ok])
+    return v
+
+
 def _wet_bulb(dry_bulb_c, dew_point_c, pressure_pa) -> np.ndarray:
+    """Psychrometric wet bulb (K); weather files' missing-value markers (99.9 degC,
+    999999 Pa and the like) are interpolated over first."""
     from CoolProp.HumidAirProp import HAPropsSI
 
-    tdb = np.asarray(dry_bulb_c, float) + C0
-    tdp = np.minimum(np.asarray(dew_point_c, float) + C0, tdb)
+    db = np.asarray(dry_bulb_c, float)
+    dp = np.asarray(dew_point_c, float)
     p = np.asarray(pressure_pa, float)
-    return np.array([HAPropsSI("B", "T", a, "P", c, "D", b) for a, b, c in zip(tdb, tdp, p)])
+    db = _fill(db, (db < -90) | (db > 70))
+    dp = _fill(dp, (dp < -90) | (dp > 70))
+    p = _fill(p, (p < 5e4) | (p > 1.2e5))
+    tdb = db + C0
+    tdp = np.minimum(dp + C0, tdb)
+    out = np.empty(len(tdb))
+    for i, (a, b, c) in enumerate(zip(tdb, tdp, p)):
+        try:
+            out[i] = HAPropsSI("B", "T", a, "P", c, "D", b)
+        except ValueError as e:
+            raise ValueError(f"hour {i + 1}: no wet bulb for dry bulb {a - C0:.1f} degC, dew "
+                             f"point {b - C0:.1f} degC, {c:.0f} Pa ({e})") from None
+    return out
 
 
 def _read_tmy3(path: Path):
@@ -83,6 +110,8 @@ def _read_tmy2(path: Path):
     head = lines[0].split()
     db, dp, p = [], [], []
     for ln in lines[1:]:
+        if not ln.strip():
+            continue
         db.append(int(ln[67:71]) / 10.0)
         dp.append(int(ln[73:77]) / 10.0)
         p.append(100.0 * int(ln[84:88]))
@@ -109,10 +138,15 @@ def convert(path, out=None, name: str | None = None) -> Climate:
         source, db, dp, p = reader(path)
     except (OSError, ValueError, KeyError, IndexError) as e:
         raise CaseError(f"{path}: not a readable EPW, TMY3 or TMY2 weather file ({e})")
-    if len(db) < 24:
-        raise CaseError(f"{path}: {len(db)} hours of weather; a climate needs a year")
-    wb = _wet_bulb(db, dp, p)
-    clim = Climate(name or path.stem, source, np.asarray(db, float) + C0, wb)
+    if len(db) < HOURS:
+        raise CaseError(f"{path}: {len(db)} hours of weather; a climate needs a year "
+                        f"({HOURS} hours)")
+    try:
+        wb = _wet_bulb(db, dp, p)
+    except ValueError as e:
+        raise CaseError(f"{path}: {e}") from None
+    db = _fill(db, (np.asarray(db) < -90) | (np.asarray(db) > 70))
+    clim = Climate(name or path.stem, source, db + C0, wb)
     if out is not None:
         with open(out, "w", newline="") as f:
             f.write(f"# {clim.name}: {source}, converted by thermosim.climate.convert\n")

@@ -31,6 +31,7 @@ import yaml
 from .errors import CaseError
 
 DEFAULT_CASES = ("air_cooled_quick", "liquid_cooled_quick", "immersion_quick")
+MARK = ".thermosim-compare"        # in a report folder: what compare may replace
 KINDS = ("air_cooled", "liquid_cooled", "immersion")
 LABEL = {"air_cooled": "air", "liquid_cooled": "liquid (cold plates)",
          "immersion": "immersion"}
@@ -114,24 +115,13 @@ def _render(h5, png, log):
         return False
 
 
-def _jsonable(x):
-    """Metrics as JSON: numpy scalars and arrays to Python numbers and lists."""
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
-
-
 def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | None = None
                 ) -> list[dict]:
     """Simulate each case; save its result and picture under ``workdir/runs``; return one
     record a layout (kind, case, metrics, energy).  With ``cache`` a run of the same case
     and backend kept there is used instead of running again (and each new run is kept)."""
     from .case import Case
-    from .study import point_key
+    from .study import case_key, jsonable
     from .energy import facility_energy
     from .study import simulate
 
@@ -141,9 +131,12 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
         data = _raw(path)
         case = Case.from_dict(copy.deepcopy(data), str(path))
         kind = (case.layout or {}).get("kind")
-        if kind not in KINDS:
+        if kind not in KINDS or not isinstance(data.get("layout"), str):
             raise CaseError(f"{path}: not an air_cooled, liquid_cooled or immersion layout "
-                            "(compare needs rack layouts)")
+                            "file (layout: NAME with its parameters; compare needs rack "
+                            "layouts)")
+        if not case.flow.chips:
+            raise CaseError(f"{path}: a layout without chips has no junctions to report")
         loaded.append((path, data, case, kind))
     kinds = [x[3] for x in loaded]
     if "air_cooled" not in kinds or len(set(kinds)) != len(kinds):
@@ -158,7 +151,7 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
     for path, data, case, kind in loaded:
         log(f"{LABEL[kind]}: {path.name}, {case.layout['it_power'] / 1e3:.1f} kW of IT")
         names = [f"{kind}.h5", f"{kind}.xmf", f"{kind}.png"]
-        held = cache / point_key(data, {"backend": backend}) if cache else None
+        held = cache / case_key(data, backend, str(path)) if cache else None
         if held is not None and (held / "run.json").exists():
             run = json.loads((held / "run.json").read_text())
             for n in names:
@@ -175,7 +168,7 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
             h5 = workdir / "runs" / names[0]
             result.save(h5)
             pictured = _render(h5, workdir / "runs" / names[2], log)
-            run = {"metrics": _jsonable(result.metrics()), "wall": wall,
+            run = {"metrics": jsonable(result.metrics()), "wall": wall,
                    "steps": int(result.stats.steps), "steady": bool(result.stats.converged),
                    "png": names[2] if pictured else None, "when": time.strftime("%Y-%m-%d %H:%M")}
             if held is not None:
@@ -203,11 +196,13 @@ def _climates(records, plant, names):
 
     from .energy import facility_energy
 
+    from .climate import load
+
     out = {}
     for name in names:
         p = replace(plant, climate=name)
-        out[name] = {r["kind"]: facility_energy(r["metrics"], r["case"].layout, p)
-                     for r in records}
+        out[load(name).name] = {r["kind"]: facility_energy(r["metrics"], r["case"].layout, p)
+                                for r in records}
     return out
 
 
@@ -224,7 +219,7 @@ def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | Non
     rows of the savings."""
     from dataclasses import asdict
 
-    from .study import point_key, run_point
+    from .study import case_key, point_key, run_point
 
     rows = []
     energy = asdict(plant)
@@ -233,8 +228,8 @@ def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | Non
             per = {}
             for r in records:
                 data = variant(r["data"], knob, value)
-                held = cache / f"{point_key(data, energy | {'backend': backend})}.json" \
-                    if cache else None
+                key = point_key({"run": case_key(data, backend, r["path"])}, energy)
+                held = cache / f"{key}.json" if cache else None
                 if held is not None and held.exists():
                     row = json.loads(held.read_text())
                     log(f"sensitivity: {knob} = {value:g}, {LABEL[r['kind']]}: run before")
@@ -252,20 +247,30 @@ def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | Non
                     raise CaseError(f"sensitivity run failed ({knob} = {value}): "
                                     f"{row.get('error')}")
                 per[r["kind"]] = row
+            loads = [row["it_power"] for row in per.values()]
+            if max(loads) - min(loads) > 1e-6 * max(loads):
+                raise CaseError(f"sensitivity {knob} = {value}: the layouts' IT loads differ "
+                                f"({', '.join(f'{x / 1e3:.2f} kW' for x in loads)})")
             base = per["air_cooled"]
+
+            def saving(row, q):
+                # a point whose energy could not be had (a chip in thermal runaway) is
+                # reported without a saving
+                a, b = base.get(f"{q}_kwh"), row.get(f"{q}_kwh")
+                return 1 - b / a if a and b is not None else float("nan")
             for kind, row in per.items():
                 if kind == "air_cooled":
                     continue
                 rows.append({"knob": knob, "value": value, "layout": kind,
                              "it_power": row["it_power"],
-                             "facility": 1 - row["facility_kwh"] / base["facility_kwh"],
-                             "overhead": 1 - row["overhead_kwh"] / base["overhead_kwh"],
-                             "non_it": 1 - row["non_it_kwh"] / base["non_it_kwh"],
-                             "cooling_with_server_fans": 1 - row["cooling_with_server_fans_kwh"]
-                             / base["cooling_with_server_fans_kwh"],
-                             "pue": row["pue"], "air_pue": base["pue"],
+                             **{q: saving(row, q) for q in ("facility", "overhead", "non_it",
+                                                            "cooling_with_server_fans")},
+                             "pue": row.get("pue", float("nan")),
+                             "air_pue": base.get("pue", float("nan")),
                              "steady": bool(row.get("converged", False) and
-                                            base.get("converged", False))})
+                                            base.get("converged", False)),
+                             "note": "; ".join(x for x in (base.get("energy_error"),
+                                                           row.get("energy_error")) if x)})
     return rows
 
 
@@ -481,7 +486,9 @@ def report_markdown(records, plant, climates, sens_rows, plots, line) -> str:
                               f"{r['it_power'] / 1e3:.1f}",
                               f"{100 * r['cooling_with_server_fans']:.1f} %",
                               f"{100 * r['non_it']:.1f} %", f"{100 * r['facility']:.1f} %",
-                              f"{r['pue']:.3f} / {r['air_pue']:.3f}", r["steady"]]
+                              f"{r['pue']:.3f} / {r['air_pue']:.3f}",
+                              ("yes" if r["steady"] else "no (last step)") +
+                              (f"; {r['note']}" if r["note"] else "")]
                              for r in sens_rows]), ""]
         parts += [f"![{p}]({p})" for p in plots if p.startswith("sensitivity_") and
                   p != "sensitivity_climate.png"] + [""]
@@ -501,7 +508,16 @@ def report_markdown(records, plant, climates, sens_rows, plots, line) -> str:
     for k, src in SOURCES.items():
         parts.append(f"- `{k}` = {pd[k]:.4g}: {src}" if isinstance(pd[k], float)
                      else f"- `{k}` = {pd[k]}: {src}")
-    parts += ["", "Equations: `thermosim/energy.py`'s module text; the HDF5 fields of each run "
+    parts += ["", "Also assumed (not parameters):", "",
+              "- the IT load constant at its rating all year (no utilisation profile);",
+              "- heat rejection through a water-side economizer and a water-cooled chiller "
+              "for every layout; an air-side (outside-air) economizer, which would give the "
+              "air layout more free hours, is not modelled;",
+              "- fans at the speeds the layouts set, whatever the chip power or supply "
+              "temperature (no fan-speed control: hotter chips run hotter, and leak more);",
+              "- sensitivity runs that do not settle within "
+              f"{SENSITIVITY_STEPS:,} steps are reported at their last step, marked.",
+              "", "Equations: `thermosim/energy.py`'s module text; the HDF5 fields of each run "
               "are in `runs/` (XDMF beside them for ParaView); every number above is in "
               "`results.h5`.", ""]
     return "\n".join(parts)
@@ -560,9 +576,10 @@ def _results_h5(path: Path, records, climates, sens_rows, line):
 def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
             climates=None, sensitivity: bool = False, log=print, fresh: bool = False) -> dict:
     """Run the comparison and write the report folder ``out`` (replaced at the end, never
-    left half-written).  Every run is kept in ``.OUT.cache`` beside it: an interrupted
-    comparison, or one with another climate or plant, runs only what it has not run
-    before (``fresh``: run everything again).  Returns the records, climate energies,
+    left half-written; an existing ``out`` must be an earlier report).  Every run is kept
+    in ``.OUT.cache`` beside it: an interrupted comparison, or one with another climate or
+    plant, does not run the same layouts again (``fresh``: run everything again); the
+    sensitivity runs are kept per plant (another plant or climate runs them again).  Returns the records, climate energies,
     sensitivity rows and verdict."""
     from .climate import shipped
     from .energy import Plant
@@ -574,9 +591,13 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
 
     for c in climate_names:
         load_climate(c)                         # a bad climate stops before any run
-    out = Path(out)
+    out = Path(out).resolve()
+    if out.exists() and not (out / MARK).exists():
+        raise CaseError(f"{out} exists and is not a report of thermosim compare: give a new "
+                        "folder (an earlier report is replaced, nothing else)")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(work, 0o755)
     try:
         cache = out.parent / f".{out.name}.cache"
         if fresh:
@@ -588,14 +609,17 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
                                 sensitivity if isinstance(sensitivity, (list, tuple)) else None,
                                 cache / "sensitivity") if sensitivity else []
         sv = {c: _savings(e) for c, e in clim.items()}
-        line = verdict(sv, plant.climate)
+        line = verdict(sv, load_climate(plant.climate).name)
         plots = _plots(work, records, clim, sens)
         md = report_markdown(records, plant, clim, sens, plots, line)
         (work / "report.md").write_text(md)
         (work / "report.html").write_text(_html(md))
         _results_h5(work / "results.h5", records, clim, sens, line)
         (work / "plant.yaml").write_text(yaml.safe_dump(plant.to_dict(), sort_keys=False))
+        (work / MARK).write_text(line + "\n")
         if out.exists():
+            # the old report aside first, so that an interruption between the two renames
+            # leaves one of them whole (the old one under .NAME.old)
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(out, old)

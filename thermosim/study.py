@@ -75,6 +75,16 @@ def point_key(case: dict, energy: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def case_key(case_data: dict, backend: str, file: str | None = None) -> str:
+    """The name of a run: the hash of the case as thermosim expands it (a layout's
+    defaults included, so a changed default is a new run), the backend and the version."""
+    from .case import Case
+    from .output import thermosim_version
+
+    full = Case.from_dict(copy.deepcopy(case_data), file).model_dump(mode="json")
+    return point_key(full, {"backend": backend, "version": thermosim_version()})
+
+
 def steady_time_left(solver, step, worst, tolerance, elapsed, steps0=0):
     """Seconds a steady flow run still needs, extrapolating the residuals' recent
     exponential fall (None until there is a fall to extrapolate)."""
@@ -135,7 +145,30 @@ def simulate(case, backend: str = "auto", log=None, quiet_every: int = 1000,
 
 def summarize(result, case, plant_data: dict | None = None) -> dict:
     """A flat row of a run's results: temperatures (K), powers (W), and for rack layouts
-    the facility energy (kWh a year, PUE) under ``plant_data``."""
+    the facility energy (kWh a year, PUE) under ``plant_data`` (see :func:`energy_row`)."""
+    row = run_row(result, case)
+    metrics = row.pop("metrics", None)
+    if metrics is not None:
+        row.update(energy_row(metrics, case.layout, plant_data))
+    return row
+
+
+def energy_row(metrics: dict, layout: dict, plant_data: dict | None) -> dict:
+    """The facility energy of a layout run's metrics as row fields; a plant that cannot
+    be evaluated (a chip in thermal runaway) gives ``energy_error`` instead."""
+    from .energy import Plant, facility_energy
+
+    try:
+        e = facility_energy(metrics, layout, Plant.from_mapping(plant_data))
+    except CaseError as err:
+        return {"energy_error": str(err)}
+    return {"climate": e["climate"], "pue": e["pue"], "tue": e["tue"],
+            **{f"{k}_kwh": v for k, v in e["annual_kwh"].items()}}
+
+
+def run_row(result, case) -> dict:
+    """What a run gives a table (and, for rack layouts, its ``metrics`` as JSON for the
+    energy model)."""
     row = {"max_temperature": float(result.hotspot()["T"] if case.flow is not None
                                     else result.max_temperature),
            "energy_balance_error": float(result.energy_balance_error)}
@@ -145,10 +178,7 @@ def summarize(result, case, plant_data: dict | None = None) -> dict:
     layout = case.layout or {}
     if case.flow is not None and layout.get("kind") in ("air_cooled", "liquid_cooled",
                                                         "immersion"):
-        from .energy import Plant, facility_energy
-
         m = result.metrics()
-        e = facility_energy(m, layout, Plant.from_mapping(plant_data))
         row.update({
             "layout": layout["kind"], "it_power": m["it_power"],
             "heat_to_air": m["heat_to_air"], "heat_to_liquid": m["heat_to_liquid"],
@@ -157,15 +187,27 @@ def summarize(result, case, plant_data: dict | None = None) -> dict:
             "max_inlet_temperature": m["max_inlet_temperature"],
             "server_fan_hydraulic_power": m["server_fan_hydraulic_power"],
             "pump_hydraulic_power": m["pump_hydraulic_power"],
-            "climate": e["climate"], "pue": e["pue"], "tue": e["tue"],
-            **{f"{k}_kwh": v for k, v in e["annual_kwh"].items()}})
+            "metrics": jsonable(m)})
     return row
 
 
-def run_point(case_data: dict, energy: dict, backend: str = "cpu", file: str | None = None,
-              threads: int | None = None, log=None, unsteady_ok: bool = False) -> dict:
-    """One sweep point, in whatever process runs it: the row of :func:`summarize`, or
-    ``{"error": ...}`` for a point whose case is invalid or whose run failed."""
+def jsonable(x):
+    """Numpy scalars and arrays to Python numbers and lists (for JSON)."""
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def run_point(case_data: dict, energy: dict | None, backend: str = "cpu",
+              file: str | None = None, threads: int | None = None, log=None,
+              unsteady_ok: bool = False) -> dict:
+    """One run, in whatever process runs it: the row of :func:`summarize` (``energy``
+    None: of :func:`run_row`, the metrics kept for the energy model), or ``{"status":
+    "error", "error": ...}`` for a case that is invalid or a run that failed."""
     if threads:
         try:
             import numba
@@ -179,7 +221,8 @@ def run_point(case_data: dict, energy: dict, backend: str = "cpu", file: str | N
     t0 = time.perf_counter()
     try:
         case = Case.from_dict(copy.deepcopy(case_data), file)
-        row = summarize(simulate(case, backend, log, unsteady_ok=unsteady_ok), case, energy)
+        result = simulate(case, backend, log, unsteady_ok=unsteady_ok)
+        row = run_row(result, case) if energy is None else summarize(result, case, energy)
         row["status"] = "ok"
     except ThermosimError as e:
         row = {"status": "error", "error": str(e)}
@@ -231,7 +274,7 @@ def load_sweep(path) -> dict:
         if base_path is None:
             raise CaseError(f"no file '{spec['case']}' (beside the sweep) and no shipped "
                             "case of that name", "case", file)
-    base = yaml.safe_load(base_path.read_text())
+    base = read_mapping(base_path, "case keys")
     if ("grid" in spec) == ("list" in spec):
         raise CaseError("give either grid (every combination) or list (the points)",
                         None, file)
@@ -274,13 +317,26 @@ def load_sweep(path) -> dict:
             Plant.from_mapping(en, f"{file}: energy")
         except CaseError as e:
             raise CaseError(f"point {i} ({where}): {e}") from None
+    from .climate import load as load_climate
+
+    for _, _, en in cases:
+        clim = en.get("climate")
+        if clim is not None:
+            # a weather file's path is relative to the sweep file, as the case's is
+            p = Path(str(clim))
+            if not p.is_absolute() and (path.parent / p).exists():
+                en["climate"] = str((path.parent / p).resolve())
+            load_climate(str(en["climate"]))
+    name = spec.get("name", path.stem)
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise CaseError("a plain folder name for the results", "name", file)
     workers = spec.get("workers")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise CaseError("a positive whole number of processes", "workers", file)
     backend = spec.get("backend", "cpu")
     if backend not in ("auto", "cpu", "gpu"):
         raise CaseError("auto, cpu or gpu", "backend", file)
-    return {"name": spec.get("name", path.stem), "base": str(base_path), "points": cases,
+    return {"name": name, "base": str(base_path), "points": cases,
             "workers": workers, "backend": backend}
 
 
@@ -324,61 +380,115 @@ def write_table(rows: list[dict], csv_path: Path, h5_path: Path) -> None:
 
 def run_sweep(spec: dict, out: Path, scheduler: str | None = None, workers: int | None = None,
               progress=None, log=None) -> list[dict]:
-    """Run every point not already finished in ``out`` (``out/points/KEY.json``), locally
-    in processes or on the Dask cluster at ``scheduler``; write ``out/results.csv`` and
-    ``out/results.h5``.  ``progress(done, total)`` after each point."""
+    """Run every distinct case of the sweep not already run in ``out`` (``out/runs/KEY.json``,
+    KEY the expanded case's hash: points that differ only in energy parameters share one
+    run), locally in processes or on the Dask cluster at ``scheduler``; then the energy of
+    every point from its run's metrics; write ``out/results.csv`` and ``out/results.h5``.
+    ``progress(done, total)`` counts runs.  Failed runs are not kept (the next call tries
+    them again); an interruption keeps every finished run."""
     out = Path(out)
-    (out / "points").mkdir(parents=True, exist_ok=True)
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
     points = spec["points"]
-    keys = [point_key(d, e) for _, d, e in points]
-    todo = [i for i, k in enumerate(keys) if not (out / "points" / f"{k}.json").exists()]
-    done = len(points) - len(todo)
-    if log and done:
-        log(f"{done} of {len(points)} points finished before: not rerun")
-    if progress:
-        progress(done, len(points))
-
-    def finish(i, row):
-        nonlocal done
-        row = {"point": i, "key": keys[i], **points[i][0], **row}
-        f = out / "points" / f"{keys[i]}.json"
-        tmp = f.with_name(f.name + ".tmp")
-        tmp.write_text(json.dumps(row, default=float))
-        os.replace(tmp, f)
-        done += 1
-        if progress:
-            progress(done, len(points))
-        if log and row.get("status") != "ok":
-            log(f"point {i}: {row.get('error')}")
-
     backend = spec["backend"]
     file = spec["base"]
-    if todo and scheduler:
-        from distributed import Client, as_completed
+    keys = [case_key(d, backend, file) for _, d, _ in points]
+    first = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    todo = [k for k in first if not (runs / f"{k}.json").exists()]
+    failed: dict[str, dict] = {}
+    done = len(first) - len(todo)
+    if log and done:
+        log(f"{done} of {len(first)} runs finished before: not run again")
+    if progress:
+        progress(done, len(first))
 
-        with Client(scheduler) as client:
-            futs = {client.submit(run_point, points[i][1], points[i][2], backend, file,
-                                  1, pure=False): i for i in todo}
-            for fut in as_completed(futs):
-                finish(futs[fut], fut.result())
+    def finish(k, row):
+        nonlocal done
+        if row.get("status") == "ok":
+            f = runs / f"{k}.json"
+            tmp = f.with_name(f.name + ".tmp")
+            tmp.write_text(json.dumps(row, default=float))
+            os.replace(tmp, f)
+        else:
+            failed[k] = row
+            if log:
+                log(f"point {first[k]}: {row.get('error')}")
+        done += 1
+        if progress:
+            progress(done, len(first))
+
+    def lost(e):
+        return {"status": "error", "error": f"the worker was lost ({type(e).__name__}: {e})"}
+
+    def args(k):
+        _, d, _ = points[first[k]]
+        return d, None, backend, file
+
+    if todo and scheduler:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise CaseError("--scheduler needs Dask's distributed (pip install "
+                            "'dask[distributed]')") from None
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as e:
+            raise CaseError(f"no Dask scheduler at {scheduler} ({e})") from None
+        with client:
+            futs = {client.submit(run_point, *args(k), 1, pure=False): k for k in todo}
+            try:
+                for fut in as_completed(futs):
+                    try:
+                        row = fut.result()
+                    except Exception as e:     # noqa: BLE001 (a killed worker)
+                        row = lost(e)
+                    finish(futs[fut], row)
+            except KeyboardInterrupt:
+                client.cancel(list(futs))
+                raise
     elif todo:
         n = workers or spec["workers"] or min(os.cpu_count() or 1, len(todo))
         n = max(1, min(n, len(todo)))
         threads = max(1, (os.cpu_count() or 1) // n)
         if n == 1:
-            for i in todo:
-                finish(i, run_point(points[i][1], points[i][2], backend, file, threads))
+            for k in todo:
+                finish(k, run_point(*args(k), threads))
         else:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
 
             # spawned workers, each with its share of the cores (Numba's threads in
             # processes that share cores slow each other many times over)
-            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
-                futs = {pool.submit(run_point, points[i][1], points[i][2], backend, file,
-                                    threads): i for i in todo}
+            pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))
+            try:
+                futs = {pool.submit(run_point, *args(k), threads): k for k in todo}
                 for fut in done_first(futs):
-                    finish(futs[fut], fut.result())
-    rows = [json.loads((out / "points" / f"{k}.json").read_text()) for k in keys]
+                    try:
+                        row = fut.result()
+                    except Exception as e:     # noqa: BLE001 (a worker that died)
+                        row = lost(e)
+                    finish(futs[fut], row)
+            except KeyboardInterrupt:
+                # stop now: queued points are cancelled, running workers ended (what
+                # finished is kept; the next call runs the rest)
+                for p in list(getattr(pool, "_processes", {}).values()):
+                    p.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
+    rows = []
+    for i, ((pt, data, en), k) in enumerate(zip(points, keys)):
+        f = runs / f"{k}.json"
+        run = json.loads(f.read_text()) if f.exists() else failed.get(
+            k, {"status": "error", "error": "not run"})
+        row = {"point": i, "key": k, **pt, **{x: v for x, v in run.items() if x != "metrics"}}
+        if run.get("status") == "ok" and run.get("metrics") is not None:
+            from .case import Case
+
+            case = Case.from_dict(copy.deepcopy(data), file)
+            row.update(energy_row(run["metrics"], case.layout, en))
+        rows.append(row)
     write_table(rows, out / "results.csv", out / "results.h5")
     return rows
