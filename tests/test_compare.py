@@ -45,6 +45,31 @@ def test_report_folder_holds_everything(report):
     assert sorted(p.name for p in out.parent.iterdir()) == [".report.cache", "report"]
 
 
+def test_another_climate_reuses_the_runs(report, tmp_path):
+    """A second comparison into the same folder with a weather file of one's own reuses
+    the kept runs (nothing is simulated) and reports that climate by its file's name."""
+    from thermosim.climate import load
+
+    res, out, _ = report
+    g = load("greensboro")
+    head = ["LOCATION,Elsewhere,XX,USA,TMY3,000000,0,0,0,0"] + ["X"] * 7
+    rows = [f"1999,1,1,{h % 24 + 1},0,?,{db - 273.15 + 3:.1f},{wb - 273.15:.1f},50,101325"
+            + ",0" * 25 for h, (db, wb) in enumerate(zip(g.dry_bulb, g.wet_bulb))]
+    epw = tmp_path / "warmer.epw"
+    epw.write_text("\n".join(head + rows) + "\n")
+    lines = []
+    again = compare(None, out, "cpu", Plant(climate=str(epw)), climates=["greensboro"],
+                    log=lines.append)
+    assert sum("not run again" in x for x in lines) == 3
+    assert not any(": step " in x for x in lines)      # no progress lines: no runs
+    assert again["verdict"].startswith("Verdict (warmer)")
+    md = (out / "report.md").read_text()
+    assert "- warmer: " in md and "| warmer |" in md
+    # 3 K warmer air, dew points as greensboro's wet bulbs: a drier, warmer year
+    air = {r["kind"]: r for r in again["records"]}["air_cooled"]["energy"]
+    assert air["climate"] == "warmer"
+
+
 def test_energy_follows_the_runs(report):
     """Each layout's year: the same compute energy (same IT load); IT holds the server fans
     at the run's hydraulic power over their efficiency; facility = IT + cooling + power
