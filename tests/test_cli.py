@@ -40,7 +40,7 @@ BAD = {
                            "exceeds the explicit stability limit"),
     "negative_h": (BASE.replace("h: 5000", "h: -5"), "boundaries.z+", "h must be positive"),
     "grid_too_large": (BASE.replace("grid: {max_cell: 0.001}", "grid: {cells: [5000, 5000, 5000]}"),
-                       "grid", "more than the"),
+                       "grid", "cells need about"),
     "missing_domain_size": (BASE.replace("{max: [0.01, 0.01, 0.002], background: void}",
                                          "{background: void}"), "domain.max", "required"),
 }

@@ -29,7 +29,7 @@ def test_report_folder_holds_everything(report):
     res, out, _ = report
     for f in ("report.md", "report.html", "energy.png", "sensitivity_climate.png",
               "results.h5", "plant.yaml", "runs/air_cooled.h5", "runs/liquid_cooled.h5",
-              "runs/immersion.h5", "runs/air_cooled.xmf"):
+              "runs/immersion.h5", "runs/air_cooled.xdmf"):
         assert (out / f).is_file(), f
     md = (out / "report.md").read_text()
     assert res["verdict"] in md and res["verdict"].startswith("Verdict (greensboro): against air")

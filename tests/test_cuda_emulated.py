@@ -1,8 +1,8 @@
 """The CUDA kernels checked on the CPU, without a GPU, through tests/cuda_emulator/.
 
-The emulator library (every CUDA thread a std::thread) is built from the repository's own
-kernels/*.cu into a temporary folder; then, in subprocesses whose PYTHONPATH puts the fake
-``cupy`` package first, tests/test_gpu_backend.py must pass with nothing skipped, and
+The emulator library (every CUDA thread a std::thread) is built from the package's own
+thermosim/kernels/*.cu into a temporary folder; then, in subprocesses whose PYTHONPATH puts
+the fake ``cupy`` package first, tests/test_gpu_backend.py must pass with nothing skipped, and
 end-to-end solves on the emulated GPU must agree with the CPU backend.  The fake cupy is never
 imported by this (the main) process.  Skipped where g++ with C++20 (<barrier>) is missing.
 """
@@ -139,7 +139,7 @@ def test_cli_run_and_bench_on_emulator(emulator_lib, tmp_path):
 
 
 def test_flow_steps_on_emulator(emulator_lib):
-    """kernels/flow.cu against the CPU flow kernels: a few steps of three flows."""
+    """thermosim/kernels/flow.cu against the CPU flow kernels: a few steps of three flows."""
     r = _run([str(EMU / "flow_end_to_end.py")], emulator_lib)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     assert "flow end-to-end on the emulated GPU: all checks passed" in r.stdout, r.stdout

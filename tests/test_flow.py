@@ -29,8 +29,8 @@ def test_flow_verification_case(case, backend):
 @pytest.mark.parametrize("index", [0, 1, 2, 3],
                          ids=["cavity", "natural_convection", "channel", "periodic"])
 def test_gpu_flow_steps_equal_cpu(index, diffusion):
-    """kernels/flow.cu on a real GPU against the CPU kernels: five float64 steps of each
-    comparison flow at 32 cells across (several multigrid levels), explicit and with the
+    """thermosim/kernels/flow.cu on a real GPU against the CPU kernels: five float64 steps of
+    each comparison flow at 32 cells across (several multigrid levels), explicit and with the
     implicit diffusion of a steady march (ten times the step).  Reductions run in another
     order on the GPU, so a pressure solve may stop one CG iteration apart: the bound is the
     pressure tolerance (1e-9) times a margin, far below any physical difference."""
@@ -299,7 +299,7 @@ def test_cli_runs_a_flow_case(tmp_path):
         # no flow through the solid chip's faces
         u = f["staggered/u"][()]
         assert np.all(u[6:11, 0:2, 0][1:-1] == 0.0)
-    xmf = (tmp_path / "out.xmf").read_text()
+    xmf = (tmp_path / "out.xdmf").read_text()
     assert 'Name="velocity" AttributeType="Vector"' in xmf and 'Name="p"' in xmf
     assert (tmp_path / "out.png").stat().st_size > 10_000
 

@@ -293,12 +293,15 @@ def test_auto_backend_keeps_small_problems_on_the_cpu(monkeypatch):
     backend named outright is never overridden."""
     import thermosim.backends as backends
 
+    from types import SimpleNamespace
+
     asked = []
-    monkeypatch.setattr(backends, "get_backend", lambda name: asked.append(name) or name)
+    monkeypatch.setattr(backends, "get_backend",
+                        lambda name: asked.append(name) or SimpleNamespace(name=name))
     n = backends.AUTO_GPU_MIN_CELLS
-    assert backends.backend_for("auto", n - 1) == "cpu"
-    assert backends.backend_for("auto", n) == "auto"
-    assert backends.backend_for("gpu", 10) == "gpu"
+    assert backends.backend_for("auto", n - 1).name == "cpu"
+    assert backends.backend_for("auto", n).name == "auto"
+    assert backends.backend_for("gpu", 10).name == "gpu"
     assert asked == ["cpu", "auto", "gpu"]
 
 

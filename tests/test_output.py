@@ -109,7 +109,7 @@ def test_snapshots(transient, tmp_path):
     # without snapshots
     d2 = read_result(write_result(r, tmp_path / "nosnap.h5", snapshots=False))
     assert d2["snapshots"] == []
-    assert ET.parse(tmp_path / "nosnap.xmf").getroot().find("Domain/Grid").get(
+    assert ET.parse(tmp_path / "nosnap.xdmf").getroot().find("Domain/Grid").get(
         "GridType") == "Uniform"
 
 
@@ -131,7 +131,7 @@ def test_failed_write_keeps_previous_file(steady, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_result(steady, path)
     assert (path.read_bytes(), xdmf_path(path).read_bytes()) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "out.xmf"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "out.xdmf"]
 
 
 def _xdmf_cell_values(item, h5_path):
@@ -205,9 +205,12 @@ def test_xdmf_opens_in_vtk(steady, tmp_path):
         assert block[cell] == ref_block[idx]
 
 
-def test_xmf_suffix_rejected(steady, tmp_path):
-    with pytest.raises(ValueError):
-        write_result(steady, tmp_path / "out.xmf")
+@pytest.mark.parametrize("name", ["out.xmf", "out.xdmf", "OUT.XDMF"])
+def test_xdmf_suffix_rejected(steady, tmp_path, name):
+    """A result named like a sidecar would be overwritten by it or opened as XML."""
+    with pytest.raises(ValueError, match="another suffix"):
+        write_result(steady, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_without_xdmf(steady, tmp_path):
@@ -216,3 +219,110 @@ def test_without_xdmf(steady, tmp_path):
     assert not xdmf_path(path).exists()
     with h5py.File(path) as f:
         assert "xdmf" not in f
+
+
+# -- other tools open the sidecar: pyvista.read and VTK's own XDMF reader ---------------------
+@pytest.fixture(scope="module")
+def flow():
+    """A 4 x 2 x 2 channel with a heated copper block, three steps from rest: a flow result
+    (velocity and pressure besides T); where values land is what matters, not convergence."""
+    from flow_compare_cases import comparison_flows
+    from thermosim.flow import FlowSolver
+
+    _, problem, dt = comparison_flows(4)[2]
+    solver = FlowSolver(problem, "cpu")
+    for _ in range(3):
+        solver.step(dt)
+    return solver.result()
+
+
+def _h5(path):
+    """Face coordinates, cell fields and (time, T) states of a result file, by h5py."""
+    with h5py.File(path) as f:
+        faces = [f["grid"][a][()] for a in "xyz"]
+        fields = {k: f["fields"][k][()] for k in f["fields"]}
+        states = list(zip(f["snapshots/time"][()].tolist(), f["snapshots/T"][()])) \
+            if "snapshots" in f else []
+    return faces, fields, states
+
+
+def _vtk_order(a):
+    """A (nx, ny, nz[, 3]) array in VTK's cell order (x fastest): cell i + nx (j + ny k)."""
+    return a.reshape(-1, 3, order="F") if a.ndim == 4 else a.ravel(order="F")
+
+
+def _check_grid(dims, coords, arrays, faces, fields, names):
+    shape = fields["T"].shape
+    assert tuple(dims) == tuple(n + 1 for n in shape)
+    for c, f in zip(coords, faces):
+        np.testing.assert_array_equal(c, f)
+    ncells = int(np.prod(shape))
+    for name in names:
+        assert name in arrays, name
+        assert len(arrays[name]) == ncells, name
+        np.testing.assert_array_equal(arrays[name], _vtk_order(fields[name]), err_msg=name)
+
+
+def _pyvista_grid(ds):
+    import pyvista as pv
+
+    assert isinstance(ds, pv.RectilinearGrid)
+    return ds.dimensions, (ds.x, ds.y, ds.z), {k: np.asarray(ds.cell_data[k])
+                                               for k in ds.cell_data.keys()}
+
+
+def _vtk_grid(ds):
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    assert ds.IsA("vtkRectilinearGrid")
+    cd = ds.GetCellData()
+    return ds.GetDimensions(), [vtk_to_numpy(a) for a in (
+        ds.GetXCoordinates(), ds.GetYCoordinates(), ds.GetZCoordinates())], \
+        {cd.GetArrayName(i): vtk_to_numpy(cd.GetArray(i)) for i in range(cd.GetNumberOfArrays())}
+
+
+FIELDS = ["T", "material", "block", "power"]
+
+
+@pytest.mark.parametrize("kind", ["steady", "transient", "flow"])
+def test_pyvista_reads_the_sidecar(kind, request, tmp_path):
+    """``pyvista.read("out.xdmf")``: a rectilinear grid with the result's cells, faces and
+    fields in VTK's order; a transient's snapshots and final state as the reader's times."""
+    pv = pytest.importorskip("pyvista")
+    path = request.getfixturevalue(kind).save(tmp_path / "out.h5")
+    sidecar = tmp_path / "out.xdmf"
+    assert xdmf_path(path) == sidecar and sidecar.is_file()
+    faces, fields, states = _h5(path)
+    names = FIELDS + (["p", "velocity"] if kind == "flow" else [])
+    if states:                       # a reader starts at the first time: the t = 0 snapshot
+        fields = {**fields, "T": states[0][1]}
+    _check_grid(*_pyvista_grid(pv.read(sidecar)), faces, fields, names)
+    if kind == "flow":
+        assert pv.read(sidecar).cell_data["velocity"].shape == (fields["T"].size, 3)
+    if kind == "transient":
+        reader = pv.get_reader(str(sidecar))
+        assert reader.time_values == [0.0, 50.0, 100.0]
+        for t, T in states + [(100.0, _h5(path)[1]["T"])]:
+            reader.set_active_time_value(t)
+            _, _, arrays = _pyvista_grid(reader.read())
+            np.testing.assert_array_equal(arrays["T"], _vtk_order(T), err_msg=f"t = {t}")
+
+
+@pytest.mark.parametrize("kind", ["steady", "transient", "flow"])
+def test_vtk_xdmf_reader_reads_the_sidecar(kind, request, tmp_path):
+    """VTK's ``vtkXdmfReader`` (the XDMF reader the vtk wheels ship; ``vtkXdmf3Reader`` is
+    ParaView's only) gives the same grid, at every time of a transient."""
+    xdmf2 = pytest.importorskip("vtkmodules.vtkIOXdmf2")
+    path = request.getfixturevalue(kind).save(tmp_path / "out.h5")
+    faces, fields, states = _h5(path)
+    names = FIELDS + (["p", "velocity"] if kind == "flow" else [])
+    if states:                       # a reader starts at the first time: the t = 0 snapshot
+        fields = {**fields, "T": states[0][1]}
+    reader = xdmf2.vtkXdmfReader()
+    reader.SetFileName(str(xdmf_path(path)))
+    reader.Update()
+    _check_grid(*_vtk_grid(reader.GetOutputDataObject(0)), faces, fields, names)
+    for t, T in states + [(100.0, _h5(path)[1]["T"])] if states else []:
+        reader.UpdateTimeStep(t)
+        _, _, arrays = _vtk_grid(reader.GetOutputDataObject(0))
+        np.testing.assert_array_equal(arrays["T"], _vtk_order(T), err_msg=f"t = {t}")

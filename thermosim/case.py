@@ -1,27 +1,44 @@
 """Case description: the domain, grid controls, materials, blocks, boundary conditions and
 solver settings, read from YAML or built in Python.
 
-All quantities are SI: metres, watts, kelvin, W/(m^2 K), W/m^2, seconds.
+All quantities are SI: metres, watts, kelvin, W/(m^2 K), W/m^2, seconds.  A temperature
+may also be written with its unit, ``"27 degC"`` (see :mod:`thermosim.inputs`); a plain
+number is kelvin and must be at least 200 K.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, field_validator, model_validator)
 
 from .errors import CaseError
+from .inputs import (MAX_ACCELERATION, MAX_HEAT_FLUX, MAX_POWER, MAX_VELOCITY, bounded,
+                     kelvin, read_yaml, value_problems)
 
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
 Vec3 = tuple[float, float, float]
 
+# A temperature (K): a number of kelvin of at least 200 K, or a string with units
+# ("27 degC"), converted to kelvin (thermosim.inputs.kelvin).
+Kelvin = Annotated[float, BeforeValidator(kelvin)]
+# Figures beyond these bounds are typing slips (thermosim.inputs gives the reasons).
+Watts = Annotated[float, AfterValidator(lambda v: bounded(v, MAX_POWER, "power", "W"))]
+FluxDensity = Annotated[float, AfterValidator(
+    lambda v: bounded(v, MAX_HEAT_FLUX, "heat flux", "W/m^2"))]
+Velocity = Annotated[Vec3, AfterValidator(
+    lambda v: tuple(bounded(c, MAX_VELOCITY, "velocity", "m/s") for c in v))]
+Acceleration = Annotated[Vec3, AfterValidator(
+    lambda v: tuple(bounded(c, MAX_ACCELERATION, "acceleration", "m/s^2") for c in v))]
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan: a NaN or infinity is refused at input, not found by the solver
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class Region(_Model):
@@ -41,10 +58,10 @@ class Boundary(_Model):
     """
 
     type: Literal["temperature", "heat_flux", "convective", "adiabatic"]
-    T: Optional[float] = None
-    q: Optional[float] = None
+    T: Optional[Kelvin] = None
+    q: Optional[FluxDensity] = None
     h: Optional[float] = None
-    T_ambient: Optional[float] = None
+    T_ambient: Optional[Kelvin] = None
     region: Optional[Region] = None
 
     @model_validator(mode="after")
@@ -95,7 +112,7 @@ class MaterialSpec(_Model):
     rho: Optional[float] = None
     cp: Optional[float] = None
     fluid: Optional[str] = None
-    T: Optional[float] = None
+    T: Optional[Kelvin] = None
     p: float = 101325.0
 
     @model_validator(mode="after")
@@ -117,7 +134,7 @@ class Block(_Model):
     material: str
     min: Vec3
     max: Vec3
-    power: float = 0.0
+    power: Watts = 0.0
     contact_resistance: float = 0.0   # m^2 K / W, on faces shared with other blocks
     boundaries: BoundaryMap = Field(default_factory=dict)
 
@@ -207,9 +224,9 @@ class FlowFace(_Model):
     heat: ``T`` (K) or ``heat_flux`` (W/m^2 into the domain), else adiabatic."""
 
     type: Literal["wall", "slip", "inflow", "outflow", "periodic"] = "wall"
-    velocity: Vec3 = (0.0, 0.0, 0.0)
-    T: Optional[float] = None
-    heat_flux: Optional[float] = None
+    velocity: Velocity = (0.0, 0.0, 0.0)
+    T: Optional[Kelvin] = None
+    heat_flux: Optional[FluxDensity] = None
     profile: Literal["uniform", "parabolic"] = "uniform"
 
     @model_validator(mode="after")
@@ -246,7 +263,7 @@ class PorousSpec(_Model):
     pressure_drop: Optional[tuple[float, float]] = None
     free_area: Optional[float] = None
     transverse: Literal["blocked", "open"] = "blocked"
-    power: float = 0.0
+    power: Watts = 0.0
 
     @model_validator(mode="after")
     def _check(self):
@@ -294,7 +311,7 @@ class CoolerSpec(_Model):
     name: str
     min: Vec3
     max: Vec3
-    temperature: float
+    temperature: Kelvin
 
     @field_validator("temperature")
     @classmethod
@@ -312,7 +329,7 @@ class ColdPlateSpec(_Model):
 
     resistance: float
     flow: float
-    inlet_temperature: float
+    inlet_temperature: Kelvin
     coolant: str = "water"
     pressure_drop: float = 0.0
     axial_conductance: Optional[float] = None
@@ -342,10 +359,10 @@ class ChipSpec(_Model):
     name: str
     min: Vec3
     max: Vec3
-    power: float
+    power: Watts
     resistance: float
     junction_resistance: float = 0.0
-    limit: Optional[float] = None
+    limit: Optional[Kelvin] = None
     kind: str = "chip"
     cold_plate: Optional[ColdPlateSpec] = None
 
@@ -374,9 +391,9 @@ class FlowSpec(_Model):
     order in time), or forces ``implicit`` or ``explicit``."""
 
     fluid: str = "air"
-    reference_temperature: float = 300.0
-    gravity: Vec3 = (0.0, 0.0, -9.81)
-    body_force: Vec3 = (0.0, 0.0, 0.0)
+    reference_temperature: Kelvin = 300.0
+    gravity: Acceleration = (0.0, 0.0, -9.81)
+    body_force: Acceleration = (0.0, 0.0, 0.0)
     boundaries: dict[Literal["x-", "x+", "y-", "y+", "z-", "z+"], FlowFace] = Field(
         default_factory=dict)
     end_time: Optional[float] = None
@@ -431,8 +448,8 @@ class Case(_Model):
     materials: dict[str, MaterialSpec] = Field(default_factory=dict)
     blocks: list[Block] = Field(default_factory=list)
     boundaries: BoundaryMap = Field(default_factory=dict)
-    powers: dict[str, float] = Field(default_factory=dict)
-    initial_temperature: float = 300.0
+    powers: dict[str, Watts] = Field(default_factory=dict)
+    initial_temperature: Kelvin = 300.0
     solver: SolverSpec = Field(default_factory=SolverSpec)
     flow: Optional[FlowSpec] = None
     layout: Optional[dict] = None          # what a layout builder made it from (kept as is)
@@ -440,46 +457,52 @@ class Case(_Model):
 
     # -- checks that need the whole case; each names the key it is about --------------
     def check(self) -> "Case":
+        # every mistake is collected and reported at once, a line each (as the schema's)
+        problems: list[CaseError] = []
+
+        def problem(reason, key):
+            problems.append(CaseError(reason, key, self.source_file))
+
         lo, hi = self.domain.min, self.domain.max
         for a in range(3):
             if not hi[a] > lo[a]:
-                raise CaseError(f"max must exceed min on every axis (axis {'xyz'[a]})",
-                                "domain.max", self.source_file)
+                problem(f"max must exceed min on every axis (axis {'xyz'[a]})", "domain.max")
+        if problems:                    # blocks cannot be placed in a broken domain
+            raise CaseError.several(problems)
         names = set()
         for i, b in enumerate(self.blocks):
             key = f"blocks[{i}] ({b.name})"
             if b.name in names:
-                raise CaseError(f"duplicate block name '{b.name}'", key, self.source_file)
+                problem(f"duplicate block name '{b.name}'", key)
             names.add(b.name)
             for a in range(3):
                 if not b.max[a] > b.min[a]:
-                    raise CaseError(f"zero or negative thickness along {'xyz'[a]} "
-                                    f"(min {b.min[a]}, max {b.max[a]})", key, self.source_file)
+                    problem(f"zero or negative thickness along {'xyz'[a]} "
+                            f"(min {b.min[a]}, max {b.max[a]})", key)
                 tol = 1e-12 * (hi[a] - lo[a])
                 if b.min[a] < lo[a] - tol or b.max[a] > hi[a] + tol:
-                    raise CaseError(f"block extends outside the domain along {'xyz'[a]} "
-                                    f"([{b.min[a]}, {b.max[a]}] not within [{lo[a]}, {hi[a]}])",
-                                    key, self.source_file)
+                    problem(f"block extends outside the domain along {'xyz'[a]} "
+                            f"([{b.min[a]}, {b.max[a]}] not within [{lo[a]}, {hi[a]}])", key)
             if not math.isfinite(b.contact_resistance) or b.contact_resistance < 0:
-                raise CaseError("contact resistance must be a non-negative number of "
-                                f"m^2 K/W, got {b.contact_resistance}",
-                                f"{key}.contact_resistance", self.source_file)
+                problem("contact resistance must be a non-negative number of m^2 K/W, got "
+                        f"{b.contact_resistance}", f"{key}.contact_resistance")
             if not math.isfinite(b.power) or b.power < 0:
-                raise CaseError(f"power must be a non-negative number of watts, got {b.power}",
-                                f"{key}.power", self.source_file)
+                problem(f"power must be a non-negative number of watts, got {b.power}",
+                        f"{key}.power")
         for name, p in self.powers.items():
             if name not in names:
-                raise CaseError(f"no block named '{name}' (blocks: {', '.join(sorted(names))})",
-                                f"powers.{name}", self.source_file)
+                problem(f"no block named '{name}' (blocks: {', '.join(sorted(names))})",
+                        f"powers.{name}")
             if not math.isfinite(p) or p < 0:
-                raise CaseError(f"power must be a non-negative number of watts, got {p}",
-                                f"powers.{name}", self.source_file)
+                problem(f"power must be a non-negative number of watts, got {p}",
+                        f"powers.{name}")
         if self.initial_temperature <= 0:
-            raise CaseError("temperatures are in kelvin and must be positive",
-                            "initial_temperature", self.source_file)
+            problem("temperatures are in kelvin and must be positive", "initial_temperature")
         if self.flow is not None and self.boundaries:
-            raise CaseError("a flow case describes its domain faces under flow.boundaries",
-                            "boundaries", self.source_file)
+            problem("a flow case describes its domain faces under flow.boundaries",
+                    "boundaries")
+        if problems:
+            raise CaseError.several(problems)
         return self
 
     def block_power(self, block: Block) -> float:
@@ -487,21 +510,82 @@ class Case(_Model):
 
     @classmethod
     def from_dict(cls, data: dict, file: str | None = None) -> "Case":
+        """A case from its mapping (what a case file holds; a layout's parameters are
+        expanded); every mistake found at once is raised as one :class:`CaseError`, a
+        line each."""
         if not isinstance(data, dict):
-            raise CaseError("the case must be a mapping of keys (domain, blocks, ...)",
-                            None, file)
+            got = "nothing" if data is None else f"a {type(data).__name__}"
+            raise CaseError(f"a case is a mapping of keys (domain, blocks, ...), not {got}",
+                            "(top level)", file)
         from .layouts import expand
 
+        # non-finite numbers, temperatures' units; a layout's other parameters are
+        # checked too, so that every mistake is reported at once
+        data, problems = value_problems(data, file)
+        if problems:
+            from .layouts import parameter_problems
+
+            seen = {re.split(r"[.\[ ]", p.key or "")[0] for p in problems}
+            raise CaseError.several(problems + parameter_problems(data, file, seen))
         data = expand(data, file)
         try:
             case = cls.model_validate(data)
         except ValidationError as e:
-            err = e.errors()[0]
-            key = _loc_to_key(err["loc"], data)
-            msg = err["msg"].removeprefix("Value error, ")
-            raise CaseError(msg, key or None, file) from None
+            raise CaseError.several(_schema_errors(e.errors(), data, file)) from None
         case.source_file = file
         return case.check()
+
+
+def _model_names(cls=_Model) -> set[str]:
+    out = set()
+    for sub in cls.__subclasses__():
+        out |= {sub.__name__} | _model_names(sub)
+    return out
+
+
+_BRANCH_PREFIXES = ("list[", "tuple[", "dict[", "set[", "function-", "literal[",
+                    "nullable[", "union[", "constrained-", "json-or-python[")
+
+
+def _is_branch(item) -> bool:
+    """Whether an item of a pydantic error location names a union's alternative (a type)
+    rather than a key."""
+    return isinstance(item, str) and (
+        item in ("float", "int", "str", "bool", "none", "[key]")
+        or item.startswith(_BRANCH_PREFIXES) or item in _model_names())
+
+
+def _schema_errors(errors: list[dict], data, file) -> list[CaseError]:
+    """Every pydantic error as a CaseError with its dotted key.  Where a value may take one
+    of several forms (a boundary or a list of them, one number or three), pydantic reports
+    a mistake once per form: only the form the input went furthest into is kept (the first
+    on a tie), so that one mistake is one line."""
+    groups: dict = {}
+    for n, err in enumerate(errors):
+        loc = tuple(err["loc"])
+        i = next((j for j, it in enumerate(loc) if _is_branch(it) and it != "[key]"), None)
+        prefix = loc if i is None else loc[:i]
+        branch = None if i is None else loc[i]
+        groups.setdefault(prefix, {}).setdefault(branch, []).append((n, err))
+    kept = []
+    for branches in groups.values():
+        if None in branches:
+            kept.extend(branches[None])
+        forms = [v for b, v in branches.items() if b is not None]
+        if forms:
+            kept.extend(max(forms, key=lambda errs: max(len(e["loc"]) for _, e in errs)))
+    out = []
+    for _, err in sorted(kept, key=lambda t: t[0]):
+        msg = err["msg"].removeprefix("Value error, ")
+        kind, given = err.get("type", ""), err.get("input")
+        if kind == "extra_forbidden":
+            msg = "unknown key (a misspelling, or a key of another section?)"
+        elif kind.endswith(("_type", "_parsing")) and (given is None or isinstance(
+                given, (str, int, float, bool))):
+            shown = repr(given)
+            msg += f", got {shown if len(shown) <= 60 else shown[:57] + '...'}"
+        out.append(CaseError(msg, _loc_to_key(err["loc"], data) or "(top level)", file))
+    return out
 
 
 def _loc_to_key(loc, data) -> str:
@@ -512,10 +596,11 @@ def _loc_to_key(loc, data) -> str:
         if isinstance(item, int):
             name = node[item].get("name") if isinstance(node, list) and item < len(node) \
                 and isinstance(node[item], dict) else None
-            parts[-1] = f"{parts[-1]}[{item}]" + (f" ({name})" if name else "")
-        elif item in ("Boundary", "list[Boundary]", "float", "tuple[float, float, float]",
-                      "function-after[_check(), Boundary]") or str(item).startswith(
-                          ("list[", "function-", "tuple[", "literal[")):
+            if not parts:
+                parts.append("")
+            parts[-1] = f"{parts[-1]}[{item}]" + (f" ({name})" if isinstance(name, str)
+                                                  else "")
+        elif _is_branch(item):
             continue
         else:
             parts.append(str(item))
@@ -527,18 +612,7 @@ def _loc_to_key(loc, data) -> str:
 
 
 def load_case(path: str | Path) -> Case:
-    """Read a YAML case file; every mistake raises a one-line :class:`CaseError`."""
-    path = Path(path)
-    file = str(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise CaseError(f"cannot read the file ({e.strerror})", None, file) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(e, "problem", None) or "malformed YAML"
-        raise CaseError(f"malformed YAML: {problem}", where, file) from None
-    return Case.from_dict(data, file)
+    """Read a YAML case file (by the rules of :mod:`thermosim.inputs`); every mistake
+    raises a :class:`CaseError` (several mistakes: a line each)."""
+    file = str(Path(path))
+    return Case.from_dict(read_yaml(path), file)

@@ -9,6 +9,7 @@ rename), periodically and on interruption, and removed when the run completes.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -19,9 +20,28 @@ from .atomic import atomic_path
 from .errors import CaseError
 
 
+#: Run controls that say when to stop, not what is solved: a run stopped by them ("no
+#: steady state ... raise flow.max_steps") continues from its checkpoint with new values.
+#: Kept in the fingerprint: everything that changes the discrete equations or the steps
+#: taken (grid, physics, precision, cfl, diffusion and advection schemes, dt, end_time).
+RUN_CONTROLS = {"solver": ("tolerance", "max_iterations"),
+                "flow": ("max_steps", "tolerance", "energy_tolerance")}
+
+
 def fingerprint(case) -> str:
-    """A hash of everything in the case that changes the solution."""
-    text = case.model_dump_json(exclude={"name"})
+    """A hash of everything in the case that changes the solution (not its name, nor the
+    stopping controls of :data:`RUN_CONTROLS`, nor their copies in a layout's
+    parameters)."""
+    data = case.model_dump(mode="json", exclude={"name"})
+    for section, keys in RUN_CONTROLS.items():
+        for k in keys:
+            if isinstance(data.get(section), dict):
+                data[section].pop(k, None)
+    params = (data.get("layout") or {}).get("parameters")
+    if isinstance(params, dict):
+        for k in (*RUN_CONTROLS["flow"], "name"):
+            params.pop(k, None)
+    text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -20,19 +20,52 @@ def _fail(msg: str, code: int = 2):
 
 
 class _Group(click.Group):
-    """Turns user mistakes into one line on stderr (no traceback)."""
+    """Turns user mistakes into one line on stderr each (no traceback): a case file with
+    several mistakes gets a ``thermosim: error: FILE: KEY: REASON`` line per mistake."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ThermosimError as e:
-            _fail(str(e))
+            lines = e.lines()
+            for line in lines[:-1]:
+                click.echo(f"thermosim: error: {line}", err=True)
+            _fail(lines[-1])
+        except click.UsageError as e:
+            # a bad option or argument (a folder given for -o, an unknown --backend): one
+            # line naming the option, like every other mistake, instead of click's usage text
+            param = getattr(e, "param", None)
+            name = (param.opts[0] if getattr(param, "opts", None) else
+                    getattr(param, "name", None)) if param is not None else None
+            sub = e.ctx.command.name if e.ctx is not None and e.ctx.command is not self \
+                else ""
+            where = " ".join(["thermosim", sub]).strip()
+            _fail(f"{where}{': ' + name if name else ''}: {e.format_message()} "
+                  f"(see {where} --help)")
         except KeyboardInterrupt:
             _fail("interrupted", 130)
 
 
 BACKEND = click.option("--backend", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
                        show_default=True, help="where to compute")
+
+
+def _threads(ctx, param, value):
+    """Set before anything runs (and before Numba starts its threads); also inherited by
+    the processes a sweep starts, through $THERMOSIM_THREADS."""
+    from .backends.numba_setup import request_threads, requested_threads
+
+    if value is not None:
+        request_threads(value)
+    else:
+        requested_threads()         # a bad $THERMOSIM_THREADS: one line, before any work
+    return value
+
+
+THREADS = click.option(
+    "--threads", type=click.IntRange(min=1), callback=_threads, expose_value=False,
+    metavar="N", help="CPU threads per run (or $THERMOSIM_THREADS) [default: one for a grid "
+    "under 100,000 cells, else one per core]")
 
 
 @click.group(cls=_Group)
@@ -72,6 +105,7 @@ def _progress_steady(console, tolerance):
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="HDF5 file to write (default: CASE_NAME.h5)")
 @BACKEND
+@THREADS
 @click.option("--png", type=click.Path(dir_okay=False), help="also render the hotspot picture")
 @click.option("--quiet", is_flag=True, help="print only the summary")
 @click.option("--resume", is_flag=True,
@@ -90,11 +124,14 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
     console = Console(stderr=True, quiet=quiet)
     path = Path(case) if case else DEFAULT
     c = load_case(path)
+    out = Path(output) if output else Path(f"{c.name}.h5")
+    est = _check_sizes(c, out, png, backend)
     if c.flow is not None:
-        return _run_flow(c, path, output, backend, png, console, resume, checkpoint_every)
+        return _run_flow(c, path, output, backend, png, console, resume, checkpoint_every,
+                         est)
     model = build_model(c)          # every case mistake is reported before any output
     preflight(model)
-    out = Path(output) if output else Path(f"{c.name}.h5")
+    _announce(est, console, c.source_file)
     console.print(f"[bold]thermosim[/] {path}  ->  {out}")
     ckpt = out.with_name(out.name + ".checkpoint.h5")
     if ckpt.exists() and not resume:
@@ -131,6 +168,33 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
     _report(result, out, png)
 
 
+def _warn(file, message: str) -> None:
+    click.echo(f"thermosim: warning: {file}: {message}" if file else
+               f"thermosim: warning: {message}", err=True)
+
+
+def _check_sizes(c, out, png, backend):
+    """Before anything is allocated or solved: the output paths (suffix, a folder that
+    takes a new file), the cells and the memory they need on the backend, runaway step
+    counts.  Returns the estimate (:func:`thermosim.sizing.check_case`)."""
+    from .sizing import check_case, check_output_file
+
+    check_output_file(out, "-o")
+    if png:
+        check_output_file(png, "--png", (".png",))
+    return check_case(c, backend)
+
+
+def _announce(est, console, file):
+    """The estimate, and a warning for a run that max_steps will cut far short (once the
+    case has passed every check, so that a refused case gets its one line alone)."""
+    console.print(est.describe(), highlight=False)
+    for note in est.notes:
+        console.print(f"note: {note}", highlight=False)
+    for w in est.warnings:
+        _warn(file, w)
+
+
 def _report(result, out, png):
     """Print the summary, save the result (and the picture) and say where."""
     click.echo(result.summary())
@@ -141,15 +205,16 @@ def _report(result, out, png):
         click.echo(f"picture       {info['png']}")
 
 
-def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_every=60.0):
+def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_every=60.0,
+              est=None):
     """``thermosim run`` for a case with a flow section."""
     from .checkpoint import Checkpointer
     from .flow import FlowSolver, problem_from_case
-    from .model import _check_memory
     from .study import steady_time_left
 
-    problem = problem_from_case(c)
-    _check_memory(problem.grid, c.source_file)
+    problem = problem_from_case(c)        # (sizes checked by _check_sizes before this)
+    if est is not None:
+        _announce(est, console, c.source_file)
     out = Path(output) if output else Path(f"{c.name}.h5")
     console.print(f"[bold]thermosim[/] {path}  ->  {out}  (flow)")
     spec = c.flow
@@ -185,13 +250,21 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
                         max_steps=spec.max_steps, progress=progress, checkpoint=ckpt,
                         energy_tolerance=spec.energy_tolerance)
-    ckpt.remove()
+    if result.stats.stopped:
+        # a transient cut short: said, marked in the result, and its state kept so that a
+        # larger max_steps continues from it
+        ckpt.save_state(*solver.state())
+        _warn(c.source_file, f"flow.max_steps: {result.stats.stopped}; the result is marked "
+              "so (raise flow.max_steps and rerun with --resume to reach the end time)")
+    else:
+        ckpt.remove()
     _report(result, out, png)
 
 
 def _render(h5, png, **kw):
-    """Render, turning a failure of the rendering stack (no OpenGL, a broken VTK install)
-    into one line that says the result file itself is fine."""
+    """Draw the picture of a result file (VTK in a child process, matplotlib slices when
+    that fails, with a one-line note on stderr); a picture that cannot be drawn at all is
+    one line that says the result file itself is fine."""
     import h5py
 
     from .view import render, render_layout
@@ -207,14 +280,16 @@ def _render(h5, png, **kw):
             info["hotspot"] = {"T": info["hotspots"][0]["junction_temperature"],
                                "block": info["hotspots"][0]["name"]} if info["hotspots"] \
                 else {"T": float("nan"), "block": "-"}
-            return info
-        return render(h5, png, **kw)
+        else:
+            info = render(h5, png, **kw)
     except (ValueError, KeyError) as e:
         raise ThermosimError(f"{h5}: cannot render: {e}") from None
-    except Exception as e:          # VTK/OpenGL failures come in many types
-        raise ThermosimError(f"cannot render {png} ({type(e).__name__}: {e}); the result "
-                             f"file {h5} is complete: try again on a machine with OpenGL "
-                             "(OSMesa or EGL) or open it in ParaView") from None
+    except Exception as e:          # (VTK's failures stay in its child: this is the fallback)
+        raise ThermosimError(f"cannot draw {png} ({type(e).__name__}: {e}); the result "
+                             f"file {h5} is complete: open it in ParaView") from None
+    if info.get("note"):
+        click.echo(info["note"], err=True)
+    return info
 
 
 @main.command()
@@ -222,7 +297,8 @@ def _render(h5, png, **kw):
 @click.option("--png", type=click.Path(dir_okay=False), required=True, help="PNG to write")
 @click.option("--field", default="T", show_default=True, help="field to colour by")
 def view(h5, png, field):
-    """Render slices through the hottest cell of a result file to a PNG (off-screen)."""
+    """Render slices through the hottest cell of a result file to a PNG (off-screen; in 3D
+    with VTK, as flat matplotlib slices with a note where VTK cannot draw)."""
     info = _render(h5, png, field=field)
     hs = info["hotspot"]
     click.echo(f"max T {hs['T']:.3f} K in '{hs['block']}'; picture {info['png']}")
@@ -314,12 +390,26 @@ def bench(cases, sizes, backend, steps, precision, json_file):
 def _plant(plant_file, climate):
     """The energy model's parameters: a YAML mapping (``--plant``), then ``--climate``."""
     from .energy import Plant
-    from .study import read_mapping
+    from .errors import CaseError
+    from .inputs import read_mapping, value_problems
 
-    data = read_mapping(plant_file, "energy-model parameters") if plant_file else {}
+    problems = []
+    data = {}
+    if plant_file:
+        # every mistake at once: non-finite numbers and temperatures (value_problems),
+        # then the plant's own checks of the other keys
+        data, problems = value_problems(read_mapping(plant_file, "energy-model parameters",
+                                                     check=False), plant_file)
+        data = {k: v for k, v in data.items() if k not in {p.key for p in problems}}
     if climate:
         data["climate"] = climate
-    return Plant.from_mapping(data, plant_file or "energy")
+    try:
+        plant = Plant.from_mapping(data, plant_file or "energy")
+    except CaseError as e:
+        problems += e.problems or [e]
+    if problems:
+        raise CaseError.several(problems)
+    return plant
 
 
 @main.command()
@@ -327,6 +417,7 @@ def _plant(plant_file, climate):
 @click.option("-o", "--output", default="compare_report", show_default=True,
               type=click.Path(file_okay=False), help="report folder to write")
 @BACKEND
+@THREADS
 @click.option("--climate", help="climate of the headline figures: a shipped name "
               "(miami, greensboro, sand_point) or an EPW/TMY3/TMY2 file [default: greensboro]")
 @click.option("--plant", "plant_file", type=click.Path(dir_okay=False),
@@ -345,8 +436,10 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
     from rich.console import Console
 
     from .compare import compare as run_compare
+    from .sizing import check_output_dir
 
     console = Console(stderr=True, soft_wrap=True)
+    check_output_dir(output, "-o")         # before any run, not after them all
     plant = _plant(plant_file, climate)
     t0 = time.perf_counter()
     res = run_compare(list(cases) or None, output, backend, plant, sensitivity=sensitivity,
@@ -370,6 +463,7 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
               "points there instead of in local processes")
 @click.option("--workers", type=int, help="local processes (default: the sweep's, or one a "
               "core)")
+@THREADS
 def sweep(sweep_file, output, scheduler, workers):
     """Run every point of SWEEP_FILE (a grid or list of values over case fields); points
     finished before (in the results folder) are not rerun.  Writes results.csv and
@@ -378,11 +472,18 @@ def sweep(sweep_file, output, scheduler, workers):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
         TimeElapsedColumn, TimeRemainingColumn
 
-    from .study import load_sweep, run_sweep
+    from .study import load_sweep, need_cluster, run_sweep
+
+    from .sizing import check_output_dir
 
     console = Console(stderr=True, soft_wrap=True)
+    if scheduler:
+        need_cluster()                  # the extra 'cluster', before anything is read
+    if output:
+        check_output_dir(output, "-o")     # before the points are even read
     spec = load_sweep(sweep_file)
     out = Path(output) if output else Path(sweep_file).with_name(spec["name"])
+    check_output_dir(out, "-o")
     console.print(f"[bold]thermosim sweep[/] {sweep_file}: {len(spec['points'])} points "
                   f"of {spec['base']}  ->  {out}  (progress: distinct runs)"
                   + (f"  (Dask at {scheduler})" if scheduler else ""), highlight=False)
@@ -402,6 +503,20 @@ def sweep(sweep_file, output, scheduler, workers):
     for r in bad:
         click.echo(f"  point {r['point']}: {r.get('error')}")
     sys.exit(1 if bad else 0)
+
+
+@main.command()
+@click.option("--markdown", is_flag=True,
+              help="print the case-file reference page (docs/case-file.md) instead")
+def schema(markdown):
+    """Print the JSON Schema of a case file (a case, or a layout and its parameters), with a
+    description and an SI unit for every key."""
+    from . import schema as case_schema
+
+    if markdown:
+        click.echo(case_schema.markdown(), nl=False)
+    else:
+        click.echo(json.dumps(case_schema.schema(), indent=2))
 
 
 if __name__ == "__main__":

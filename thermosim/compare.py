@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .atomic import atomic_path
 from .errors import CaseError
 
 DEFAULT_CASES = ("air_cooled_quick", "liquid_cooled_quick", "immersion_quick")
@@ -73,8 +74,12 @@ def _case_file(name: str) -> Path:
 def _raw(path: Path) -> dict:
     from .case import load_case
 
+    from .inputs import check_values, read_yaml
+
     load_case(path)                      # every mistake reported before anything runs
-    return yaml.safe_load(path.read_text())
+    # the mapping as the case reads it (temperatures given with units in kelvin, so that
+    # the sensitivity variants can add to them)
+    return check_values(read_yaml(path), str(path))
 
 
 def _layout_defaults(kind: str) -> dict:
@@ -104,15 +109,21 @@ def variant(data: dict, knob: str, value: float) -> dict:
     return out
 
 
-def _render(h5, png, log):
+def _render(h5, png, log, noted: list) -> bool:
+    """Draw a layout's picture (VTK in a child process, else matplotlib slices); the note
+    of a fallback is logged once a comparison (``noted``), a picture that fails altogether
+    one line: the report goes on without it."""
     try:
         from .view import render_layout
 
-        render_layout(h5, png)
-        return True
+        info = render_layout(h5, png)
     except Exception as e:       # noqa: BLE001 (a picture is not worth the report)
-        log(f"  picture {png.name} not rendered ({type(e).__name__}: {e})")
+        log(f"  picture {png.name} not drawn ({type(e).__name__}: {e})")
         return False
+    if info.get("note") and not noted:
+        log(f"  {info['note']}")
+        noted.append(info["note"])
+    return True
 
 
 def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | None = None
@@ -123,6 +134,7 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
     from .case import Case
     from .study import case_key, jsonable
     from .energy import facility_energy
+    from .sizing import check_case
     from .study import simulate
 
     (workdir / "runs").mkdir(parents=True, exist_ok=True)
@@ -137,6 +149,7 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
                             "layouts)")
         if not case.flow.chips:
             raise CaseError(f"{path}: a layout without chips has no junctions to report")
+        check_case(case, backend)      # every layout's size before the first run
         loaded.append((path, data, case, kind))
     kinds = [x[3] for x in loaded]
     if "air_cooled" not in kinds or len(set(kinds)) != len(kinds):
@@ -148,9 +161,10 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
                         + ", ".join(f"{LABEL[k]} {p / 1e3:.2f} kW" for k, p in zip(kinds, loads))
                         + "): give cases with the same servers and chip powers")
     records = []
+    noted: list = []                    # a picture's fallback note: said once
     for path, data, case, kind in loaded:
         log(f"{LABEL[kind]}: {path.name}, {case.layout['it_power'] / 1e3:.1f} kW of IT")
-        names = [f"{kind}.h5", f"{kind}.xmf", f"{kind}.png"]
+        names = [f"{kind}.h5", f"{kind}.xdmf", f"{kind}.png"]
         held = cache / case_key(data, backend, str(path)) if cache else None
         if held is not None and (held / "run.json").exists():
             run = json.loads((held / "run.json").read_text())
@@ -167,18 +181,24 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
                     "are those of the last step")
             h5 = workdir / "runs" / names[0]
             result.save(h5)
-            pictured = _render(h5, workdir / "runs" / names[2], log)
             run = {"metrics": jsonable(result.metrics()), "wall": wall,
                    "steps": int(result.stats.steps), "steady": bool(result.stats.converged),
-                   "png": names[2] if pictured else None, "when": time.strftime("%Y-%m-%d %H:%M")}
+                   "when": time.strftime("%Y-%m-%d %H:%M")}
             if held is not None:
                 held.mkdir(parents=True, exist_ok=True)
-                for n in names:
+                for n in names[:2]:
                     if (workdir / "runs" / n).exists():
                         shutil.copy2(workdir / "runs" / n, held / n)
                 tmp = held / "run.json.tmp"
                 tmp.write_text(json.dumps(run))
                 os.replace(tmp, held / "run.json")       # last: the run is whole
+        # the picture only after the run is kept: whatever drawing does, the run is not lost
+        # (a kept run without its picture, as one left by an interruption, gets it now)
+        png = workdir / "runs" / names[2]
+        if not png.exists() and _render(workdir / "runs" / names[0], png, log, noted) \
+                and held is not None:
+            with atomic_path(held / names[2], suffix=".tmp.png") as part:
+                shutil.copy2(png, part)
         m = run["metrics"]
         e = facility_energy(m, case.layout, plant)
         log(f"  steady={run['steady']} after {run['steps']} steps, {run['wall']:.0f} s;"
@@ -186,7 +206,7 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
             f" degC; PUE {e['pue']:.3f}")
         records.append({"kind": kind, "path": str(path), "data": data, "case": case,
                         "metrics": m, "energy": e, "wall": run["wall"], "steps": run["steps"],
-                        "steady": run["steady"], "png": run["png"]})
+                        "steady": run["steady"], "png": names[2] if png.exists() else None})
     return records
 
 

@@ -342,8 +342,10 @@ def box_slices(grid, lower, upper, name: str, what: str):
     for a in range(3):
         i0, i1 = grid.index_range(a, lower[a], upper[a])
         if i1 <= i0:
+            section = {"porous block": "porous", "chip": "chips", "cooler": "coolers"}.get(
+                what, what)
             raise CaseError(f"{what} '{name}' covers no cell centre along {'xyz'[a]}: refine "
-                            "the grid or enlarge it")
+                            "the grid or enlarge it", f"flow.{section} ({name})")
         sl.append(slice(i0, i1))
     return tuple(sl)
 
@@ -355,7 +357,8 @@ def fan_faces(grid, fan: Fan):
     f = grid.faces[a]
     i = int(np.argmin(np.abs(f - fan.position)))
     if i == 0 or i == f.size - 1:
-        raise CaseError(f"fan '{fan.name}' lies on the domain boundary: place it inside")
+        raise CaseError(f"fan '{fan.name}' lies on the domain boundary: place it inside",
+                        f"flow.fans ({fan.name})")
     sl = []
     for b in range(3):
         if b == a:
@@ -364,7 +367,7 @@ def fan_faces(grid, fan: Fan):
         i0, i1 = grid.index_range(b, fan.lower[b], fan.upper[b])
         if i1 <= i0:
             raise CaseError(f"fan '{fan.name}' covers no face along {'xyz'[b]}: refine the "
-                            "grid or enlarge it")
+                            "grid or enlarge it", f"flow.fans ({fan.name})")
         sl.append(slice(i0, i1))
     return i + 1, sl
 

@@ -101,26 +101,47 @@ class Plant:
     def from_mapping(cls, data: dict | None, where: str = "energy") -> "Plant":
         """A plant from a mapping of its parameters (``--plant`` file, a sweep's
         ``energy:``); one-line errors for bad keys and values."""
+        from .inputs import kelvin
+
+        if data is not None and not isinstance(data, dict):
+            raise CaseError(f"a mapping of energy-model parameters, not {data!r:.60}",
+                            "(top level)", where)
         data = dict(data or {})
         known = {f.name: f for f in fields(cls)}
-        bad = sorted(set(data) - set(known))
-        if bad:
-            raise CaseError(f"{where}: unknown key(s) {', '.join(bad)} "
-                            f"(known: {', '.join(sorted(known))})")
+        problems = [CaseError(f"unknown key (known: {', '.join(sorted(known))})", str(k),
+                              where) for k in data if k not in known]
         out = {}
         for k, v in data.items():
+            if k not in known:
+                continue
             if k == "climate":
+                if not isinstance(v, str) or not v.strip():
+                    problems.append(CaseError(f"a climate name or weather file, not {v!r}",
+                                              k, where))
                 out[k] = str(v)
                 continue
+            if k.endswith("_temperature"):
+                try:
+                    v = kelvin(v)        # kelvin, or with units: "85 degC"
+                except ValueError as e:
+                    problems.append(CaseError(f"out of range: {e}", k, where))
+                    continue
             try:
+                if isinstance(v, bool):
+                    raise ValueError
                 x = float(v)
-            except (TypeError, ValueError):
-                raise CaseError(f"{where}: {k}: a number, not {v!r}")
+            except (ValueError, TypeError, OverflowError):
+                problems.append(CaseError(f"a number, not {v!r}", k, where))
+                continue
             if not math.isfinite(x) or x < 0 or (k.endswith("efficiency") and not 0 < x <= 1) \
                     or (k in POSITIVE and x <= 0) or (k == "leakage_fraction" and x > 1) \
-                    or (k.endswith("_temperature") and x < 200.0) or (k == "hours" and x < 1):
-                raise CaseError(f"{where}: {k}: {v!r} is out of range ({RANGES.get(k, '>= 0')})")
+                    or (k == "hours" and x < 1):
+                problems.append(CaseError(f"{v!r} is out of range ({RANGES.get(k, '>= 0')})",
+                                          k, where))
+                continue
             out[k] = int(x) if k == "hours" else x
+        if problems:
+            raise CaseError.several(problems)
         return cls(**out)
 
     def to_dict(self) -> dict:

@@ -35,7 +35,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import CaseError, SolverError
+from .errors import CaseError, SolverError, names_case_file
 from .grid import Grid
 from .model import LinearSystem
 from .solvers.krylov import pcg
@@ -96,16 +96,21 @@ class Fluid:
             raise CaseError(f"unknown fluid '{name}' (known: {', '.join(fluid_names())})")
         cp_name = FLUIDS[name]
         get = lambda key: PropsSI(key, "T", temperature, "P", pressure, cp_name)  # noqa: E731
-        rho = get("D")
         try:
-            beta = get("isobaric_expansion_coefficient")
-        except ValueError:               # incompressible mixtures: from the density slope
-            dT = 0.5
-            r1 = PropsSI("D", "T", temperature + dT, "P", pressure, cp_name)
-            r0 = PropsSI("D", "T", temperature - dT, "P", pressure, cp_name)
-            beta = -(r1 - r0) / (2 * dT) / rho
-        return cls(name, rho, get("V"), get("L"), get("C"), beta,
-                   f"CoolProp {cp_name} at {temperature:g} K, {pressure:g} Pa")
+            rho = get("D")
+            try:
+                beta = get("isobaric_expansion_coefficient")
+            except ValueError:           # incompressible mixtures: from the density slope
+                dT = 0.5
+                r1 = PropsSI("D", "T", temperature + dT, "P", pressure, cp_name)
+                r0 = PropsSI("D", "T", temperature - dT, "P", pressure, cp_name)
+                beta = -(r1 - r0) / (2 * dT) / rho
+            return cls(name, rho, get("V"), get("L"), get("C"), beta,
+                       f"CoolProp {cp_name} at {temperature:g} K, {pressure:g} Pa")
+        except ValueError as e:          # CoolProp: a state outside its data
+            from .materials import no_properties
+
+            raise CaseError(no_properties(name, temperature, pressure, e)) from None
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,7 @@ class FlowStats:
     implicit_solves: int = 0
     diffusion: str = "explicit"             # how the last step treated diffusion
     stored_fraction: float = math.nan       # heat being stored / power (energy criterion)
+    stopped: str = ""                       # why a transient ended before its end time
 
 
 @dataclass
@@ -342,7 +348,8 @@ class FlowResult:
             f", heat still stored {st.stored_fraction:.1e} of the power"
         state = (f"steady after {st.steps} steps (residuals {st.residual_velocity:.1e} "
                  f"velocity, {st.residual_temperature:.1e} temperature{stored})" if st.converged
-                 else f"{st.steps} steps to t = {st.time:.4g} s")
+                 else f"{st.steps} steps to t = {st.time:.4g} s"
+                 + (f" ({st.stopped})" if st.stopped else ""))
         lines = [
             f"case          {self.problem.name}  (flow, {self.T.size:,} cells, "
             f"{self.problem.fluid.name})",
@@ -393,6 +400,13 @@ class FlowResult:
                          0.5 * (self.v[:, 1:] + self.v[:, :-1]),
                          0.5 * (self.w[:, :, 1:] + self.w[:, :, :-1])])
 
+    @property
+    def velocity(self) -> np.ndarray:
+        """Velocity at the cell centres (m/s), shape (nx, ny, nz, 3): ``velocity[i, j, k]``
+        is the (u, v, w) vector of cell (i, j, k), as ``/fields/velocity`` in the saved
+        file."""
+        return np.moveaxis(self.cell_velocity(), 0, -1)
+
 
 def _halo_widths(faces: np.ndarray, periodic: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Widths with halo (a halo cell as wide as its neighbour, or along a periodic axis as
@@ -431,6 +445,10 @@ def _inflow_profile(problem: FlowProblem, face: str) -> np.ndarray:
 class FlowSolver:
     """A flow-and-heat run on one backend.  Build it, then :meth:`run` or :meth:`step`."""
 
+    # (a mistake found while the solver is set up, such as a block that covers no cell
+    # centre, names the case file it came from)
+    @names_case_file(lambda self, problem, *a, **k: getattr(getattr(problem, "case", None),
+                                                            "source_file", None))
     def __init__(self, problem: FlowProblem, backend="cpu", dtype=np.float64,
                  cfl: float = 0.5, pressure_tolerance: float | None = None,
                  diffusion: str = "auto", advection: str = "central"):
@@ -472,6 +490,8 @@ class FlowSolver:
         self.be = backend_for(backend, problem.grid.ncells) if isinstance(backend, str) \
             else backend
         self.dtype = np.dtype(dtype)
+        if hasattr(self.be, "prepare_flow"):        # the CPU's first-run compile notice
+            self.be.prepare_flow(self.dtype)
         self.cfl = cfl
         self.pressure_tolerance = pressure_tolerance or (1e-9 if self.dtype == np.float64
                                                          else 1e-5)
@@ -1652,6 +1672,7 @@ class FlowSolver:
             self._energy_tolerance = energy_tolerance
             self.stats.converged = False
             self.stats.stored_fraction = math.nan
+            self.stats.stopped = ""
             return self._march(steady, end_time, tolerance, max_steps, progress, check_every,
                                checkpoint)
         except KeyboardInterrupt:
@@ -1707,11 +1728,21 @@ class FlowSolver:
             st.pressure_reduction = math.exp(self._log_reduction / self._log_iters)
         st.wall_time += time.perf_counter() - t0
         if steady and end_time is None and not st.converged:
+            # the state reached is kept, so that a larger max_steps continues from it
+            # (max_steps is not part of the checkpoint's fingerprint)
+            more = "raise flow.max_steps"
+            if checkpoint is not None:
+                path = checkpoint.save_state(*self.state())
+                more = (f"raise flow.max_steps and rerun with --resume to continue from step "
+                        f"{st.steps} (saved in {path})")
             raise SolverError(f"no steady state after {st.steps} steps (velocity residual "
                               f"{st.residual_velocity:.1e}, temperature "
                               f"{st.residual_temperature:.1e}, tolerance {tolerance:.0e}): "
-                              "the flow may be unsteady; run it as a transient or raise "
-                              "max_steps")
+                              f"{more}, or, if the flow is unsteady, run it as a transient "
+                              "(flow.end_time)")
+        if end_time is not None and st.time < end_time * (1 - 1e-12):
+            st.stopped = (f"stopped by max_steps ({max_steps:,}) at t = {st.time:.3g} s of "
+                          f"{end_time:g} s")
         return self.result()
 
     def stored_fraction(self) -> float:
@@ -1913,7 +1944,10 @@ def problem_from_case(case) -> FlowProblem:
     if case.domain.background != spec.fluid:
         raise CaseError(f"the space around the blocks is the flowing fluid: set "
                         f"domain.background to '{spec.fluid}'", "domain.background", file)
-    fluid = Fluid.from_coolprop(spec.fluid, spec.reference_temperature)
+    try:
+        fluid = Fluid.from_coolprop(spec.fluid, spec.reference_temperature)
+    except CaseError as e:
+        raise CaseError(e.reason, "flow.reference_temperature", file) from None
     user = {}
     for name, m in case.materials.items():
         if m.fluid is not None:

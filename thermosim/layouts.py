@@ -96,14 +96,162 @@ LIQUID_DEFAULTS = dict(
     coolant_loop_pressure_drop=100e3)
 
 
-def _parameters(defaults: dict, params: dict) -> dict:
-    unknown = set(params) - set(defaults)
-    if unknown:
-        from .errors import CaseError
+# -- parameter checks: each parameter's type and range, so that a mistake is named by its
+# key (``racks_per_row: ...``) before the builder computes with it.  Sizes (how many cells
+# a hall makes) are judged on the built case.
 
-        raise CaseError(f"unknown layout parameter(s): {', '.join(sorted(unknown))} "
-                        f"(known: {', '.join(sorted(defaults))})")
-    return {**defaults, **params}
+def _range_text(lo, hi, lo_open, hi_open) -> str:
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    return f"{'<' if hi_open else '<='} {hi:g}"
+
+
+def _number(unit: str, lo=None, hi=None, lo_open=False, hi_open=False, optional=False):
+    """A rule: a finite number (``unit``) in the range; None too where ``optional``."""
+    def rule(v):
+        if v is None and optional:
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"a number{f' ({unit})' if unit else ''}"
+                             f"{', or null' if optional else ''}, not {v!r}")
+        if not math.isfinite(v):
+            raise ValueError(f"{v!r} is not a finite number")
+        if (lo is not None and (v < lo or (lo_open and v == lo))) or \
+                (hi is not None and (v > hi or (hi_open and v == hi))):
+            raise ValueError(f"{v!r} is out of range: {_range_text(lo, hi, lo_open, hi_open)}"
+                             f"{f' {unit}' if unit else ''}")
+        return v
+    return rule
+
+
+def _whole(lo: int):
+    """A rule: a whole number of at least ``lo``."""
+    def rule(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or v != int(v):
+            raise ValueError(f"a whole number, not {v!r}")
+        if v < lo:
+            raise ValueError(f"{v!r} is out of range: a whole number >= {lo}")
+        return int(v)
+    return rule
+
+
+def _choice(*options, label: str | None = None):
+    def rule(v):
+        if not isinstance(v, str) or v not in options:
+            told = f"{label} is {', '.join(options[:-1])} or {options[-1]}" if label else \
+                f"one of {', '.join(options)}"
+            raise ValueError(f"{told}, not {v!r}")
+        return v
+    return rule
+
+
+def _fluid(v):
+    from .materials import fluid_names
+
+    if not isinstance(v, str) or v not in fluid_names():
+        raise ValueError(f"a fluid ({', '.join(fluid_names())}), not {v!r}")
+    return v
+
+
+def _text(v):
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"a name (text), not {v!r}")
+    return v
+
+
+def _temperature(v):
+    from .inputs import kelvin
+
+    return kelvin(v)
+
+
+def _curve(v):
+    ok = isinstance(v, (list, tuple)) and len(v) >= 2 and all(
+        isinstance(pt, (list, tuple)) and len(pt) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+            and x >= 0 for x in pt) for pt in v)
+    if not ok or any(b[0] <= a[0] for a, b in zip(v, v[1:])):
+        raise ValueError("a fan curve: two or more [Q m^3/s, dp Pa] pairs of non-negative "
+                         "numbers with Q increasing")
+    return v
+
+
+def _rules() -> dict:
+    from .inputs import MAX_POWER
+
+    length = _number("m", 0, 1e4, lo_open=True)        # 10 km: no hall is larger
+    space = _number("m", 0, 1e4)
+    count1, count0 = _whole(1), _whole(0)
+    power = _number("W", 0, MAX_POWER)
+    resistance = _number("K/W", 0)
+    loss = _number("", 0)
+    fraction = _number("", 0, 1, lo_open=True)
+    tolerance = _number("", 0, 1, lo_open=True, hi_open=True)
+    flow = _number("m^3/s", 0, lo_open=True)
+    pressure = _number("Pa", 0)
+    return dict(
+        racks_per_row=count1, servers_per_rack=count1, server_units=count1,
+        rack_width=length, rack_depth=length, rack_height=length,
+        gpus_per_server=count0, gpu_power=power, cpus_per_server=count0, cpu_power=power,
+        other_power=power, gpu_resistance=resistance, gpu_junction_resistance=resistance,
+        gpu_limit=_temperature, cpu_resistance=resistance,
+        cpu_junction_resistance=resistance, cpu_limit=_temperature,
+        server_loss_coefficient=loss, server_fan_curve=_curve,
+        server_fan_speed=_number("fraction of the rated speed", 0, 2, lo_open=True,
+                                 optional=True),
+        supply_temperature=_temperature, supply=_choice("raised_floor", "overhead", label="supply"),
+        crah_units=count1, crah_flow=_number("m^3/s", 0, lo_open=True, optional=True),
+        crah_oversupply=_number("", 0, lo_open=True), crah_loss_coefficient=loss,
+        tile_free_area=fraction, cold_aisle_width=length, hot_aisle_width=length,
+        plenum_height=length, room_height=length, end_space=space, cell=length,
+        turbulence=_choice("none", "lvel", "smagorinsky"),
+        advection=_choice("central", "upwind"), air_changes=_number("hall volumes", 0),
+        tolerance=tolerance, energy_tolerance=_number("", 0, 1, lo_open=True, hi_open=True,
+                                                      optional=True),
+        max_steps=count1, precision=_choice("float64", "float32"), name=_text,
+        # liquid_cooled
+        coolant=_fluid, cdu_supply_temperature=_temperature,
+        gpu_plate_resistance=_number("K/W", 0, lo_open=True), gpu_plate_flow=flow,
+        gpu_plate_pressure_drop=pressure, cpu_plate_resistance=_number("K/W", 0, lo_open=True),
+        cpu_plate_flow=flow, cpu_plate_pressure_drop=pressure,
+        coolant_loop_pressure_drop=pressure,
+        # immersion
+        tanks=count1, servers_per_tank=count1, server_depth=length, server_width=length,
+        heat_sink_gap=length, server_porosity=fraction, fluid=_fluid,
+        design_rise=_number("K", 0, 1000, lo_open=True),
+        pump_flow=_number("m^3/s", 0, lo_open=True, optional=True),
+        loop_pressure_drop=pressure, floor_space=length, headspace=space, margin=space,
+        # cold_plate
+        channels=count1, channel_width=length, channel_height=length, fin_thickness=length,
+        base_thickness=length, heater_thickness=length, lid_thickness=length, length=length,
+        manifold_length=length, power=power, flow=flow, inlet_temperature=_temperature,
+        material=_text, cells_across=count1, cell_along=length)
+
+
+def _parameters(defaults: dict, params: dict) -> dict:
+    """The builder's parameters: ``defaults`` updated with ``params``, each checked (type
+    and range) and temperatures given with units converted to kelvin; every mistake is
+    reported at once, keyed by the parameter's name."""
+    from .errors import CaseError
+
+    problems = [CaseError(f"not a parameter of this layout (known: "
+                          f"{', '.join(sorted(defaults))})", str(k))
+                for k in params if k not in defaults]
+    rules = _rules()
+    out = dict(defaults)
+    for k, v in params.items():
+        if k not in defaults:
+            continue
+        try:
+            out[k] = rules[k](v) if k in rules else v
+        except ValueError as e:
+            problems.append(CaseError(str(e), k))
+    if problems:
+        raise CaseError.several(problems)
+    return out
 
 
 def air_cooled(**params) -> dict:
@@ -163,7 +311,7 @@ def _hall(p: dict, kind: str) -> dict:
         from .errors import CaseError
 
         raise CaseError(f"{ns} servers of {p['server_units']}U do not fit a rack "
-                        f"{p['rack_height']} m high")
+                        f"{p['rack_height']} m high", "servers_per_rack")
     # y bands: hot aisle | row A | cold aisle | row B | hot aisle
     ha, ca = p["hot_aisle_width"], p["cold_aisle_width"]
     yA0, yA1 = ha, ha + D
@@ -189,7 +337,7 @@ def _hall(p: dict, kind: str) -> dict:
         from .errors import CaseError
 
         raise CaseError(f"server_fan_speed is a fraction of the rated speed in (0, 2], "
-                        f"not {speed}")
+                        f"not {speed}", "server_fan_speed")
     p["server_fan_speed"] = speed
     fan_curve = tuple((q * speed, dp * speed * speed) for q, dp in p["server_fan_curve"])
     q_server = server_operating_flow(fan_curve, p["server_loss_coefficient"],
@@ -354,6 +502,8 @@ def immersion(**params) -> dict:
     Returns the case mapping."""
     from .flow import Fluid
 
+    from .errors import CaseError
+
     p = _parameters(IMMERSION_DEFAULTS, params)
     nt, ns = int(p["tanks"]), int(p["servers_per_tank"])
     cell = p["cell"]
@@ -366,7 +516,10 @@ def immersion(**params) -> dict:
     Lz = z_top_srv + p["headspace"]
     wall = cell
     Lx = nt * tank_len + (nt - 1) * wall
-    liquid = Fluid.from_coolprop(p["fluid"], p["supply_temperature"])
+    try:
+        liquid = Fluid.from_coolprop(p["fluid"], p["supply_temperature"])
+    except CaseError as e:
+        raise CaseError(e.reason, "supply_temperature") from None
     rhoc = liquid.density * liquid.specific_heat
     y0, y1 = m, m + p["server_width"]
     blocks, porous, chips = [], [], []
@@ -491,8 +644,16 @@ def cold_plate(**params) -> dict:
                        **_box((a, 0, 0), (b, W, z_ch))})
         blocks.append({"name": f"manifold_{side}_high", "material": "manifold",
                        **_box((a, 0, z_lid), (b, W, Lz))})
-    liquid = Fluid.from_coolprop(p["coolant"], p["inlet_temperature"])
-    k = lookup(mat).conductivity[0]
+    from .errors import CaseError
+
+    try:
+        liquid = Fluid.from_coolprop(p["coolant"], p["inlet_temperature"])
+    except CaseError as e:
+        raise CaseError(e.reason, "inlet_temperature") from None
+    try:
+        k = lookup(mat).conductivity[0]
+    except CaseError as e:
+        raise CaseError(e.reason, "material") from None
     compact = plate_resistance(n, w, H, t, tb, th, tl, L, k, liquid.conductivity)
     u_in = p["flow"] / (W * H)
     dx = w / int(p["cells_across"])
@@ -545,6 +706,24 @@ def cold_plate_resistance(result) -> dict:
 
 BUILDERS = {"air_cooled": air_cooled, "liquid_cooled": liquid_cooled, "immersion": immersion,
             "cold_plate": cold_plate}
+DEFAULTS = {"air_cooled": AIR_DEFAULTS, "liquid_cooled": LIQUID_DEFAULTS,
+            "immersion": IMMERSION_DEFAULTS, "cold_plate": COLD_PLATE_DEFAULTS}
+
+
+def parameter_problems(data, file: str | None = None, skip=()) -> list:
+    """The mistakes in a layout file's parameters (none for a file that is not a layout),
+    leaving out the keys in ``skip`` (found wanting already)."""
+    from .errors import CaseError
+
+    kind = data.get("layout") if isinstance(data, dict) else None
+    if not isinstance(kind, str) or kind not in DEFAULTS:
+        return []
+    params = {k: v for k, v in data.items() if k != "layout" and k not in skip}
+    try:
+        _parameters(DEFAULTS[kind], params)
+    except CaseError as e:
+        return [CaseError(p.reason, p.key, file) for p in (e.problems or [e])]
+    return []
 
 
 def expand(data: dict, file: str | None = None) -> dict:
@@ -555,13 +734,21 @@ def expand(data: dict, file: str | None = None) -> dict:
     if not isinstance(data, dict) or "layout" not in data or isinstance(data["layout"], dict):
         return data
     kind = data["layout"]
-    if kind not in BUILDERS:
-        raise CaseError(f"unknown layout '{kind}' (known: {', '.join(sorted(BUILDERS))})",
+    if not isinstance(kind, str) or kind not in BUILDERS:
+        raise CaseError(f"unknown layout {kind!r} (known: {', '.join(sorted(BUILDERS))})",
                         "layout", file)
     params = {k: v for k, v in data.items() if k != "layout"}
+    bad = [k for k in params if not isinstance(k, str)]
+    if bad:
+        raise CaseError(f"a layout's parameters are named, not {bad[0]!r}", str(bad[0]), file)
+    from .sizing import check_layout
+
+    check_layout(kind, params, file)     # its parts and cells, before any is made
     try:
         return BUILDERS[kind](**params)
     except CaseError as e:
-        raise CaseError(e.reason, e.key or "layout", file) from None
-    except (TypeError, ValueError) as e:
+        problems = e.problems or [e]
+        raise CaseError.several([CaseError(p.reason, p.key or "layout", p.file or file)
+                                 for p in problems]) from None
+    except (TypeError, ValueError, ArithmeticError) as e:
         raise CaseError(f"bad layout parameter: {e}", "layout", file) from None

@@ -116,11 +116,21 @@ def fluid(name: str, temperature: float = 300.0, pressure: float = 101325.0) -> 
     from CoolProp.CoolProp import PropsSI
 
     cp_name = FLUIDS[name]
-    k = PropsSI("L", "T", temperature, "P", pressure, cp_name)
-    rho = PropsSI("D", "T", temperature, "P", pressure, cp_name)
-    cp = PropsSI("C", "T", temperature, "P", pressure, cp_name)
+    try:
+        k = PropsSI("L", "T", temperature, "P", pressure, cp_name)
+        rho = PropsSI("D", "T", temperature, "P", pressure, cp_name)
+        cp = PropsSI("C", "T", temperature, "P", pressure, cp_name)
+    except ValueError as e:                # CoolProp: a state outside its data
+        raise CaseError(no_properties(name, temperature, pressure, e)) from None
     return Material(name, (k, k, k), rho, cp, "fluid",
                     f"CoolProp {cp_name} at {temperature:g} K, {pressure:g} Pa")
+
+
+def no_properties(name: str, temperature, pressure, error: Exception) -> str:
+    """The reason CoolProp gives no properties of a fluid at a state, for a CaseError."""
+    why = (str(error).strip().splitlines() or [""])[0]
+    return (f"no properties of {name} at {temperature:g} K and {pressure:g} Pa: outside "
+            f"CoolProp's data for it (frozen, or past its range: {why})")
 
 
 def lookup(name: str, user: dict[str, Material] | None = None,

@@ -29,7 +29,6 @@ decomposition fills the same halo with a neighbour's temperatures.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,8 +98,7 @@ def build_model(case: Case) -> ThermalModel:
     """Rasterise a case onto its grid and build the per-id property table."""
     case.check()
     file = case.source_file
-    grid = make_grid(case)
-    _check_memory(grid, file)
+    grid = make_grid(case)          # (its size checked from the case before it is built)
     nx, ny, nz = grid.shape
     T0 = case.initial_temperature
 
@@ -291,25 +289,18 @@ def build_model(case: Case) -> ThermalModel:
                         boundary_labels=labels, id_boundary=id_boundary)
 
 
-HOST_BYTES_PER_CELL = 250   # peak host memory of a steady CPU solve: 240 B/cell measured at 160^3
+def _check_memory(grid: Grid, file, kind: str = "conduction") -> None:
+    """Refuse a built grid that the host cannot hold (the check before building is
+    :func:`thermosim.sizing.check_case`, called by :func:`make_grid`; this one serves
+    callers that make their own grids)."""
+    from .sizing import HOST_BYTES_PER_CELL_GPU_RUN, human_bytes, memory_limit
 
-
-def _available_memory() -> float:
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return float("inf")
-
-
-def _check_memory(grid: Grid, file) -> None:
-    need = grid.ncells * HOST_BYTES_PER_CELL
-    have = _available_memory()
-    if need > 0.8 * have:
+    need = grid.ncells * HOST_BYTES_PER_CELL_GPU_RUN[kind]
+    limit, said = memory_limit("host")
+    if need > limit:
         nx, ny, nz = grid.shape
-        raise CaseError(f"the grid has {nx} x {ny} x {nz} = {grid.ncells:.3g} cells, about "
-                        f"{need / 1e9:.1f} GB to solve, more than the {have / 1e9:.1f} GB "
-                        "available: raise grid.max_cell or lower min_cells_per_layer",
-                        "grid", file)
+        raise CaseError(f"{nx} x {ny} x {nz} = {grid.ncells:.3g} cells need about "
+                        f"{human_bytes(need)}; {said} (raise grid.max_cell)", "grid", file)
 
 
 def _relabel(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -334,6 +325,11 @@ def _fixed_entry(table, kind, n, ra):
 
 
 def make_grid(case: Case) -> Grid:
+    """The case's grid, after :func:`thermosim.sizing.check_case` has counted its cells
+    from the case (a grid that cannot fit is refused before any face is made)."""
+    from .sizing import check_case
+
+    check_case(case, None)
     g = case.grid
     lo, hi = case.domain.min, case.domain.max
     if g.cells is not None:

@@ -1,4 +1,5 @@
-"""Saving results: an HDF5 file (h5py) with an XDMF 3 sidecar so that ParaView opens it.
+"""Saving results: an HDF5 file (h5py) with an XDMF 3 sidecar (``.xdmf``) so that ParaView,
+VTK's XDMF reader and ``pyvista.read`` open it.
 
 Layout of ``out.h5`` (all quantities SI; ``nx, ny, nz`` = cells along x, y, z; every
 3-D cell array is C-ordered with shape ``(nx, ny, nz)``, i.e. ``a[i, j, k]`` is the cell at
@@ -42,10 +43,16 @@ x index i, y index j, z index k, z varying fastest)::
 The integer and power fields are stored gzip-compressed (they are piecewise constant, so
 they shrink by one to two orders of magnitude); temperatures are stored uncompressed.
 
-XDMF sidecar ``out.xmf`` (next to ``out.h5``, which it names by file name only, so the pair
-can be moved together): a ``3DRectMesh`` with ``VXVYVZ`` geometry and cell-centred
-attributes T, material, block, power; for a transient run with snapshots, a temporal
-collection with one grid per snapshot time (plus the final state when it is not a snapshot).
+XDMF sidecar ``out.xdmf`` (next to ``out.h5``, which it names by file name only, so the pair
+can be moved together; ``.xdmf`` rather than ``.xmf`` because ``pyvista.read`` picks its
+reader by the suffix and knows only ``.xdmf``): a ``3DRectMesh`` with ``VXVYVZ`` geometry
+and cell-centred attributes T, material, block, power (flow results also p and velocity);
+for a transient run with snapshots, a temporal collection with one grid per snapshot time
+(plus the final state when it is not a snapshot).  Readers that open it: ParaView ("Xdmf
+Reader" or "Xdmf3 Reader"), VTK's ``vtkXdmfReader`` (the one in the ``vtk`` wheels) and
+``pyvista.read`` / ``pyvista.get_reader`` (which use it; a transient's times are the
+reader's ``time_values``).  meshio does not: its XDMF reader takes unstructured topologies
+only, not a ``3DRectMesh``.
 
 Array order in the XDMF (why there are /xdmf copies).  XDMF describes a structured array by
 its dimensions listed slowest-varying first ("KJI"), and for 3DRectMesh/VXVYVZ the *first*
@@ -94,38 +101,50 @@ def thermosim_version() -> str:
         return "unknown"
 
 
+# suffixes an XDMF reader claims: a result file named so would be taken for its own sidecar
+SIDECAR_SUFFIXES = (".xdmf", ".xmf")
+
+
 def xdmf_path(h5_path) -> Path:
-    """The XDMF sidecar that goes with an HDF5 result file."""
-    return Path(h5_path).with_suffix(".xmf")
+    """The XDMF sidecar that goes with an HDF5 result file: ``out.h5`` -> ``out.xdmf``."""
+    return Path(h5_path).with_suffix(".xdmf")
+
+
+def check_result_path(path) -> None:
+    """Raise ValueError when ``path`` cannot name a result file (an XDMF suffix, which the
+    sidecar or a viewer would claim); cheap, so callers can check before a long solve."""
+    if Path(path).suffix.lower() in SIDECAR_SUFFIXES:
+        raise ValueError(f"{path}: the result file needs another suffix than "
+                         f"{Path(path).suffix} (use .h5; the .xdmf sidecar is written beside "
+                         "it)")
 
 
 # ---------------------------------------------------------------------------------------
 def write_result(result, path, snapshots: bool = True, xdmf: bool = True) -> Path:
     """Write ``result`` (a :class:`~thermosim.simulation.Result`) to the HDF5 file ``path``
-    and, with ``xdmf``, an XDMF sidecar ``path.with_suffix('.xmf')``; see the module
+    and, with ``xdmf``, an XDMF sidecar ``path.with_suffix('.xdmf')``; see the module
     docstring for the layout.  Returns the HDF5 path.  ``snapshots=False`` leaves out the
     transient snapshots.  With ``xdmf=False`` an existing sidecar of the same name is removed
     (it would describe datasets this file no longer has)."""
     import h5py
 
     path = Path(path)
-    xmf = xdmf_path(path)
-    if xmf == path:
-        raise ValueError(f"{path}: the result file needs another suffix than .xmf (use .h5)")
+    check_result_path(path)
+    sidecar = xdmf_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     snaps = list(result.snapshots) if snapshots else []
     with contextlib.ExitStack() as stack:
         # entered sidecar first, so that it is renamed after the HDF5 file it describes
-        tmp_xmf = stack.enter_context(atomic_path(xmf, fsync=True)) if xdmf else None
+        tmp_sidecar = stack.enter_context(atomic_path(sidecar, fsync=True)) if xdmf else None
         tmp_h5 = stack.enter_context(atomic_path(path, fsync=True))
         with h5py.File(tmp_h5, "w") as f:
             _write_h5(f, result, snaps, xdmf)
         if xdmf:
-            tmp_xmf.write_text(xdmf_text(path.name, result.grid.shape, _case_name(result),
-                                         [t for t, _ in snaps], _final_time(result)),
-                               encoding="utf-8")
-    if not xdmf and xmf.exists():
-        xmf.unlink()
+            tmp_sidecar.write_text(xdmf_text(path.name, result.grid.shape,
+                                             _case_name(result), [t for t, _ in snaps],
+                                             _final_time(result)), encoding="utf-8")
+    if not xdmf and sidecar.exists():
+        sidecar.unlink()
     return path
 
 
@@ -300,8 +319,9 @@ def _write_metrics(g, result) -> None:
 # ---------------------------------------------------------------------------------------
 def xdmf_text(h5_name: str, shape, name: str = "result", snapshot_times=(),
               final_time=None, extra=()) -> str:
-    """The XDMF 3 document for a result file ``h5_name`` (a name relative to the .xmf) of
-    ``shape = (nx, ny, nz)`` cells; see the module docstring for the axis order."""
+    """The XDMF 3 document for a result file ``h5_name`` (a name relative to the .xdmf) of
+    ``shape = (nx, ny, nz)`` cells; see the module docstring for the axis order.
+    ``final_time`` (s): the time of the final state (0 when None: a steady state)."""
     nx, ny, nz = (int(n) for n in shape)
     cells = f"{nz} {ny} {nx}"                       # slowest first: KJI
     root = ET.Element("Xdmf", Version="3.0")
@@ -336,7 +356,9 @@ def xdmf_text(h5_name: str, shape, name: str = "result", snapshot_times=(),
 
     times = [float(t) for t in snapshot_times]
     if not times:
-        grid(domain, name, "/xdmf/T", final_time)
+        # always a Time, 0 s for a steady state: pyvista's XdmfReader (pyvista.read) fails
+        # on a file without one (it takes the first of the reader's time values)
+        grid(domain, name, "/xdmf/T", 0.0 if final_time is None else final_time)
     else:
         coll = ET.SubElement(domain, "Grid", Name=name, GridType="Collection",
                              CollectionType="Temporal")
@@ -428,9 +450,8 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
     import h5py
 
     path = Path(path)
-    xmf = xdmf_path(path)
-    if xmf == path:
-        raise ValueError(f"{path}: the result file needs another suffix than .xmf (use .h5)")
+    check_result_path(path)
+    sidecar = xdmf_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     p = result.problem
     nblk = len(p.blocks)
@@ -446,7 +467,7 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
     vel = np.moveaxis(result.cell_velocity(), 0, -1)
     fields = {"T": result.T, "material": material, "block": block, "power": power}
     with contextlib.ExitStack() as stack:
-        tmp_xmf = stack.enter_context(atomic_path(xmf, fsync=True)) if xdmf else None
+        tmp_sidecar = stack.enter_context(atomic_path(sidecar, fsync=True)) if xdmf else None
         tmp_h5 = stack.enter_context(atomic_path(path, fsync=True))
         with h5py.File(tmp_h5, "w") as f:
             f.attrs["thermosim_version"] = thermosim_version()
@@ -485,6 +506,7 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                 "pressure_reduction": st.pressure_reduction, "wall_time": st.wall_time,
                 "diffusion": st.diffusion, "implicit_iterations": st.implicit_iterations,
                 "implicit_solves": st.implicit_solves,
+                **({"stopped": st.stopped} if getattr(st, "stopped", "") else {}),
                 "cells": int(result.T.size), "shape": list(result.T.shape)})
             m = f.create_group("metrics")
             hs = result.hotspot()
@@ -519,10 +541,11 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                 x.create_dataset("velocity", data=np.ascontiguousarray(
                     vel.transpose(2, 1, 0, 3)))
         if xdmf:
-            tmp_xmf.write_text(xdmf_text(path.name, result.T.shape, str(p.name),
-                                         extra=(("p", "Scalar", "/xdmf/p"),
-                                                ("velocity", "Vector", "/xdmf/velocity"))),
-                               encoding="utf-8")
-    if not xdmf and xmf.exists():
-        xmf.unlink()
+            tmp_sidecar.write_text(xdmf_text(path.name, result.T.shape, str(p.name),
+                                             final_time=float(st.time),
+                                             extra=(("p", "Scalar", "/xdmf/p"),
+                                                    ("velocity", "Vector", "/xdmf/velocity"))),
+                                   encoding="utf-8")
+    if not xdmf and sidecar.exists():
+        sidecar.unlink()
     return path

@@ -1,4 +1,7 @@
-"""Running a case: steady or transient, on a backend, with statistics and heat balance."""
+"""Running a case: steady or transient, on a backend, with statistics and heat balance.
+
+:func:`solve` is the entry point for every kind of case (conduction here; flow cases and
+rack layouts handed to :class:`thermosim.flow.FlowSolver`)."""
 
 from __future__ import annotations
 
@@ -69,7 +72,21 @@ class Result:
                              "mean": float(np.nansum(self.T[m] * vol[m]) / vol[m].sum())}
         return out
 
+    def metrics(self) -> dict:
+        """What ``/metrics`` of the saved file holds: ``max_temperature`` (K), ``hotspot``
+        (see :meth:`hotspot`), ``total_power`` (W), ``heat_flows`` (W leaving per boundary),
+        ``energy_balance_error`` (relative), ``storage_rate`` (W) and
+        ``block_temperatures`` ({name: {"max", "mean"}} in K)."""
+        return {"max_temperature": self.max_temperature, "hotspot": self.hotspot(),
+                "total_power": float(self.model.total_power),
+                "heat_flows": dict(self.heat_flows),
+                "energy_balance_error": float(self.energy_balance_error),
+                "storage_rate": float(self.storage_rate),
+                "block_temperatures": self.block_temperatures()}
+
     def save(self, path, **kw):
+        """Write the result to the HDF5 file ``path`` (``.h5``) and its ``.xdmf`` sidecar
+        (see :mod:`thermosim.output`); returns the HDF5 path."""
         from .output import write_result
 
         return write_result(self, path, **kw)
@@ -138,15 +155,74 @@ def _pad(a):
     return np.pad(a, 1)
 
 
-def solve(case_or_model, backend="auto", progress=None, checkpoint=None,
-          checkpoint_every: float = 60.0, resume: bool = False) -> Result:
-    """Solve a case (steady or transient) and return a :class:`Result`.
+def as_case(case) -> Case | ThermalModel:
+    """``case`` as :func:`solve` takes it: a :class:`Case` or a :class:`ThermalModel` as
+    they are, a mapping (what a case file holds, ``layout:`` ones included) checked into a
+    Case, a path (str or os.PathLike) read with :func:`thermosim.case.load_case`."""
+    import copy
+    import os
+    from collections.abc import Mapping
+
+    from .case import load_case
+
+    if isinstance(case, (Case, ThermalModel)):
+        return case
+    if isinstance(case, Mapping):
+        # deep copy: expanding a layout fills the mapping in
+        return Case.from_dict(copy.deepcopy(dict(case)))
+    if isinstance(case, (str, os.PathLike)):
+        return load_case(case)
+    raise TypeError("solve() takes a Case, a case mapping (as a case file holds it), the "
+                    f"path of a case file or a ThermalModel, not {type(case).__name__}")
+
+
+def solve(case, backend="auto", progress=None, checkpoint=None,
+          checkpoint_every: float = 60.0, resume: bool = False, *, log=None,
+          quiet_every: int = 1000, unsteady_ok: bool = False):
+    """Run a case of any kind and return its result: the Python entry point of thermosim
+    (what ``thermosim run`` does, without writing files).
+
+    ``case``: a :class:`Case`, a mapping as a case file holds it, the path of a YAML case
+    file, or a built :class:`ThermalModel`.  Every kind runs:
+
+    - conduction (no ``flow`` section), steady or transient: returns a :class:`Result`;
+    - flow (a ``flow`` section) and rack layouts (``layout: air_cooled | liquid_cooled |
+      immersion``, which expand to flow cases): the flow solver marches to a steady state
+      (within ``flow.max_steps``) or to ``flow.end_time``; returns a
+      :class:`thermosim.flow.FlowResult`.
+
+    Both results hold numpy arrays on the host, whatever the backend, with the grid's shape
+    ``(nx, ny, nz)``: ``T`` (K; NaN in void cells of a conduction case), and for flow
+    ``velocity`` (m/s, cell-centred, shape (nx, ny, nz, 3)), ``pressure`` (Pa, static minus
+    the hydrostatic part of the reference density), ``u, v, w`` (m/s on the cell faces).
+    Both have ``grid`` (face coordinates in m), ``stats``, ``heat_flows`` (W leaving per
+    boundary), ``energy_balance_error`` (relative), ``hotspot()``, ``metrics()`` (a layout's:
+    chips, racks, fans, coolant loop; see :mod:`thermosim.metrics`), ``summary()`` (the
+    text ``thermosim run`` prints) and ``save(path)`` (``path`` an ``.h5`` file; an XDMF
+    sidecar ``.xdmf`` that ParaView and ``pyvista.read`` open is written beside it).
+
+    ``backend``: ``auto`` (the GPU when there is one, else the CPU), ``cpu``, ``gpu`` or a
+    backend object.  ``progress`` is called as progress(iteration, residual) by a steady
+    conduction solve, progress(step, steps, time_s) by a transient one and
+    progress(step, time_s, residual_velocity, residual_temperature) by a flow run.
+    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run.
 
     With ``checkpoint`` (a file path) the state is saved every ``checkpoint_every`` seconds
     of wall time and on Ctrl-C (then :class:`Interrupted` is raised); ``resume=True`` starts
-    from that file when it exists.  The checkpoint is removed when the run completes."""
-    model = case_or_model if isinstance(case_or_model, ThermalModel) else \
-        build_model(case_or_model)
+    from that file when it exists.  The checkpoint is removed when the run completes.
+
+    A steady flow run that does not settle within its ``max_steps`` raises
+    :class:`SolverError`, unless ``unsteady_ok``: then its last step is the result
+    (``result.stats.converged`` False).  Mistakes in the case raise :class:`CaseError`."""
+    case = as_case(case)
+    if isinstance(case, Case):
+        from .sizing import check_case
+
+        check_case(case, backend)        # cells, memory on the backend, step counts
+    if isinstance(case, Case) and case.flow is not None:
+        return _solve_flow(case, backend, progress, checkpoint, checkpoint_every, resume,
+                           log, quiet_every, unsteady_ok)
+    model = case if isinstance(case, ThermalModel) else build_model(case)
     be = backend_for(backend, model.grid.ncells) if isinstance(backend, str) else backend
     case = model.case
     # kernel compilation (first run) or cache loading, timed apart from the solve
@@ -168,6 +244,51 @@ def solve(case_or_model, backend="auto", progress=None, checkpoint=None,
     if ckpt:
         ckpt.remove()
     return res
+
+
+def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, resume, log,
+                quiet_every, unsteady_ok):
+    """:func:`solve` for a case with a ``flow`` section (layouts included)."""
+    from .flow import FlowSolver, problem_from_case
+    from .study import steady_time_left
+
+    spec = case.flow
+    dtype = np.float32 if case.solver.precision == "float32" else np.float64
+    solver = FlowSolver(problem_from_case(case), backend, dtype, cfl=spec.cfl,
+                        diffusion=spec.diffusion, advection=spec.advection)
+    ckpt = Checkpointer(checkpoint, case, checkpoint_every) if checkpoint else None
+    saved = ckpt.load_state() if (ckpt and resume) else None
+    if saved is not None:
+        solver.load_state(*saved, file=str(ckpt.path))
+    steps0 = solver.stats.steps                     # (after a resume: not 0)
+    t0 = time.perf_counter()
+
+    def report(step, t, ru, rt):
+        if progress is not None:
+            progress(step, t, ru, rt)
+        if log is not None and step % quiet_every == 0:
+            left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
+                                    time.perf_counter() - t0, steps0)
+            log(f"  {case.name}: step {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
+                f"(temperature) of {spec.tolerance:.0e}" +
+                (f", about {left:.0f} s left" if left is not None else ""))
+
+    try:
+        result = solver.run(steady=spec.end_time is None, end_time=spec.end_time,
+                            tolerance=spec.tolerance, max_steps=spec.max_steps,
+                            progress=report, checkpoint=ckpt,
+                            energy_tolerance=spec.energy_tolerance)
+    except SolverError as e:
+        if not (unsteady_ok and str(e).startswith("no steady state")):
+            raise
+        if log is not None:
+            log(f"  {case.name}: {str(e).split(':')[0]}: its last step taken")
+        result = solver.result()
+    if log is not None and result.stats.stopped:
+        log(f"  {case.name}: {result.stats.stopped}")
+    if ckpt:
+        ckpt.remove()
+    return result
 
 
 def _check_anchored(model: ThermalModel, system) -> None:
@@ -257,7 +378,24 @@ def explicit_stable_dt(model: ThermalModel, G=None) -> float:
 
 
 def time_step(model: ThermalModel, G=None) -> float:
-    """The requested time step (s), checked against the explicit stability limit."""
+    """The requested time step (s), checked against the explicit stability limit and the
+    largest number of steps a run may take (:data:`thermosim.sizing.MAX_TIME_STEPS`)."""
+    dt = _time_step(model, G)
+    from .sizing import step_count_check
+
+    tr = model.case.solver.transient
+    with np.errstate(over="ignore", divide="ignore"):
+        steps = float(np.float64(tr.end_time) / np.float64(dt))
+    step_count_check(steps, model.grid.ncells, "conduction",
+                     f"end_time / dt = {tr.end_time:g} s / {dt:.3g} s"
+                     + (" (the explicit stability limit)" if tr.dt == "auto" else ""),
+                     "solver.transient", model.case.source_file,
+                     "raise dt, lower end_time or use method: implicit_euler"
+                     if tr.method == "explicit" else "raise dt or lower end_time")
+    return dt
+
+
+def _time_step(model: ThermalModel, G=None) -> float:
     tr = model.case.solver.transient
     if tr.method == "explicit":
         limit = explicit_stable_dt(model, G)

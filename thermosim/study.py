@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .errors import CaseError
+from .sizing import check_case, check_sweep_points
 
 _KEY = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -102,45 +102,20 @@ def steady_time_left(solver, step, worst, tolerance, elapsed, steps0=0):
 
 def simulate(case, backend: str = "auto", log=None, quiet_every: int = 1000,
              unsteady_ok: bool = False):
-    """Solve a :class:`~thermosim.case.Case` (flow or conduction) and return its result;
-    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run.  A steady flow run
-    that does not settle within its ``max_steps`` raises, unless ``unsteady_ok``: then its
-    last step is the result (``stats.converged`` False)."""
-    from .errors import SolverError
-
-    from .flow import FlowSolver, problem_from_case
+    """Solve a :class:`~thermosim.case.Case` (flow, layout or conduction) and return its
+    result: :func:`thermosim.solve` (the public entry point, ``thermosim.simulate`` being
+    this alias) with the batch runners' defaults: ``log(str)`` gets a line every
+    ``quiet_every`` steps of a flow run; a steady flow run that does not settle within its
+    ``max_steps`` raises, unless ``unsteady_ok``: then its last step is the result
+    (``stats.converged`` False).  A conduction case is checked (:func:`preflight`) before
+    any kernel is compiled."""
     from .model import build_model
     from .simulation import preflight, solve
 
     if case.flow is None:
-        model = build_model(case)
-        preflight(model)
-        return solve(model, backend)
-    spec = case.flow
-    dtype = np.float32 if case.solver.precision == "float32" else np.float64
-    solver = FlowSolver(problem_from_case(case), backend, dtype, cfl=spec.cfl,
-                        diffusion=spec.diffusion, advection=spec.advection)
-
-    t0 = time.perf_counter()
-
-    def progress(step, t, ru, rt):
-        if log is not None and step % quiet_every == 0:
-            left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
-                                    time.perf_counter() - t0, 0)
-            log(f"  {case.name}: step {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
-                f"(temperature) of {spec.tolerance:.0e}" +
-                (f", about {left:.0f} s left" if left is not None else ""))
-
-    try:
-        return solver.run(steady=spec.end_time is None, end_time=spec.end_time,
-                          tolerance=spec.tolerance, max_steps=spec.max_steps,
-                          progress=progress, energy_tolerance=spec.energy_tolerance)
-    except SolverError as e:
-        if unsteady_ok and str(e).startswith("no steady state"):
-            if log is not None:
-                log(f"  {case.name}: {str(e).split(':')[0]}: its last step taken")
-            return solver.result()
-        raise
+        case = build_model(case)
+        preflight(case)
+    return solve(case, backend, log=log, quiet_every=quiet_every, unsteady_ok=unsteady_ok)
 
 
 def summarize(result, case, plant_data: dict | None = None) -> dict:
@@ -161,7 +136,7 @@ def energy_row(metrics: dict, layout: dict, plant_data: dict | None) -> dict:
     try:
         e = facility_energy(metrics, layout, Plant.from_mapping(plant_data))
     except CaseError as err:
-        return {"energy_error": str(err)}
+        return {"energy_error": "; ".join(err.lines())}
     return {"climate": e["climate"], "pue": e["pue"], "tue": e["tue"],
             **{f"{k}_kwh": v for k, v in e["annual_kwh"].items()}}
 
@@ -209,12 +184,11 @@ def run_point(case_data: dict, energy: dict | None, backend: str = "cpu",
     None: of :func:`run_row`, the metrics kept for the energy model), or ``{"status":
     "error", "error": ...}`` for a case that is invalid or a run that failed."""
     if threads:
-        try:
-            import numba
+        # this worker's share of the cores: at most that many threads for a large grid (a
+        # small one runs on one; --threads / THERMOSIM_THREADS, inherited, set the count)
+        from .backends.numba_setup import share_threads
 
-            numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        except Exception:        # noqa: BLE001 (threads are a hint)
-            pass
+        share_threads(threads)
     from .case import Case
     from .errors import ThermosimError
 
@@ -225,7 +199,7 @@ def run_point(case_data: dict, energy: dict | None, backend: str = "cpu",
         row = run_row(result, case) if energy is None else summarize(result, case, energy)
         row["status"] = "ok"
     except ThermosimError as e:
-        row = {"status": "error", "error": str(e)}
+        row = {"status": "error", "error": "; ".join(e.lines())}   # one line a row
     except Exception as e:       # noqa: BLE001 (one failed point must not end a long sweep)
         row = {"status": "error", "error": f"{type(e).__name__}: {e}"}
     row["wall_time"] = time.perf_counter() - t0
@@ -242,18 +216,11 @@ def _shipped_case(name: str) -> Path | None:
 
 
 def read_mapping(path, what: str) -> dict:
-    """A YAML file that must hold a mapping (``what`` says of what); one-line errors."""
-    file = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as e:
-        raise CaseError(f"cannot read the file ({e.strerror})", None, file) from None
-    except yaml.YAMLError as e:
-        raise CaseError(f"malformed YAML: {getattr(e, 'problem', None) or e}", None,
-                        file) from None
-    if not isinstance(data, dict):
-        raise CaseError(f"a mapping of {what}", None, file)
-    return data
+    """A YAML file that must hold a mapping (``what`` says of what), read and its values
+    checked as every input file is (:mod:`thermosim.inputs`); one line per mistake."""
+    from .inputs import read_mapping as read
+
+    return read(path, what)
 
 
 def load_sweep(path) -> dict:
@@ -284,6 +251,8 @@ def load_sweep(path) -> dict:
                 isinstance(v, list) and v for v in grid.values()):
             raise CaseError("a mapping of keys to non-empty lists of values", "grid", file)
         keys = list(grid)
+        # counted before the combinations are made (1000 x 1000 x 1000 values: one line)
+        check_sweep_points([len(v) for v in grid.values()], "grid", file)
         points = [{}]
         for k in keys:
             points = [{**p, k: v} for p in points for v in grid[k]]
@@ -292,6 +261,7 @@ def load_sweep(path) -> dict:
         if not isinstance(points, list) or not points or not all(
                 isinstance(p, dict) for p in points):
             raise CaseError("a list of mappings, one a point", "list", file)
+        check_sweep_points([len(points)], "list", file)
     energy = spec.get("energy") or {}
     if not isinstance(energy, dict):
         raise CaseError("a mapping of energy-model parameters", "energy", file)
@@ -310,15 +280,33 @@ def load_sweep(path) -> dict:
     from .case import Case
     from .energy import Plant
 
+    run_on = spec.get("backend") if spec.get("backend") in ("auto", "cpu", "gpu") else "cpu"
+    # each distinct case and energy mapping is checked once: points of a grid repeat them
+    # (a 30 x 300 grid over a case key and an energy key has 30 cases), and a case's check
+    # costs milliseconds
+    seen_cases, seen_energy = set(), set()
     for i, (pt, data, en) in enumerate(cases):
         where = ", ".join(f"{k}={v}" for k, v in pt.items())
+        case_id = json.dumps(data, sort_keys=True, default=repr)
+        energy_id = json.dumps(en, sort_keys=True, default=repr)
         try:
-            Case.from_dict(copy.deepcopy(data), str(base_path))
-            Plant.from_mapping(en, f"{file}: energy")
+            if case_id not in seen_cases:
+                # (its cells and memory too: a point that cannot fit stops the sweep now)
+                check_case(Case.from_dict(copy.deepcopy(data), str(base_path)), run_on)
+                seen_cases.add(case_id)
+            if energy_id not in seen_energy:
+                Plant.from_mapping(en, f"{file}: energy")
+                seen_energy.add(energy_id)
         except CaseError as e:
-            raise CaseError(f"point {i} ({where}): {e}") from None
+            # the sweep file and the point, then each of the point's mistakes as the case
+            # reports it (a line each)
+            where = where if len(where) <= 80 else where[:77] + "..."
+            raise CaseError.several([
+                CaseError(p._line(), f"point {i} ({where})", file)
+                for p in (e.problems or [e])]) from None
     from .climate import load as load_climate
 
+    loaded = set()
     for _, _, en in cases:
         clim = en.get("climate")
         if clim is not None:
@@ -326,7 +314,9 @@ def load_sweep(path) -> dict:
             p = Path(str(clim))
             if not p.is_absolute() and (path.parent / p).exists():
                 en["climate"] = str((path.parent / p).resolve())
-            load_climate(str(en["climate"]))
+            if str(en["climate"]) not in loaded:
+                load_climate(str(en["climate"]))
+                loaded.add(str(en["climate"]))
     name = spec.get("name", path.stem)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise CaseError("a plain folder name for the results", "name", file)
@@ -378,6 +368,20 @@ def write_table(rows: list[dict], csv_path: Path, h5_path: Path) -> None:
     os.replace(tmp, h5_path)
 
 
+def need_cluster() -> None:
+    """Refuse ``--scheduler`` in one line where Dask's distributed (the extra ``cluster``)
+    is not installed; local sweeps never import it."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):   # a module blocked or half-installed
+        found = False
+    if not found:
+        raise CaseError("needs Dask's distributed, the extra 'cluster': pip install "
+                        "'thermosim[cluster]' (local sweeps need none of it)", "--scheduler")
+
+
 def run_sweep(spec: dict, out: Path, scheduler: str | None = None, workers: int | None = None,
               progress=None, log=None) -> list[dict]:
     """Run every distinct case of the sweep not already run in ``out`` (``out/runs/KEY.json``,
@@ -427,11 +431,8 @@ def run_sweep(spec: dict, out: Path, scheduler: str | None = None, workers: int 
         return d, None, backend, file
 
     if todo and scheduler:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:
-            raise CaseError("--scheduler needs Dask's distributed (pip install "
-                            "'dask[distributed]')") from None
+        need_cluster()
+        from distributed import Client, as_completed
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as e:

@@ -2,14 +2,14 @@
 //
 // Builds a shared library that the fake cupy package (cupy/__init__.py) loads with ctypes:
 //   g++ -O2 -std=c++20 -shared -fPIC -pthread emu.cpp -o libthermosim_cuda_emu.so
-// The kernel sources are the repository's own kernels/*.cu, included unchanged (relative
-// path from this file).  A launch runs the blocks one after another; inside a block every
-// CUDA thread is a std::thread, with a std::barrier for __syncthreads.
+// The kernel sources are the package's own thermosim/kernels/*.cu, included unchanged
+// (relative path from this file).  A launch runs the blocks one after another; inside a
+// block every CUDA thread is a std::thread, with a std::barrier for __syncthreads.
 #include "emu.h"
 
-#include "../../kernels/conduction.cu"
-#include "../../kernels/multigrid.cu"
-#include "../../kernels/flow.cu"
+#include "../../thermosim/kernels/conduction.cu"
+#include "../../thermosim/kernels/multigrid.cu"
+#include "../../thermosim/kernels/flow.cu"
 
 #include <cstddef>
 #include <functional>

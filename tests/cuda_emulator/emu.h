@@ -1,4 +1,5 @@
-// Host emulation of the CUDA built-ins that kernels/*.cu use (testing only; see README.md).
+// Host emulation of the CUDA built-ins that thermosim/kernels/*.cu use (testing only; see
+// README.md).
 // Every CUDA thread runs as one std::thread: the thread-local threadIdx/blockIdx/blockDim/
 // gridDim are set before the kernel body runs, and __syncthreads is a std::barrier shared by
 // the threads of one block.  Shared memory is one static buffer (blocks run one at a time).

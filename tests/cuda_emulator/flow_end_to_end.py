@@ -1,4 +1,5 @@
-"""Flow steps on the emulated GPU against the CPU backend (kernels/flow.cu vs cpu_flow.py).
+"""Flow steps on the emulated GPU against the CPU backend (thermosim/kernels/flow.cu vs
+cpu_flow.py).
 
 Run by tests/test_cuda_emulated.py in a subprocess with the fake cupy first on the path; not
 a pytest module.  Tiny grids (every CUDA thread is an OS thread): a lid-driven cavity, a

@@ -1,8 +1,8 @@
 """Backends: where arrays live and which compiled kernels run on them.
 
 A backend is a value passed down to solvers, never a global.  ``cpu`` (NumPy + Numba) is
-the reference; ``gpu`` (CuPy + CUDA C kernels from ``kernels/*.cu``) must give the same
-answers.  ``auto`` picks the GPU when CuPy finds one, else the CPU; given the problem's size
+the reference; ``gpu`` (CuPy + CUDA C kernels from ``thermosim/kernels/*.cu``) must give the
+same answers.  ``auto`` picks the GPU when CuPy finds one, else the CPU; given the problem's size
 (:func:`backend_for`), it keeps small problems on the CPU, where a GPU would spend its time
 launching kernels.
 """
@@ -55,10 +55,16 @@ AUTO_GPU_MIN_CELLS = 100_000
 
 def backend_for(name: str, cells: int):
     """The backend for a problem of ``cells`` cells: ``name``, except that ``auto`` stays on
-    the CPU below :data:`AUTO_GPU_MIN_CELLS`."""
-    if name == "auto" and cells < AUTO_GPU_MIN_CELLS:
-        return get_backend("cpu")
-    return get_backend(name)
+    the CPU below :data:`AUTO_GPU_MIN_CELLS`.  On the CPU it also sets the calling thread's
+    thread count for that size (:func:`thermosim.backends.numba_setup.threads_for`: one
+    thread for a small grid, unless ``--threads`` or ``$THERMOSIM_THREADS`` say otherwise)."""
+    be = get_backend("cpu") if name == "auto" and cells < AUTO_GPU_MIN_CELLS \
+        else get_backend(name)
+    if be.name == "cpu":
+        from .numba_setup import apply_threads
+
+        apply_threads(cells)
+    return be
 
 
 def available_backends() -> list[str]:

@@ -1,19 +1,23 @@
 """CPU backend: NumPy arrays, hot loops compiled with Numba (parallel, cached on disk).
 
-Every kernel here has a CUDA twin in ``kernels/*.cu`` with the same arguments and the same
-arithmetic; tests compare the two.  Arrays with a halo have shape (nx+2, ny+2, nz+2) and the
-interior cell (i, j, k) lives at [i+1, j+1, k+1].
+Every kernel here has a CUDA twin in ``thermosim/kernels/*.cu`` with the same arguments and
+the same arithmetic; tests compare the two.  Arrays with a halo have shape (nx+2, ny+2,
+nz+2) and the interior cell (i, j, k) lives at [i+1, j+1, k+1].
 """
 
 from __future__ import annotations
 
 import platform
 
-import numba
-import numpy as np
-from numba import njit, prange
+from . import numba_setup
 
-from .cpu_flow import FlowKernels
+numba_setup.configure()     # before Numba's import: cache folder, threading layer, waiting
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from .cpu_flow import FlowKernels  # noqa: E402
 
 _opts = dict(parallel=True, cache=True, nogil=True)
 
@@ -225,6 +229,12 @@ def _xpay(y, a, x):
         fy[i] = fx[i] + a * fy[i]
 
 
+#: The kernels that :meth:`CPUBackend.prepare` compiles (multigrid, CG vector work, the
+#: explicit step): the first-run notice looks for them in Numba's cache.
+CONDUCTION_KERNELS = (_apply, _rbgs, _zline_gs, _restrict, _prolong_add, _dot, _axpy, _xpay,
+                      _explicit_step)
+
+
 class CPUBackend(FlowKernels):
     """NumPy + Numba.  The reference backend that every other one is compared with."""
 
@@ -233,8 +243,18 @@ class CPUBackend(FlowKernels):
 
     def __init__(self):
         self._prepared = set()
-        self.device_name = f"{platform.processor() or platform.machine()} " \
-                           f"({numba.get_num_threads()} threads, Numba {numba.__version__})"
+
+    @property
+    def device_name(self) -> str:
+        """The processor and the threads the calling thread runs kernels on now (the count
+        is set per problem: thermosim.backends.backend_for)."""
+        try:
+            layer = f", {numba.threading_layer()} threading layer"
+        except ValueError:              # not known before a parallel kernel has run
+            layer = ""
+        n = numba.get_num_threads()
+        return f"{platform.processor() or platform.machine()} " \
+               f"({n} thread{'s' if n != 1 else ''}, Numba {numba.__version__}{layer})"
 
     def prepare(self, dtype, id_dtype=np.uint8) -> float:
         """Compile (first run) or load from Numba's on-disk cache every kernel for ``dtype``,
@@ -246,6 +266,8 @@ class CPUBackend(FlowKernels):
         key = (dtype, np.dtype(id_dtype))
         if key in self._prepared:
             return 0.0
+        # about 25 s on two idle cores (30 s measured on two busy ones)
+        numba_setup.compile_notice("conduction", 25, CONDUCTION_KERNELS, dtype)
         n = 3
         x = np.zeros((n + 2,) * 3, dtype)
         G = [np.ones((n + 1, n, n), dtype), np.ones((n, n + 1, n), dtype),

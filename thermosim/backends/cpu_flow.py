@@ -1,4 +1,5 @@
-"""Numba kernels of the flow solver (staggered MAC grid); ``kernels/flow.cu`` has the twins.
+"""Numba kernels of the flow solver (staggered MAC grid); ``thermosim/kernels/flow.cu`` has
+the twins.
 
 Every array has the halo shape (nx+2, ny+2, nz+2).  A face velocity ``u[i, j, k]`` lives on
 the x-face between cells i-1 and i (halo indices), so the physical x-faces are i = 1..nx+1;
@@ -14,8 +15,12 @@ the distance between the centres of cells i-1 and i (m).
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+from . import numba_setup
+
+numba_setup.configure()     # before Numba's import: cache folder, threading layer, waiting
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 _opts = dict(parallel=True, cache=True, nogil=True)
 
@@ -240,8 +245,23 @@ def _max_abs_diff(x, y):
     return np.nan if bad else m
 
 
+#: The kernels every flow step runs (and, of cpu.py's, the pressure solve's CG operator
+#: and vector updates: its smoother and transfers depend on the grid).
+FLOW_KERNELS = (_momentum_rhs, _divergence_rhs, _correct, _energy_rhs, _lincomb,
+                _max_abs_diff)
+
+
 class FlowKernels:
     """The flow solver's operations on NumPy arrays (mixed into the CPU backend)."""
+
+    def prepare_flow(self, dtype) -> bool:
+        """Before a flow solver's first step: say so if the kernels are about to be compiled
+        (the first step compiles them: about a minute on two cores; Numba caches them).
+        Returns whether it said so."""
+        from .cpu import _apply, _axpy, _dot
+
+        return numba_setup.compile_notice("flow", 60, FLOW_KERNELS + (_apply, _axpy, _dot),
+                                          dtype)
 
     def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out,
                      periodic: bool = False, upwind: float = 0.0):

@@ -1,4 +1,5 @@
-"""GPU backend: CuPy arrays, CUDA C++ kernels from ``kernels/*.cu`` compiled at run time.
+"""GPU backend: CuPy arrays, CUDA C++ kernels from ``thermosim/kernels/*.cu`` compiled at
+run time.
 
 The twin of :mod:`thermosim.backends.cpu`: same methods, same arguments, same arithmetic,
 same array layouts (C order, last axis fastest; arrays with a halo have shape
@@ -6,8 +7,8 @@ same array layouts (C order, last axis fastest; arrays with a halo have shape
 
 The kernels are C++ templates instantiated for float and double (and for uint8 and uint16
 ids); each ``.cu`` file is compiled once by NVRTC through :class:`cupy.RawModule` (CuPy also
-caches the binary on disk) and the module is cached in the backend.  The sources are read
-from the ``kernels/`` folder at the repository root, or from ``$THERMOSIM_KERNELS``.
+caches the binary on disk) and the module is cached in the backend.  The sources are package
+data, read from the installed ``thermosim/kernels/`` folder, or from ``$THERMOSIM_KERNELS``.
 
 This module imports CuPy when it is imported: the registry imports it only once a GPU has
 been found.
@@ -44,10 +45,17 @@ _MAX_GRID_X = 2**31 - 1
 _MAX_GRID_YZ = 65535
 
 
+#: The ``.cu`` files the backend compiles (``thermosim/kernels/<name>.cu``): every file that
+#: :meth:`GPUBackend._function` is asked for; tests/test_install.py checks an installed wheel
+#: against this list and against the calls in this module and gpu_flow.py.
+KERNEL_FILES = ("conduction", "multigrid", "flow")
+
+
 def kernels_dir() -> Path:
-    """Folder holding the ``.cu`` sources (``$THERMOSIM_KERNELS`` overrides)."""
+    """Folder holding the ``.cu`` sources (``$THERMOSIM_KERNELS`` overrides): the package's
+    own ``kernels/`` folder, shipped as package data so that a wheel install has them."""
     env = os.environ.get("THERMOSIM_KERNELS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "kernels"
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "kernels"
 
 
 def _b(v: bool) -> str:
@@ -81,7 +89,7 @@ def _line_axes(axis: int) -> tuple[int, int, int]:
 
 
 def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
-    """Every template instantiation that the backend takes from ``kernels/<file>.cu``."""
+    """Every template instantiation the backend takes from ``thermosim/kernels/<file>.cu``."""
     names: list[str] = []
     for t in _FLOATS.values():
         if file == "conduction":

@@ -1,5 +1,5 @@
-"""The flow solver's operations on CuPy arrays: launches of ``kernels/flow.cu``, the twins
-of :mod:`thermosim.backends.cpu_flow` (same arguments, same arithmetic)."""
+"""The flow solver's operations on CuPy arrays: launches of ``thermosim/kernels/flow.cu``,
+the twins of :mod:`thermosim.backends.cpu_flow` (same arguments, same arithmetic)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Implements only what :mod:`thermosim.backends.gpu` (and the tests and solvers on its arrays)
 use: "device" arrays are NumPy arrays, ``RawModule`` kernels run the repository's
-``kernels/*.cu`` through the emulator library built from ``emu.cpp``, whose path is taken
+``thermosim/kernels/*.cu`` through the emulator library built from ``emu.cpp``, whose path is taken
 from ``$THERMOSIM_CUDA_EMULATOR_LIB``.  Reductions and element-wise kernels are written in
 NumPy with the semantics of the backend's definitions.  Never put this folder on the path of
 a process that may have a real GPU or real CuPy.

@@ -1,0 +1,639 @@
+"""Sizes checked before they are spent: the cells of a case (counted from the case, without
+building its grid), the memory they need on a backend, the points of a sweep, the parts of
+a layout and the time steps of a run, each refused in one line when it cannot fit.
+
+The cell count follows :func:`thermosim.grid.graded_axis` interval by interval: the number
+of cells between two block faces is the integral of 1/spacing over the interval, the
+spacing being the smallest request grown geometrically from every interval.  That integral
+is evaluated here with the same 257-point rule, but the smallest grown request comes from
+two running minima (left and right of each interval) instead of a distance to every other
+interval, so a count costs O(intervals) and allocates no faces: a ``max_cell`` of 1 nm or
+a domain of 2,500 km is refused in milliseconds.  The count equals the built grid's but
+for round-off at a ceiling (tests/test_sizes.py holds it to the shipped meshes).
+
+Limits (each can be raised, see :func:`memory_limit`):
+
+- memory: the estimate must stay below 90 % of the memory available now (host RAM, or the
+  GPU's free memory for the gpu backend); ``THERMOSIM_MEMORY_LIMIT`` (for example ``64GB``)
+  replaces the available figure;
+- sweeps: at most :data:`MAX_SWEEP_POINTS` points (``THERMOSIM_MAX_SWEEP_POINTS``);
+- layouts: at most :data:`MAX_LAYOUT_PARTS` servers, chips, fans and blocks together;
+- time steps: at most :data:`MAX_TIME_STEPS` in one run (``THERMOSIM_MAX_TIME_STEPS``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CaseError
+
+# Peak resident memory per cell, bytes, measured with resource.getrusage (ru_maxrss) around
+# one run in a fresh process, less the resident size before it, after a warm-up run on a
+# 6^3 grid (so that Numba's compiled kernels sit in the baseline), NUMBA_NUM_THREADS=1,
+# 2-core x86 machine, 2026-12-05 (script: the tests' _peak_rss_per_cell in test_sizes.py):
+#   conduction, steady, float64, uniform 40^3 (64,000 cells): 217 B/cell; 80^3: 213 B/cell
+#     (the earlier figure of this project: 240 B/cell at 160^3)
+#   conduction, steady, float32, 80^3: 141 B/cell (the model is assembled in float64)
+#   flow, laminar, inflow/outflow, 12 steps, float64, 40^3: 440 B/cell; 72^3: 451 B/cell
+# float32 flow was not measured: its fields are half of the float64 ones and the host's
+# float64 set-up stays, so it is put at three quarters.  The figures round up.
+HOST_BYTES_PER_CELL = {("conduction", "float64"): 240, ("conduction", "float32"): 170,
+                       ("flow", "float64"): 500, ("flow", "float32"): 380}
+# A GPU run keeps on the host what the model build needs, on the device the fields.  Not
+# measured (no device at hand when this was written): counted from the arrays the code
+# allocates.  Host: conduction's build_model and linear_system (ids, owner and code arrays,
+# three conductance arrays, D, b: about 16 float64 values a cell); flow: masks, component
+# maps and the host copies made for the device (about 25 values).  Device: conduction's
+# CG vectors, operator and multigrid hierarchy (about 12 fields, x 8/7 for the coarse
+# levels); flow: 24 padded fields, the pressure multigrid, masks (about 30 fields); a
+# quarter added for the memory pool's rounding.
+HOST_BYTES_PER_CELL_GPU_RUN = {"conduction": 140, "flow": 250}
+DEVICE_BYTES_PER_CELL = {("conduction", "float64"): 130, ("conduction", "float32"): 70,
+                         ("flow", "float64"): 300, ("flow", "float32"): 160}
+MEMORY_FRACTION = 0.9        # of the available memory a run may plan to use
+MAX_SWEEP_POINTS = 10_000    # a sweep beyond this is a mistake or wants splitting
+MAX_LAYOUT_PARTS = 200_000   # blocks + servers + fans + chips of one layout
+MAX_TIME_STEPS = 10_000_000  # time steps of one run (flow or conduction)
+# time per cell and step on one CPU core (s), for the wall-time estimate of a long run:
+# the 48^3 laminar flow above, 12 steps (explicit Heun + pressure CG); conduction implicit
+# Euler steps with multigrid CG
+SECONDS_PER_CELL_STEP = {"flow": 2.0e-6, "conduction": 1.0e-6}
+
+
+def _env_float(name: str, default: float) -> float:
+    v = os.environ.get(name)
+    if not v:
+        return default
+    try:
+        return parse_bytes(v) if "MEMORY" in name else float(v)
+    except ValueError:
+        raise CaseError(f"environment variable {name}={v!r} is not a number") from None
+
+
+def parse_bytes(text: str) -> float:
+    """``"64GB"``, ``"1.5 TB"``, ``"512MiB"`` or a plain number of bytes."""
+    t = text.strip().upper().replace(" ", "").removesuffix("B").removesuffix("I")
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
+    if t and t[-1] in scale:
+        return float(t[:-1]) * scale[t[-1]]
+    return float(t)
+
+
+def human_bytes(n: float) -> str:
+    """1.8e14 -> '180 TB' (decimal units, two or three significant figures)."""
+    if not math.isfinite(n):
+        return "an unbounded amount of memory"
+    if n >= 1e18:
+        return f"{n:.2g} bytes"
+    for unit, s in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= s:
+            return f"{n / s:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def _cells_text(n: float) -> str:
+    if not math.isfinite(n):
+        return "more than 1e308"
+    return f"{n:,.0f}" if n < 1e7 else f"{n:.3g}"
+
+
+# ---------------------------------------------------------------------------------------
+# host and device memory
+def available_host_memory() -> float:
+    """Bytes of RAM that a new allocation may take now: MemAvailable (free plus
+    reclaimable cache), capped by a cgroup (container) limit less its usage."""
+    have = math.inf
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    have = float(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if not math.isfinite(have):
+        try:
+            have = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max",
+                                    "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            limit = Path(limit_file).read_text().strip()
+            if limit != "max" and float(limit) < 1e18:
+                used = float(Path(usage_file).read_text().strip())
+                have = min(have, float(limit) - used)
+        except (OSError, ValueError):
+            continue
+    return have
+
+
+def available_device_memory() -> float:
+    """Free bytes on the current GPU (CuPy), or infinity when that cannot be asked."""
+    try:
+        import cupy
+
+        free, _total = cupy.cuda.runtime.memGetInfo()
+        pool = cupy.get_default_memory_pool()
+        return float(free + pool.free_bytes())
+    except Exception:        # noqa: BLE001 (no CuPy, no device: the run fails later anyway)
+        return math.inf
+
+
+def memory_limit(where: str = "host") -> tuple[float, str]:
+    """(bytes a run may use, how to say it).  ``THERMOSIM_MEMORY_LIMIT`` (for example
+    ``64GB``, host) or ``THERMOSIM_GPU_MEMORY_LIMIT`` (device) replaces the measured
+    figure, used whole."""
+    env = "THERMOSIM_MEMORY_LIMIT" if where == "host" else "THERMOSIM_GPU_MEMORY_LIMIT"
+    override = _env_float(env, math.nan)
+    if math.isfinite(override):
+        return override, f"{env} allows {human_bytes(override)}"
+    have = available_host_memory() if where == "host" else available_device_memory()
+    what = "this machine has" if where == "host" else "the GPU has"
+    return MEMORY_FRACTION * have, f"{what} {human_bytes(have)} available"
+
+
+# ---------------------------------------------------------------------------------------
+# cell counts
+def axis_count(lo: float, hi: float, breakpoints, max_cell: float, growth: float = 1.2,
+               min_cells_per_layer: int = 1, merge_tol: float = 1e-9) -> tuple[float, float]:
+    """(cells, smallest spacing in m) that :func:`thermosim.grid.graded_axis` makes on
+    [lo, hi], without making them.  Cells as a float: infinity when beyond counting."""
+    lo, hi = float(lo), float(hi)
+    length = hi - lo
+    if not (math.isfinite(length) and length > 0):
+        return math.inf, 0.0
+    mc = max(int(min_cells_per_layer), 1)
+    bp = np.asarray([b for b in breakpoints], dtype=float).ravel()
+    bp = bp[(bp > lo) & (bp < hi)]
+    pts = np.unique(np.concatenate([[lo, hi], bp]))
+    if pts.size < 20_000:
+        keep = [pts[0]]
+        for p in pts[1:]:
+            if p - keep[-1] > merge_tol * length:
+                keep.append(p)
+    else:                        # (close chains merge a little differently: an estimate)
+        keep = list(pts[np.concatenate([[True], np.diff(pts) > merge_tol * length])])
+    keep[-1] = hi
+    pts = np.asarray(keep)
+    a, b = pts[:-1], pts[1:]
+    widths = b - a
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        request = np.minimum(max_cell, widths / mc)
+        g = max(float(growth) - 1.0, 1e-12)
+        # the smallest request grown from the intervals to the left (r_j + g (s - b_j)) and
+        # to the right (r_j + g (a_j - s)) of each interval, as running minima
+        left = np.minimum.accumulate(np.concatenate([[np.inf], (request - g * b)[:-1]]))
+        right = np.minimum.accumulate(np.concatenate([(request + g * a)[1:], [np.inf]])
+                                      [::-1])[::-1]
+        t = np.linspace(0.0, 1.0, 257)
+        total = 0.0
+        for i0 in range(0, a.size, 4096):
+            sl = slice(i0, i0 + 4096)
+            s = a[sl, None] + widths[sl, None] * t[None, :]
+            h = np.minimum(np.minimum(max_cell, request[sl, None]),
+                           np.minimum(g * s + left[sl, None], right[sl, None] - g * s))
+            inv = 1.0 / h
+            cum = np.sum(0.5 * (inv[:, 1:] + inv[:, :-1]) * np.diff(s, axis=1), axis=1)
+            n = np.maximum(np.ceil(cum - 1e-9), mc)
+            total += float(np.sum(n))
+        hmin = float(np.min(request)) if request.size else length
+    if not math.isfinite(total):
+        return math.inf, hmin
+    return total, hmin
+
+
+def breakpoints(case) -> list[list[float]]:
+    """Coordinates that must be grid lines, per axis (as :func:`model.make_grid` uses)."""
+    bps: list[list[float]] = [[], [], []]
+    for b in case.blocks:
+        for ax in range(3):
+            bps[ax] += [b.min[ax], b.max[ax]]
+    for specs in case.boundaries.values():
+        for s in (specs if isinstance(specs, list) else [specs]):
+            if s.region is not None:
+                for ax in range(3):
+                    bps[ax] += [s.region.min[ax], s.region.max[ax]]
+    if case.flow is not None:
+        # porous blocks, coolers and fan planes lie on grid lines too (chips need not:
+        # they heat whatever cells their boxes hold)
+        for item in (*case.flow.porous, *case.flow.coolers, *case.flow.fans):
+            for ax in range(3):
+                if hasattr(item, "axis") and "xyz"[ax] == item.axis and hasattr(item,
+                                                                                "position"):
+                    bps[ax].append(item.position)
+                else:
+                    bps[ax] += [item.min[ax], item.max[ax]]
+    return bps
+
+
+@dataclass
+class Estimate:
+    """What a case will take: cells per axis (floats: an unbuildable grid counts as
+    infinity), the smallest spacing per axis (m), and bytes."""
+
+    kind: str                         # "conduction" or "flow"
+    precision: str
+    axis_cells: tuple
+    min_spacing: tuple
+    backend: str = "cpu"
+    host_bytes: float = 0.0
+    device_bytes: float = 0.0
+    warnings: list = field(default_factory=list)   # a run that will end far too early
+    notes: list = field(default_factory=list)      # one that max_steps may stop short
+
+    @property
+    def cells(self) -> float:
+        with np.errstate(over="ignore"):
+            n = float(np.prod(np.asarray(self.axis_cells, dtype=float)))
+        return n if math.isfinite(n) else math.inf
+
+    def describe(self) -> str:
+        """One line for the console before a run."""
+        nx, ny, nz = (_cells_text(n) for n in self.axis_cells)
+        mem = f"about {human_bytes(self.host_bytes)}"
+        if self.backend == "gpu":
+            mem += f" on the host and {human_bytes(self.device_bytes)} on the GPU"
+        else:
+            mem += " of memory"
+        return f"grid          {nx} x {ny} x {nz} = {_cells_text(self.cells)} cells, {mem}"
+
+
+def _per_axis(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * 3
+
+
+def estimate(case, backend: str = "cpu") -> Estimate:
+    """The cells and memory of ``case`` on ``backend`` (``cpu`` or ``gpu``), from the case
+    alone."""
+    g = case.grid
+    lo, hi = case.domain.min, case.domain.max
+    counts, hmin = [], []
+    if g.cells is not None:
+        for ax in range(3):
+            n = float(g.cells[ax])
+            counts.append(n)
+            length = float(hi[ax]) - float(lo[ax])
+            hmin.append(length / n if n > 0 and math.isfinite(length) else 0.0)
+    else:
+        bps = breakpoints(case)
+        mc, gr, mn = (_per_axis(v) for v in (g.max_cell, g.growth, g.min_cells_per_layer))
+        for ax in range(3):
+            name = "xyz"[ax]
+            if g.faces is not None and name in g.faces:
+                f = np.asarray(g.faces[name], float)
+                counts.append(float(max(f.size - 1, 0)))
+                hmin.append(float(np.min(np.diff(f))) if f.size > 1 else 0.0)
+                continue
+            if not mc[ax] > 0:
+                raise CaseError("max_cell must be positive", "grid.max_cell", case.source_file)
+            n, h = axis_count(lo[ax], hi[ax], bps[ax], mc[ax], gr[ax], mn[ax])
+            counts.append(n)
+            hmin.append(h)
+    kind = "flow" if case.flow is not None else "conduction"
+    est = Estimate(kind, case.solver.precision, tuple(counts), tuple(hmin), backend)
+    cells = est.cells
+    if backend == "gpu":
+        est.host_bytes = cells * HOST_BYTES_PER_CELL_GPU_RUN[kind]
+        est.device_bytes = cells * DEVICE_BYTES_PER_CELL[(kind, est.precision)]
+    else:
+        est.host_bytes = cells * HOST_BYTES_PER_CELL[(kind, est.precision)]
+    return est
+
+
+def resolve_backend(backend, cells: float) -> str:
+    """``cpu`` or ``gpu``: what ``backend`` (a name or a backend object) will run on for a
+    problem of ``cells`` cells (``auto``: as :func:`thermosim.backends.backend_for` picks,
+    without importing CuPy for a small problem)."""
+    name = getattr(backend, "name", backend) or "cpu"
+    if name == "auto":
+        from .backends import AUTO_GPU_MIN_CELLS, gpu_available
+
+        return "gpu" if cells >= AUTO_GPU_MIN_CELLS and gpu_available() else "cpu"
+    return "gpu" if str(name).startswith("gpu") else "cpu"
+
+
+def check_case(case, backend="cpu") -> Estimate:
+    """Refuse (:class:`CaseError`, one line) a case whose grid cannot fit in memory on
+    ``backend`` (a name, ``auto`` included, or a backend object; None: the host memory
+    that building the model takes on any backend), or whose time steps run away; returns
+    the estimate, with warnings (strings) for a run that max_steps will stop early."""
+    file = case.source_file
+    est = estimate(case, "cpu")
+    be = None if backend is None else resolve_backend(backend, est.cells)
+    if be != "cpu":
+        est = estimate(case, "gpu")
+    cells = est.cells
+    key = "grid"
+    # backend None: only what building the model takes on the host, whatever the backend
+    on = f"on the {be} backend" if be else "to build the model"
+    fix = "lower grid.cells" if case.grid.cells is not None else "raise grid.max_cell"
+    if not math.isfinite(cells):
+        raise CaseError(f"{_cells_text(cells)} cells: the grid cannot be built (domain "
+                        f"{_extent(case)} with cells of {_spacing(case)}): {fix} or check the "
+                        "domain's size (metres)", key, file)
+    limit, said = memory_limit("host")
+    if est.host_bytes > limit:
+        raise CaseError(f"{_cells_text(cells)} cells need about {human_bytes(est.host_bytes)} "
+                        f"{on}; {said} ({fix}, or set THERMOSIM_MEMORY_LIMIT)", key, file)
+    if be == "gpu":
+        dlimit, dsaid = memory_limit("device")
+        if est.device_bytes > dlimit:
+            raise CaseError(f"{_cells_text(cells)} cells need about "
+                            f"{human_bytes(est.device_bytes)} of GPU memory; {dsaid} ({fix}, "
+                            "use --backend cpu, or set THERMOSIM_GPU_MEMORY_LIMIT)", key, file)
+    est.backend = be or "host"
+    for severe, text in check_steps(case, est):
+        (est.warnings if severe else est.notes).append(text)
+    return est
+
+
+def _extent(case) -> str:
+    lo, hi = case.domain.min, case.domain.max
+    with np.errstate(over="ignore"):
+        return " x ".join(f"{float(h) - float(low):.3g}" for low, h in zip(lo, hi)) + " m"
+
+
+def _spacing(case) -> str:
+    g = case.grid
+    if g.cells is not None:
+        return f"{tuple(g.cells)} cells"
+    mc = g.max_cell
+    return f"at most {mc if not isinstance(mc, (tuple, list)) else tuple(mc)} m"
+
+
+# ---------------------------------------------------------------------------------------
+# time steps
+def _max_time_steps() -> float:
+    return _env_float("THERMOSIM_MAX_TIME_STEPS", MAX_TIME_STEPS)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "forever"
+    if seconds < 1.0:
+        return "under a second"
+    for unit, s in (("years", 3.15e7), ("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * s:
+            return f"{seconds / s:.3g} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def step_count_check(steps: float, cells: float, kind: str, what: str, key: str, file,
+                     fix: str) -> None:
+    """Refuse a run of more than :data:`MAX_TIME_STEPS` steps (``steps`` may be inf)."""
+    bound = _max_time_steps()
+    if steps > bound or not math.isfinite(steps):
+        t = steps * cells * SECONDS_PER_CELL_STEP[kind]
+        n = "more than 1e308" if not math.isfinite(steps) else f"{steps:.3g}"
+        raise CaseError(f"{what} makes {n} time steps (about {_duration(t)} on one core), "
+                        f"more than the {bound:,.0f} a run may take: {fix} (or set "
+                        "THERMOSIM_MAX_TIME_STEPS)", key, file)
+
+
+def check_steps(case, est: Estimate) -> list[tuple[bool, str]]:
+    """Refuse runaway step counts; (severe, text) for a flow transient that ``max_steps``
+    will stop before its end time, with the estimated step and time (severe: it would not
+    reach 1 % of its end time; the estimate is rough, a few times optimistic, as the
+    velocities a flow develops are not known before it runs)."""
+    file = case.source_file
+    cells = est.cells
+    sol = case.solver
+    if case.flow is None:
+        tr = sol.transient
+        if sol.mode == "transient" and tr is not None and tr.dt != "auto":
+            with np.errstate(over="ignore", divide="ignore"):
+                steps = float(np.float64(tr.end_time) / np.float64(tr.dt))
+            step_count_check(steps, cells, "conduction",
+                             f"end_time / dt = {tr.end_time:g} s / {tr.dt:g} s",
+                             "solver.transient", file, "raise dt or lower end_time")
+        return []
+    spec = case.flow
+    warnings = []
+    bound = _max_time_steps()
+    if spec.max_steps > bound:
+        raise CaseError(f"{spec.max_steps:,} steps are more than the {bound:,.0f} a run may "
+                        "take (set THERMOSIM_MAX_TIME_STEPS to allow more)",
+                        "flow.max_steps", file)
+    dt, why = flow_step_estimate(case, est)
+    if spec.end_time is not None and dt is not None:
+        with np.errstate(over="ignore", divide="ignore"):
+            steps = float(np.float64(spec.end_time) / np.float64(dt))
+        if steps > spec.max_steps:
+            t = min(steps, spec.max_steps) * cells * SECONDS_PER_CELL_STEP["flow"]
+            warnings.append((steps > 100 * spec.max_steps,
+                f"flow.end_time: {spec.end_time:g} s takes about {steps:.3g} steps of "
+                f"{dt:.2g} s ({why}); max_steps {spec.max_steps:,} will stop the run near "
+                f"t = {spec.max_steps * dt:.3g} s (about {_duration(t)} on one core)"))
+    return warnings
+
+
+def flow_step_estimate(case, est: Estimate) -> tuple[float | None, str]:
+    """The stable step of a flow case before it runs (s), from the fastest boundary or
+    fan velocity on the smallest cell (advection), the fluid's viscosity (explicit
+    diffusion) and, for central advection, the cell-Reynolds bound; and what sets it."""
+    spec = case.flow
+    speeds = [abs(float(v)) for f in spec.boundaries.values() for v in f.velocity]
+    for fan in spec.fans:
+        ax = "xyz".index(fan.axis)
+        area = 1.0
+        for a in range(3):
+            if a != ax:
+                area *= float(fan.max[a]) - float(fan.min[a])
+        q = fan.flow if fan.flow is not None else max(c[0] for c in fan.curve)
+        if area > 0:
+            speeds.append(abs(float(q)) / area)
+    U = max(speeds, default=0.0)
+    h = [x for x, n in zip(est.min_spacing, est.axis_cells) if n >= 2 and x > 0]
+    if not h or not math.isfinite(U) or not all(math.isfinite(x) for x in h):
+        return None, ""
+    hmin = min(h)
+    nu = None
+    try:
+        from .flow import Fluid
+
+        nu = Fluid.from_coolprop(spec.fluid, spec.reference_temperature).kinematic_viscosity
+    except Exception:             # noqa: BLE001 (a bad fluid is reported by the run itself)
+        pass
+    rate = U / hmin
+    why = f"{U:.3g} m/s on cells of {hmin:.2g} m" if U > 0 else f"cells of {hmin:.2g} m"
+    if nu and spec.end_time is not None:
+        rate += 2.0 * nu * sum(1.0 / x ** 2 for x in h)
+    if rate <= 0:
+        return None, ""
+    dt = spec.cfl / rate
+    if nu and U > 0 and spec.advection == "central":
+        # (16 nu h^2 / U^4)^(1/3) written so that a tiny U (U^4 underflowing to 0) cannot
+        # divide by zero
+        dt = min(dt, spec.cfl * (16.0 * nu * hmin ** 2) ** (1.0 / 3.0) / U ** (4.0 / 3.0))
+    return dt, why
+
+
+# ---------------------------------------------------------------------------------------
+# sweeps and layouts
+def check_sweep_points(counts: list[int], key: str, file) -> int:
+    """The number of points of a grid (the product of its lists' lengths) or a list,
+    refused above :data:`MAX_SWEEP_POINTS` before any point is made."""
+    total = 1
+    for n in counts:
+        total *= int(n)
+    bound = int(_env_float("THERMOSIM_MAX_SWEEP_POINTS", MAX_SWEEP_POINTS))
+    if total > bound:
+        shape = " x ".join(f"{n:,}" for n in counts) if len(counts) > 1 else ""
+        raise CaseError(f"{total:,} points{f' ({shape} values)' if shape else ''} are more "
+                        f"than the {bound:,} a sweep may have: split it into smaller sweeps "
+                        "(or set THERMOSIM_MAX_SWEEP_POINTS)", key, file)
+    return total
+
+
+def _num(params: dict, defaults: dict, name: str) -> float | None:
+    v = params.get(name, defaults.get(name))
+    if isinstance(v, bool):
+        return None
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def layout_size(kind: str, params: dict) -> tuple[float, float, float] | None:
+    """(parts, cells, cell size in m) of a layout from its parameters, before it is built:
+    parts are blocks, servers, fans and chips (the Python objects the builder makes), cells
+    the hall's volume over the cell size cubed (a lower bound: grading adds cells at thin
+    parts).  None when a parameter is not a finite number (the builder's checks say so)."""
+    from . import layouts as L
+
+    if kind in ("air_cooled", "liquid_cooled"):
+        d = L.AIR_DEFAULTS if kind == "air_cooled" else L.LIQUID_DEFAULTS
+        v = {k: _num(params, d, k) for k in (
+            "racks_per_row", "servers_per_rack", "gpus_per_server", "cpus_per_server",
+            "crah_units", "rack_width", "rack_depth", "hot_aisle_width", "cold_aisle_width",
+            "end_space", "plenum_height", "room_height", "cell")}
+        if any(x is None for x in v.values()):
+            return None
+        n, ns = max(v["racks_per_row"], 0), max(v["servers_per_rack"], 0)
+        per_server = 3 + max(v["gpus_per_server"], 0) + max(v["cpus_per_server"], 0)
+        parts = 2 * n * (2 + ns * per_server) + 4 * max(v["crah_units"], 0)
+        ext = (2 * v["end_space"] + n * v["rack_width"],
+               2 * v["hot_aisle_width"] + 2 * v["rack_depth"] + v["cold_aisle_width"],
+               v["plenum_height"] + v["room_height"] + v["cell"])
+        cell = v["cell"]
+    elif kind == "immersion":
+        d = L.IMMERSION_DEFAULTS
+        v = {k: _num(params, d, k) for k in (
+            "tanks", "servers_per_tank", "gpus_per_server", "cpus_per_server", "server_units",
+            "server_width", "server_depth", "margin", "floor_space", "headspace", "cell")}
+        if any(x is None for x in v.values()):
+            return None
+        nt, ns = max(v["tanks"], 0), max(v["servers_per_tank"], 0)
+        parts = nt * (5 + ns * (1 + max(v["gpus_per_server"], 0)
+                                + max(v["cpus_per_server"], 0)))
+        tank = 2 * v["margin"] + ns * v["server_units"] * L.U
+        ext = (nt * tank + max(nt - 1, 0) * v["cell"], v["server_width"] + 2 * v["margin"],
+               v["floor_space"] + v["server_depth"] + v["headspace"])
+        cell = v["cell"]
+    elif kind == "cold_plate":
+        d = L.COLD_PLATE_DEFAULTS
+        v = {k: _num(params, d, k) for k in (
+            "channels", "channel_width", "fin_thickness", "channel_height", "base_thickness",
+            "lid_thickness", "length", "manifold_length", "cells_across", "cell_along")}
+        if any(x is None for x in v.values()) or not v["cells_across"] or v["cells_across"] < 1:
+            return None
+        nch = max(v["channels"], 0)
+        parts = 8 + nch
+        dx = v["channel_width"] / v["cells_across"]
+        along = v["cell_along"]
+        if not (dx > 0 and along > 0):
+            return None
+        with np.errstate(over="ignore"):
+            cells = (float(np.float64(v["length"] + 2 * v["manifold_length"]) / along)
+                     * float(np.float64(nch * (v["channel_width"] + v["fin_thickness"])) / dx)
+                     * float(np.float64(v["base_thickness"] + v["channel_height"]
+                                        + v["lid_thickness"]) / dx))
+        return parts, cells, dx
+    else:
+        return None
+    if not cell > 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        cells = float(np.prod([max(float(np.float64(e) / cell), 1.0) for e in ext]))
+    return parts, cells, cell
+
+
+def check_layout(kind: str, params: dict, file) -> None:
+    """Refuse a layout whose parts or cells cannot fit, from its parameters alone (called
+    at the top of :func:`thermosim.layouts.expand`, before the builder makes anything)."""
+    size = layout_size(kind, params)
+    if size is None:
+        return
+    parts, cells, cell = size
+    if parts > MAX_LAYOUT_PARTS:
+        raise CaseError(f"{_cells_text(parts)} parts (servers, fans, chips, blocks) are more "
+                        f"than the {MAX_LAYOUT_PARTS:,} a layout may have: lower the counts of "
+                        "racks, servers or chips", "layout", file)
+    # what building it takes on the host whatever the backend (the backend's own figure is
+    # checked by check_case once the case exists): a necessary condition, never too strict
+    need = cells * HOST_BYTES_PER_CELL_GPU_RUN["flow"]
+    limit, said = memory_limit("host")
+    if not math.isfinite(cells) or need > limit:
+        raise CaseError(f"at least {_cells_text(cells)} cells of {cell:g} m need about "
+                        f"{human_bytes(need)} to build the model; {said} (raise the layout's "
+                        "cell, or set THERMOSIM_MEMORY_LIMIT)", "layout", file)
+
+
+# ---------------------------------------------------------------------------------------
+# output paths
+def _nearest_existing(p: Path) -> Path:
+    q = p
+    while not q.exists() and q != q.parent:
+        q = q.parent
+    return q
+
+
+def _check_writable_dir(target: Path, shown: str, option: str) -> None:
+    """``target``'s nearest existing ancestor must be a folder where a file can be made."""
+    base = _nearest_existing(target)
+    if not base.is_dir():
+        raise CaseError(f"{base} is a file, not a folder", option, shown)
+    try:
+        with tempfile.NamedTemporaryFile(dir=base, prefix=".thermosim-write-test-"):
+            pass
+    except OSError as e:
+        raise CaseError(f"cannot write in {base} ({e.strerror or e})", option, shown) from None
+
+
+def check_output_file(path, option: str = "-o", suffixes=(".h5", ".hdf5")) -> Path:
+    """A result file to be written after the solve: checked before it (suffix; not a
+    folder; its folder, or the nearest one that exists, takes a new file)."""
+    p = Path(path)
+    shown = str(path)
+    if p.suffix.lower() not in suffixes:
+        raise CaseError(f"a result is an HDF5 file: give a name ending in "
+                        f"{' or '.join(suffixes)}, not '{p.suffix or p.name}'", option, shown)
+    if p.is_dir():
+        raise CaseError("is a folder: give a file name", option, shown)
+    _check_writable_dir(p.parent if str(p.parent) else Path("."), shown, option)
+    return p
+
+
+def check_output_dir(path, option: str = "-o") -> Path:
+    """A results folder: it is a folder or does not exist yet, and it (or the nearest
+    folder above it that exists) takes a new file."""
+    p = Path(path)
+    shown = str(path)
+    if p.exists() and not p.is_dir():
+        raise CaseError("is a file, not a folder", option, shown)
+    # (thermosim compare builds the report beside the folder, a sweep inside it)
+    _check_writable_dir(p.parent if str(p.parent) else Path("."), shown, option)
+    if p.exists():
+        _check_writable_dir(p, shown, option)
+    return p
