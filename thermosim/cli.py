@@ -188,9 +188,9 @@ def _check_sizes(c, out, png, backend):
 def _announce(est, console, file):
     """The estimate, and a warning for a run that max_steps will cut far short (once the
     case has passed every check, so that a refused case gets its one line alone)."""
-    console.print(est.describe(), highlight=False)
+    console.print(est.describe(), highlight=False, markup=False)
     for note in est.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False, markup=False)
     for w in est.warnings:
         _warn(file, w)
 
@@ -443,7 +443,7 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
     plant = _plant(plant_file, climate)
     t0 = time.perf_counter()
     res = run_compare(list(cases) or None, output, backend, plant, sensitivity=sensitivity,
-                      log=lambda s: console.print(s, highlight=False), fresh=fresh)
+                      log=lambda s: console.print(s, highlight=False, markup=False), fresh=fresh)
     for r in res["records"]:
         e = r["energy"]
         a = e["annual_kwh"]
@@ -496,7 +496,7 @@ def sweep(sweep_file, output, scheduler, workers):
             bar.update(task, completed=done, total=total)
 
         rows = run_sweep(spec, out, scheduler, workers, progress,
-                         log=lambda s: console.print(s, highlight=False))
+                         log=lambda s: console.print(s, highlight=False, markup=False))
     bad = [r for r in rows if r.get("status") != "ok"]
     click.echo(f"{len(rows) - len(bad)} of {len(rows)} points done; table "
                f"{out / 'results.csv'} and {out / 'results.h5'}")
