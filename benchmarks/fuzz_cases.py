@@ -317,6 +317,9 @@ def mutate_data(rng: random.Random, base: Base, layouts: dict) -> tuple[object, 
                 p, v = rng.choice(lists)
                 # (a sweep of a thousand valid points is valid, and takes a while to check)
                 n = rng.choice([10, 100] if base.kind == "sweep" else [10, 100, 1000])
+                # (bounded at 20,000 values: a thousand blocks a thousand times over makes a
+                # file of megabytes that takes seconds to write and tests nothing more)
+                n = max(2, min(n, 20_000 // max(1, len(nodes))))
                 data = _set(data, p, v * n)
                 ops.append(f"repeat {_path_text(p)} x {n}")
                 continue

@@ -308,3 +308,27 @@ def test_every_case_level_mistake_at_once(tmp_path, monkeypatch):
     assert len(lines) == 2, lines
     assert keys[0].startswith("blocks[0] (die)") and "thickness along z" in lines[0][2]
     assert keys[1] == "powers.nosuch"
+
+
+def test_a_flow_domain_of_astronomical_size_is_one_line(tmp_path, monkeypatch):
+    """Found by the fuzz run: a flow case with fixed cell counts and a domain of 1e308 m
+    overflowed in the step estimate (OverflowError) instead of being refused."""
+    text = FLOW.replace("max: [0.10,", "max: [1.0e+308,", 1)
+    assert text != FLOW
+    file, key, reason = run_bad(tmp_path, monkeypatch, text)[0]
+    assert key == "domain.max" and "lengths are in metres" in reason
+
+
+def test_a_vanishing_inflow_speed_is_no_division_by_zero(tmp_path):
+    """Found by the fuzz run: an inflow of 1e-300 m/s underflowed in the central-advection
+    step bound (ZeroDivisionError)."""
+    from thermosim.case import Case
+    from thermosim.sizing import estimate, flow_step_estimate
+    import yaml
+
+    data = yaml.safe_load(FLOW)
+    data["flow"]["boundaries"]["x-"]["velocity"] = [-1.0e-300, 0, 0]
+    data["flow"]["advection"] = "central"
+    case = Case.from_dict(data, "case.yaml")
+    dt, _ = flow_step_estimate(case, estimate(case))
+    assert dt is None or dt > 0

@@ -21,6 +21,10 @@ from .inputs import (MAX_ACCELERATION, MAX_HEAT_FLUX, MAX_POWER, MAX_VELOCITY, b
                      kelvin, read_yaml, value_problems)
 
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
+#: the largest |coordinate| of a domain, m (10,000 km: beyond any hall or device, small
+#: enough that the grid's arithmetic cannot overflow; a merely huge domain is refused by
+#: its cell count and memory instead)
+MAX_COORDINATE = 1.0e7
 Vec3 = tuple[float, float, float]
 
 # A temperature (K): a number of kelvin of at least 200 K, or a string with units
@@ -399,7 +403,7 @@ class FlowSpec(_Model):
     end_time: Optional[float] = None
     tolerance: float = 1e-5
     cfl: float = 0.5
-    max_steps: int = 200_000
+    max_steps: int = Field(200_000, ge=1)     # a run takes at least one step
     diffusion: Literal["auto", "implicit", "explicit"] = "auto"
     turbulence: Literal["none", "lvel", "smagorinsky"] = "none"
     advection: Literal["central", "upwind"] = "central"
@@ -467,6 +471,12 @@ class Case(_Model):
         for a in range(3):
             if not hi[a] > lo[a]:
                 problem(f"max must exceed min on every axis (axis {'xyz'[a]})", "domain.max")
+            # lengths are metres: a hall is well under a kilometre, and coordinates of 1e308
+            # overflow the grid's arithmetic (cell centres, spacings squared)
+            for key, v in (("domain.min", lo[a]), ("domain.max", hi[a])):
+                if abs(v) > MAX_COORDINATE:
+                    problem(f"{v:g} m along {'xyz'[a]} is beyond {MAX_COORDINATE:g} m: lengths "
+                            "are in metres", key)
         if problems:                    # blocks cannot be placed in a broken domain
             raise CaseError.several(problems)
         names = set()

@@ -466,14 +466,18 @@ def flow_step_estimate(case, est: Estimate) -> tuple[float | None, str]:
     rate = U / hmin
     why = f"{U:.3g} m/s on cells of {hmin:.2g} m" if U > 0 else f"cells of {hmin:.2g} m"
     if nu and spec.end_time is not None:
-        rate += 2.0 * nu * sum(1.0 / x ** 2 for x in h)
+        # x * x, not x ** 2: a float product overflows to inf (a domain of 1e308 m),
+        # where ** raises OverflowError
+        rate += 2.0 * nu * sum(1.0 / (x * x) for x in h)
     if rate <= 0:
         return None, ""
     dt = spec.cfl / rate
     if nu and U > 0 and spec.advection == "central":
-        # (16 nu h^2 / U^4)^(1/3) written so that a tiny U (U^4 underflowing to 0) cannot
-        # divide by zero
-        dt = min(dt, spec.cfl * (16.0 * nu * hmin ** 2) ** (1.0 / 3.0) / U ** (4.0 / 3.0))
+        # (16 nu h^2 / U^4)^(1/3), written so that neither a tiny U (U^4 underflowing to 0)
+        # nor a huge cell (h^2 overflowing) raises: such a bound is no bound
+        den = U ** (4.0 / 3.0)
+        if den > 0:
+            dt = min(dt, spec.cfl * (16.0 * nu * hmin * hmin) ** (1.0 / 3.0) / den)
     return dt, why
 
 
