@@ -13,15 +13,7 @@ from thermosim.cli import main
 
 LINE = re.compile(r"thermosim: error: (?P<file>[^:]+): (?P<key>[^:]+): (?P<reason>\S.*)")
 
-BASE = """name: base
-domain: {max: [0.01, 0.01, 0.002], background: void}
-grid: {max_cell: 0.001}
-blocks:
-  - {name: die, material: silicon, min: [0.002, 0.002, 0.0], max: [0.008, 0.008, 0.001], power: 10}
-  - {name: lid, material: copper, min: [0.0, 0.0, 0.001], max: [0.01, 0.01, 0.002]}
-boundaries:
-  z+: {type: convective, h: 5000, T_ambient: 300}
-"""
+from test_cli import BASE  # noqa: E402  (the same small board case the CLI tests use)
 
 FLOW = (Path(__file__).parents[1] / "thermosim" / "cases" / "server_channel.yaml").read_text()
 
