@@ -139,7 +139,9 @@ def test_cli_run_and_bench_on_emulator(emulator_lib, tmp_path):
 
 
 def test_flow_steps_on_emulator(emulator_lib):
-    """thermosim/kernels/flow.cu against the CPU flow kernels: a few steps of three flows."""
+    """thermosim/kernels/flow.cu against the CPU flow kernels: a few steps of four flows,
+    and the golden cases marked ``emulated`` (tests/golden_cases.py) against the CPU's
+    stored references."""
     r = _run([str(EMU / "flow_end_to_end.py")], emulator_lib)
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     assert "flow end-to-end on the emulated GPU: all checks passed" in r.stdout, r.stdout

@@ -6,7 +6,8 @@ a pytest module.  Tiny grids (every CUDA thread is an OS thread): a lid-driven c
 buoyant cavity, and a 3D channel with an inflow, an outflow and a heated solid block (every
 kernel, every boundary kind but slip-on-x, all three momentum components), a few steps each,
 fields compared to round-off; and the implicit-diffusion steps of a steady march on three
-of them.
+of them.  Then the emulated-GPU fields (with their halos) of the golden cases marked
+``emulated`` in tests/golden_cases.py against the CPU's stored references (tests/golden/).
 """
 
 from __future__ import annotations
@@ -38,6 +39,25 @@ def compare(name, problem, dt, steps, diffusion="explicit", advection="central")
         print(f"ok  {name} ({diffusion}, {advection}): {f}: relative difference {err:.2e}")
 
 
+def golden():
+    """The golden cases marked for the emulator, run on the emulated GPU: every field with
+    its halos within RTOL of the CPU's reference, and the step count exact (the iteration
+    counts are not compared: CG on the GPU sums in another order)."""
+    import golden_cases as gc
+
+    cases = [c for c in gc.CASES.values() if c.emulated]
+    assert cases, "no golden case marked for the emulator"
+    for case in cases:
+        want, _, meta = gc.load(case.golden)
+        got, _ = gc.snapshot(*case.run("gpu"))
+        assert got["stats/steps"] == want["stats/steps"], case.name
+        for f in ("u", "v", "w", "phi", "T"):
+            err = max_relative_difference(got[f"field/{f}"], want[f"field/{f}"])
+            assert err <= RTOL, f"golden {case.name}: {f}: relative difference {err:.3g} > " \
+                                f"{RTOL:g} (reference from {meta['commit']})"
+            print(f"ok  golden {case.name}: {f} with halos: relative difference {err:.2e}")
+
+
 def main():
     since = len(cupy.LAUNCHES)
     for name, problem, dt in comparison_flows(8):
@@ -54,6 +74,7 @@ def main():
               "correct<double, 2>", "energy_rhs<double>", "divergence_rhs<double>",
               "lincomb<double>"):
         assert f"thermosim::{k}" in names, k
+    golden()
     print("flow end-to-end on the emulated GPU: all checks passed")
 
 
