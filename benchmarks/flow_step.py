@@ -33,7 +33,9 @@ from thermosim.solvers.krylov import pcg
 BACKEND_CALLS = ("momentum_rhs", "divergence_rhs", "correct", "energy_rhs", "lincomb",
                  "max_abs_diff", "residual", "matvec", "rbgs", "zline_gs", "line_gs",
                  "restrict", "prolong_add", "dot", "axpy", "xpay")
-SOLVER_CALLS = ("_apply_bc", "_fill_phi_halo")
+# (object path from the solver, method, label)
+SOLVER_CALLS = (("model", "apply_bc", "boundary halos"),
+                ("model.boundaries", "fill_pressure", "pressure halos"))
 
 
 _MISSING = object()
@@ -87,10 +89,14 @@ def instrument(s) -> Profiler:
     for name in BACKEND_CALLS:
         if hasattr(s.be, name):
             prof.wrap(s.be, name)
-    for name in SOLVER_CALLS:
-        prof.wrap(s, name)
-    prof.wrap(s._pmg, "_smooth", "multigrid smoother")
-    prof.wrap(s._pmg, "_cycle", "V-cycle own work")   # coarsest solve, fills, Python
+    for path, name, label in SOLVER_CALLS:
+        obj = s
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        prof.wrap(obj, name, label)
+    mg = s.model.pressure.multigrid
+    prof.wrap(mg, "_smooth", "multigrid smoother")
+    prof.wrap(mg, "_cycle", "V-cycle own work")   # coarsest solve, fills, Python
     return prof
 
 
@@ -100,10 +106,10 @@ PARTS = {
     "pressure: multigrid": ("multigrid smoother", "residual", "restrict", "prolong_add",
                             "V-cycle own work", "rbgs", "zline_gs", "line_gs"),
     "pressure: CG vectors": ("matvec", "dot", "axpy", "xpay"),
-    "pressure: divergence, correction": ("divergence_rhs", "correct", "_fill_phi_halo"),
+    "pressure: divergence, correction": ("divergence_rhs", "correct", "pressure halos"),
     "energy": ("energy_rhs",),
     "Runge-Kutta sums, change norms": ("lincomb", "max_abs_diff"),
-    "boundary halos": ("_apply_bc",),
+    "boundary halos": ("boundary halos",),
 }
 
 
@@ -187,15 +193,15 @@ def main(argv=None):
     # pressure solve from zero to 1e-6
     rng = np.random.default_rng(0)
     b = np.zeros(s.phi.shape)
-    b[1:-1, 1:-1, 1:-1] = rng.standard_normal((n, n, n)) * (~s._solid)
+    b[1:-1, 1:-1, 1:-1] = rng.standard_normal((n, n, n)) * (~s.model.mesh.solid)
     bb = be.asarray(b, dtype)
     x = be.zeros(b.shape, dtype)
     be.synchronize()
     t0 = time.perf_counter()
-    st = pcg(be, s._pop, bb, x, s._pmg.apply, 1e-6, 500)
+    st = pcg(be, s.model.pressure.operator, bb, x, s.model.pressure.multigrid.apply, 1e-6, 500)
     be.synchronize()
     t_mg = time.perf_counter() - t0
-    A = assemble([be.to_host(o) for o in s._pop], dtype)
+    A = assemble([be.to_host(o) for o in s.model.pressure.operator], dtype)
     rhs = b[1:-1, 1:-1, 1:-1].ravel().astype(dtype)
     if be.name == "gpu":
         import cupy
@@ -257,7 +263,7 @@ def main(argv=None):
         # component and for the temperature, in each of the two stages), at its own step,
         # the advective limit alone.  Its first step builds the implicit operators on the
         # host (four multigrid hierarchies, the slow part at 256^3), hence last and untimed
-        s.implicit = True
+        s.choice.implicit = True          # the treatment a steady march takes
         dt_imp = s.stable_dt()
         s.step(dt_imp)
         n0, i0, j0 = s.stats.steps, s.stats.implicit_iterations, s.stats.implicit_solves

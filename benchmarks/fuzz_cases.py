@@ -609,7 +609,7 @@ _counter = {"n": 0}
 def install_caps(cap: int = STEP_CAP) -> None:
     """Cut every solve short after ``cap`` flow steps or conduction iterations / time steps
     (0: stop where the solve would start, before any kernel is compiled) in this process."""
-    from thermosim import flow, simulation
+    from thermosim import flow, runner
 
     global STEP_CAP
     STEP_CAP = cap
@@ -628,7 +628,7 @@ def install_caps(cap: int = STEP_CAP) -> None:
 
     capped_step._fuzz = True
     flow.FlowSolver.step = capped_step
-    solve = simulation.solve
+    solve = runner.solve
 
     def capped_solve(case_or_model, backend="auto", progress=None, *a, **kw):
         def counting(*args):
@@ -641,7 +641,7 @@ def install_caps(cap: int = STEP_CAP) -> None:
             raise FuzzStop("conduction: before the solve")
         return solve(case_or_model, backend, counting, *a, **kw)
 
-    simulation.solve = capped_solve
+    runner.solve = capped_solve
 
 
 def command(m: Mutant, infile: Path, outdir: Path) -> list[str]:

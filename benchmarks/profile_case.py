@@ -21,9 +21,12 @@ from thermosim.bench import timeit
 
 import numpy as np
 
-SOLVER_METHODS = ("_update_components", "_local_capacities", "_hold_coolers",
-                  "_add_cold_plates", "stable_dt", "_momentum", "_energy", "_project",
-                  "_outflow_extrapolate", "stored_fraction", "_momentum_source")
+# (object path from the solver, method): the model's parts of a step
+SOLVER_METHODS = (("", "stable_dt"), ("", "stored_fraction"), ("model", "update"),
+                  ("model", "hold"), ("model", "momentum_explicit"), ("model", "momentum_rhs"),
+                  ("model", "energy_explicit"), ("model", "net_heat"),
+                  ("model.heat", "local_inverse_capacities"), ("model.pressure", "project"),
+                  ("model.boundaries", "extrapolate"))
 
 
 def main(argv=None):
@@ -41,18 +44,27 @@ def main(argv=None):
     dtype = np.float32 if c.solver.precision == "float32" else np.float64
     s = FlowSolver(problem_from_case(c), be, dtype, cfl=c.flow.cfl,
                    advection=c.flow.advection)
-    s._local_energy = bool(s.problem.porous or s.problem.coolers)
+    # the steps of a steady march (local energy time steps with components)
+    from thermosim.flow import RunMode
+
+    mode = RunMode(1e-6, None, bool(s.problem.porous or s.problem.fans or s.problem.coolers))
+
+    def step():
+        s.step(s.stable_dt(mode), mode)
     for _ in range(3):
-        s.step()
-    t_plain = timeit(lambda: s.step(), be, a.steps, warmup=False)
+        step()
+    t_plain = timeit(step, be, a.steps, warmup=False)
     prof = instrument(s)
-    for name in SOLVER_METHODS:
-        if hasattr(s, name):
-            prof.wrap(s, name)
-    if s.turbulence is not None:
-        prof.wrap(s.turbulence, "update", "turbulence.update")
-        prof.wrap(s.turbulence, "add_momentum", "turbulence.add_momentum")
-    t_prof = timeit(lambda: s.step(), be, a.steps, warmup=False)
+    for path, name in SOLVER_METHODS:
+        obj = s
+        for part in filter(None, path.split(".")):
+            obj = getattr(obj, part)
+        prof.wrap(obj, name, f"{path}.{name}" if path else name)
+    eddy = s.model.terms.eddy
+    if eddy is not None:
+        prof.wrap(eddy.model, "update", "turbulence.update")
+        prof.wrap(eddy.model, "add_momentum", "turbulence.add_momentum")
+    t_prof = timeit(step, be, a.steps, warmup=False)
     n = s.problem.grid.ncells
     print(f"{a.case}: {n:,} cells, {dtype.__name__} on {be.device_name}: "
           f"{t_plain * 1e3:.1f} ms per step unprofiled ({n / t_plain:.3g} cell-steps/s), "

@@ -48,7 +48,8 @@ def main(argv=None):
     iters = (s.stats.pressure_iterations - it0) / a.steps
     print(f"flow step {n}^3 {a.precision} on {be.device_name}: {t_plain * 1e3:.1f} ms per "
           f"step unprofiled, {t_prof * 1e3:.1f} ms profiled; {iters:.1f} pressure CG "
-          f"iterations per step; levels {s._pmg.describe()}; smoother {s.pressure_smoother}")
+          f"iterations per step; levels {s.model.pressure.multigrid.describe()}; "
+          f"smoother {s.pressure_smoother}")
     rows = sorted(((k, prof.calls[k] / a.steps, prof.total[k] / a.steps) for k in prof.total),
                   key=lambda r: -r[2])
     accounted = sum(r[2] for r in rows)
@@ -63,11 +64,11 @@ def main(argv=None):
                   calls={k: dict(per_step=c, ms_per_step=t * 1e3) for k, c, t in rows})
 
     # 2. the pressure multigrid, piece by piece, on a fresh copy of its operator
-    mg = s._pmg
+    mg = s.model.pressure.multigrid
     lev = mg.levels[0]
     rng = np.random.default_rng(1)
     b = np.zeros(s.phi.shape)
-    b[1:-1, 1:-1, 1:-1] = rng.standard_normal(s.shape) * (~s._solid)
+    b[1:-1, 1:-1, 1:-1] = rng.standard_normal(s.shape) * (~s.model.mesh.solid)
     bb = be.asarray(b, dtype)
     x = be.zeros(b.shape, dtype)
     op = (lev.Gx, lev.Gy, lev.Gz, lev.D)
@@ -91,8 +92,8 @@ def main(argv=None):
     solves = {}
     for smoother in ("zline", "rbgs"):
         m = mg if smoother == s.pressure_smoother else Multigrid(
-            _system(s), s.problem.grid.faces, be, dtype, solved=~s._solid,
-            singular=s._singular, smoother=smoother)
+            _system(s), s.problem.grid.faces, be, dtype, solved=~s.model.mesh.solid,
+            singular=s.model.pressure.singular, smoother=smoother)
         xx = be.zeros(b.shape, dtype)
         m.apply(bb, xx)                     # warm-up (compilation) outside the timing
         best = None
@@ -100,7 +101,7 @@ def main(argv=None):
             xx.fill(0)
             be.synchronize()
             t0 = time.perf_counter()
-            st = pcg(be, s._pop, bb, xx, m.apply, 1e-6, 500)
+            st = pcg(be, s.model.pressure.operator, bb, xx, m.apply, 1e-6, 500)
             be.synchronize()
             t = time.perf_counter() - t0
             best = t if best is None else min(best, t)
@@ -114,10 +115,10 @@ def main(argv=None):
 
 
 def _system(s):
-    from thermosim.model import LinearSystem
+    from thermosim.linear_system import LinearSystem
 
-    G = [s.be.to_host(g).astype(np.float64) for g in s._pop[:3]]
-    D = s.be.to_host(s._pop[3]).astype(np.float64)
+    G = [s.be.to_host(g).astype(np.float64) for g in s.model.pressure.operator[:3]]
+    D = s.be.to_host(s.model.pressure.operator[3]).astype(np.float64)
     return LinearSystem(G[0], G[1], G[2], D, np.zeros(s.shape))
 
 

@@ -6,7 +6,7 @@ import pytest
 from thermosim.backends import available_backends
 from thermosim.case import Transient
 from thermosim.cases import gpu_package
-from thermosim.simulation import solve
+from thermosim.runner import solve
 
 OTHERS = [b for b in available_backends() if b != "cpu"]
 pytestmark = pytest.mark.skipif(not OTHERS, reason="only the CPU backend is available")

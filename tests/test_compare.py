@@ -9,22 +9,30 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from conftest import QUICK_HALLS
 from thermosim.cli import main
 from thermosim.compare import SENSITIVITY, compare, variant
-from thermosim.energy import Plant, facility_energy
+from thermosim.facility import Plant, facility_energy
 from thermosim.errors import CaseError
 
 MESHES = Path(__file__).resolve().parents[1] / "meshes"
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def report(tmp_path_factory, simulate_once):
+    """The README's comparison of the three quick halls.  Their steady runs come from the
+    session's shared solves (conftest.simulate_once: the halls' own tests assert their
+    energy balances on the same runs); everything after the solve -- saving, keeping in the
+    cache, pictures, energy, report -- runs as it does for a user."""
     out = tmp_path_factory.mktemp("compare") / "report"
     lines = []
-    res = compare(None, out, "cpu", Plant(), log=lines.append)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("thermosim.study.simulate", simulate_once)
+        res = compare(None, out, "cpu", Plant(), log=lines.append)
     return res, out, lines
 
 
+@QUICK_HALLS
 def test_report_folder_holds_everything(report):
     res, out, _ = report
     for f in ("report.md", "report.html", "energy.png", "sensitivity_climate.png",
@@ -45,6 +53,7 @@ def test_report_folder_holds_everything(report):
     assert sorted(p.name for p in out.parent.iterdir()) == [".report.cache", "report"]
 
 
+@QUICK_HALLS
 def test_another_climate_reuses_the_runs(report, tmp_path):
     """A second comparison into the same folder with a weather file of one's own reuses
     the kept runs (nothing is simulated) and reports that climate by its file's name."""
@@ -70,6 +79,7 @@ def test_another_climate_reuses_the_runs(report, tmp_path):
     assert air["climate"] == "warmer"
 
 
+@QUICK_HALLS
 def test_energy_follows_the_runs(report):
     """Each layout's year: the same compute energy (same IT load); IT holds the server fans
     at the run's hydraulic power over their efficiency; facility = IT + cooling + power
@@ -100,18 +110,19 @@ def test_energy_follows_the_runs(report):
     assert warm["free_hours"] > air_chw["free_hours"]
 
 
-def test_report_numbers_follow_the_case():
+@QUICK_HALLS
+def test_report_numbers_follow_the_case(simulate_once):
     """A warmer immersion supply (35 degC instead of 30), run again: hotter junctions
-    (more leakage) and more free-cooling hours (less chiller energy) in the same climate."""
+    (more leakage) and more free-cooling hours (less chiller energy) in the same climate.
+    (At 30 degC the case is the quick tanks as shipped: the session's run of them.)"""
     from thermosim.case import Case
-    from thermosim.study import simulate
 
     data = yaml.safe_load((MESHES / "immersion_quick.yaml").read_text())
     out = {}
     for t in (303.15, 308.15):
         d = dict(copy.deepcopy(data), supply_temperature=t)
         c = Case.from_dict(d)
-        r = simulate(c, "cpu")
+        r = simulate_once(c, "cpu")
         out[t] = facility_energy(r.metrics(), c.layout, Plant())
     a, b = out[303.15], out[308.15]
     assert b["it"]["hottest_junction_with_leakage"] > a["it"]["hottest_junction_with_leakage"] + 4

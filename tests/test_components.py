@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import gpu_ok
+from conftest import QUICK_HALLS, gpu_ok
 from thermosim.components import (Chip, ColdPlate, Cooler, Fan, PorousBlock, cold_plate_split,
                                   perforated_plate_loss)
 from thermosim.errors import CaseError
@@ -270,7 +270,7 @@ def test_turbulent_channel_friction_matches_dean():
     assert abs(cf / dean - 1) < 0.10, (cf, dean)
     assert yp == pytest.approx(49.4, abs=0.1)
     # the eddy viscosity dominates in the core, vanishes outside the fluid
-    nut = np.asarray(s.turbulence.nut)
+    nut = np.asarray(s.model.terms.eddy.model.nut)
     assert nut[2, 1:-1, 1].max() > 10 * p.fluid.kinematic_viscosity
     assert nut[2, 0, 1] == 0
 
@@ -284,10 +284,10 @@ def test_smagorinsky_strain_rate_of_a_uniform_shear():
     u = np.asarray(s.vel[0])
     u[:, 1:-1, :] = S * yc[None, :, None]
     s.vel[0][...] = u
-    rate = np.asarray(s.turbulence._strain_rate(s.vel))
+    rate = np.asarray(s.model.terms.eddy.model._strain_rate(s.vel))
     assert rate[2, 4:13, 1] == pytest.approx(S, rel=1e-12)
-    s.turbulence.update(s.vel)
-    nut = np.asarray(s.turbulence.nut)[2, 1:-1, 1]
+    s.model.terms.eddy.model.update(s.vel)
+    nut = np.asarray(s.model.terms.eddy.model.nut)[2, 1:-1, 1]
     vol = p.grid.cell_volumes()[0, :, 0]
     bound = (turb.SMAGORINSKY_CS ** 2) * vol ** (2 / 3) * S
     assert np.all(nut[4:12] <= bound[4:12] * (1 + 1e-12))
@@ -558,22 +558,16 @@ def test_gpu_components_and_turbulence_equal_cpu(which):
                                                                rel=1e-12, abs=1e-9)
 
 
-def test_small_hall_reaches_a_steady_state_that_conserves_energy():
+@QUICK_HALLS
+def test_small_hall_reaches_a_steady_state_that_conserves_energy(simulate_once):
     """The quick hall (meshes/air_cooled_quick.yaml: two racks per row, 0.2 m cells) marches
-    to a steady state with upwind advection and local energy steps: the coils remove the IT
-    power to 0.1 % (issue 4), every server's faces carry out its heat to 0.1 %, and the two
-    rows, mirror images, see the same inlet temperatures.  (One rack per row on 0.25 m cells
-    kept a velocity residual near 6e-4 over 20,000 steps: not every coarse hall is steady.)"""
-    from pathlib import Path
-
-    from thermosim.case import load_case
-    from thermosim.flow import problem_from_case
-
-    c = load_case(Path(__file__).parents[1] / "meshes" / "air_cooled_quick.yaml")
-    p = problem_from_case(c)
-    s = FlowSolver(p, advection="upwind")
-    r = s.run(tolerance=1e-4, energy_tolerance=1e-3, max_steps=20000)
-    assert r.stats.converged and r.stats.stored_fraction < 1e-3
+    to a steady state with upwind advection and local energy steps within 20,000 steps: the
+    coils remove the IT power to 0.1 % (issue 4), every server's faces carry out its heat
+    to 0.1 %, and the two rows, mirror images, see the same inlet temperatures.  (One rack
+    per row on 0.25 m cells kept a velocity residual near 6e-4 over 20,000 steps: not every
+    coarse hall is steady.)"""
+    r = _quick("air_cooled_quick", simulate_once, max_steps=20000)
+    assert r.stats.stored_fraction < 1e-3
     m = r.metrics()
     assert m["heat_removed_by_coolers"] == pytest.approx(m["it_power"], rel=1e-3)
     for srv in m["servers"]:
@@ -582,23 +576,31 @@ def test_small_hall_reaches_a_steady_state_that_conserves_energy():
     assert max(inlets) - min(inlets) < 0.05
 
 
-def _quick(name):
+def _quick(name, simulate_once, max_steps=30000):
+    """The shipped quick hall ``name`` marched to its steady state: the session's one run
+    of it (conftest.simulate_once, shared with ``thermosim compare``'s test), which must
+    have settled with upwind advection to 1e-4 (velocity) and 1e-3 (heat stored) within
+    ``max_steps``."""
     from pathlib import Path
 
     from thermosim.case import load_case
-    from thermosim.flow import problem_from_case
 
     c = load_case(Path(__file__).parents[1] / "meshes" / f"{name}.yaml")
-    return FlowSolver(problem_from_case(c), advection="upwind").run(
-        tolerance=1e-4, energy_tolerance=1e-3, max_steps=30000)
+    f = c.flow
+    assert (f.advection, f.tolerance, f.energy_tolerance, c.solver.precision) == \
+        ("upwind", 1e-4, 1e-3, "float64")
+    r = simulate_once(c, "cpu")
+    assert r.stats.converged and r.stats.steps <= max_steps, r.stats.steps
+    return r
 
 
-def test_liquid_hall_reaches_a_steady_state_that_conserves_energy():
+@QUICK_HALLS
+def test_liquid_hall_reaches_a_steady_state_that_conserves_energy(simulate_once):
     """The quick liquid-cooled hall (meshes/liquid_cooled_quick.yaml) settles; the coils
     remove what reaches the air and the cold plates take the rest, together the IT power to
     0.1 % (issue 4); every server's faces carry out what its air received; three quarters
     of the power goes to the liquid."""
-    r = _quick("liquid_cooled_quick")
+    r = _quick("liquid_cooled_quick", simulate_once)
     assert r.stats.converged
     m = r.metrics()
     assert m["heat_removed_by_coolers"] + m["heat_to_liquid"] == \
@@ -609,11 +611,12 @@ def test_liquid_hall_reaches_a_steady_state_that_conserves_energy():
     assert 0.70 < m["heat_to_liquid"] / m["it_power"] < 0.80
 
 
-def test_immersion_tanks_reach_a_steady_state_that_conserves_energy():
+@QUICK_HALLS
+def test_immersion_tanks_reach_a_steady_state_that_conserves_energy(simulate_once):
     """The quick immersion tanks settle; the liquid leaving over the weirs carries the IT
     power to 0.1 % and returns at the supply plus the design rise (10 K), every server's
     faces carry out its heat, and the pumps overcome the servers' friction."""
-    r = _quick("immersion_quick")
+    r = _quick("immersion_quick", simulate_once)
     assert r.stats.converged
     m = r.metrics()
     cl = m["coolant"]
@@ -656,4 +659,4 @@ def test_wall_function_rate_bounds_the_next_step():
     p, s = _turbulent_channel(8)
     s.step()
     s.stable_dt()
-    assert s.turbulence.wall_rate > 0
+    assert s.model.terms.eddy.model.wall_rate > 0

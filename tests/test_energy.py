@@ -1,4 +1,4 @@
-"""The facility energy model (thermosim.energy) and the climates (thermosim.climate)."""
+"""The facility energy model (thermosim.facility) and the climates (thermosim.climate)."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from thermosim.climate import Climate, load, shipped
-from thermosim.energy import (C0, CHILLER, Plant, chiller_cop, chiller_power,
-                              facility_energy, leakage_power, savings)
 from thermosim.errors import CaseError
+from thermosim.facility import (C0, CHILLER, Plant, chiller_cop, chiller_power,
+                                facility_energy, leakage_power, savings)
 
 
 def test_shipped_climates_are_a_year_of_plausible_weather():
@@ -80,7 +80,7 @@ def test_chiller_at_its_reference_point_and_with_lift():
         chiller_cop(5 + C0, 35 + C0)
     assert chiller_cop(20 + C0, 15 + C0) == chiller_cop(10 + C0, 24 + C0)
     # part load: more power per watt of cooling below full load at the minimum ratio
-    from thermosim.energy import _biquad
+    from thermosim.facility import _biquad
 
     p = chiller_power(np.array([20.0, 100.0]), 6.67 + C0, 29.4 + C0, 100.0)
     cap = 100.0 * _biquad(CHILLER["capft"], 6.67, 29.4)

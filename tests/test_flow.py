@@ -10,7 +10,7 @@ from conftest import BACKENDS, gpu_ok
 from flow_compare_cases import comparison_flows, max_relative_difference, periodic_flow
 from thermosim import flow_verification as fv
 from thermosim.errors import CaseError, SolverError
-from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, SolidBlock
+from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, RunMode, SolidBlock
 from thermosim.grid import Grid
 
 
@@ -57,7 +57,7 @@ def test_periodic_flow_moves_with_its_block_and_keeps_the_heat():
     out = {}
     for shift in (0, 6):
         s = FlowSolver(periodic_flow(8, shift), "cpu")
-        C = s._C_host
+        C = s.model.heat.C_host
         e0 = float((C * np.asarray(s.T)[1:-1, 1:-1, 1:-1]).sum())
         t = sum(s.step(2e-3) for _ in range(30))
         r = s.result()
@@ -181,7 +181,7 @@ def test_divergence_stops_with_advice(diffusion, viscosity, dt):
     p = FlowProblem(g, Fluid("f", 1.0, viscosity, 0.1, 1.0),
                     {"y+": FlowBoundary("wall", velocity=(1.0, 0, 0)), **fv.SLIP_Z})
     s = FlowSolver(p, "cpu", cfl=20.0, diffusion=diffusion)
-    s.stable_dt = lambda: dt
+    s.stable_dt = lambda mode=None: dt
     with pytest.raises(SolverError, match="cfl"):
         s.run(steady=True, max_steps=400, check_every=5)
 
@@ -344,7 +344,7 @@ def test_implicit_viscous_operator_is_the_momentum_kernels_linear_part(name):
     nu = s.problem.fluid.kinematic_viscosity
     T = np.full(s.T.shape, s.problem.reference_temperature)
     for c in range(3):
-        G, Dfix, V, comp = s._viscous_operator(c)
+        G, Dfix, V, comp = s.model.implicit.viscous_operator(c)
         A = dense_matrix(G, Dfix, s.periodic)
         idx = np.flatnonzero(comp.ravel())
         assert idx.size > 10
@@ -356,9 +356,10 @@ def test_implicit_viscous_operator_is_the_momentum_kernels_linear_part(name):
                 vel = [np.zeros(s.T.shape) for _ in range(3)]
                 view = vel[c][1:-1, 1:-1, 1:-1]
                 view[np.unravel_index(q, comp.shape)] = eps
-                s._apply_bc(vel, T)
-                s._outflow_extrapolate(vel)
-                s.be.momentum_rhs(c, vel, s.fluid, T, s.h, s.d, nu, 0.0,
+                s.model.apply_bc(vel, T)
+                s.model.boundaries.extrapolate(vel)
+                mesh = s.model.mesh
+                s.be.momentum_rhs(c, vel, mesh.fluid, T, mesh.h, mesh.d, nu, 0.0,
                                   s.problem.reference_temperature, out,
                                   periodic=s.periodic[c])
                 F.append(out[1:-1, 1:-1, 1:-1].ravel()[idx].copy())
@@ -401,7 +402,7 @@ def test_central_advection_bound_is_taken_cell_by_cell():
     for c in (0, 1):
         s.vel[c][...] = 20.0 * rng.random(s.vel[c].shape)
     rate = sum(np.abs(s.vel[c][1:-1, 1:-1, 1:-1])
-               / s.h[c][1:-1].reshape([-1 if a == c else 1 for a in range(3)])
+               / s.model.mesh.h[c][1:-1].reshape([-1 if a == c else 1 for a in range(3)])
                for c in (0, 1))
     advective = s.cfl / rate.max()
     dt = s.stable_dt()
@@ -411,7 +412,8 @@ def test_central_advection_bound_is_taken_cell_by_cell():
     s.problem.fluid = dataclasses.replace(fluid, viscosity=fluid.viscosity * 1e-4)
     nu = s.problem.fluid.kinematic_viscosity
     usum = np.abs(s.vel[0][1:-1, 1:-1, 1:-1]) + np.abs(s.vel[1][1:-1, 1:-1, 1:-1])
-    hloc = np.minimum(s.h[0][1:-1].reshape(-1, 1, 1), s.h[1][1:-1].reshape(1, -1, 1))
+    h = s.model.mesh.h
+    hloc = np.minimum(h[0][1:-1].reshape(-1, 1, 1), h[1][1:-1].reshape(1, -1, 1))
     bound = s.cfl * (16 * nu / (usum ** 4 / hloc ** 2).max()) ** (1 / 3)
     assert bound < advective / 2
     assert bound / 2 ** 0.25 < s.stable_dt() <= bound
@@ -449,8 +451,7 @@ def test_auto_diffusion_takes_the_step_that_covers_more_time_per_work():
     assert s.stats.implicit_solves == 0 and s.stats.diffusion == "explicit"
     # forced implicit is still honoured, and its step is the advective one, not longer
     dt_explicit = s.stable_dt()
-    s.diffusion = "implicit"
-    s.implicit = True
+    s.choice.setting, s.choice.implicit = "implicit", True
     assert s.stable_dt() <= dt_explicit * 1.05
 
 
@@ -469,8 +470,7 @@ def test_auto_diffusion_treatment_travels_with_the_checkpoint_state():
     2x and 4x thresholds a fresh start would choose differently)."""
     case = fv.natural_convection_case(1e3, 16)
     s = FlowSolver(case, "cpu")
-    s._steady_tolerance = 1e-6          # as inside run(): auto chooses
-    s.stable_dt()
+    s.stable_dt(RunMode(1e-6))          # a steady march's step: auto chooses
     assert s.implicit
     arrays, attrs = s.state()
     fresh = FlowSolver(case, "cpu")
@@ -497,15 +497,14 @@ def test_steady_march_caps_the_solids_heat_capacity():
     most the fluid's: the chip (10x or 2000x the air's, aluminium's ratio) then settles as
     fast as the air around it.  Checked: the same steady temperatures with and without the
     cap (chip at 10x, where the uncapped march also converges), the same march length at
-    2000x (uncapped: no steady state in 200,000 steps at 100x), and the physical
-    capacities back after the run."""
+    2000x (uncapped: no steady state in 200,000 steps at 100x).  (The capacities a step
+    uses come from its run mode, an argument: nothing is left to restore after a run.)"""
     runs = {}
     for ratio, cap in ((10, True), (10, False), (2000, True)):
         s = FlowSolver(_heated_chip_in_slow_air(ratio * 1000.0), "cpu")
         if not cap:
-            s._capacities[True] = s._capacities[False]
+            s.model.heat.capacities[True] = s.model.heat.capacities[False]
         runs[ratio, cap] = s.run(tolerance=1e-6)
-        assert s.inv_C is s._capacities[False][1]
     capped, physical = runs[10, True], runs[10, False]
     rise = physical.T.max() - 300.0
     assert rise > 50.0

@@ -84,13 +84,14 @@ def test_the_harness_sees_a_traceback(tmp_path, monkeypatch):
         (Path.cwd() / "out.h5.tmp").write_text("partial")
         raise ValueError("boom")
 
-    from thermosim import flow, simulation
+    from thermosim import flow
+    from thermosim import runner as solve_runner
 
     monkeypatch.setattr(thermosim.cli.run, "callback", broken)
     # the caps patch the solver in this process: put the originals back afterwards, so that
     # the tests that run after this one solve for real
     monkeypatch.setattr(flow.FlowSolver, "step", flow.FlowSolver.step)
-    monkeypatch.setattr(simulation, "solve", simulation.solve)
+    monkeypatch.setattr(solve_runner, "solve", solve_runner.solve)
     fz.install_caps(0)
     base = next(b for b in BASES if b.name == "default")
     res = fz.run_one(fz.Mutant(0, "case", "default", base.text.encode()), tmp_path)

@@ -362,3 +362,31 @@ def test_vectors(cpu, gpu, dtype):
     cpu.xpay(y, -0.7, b)
     gpu.xpay(yg, -0.7, bg)
     close(gpu.to_host(yg), y, dtype)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_energy_rhs_far_layers(cpu, gpu, dtype, axis):
+    """energy_rhs with a rank's far layers (thermosim.parallel.FarLayers) on one or both
+    faces along ``axis``: the CUDA twin reads the same plane cells and distances."""
+    from thermosim.parallel import FarLayers
+
+    rng = np.random.default_rng(20 + axis)
+    T, u, v, w = (halo(rng, dtype) for _ in range(4))
+    fluid = (rng.random(T.shape) > 0.15).astype(np.uint8)
+    G = operator(rng, dtype)[:3]
+    q = rng.uniform(0.0, 1.0, SHAPE).astype(dtype)
+    h = [rng.uniform(0.5, 1.5, n + 2).astype(dtype) for n in SHAPE]
+    d = [rng.uniform(0.5, 1.5, n + 2).astype(dtype) for n in SHAPE]
+    plane = tuple(n + 2 for b, n in enumerate(SHAPE) if b != axis)
+    lo, hi = (rng.uniform(-1.0, 1.0, plane).astype(dtype) for _ in range(2))
+    for far_lo, far_hi in ((lo, hi), (None, hi), (lo, None)):
+        out = np.zeros_like(T)
+        cpu.energy_rhs(T, (u, v, w), fluid, G, 1.2e3, q, h, d, out,
+                       far=FarLayers(axis, far_lo, far_hi, 0.7, 1.3))
+        g = to_gpu(gpu, T, u, v, w, fluid, *G, q, *h, *d)
+        gfar = FarLayers(axis, None if far_lo is None else gpu.asarray(far_lo),
+                         None if far_hi is None else gpu.asarray(far_hi), 0.7, 1.3)
+        outg = gpu.zeros(T.shape, dtype)
+        gpu.energy_rhs(g[0], g[1:4], g[4], g[5:8], 1.2e3, g[8], g[9:12], g[12:15], outg,
+                       far=gfar)
+        close(gpu.to_host(outg), out, dtype)

@@ -6,9 +6,10 @@ import pytest
 
 from thermosim.backends.cpu import CPUBackend
 from thermosim.case import Case
+from thermosim.conduction import build_model, face_conductances, linear_system
+from thermosim.conduction_run import explicit_stable_dt
 from thermosim.grid import graded_axis
-from thermosim.model import build_model, face_conductances, linear_system
-from thermosim.simulation import explicit_stable_dt, solve
+from thermosim.runner import solve
 
 
 def test_graded_axis_keeps_breakpoints_and_growth():
@@ -309,7 +310,7 @@ def test_multigrid_new_capacity_equals_a_fresh_hierarchy():
     """Multigrid.set_capacity (the implicit flow steps' C / dt, changed with the step) must
     leave the hierarchy a fresh build with that capacity would give: every level's D and
     the coarsest level's inverse, on a stretched grid with an unsolved region."""
-    from thermosim.model import LinearSystem
+    from thermosim.linear_system import LinearSystem
     from thermosim.solvers.multigrid import Multigrid
 
     rng = np.random.default_rng(3)

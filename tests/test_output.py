@@ -10,7 +10,7 @@ import pytest
 import thermosim.output as output
 from thermosim.case import Case
 from thermosim.output import read_result, write_result, xdmf_path
-from thermosim.simulation import solve
+from thermosim.runner import solve
 
 SHAPE = (7, 5, 3)          # distinct counts so that any axis mix-up shows
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from thermosim.case import load_case
-from thermosim.simulation import solve
+from thermosim.runner import solve
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -17,7 +17,7 @@ from thermosim import sizing
 from thermosim.case import Case, load_case
 from thermosim.cli import main
 from thermosim.errors import CaseError
-from thermosim.model import make_grid
+from thermosim.meshing import make_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = ROOT / "meshes" / "server_channel_flow.yaml"

@@ -12,7 +12,7 @@ import pytest
 from thermosim import view
 from thermosim.case import Case
 from thermosim.output import write_result
-from thermosim.simulation import solve
+from thermosim.runner import solve
 from thermosim.view import display_scale, render
 
 MM = 1e-3
@@ -272,7 +272,7 @@ def test_compare_keeps_the_run_before_the_picture(tmp_path, hall, monkeypatch):
 
     import thermosim.study
     from thermosim import compare
-    from thermosim.energy import Plant
+    from thermosim.facility import Plant
 
     case_file, _, result, _ = hall
     monkeypatch.setattr(thermosim.study, "simulate", lambda case, backend, log=None,

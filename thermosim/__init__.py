@@ -16,11 +16,12 @@ SI units throughout: metres, watts, kelvin, seconds.
 
 from .case import (Adiabatic, Block, Boundary, Case, Convective, Domain, GridSpec, HeatFlux,
                    MaterialSpec, Region, SolverSpec, Temperature, Transient, load_case)
+from .conduction import build_model
+from .conduction_run import Result
 from .errors import BackendError, CaseError, SolverError, ThermosimError
 from .grid import Grid
-from .model import build_model
 from .output import read_result
-from .simulation import Result, solve
+from .runner import solve
 
 __version__ = "0.1.0"
 

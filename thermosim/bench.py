@@ -126,8 +126,8 @@ def bench_steady(be, n: int, dtype=np.float64) -> dict:
     """Multigrid-preconditioned CG on the unit-cube, unit-source case of anchors.md:
     time per iteration and the full solve to a relative residual of 1e-8."""
     from .case import Case
-    from .model import build_model, linear_system
-    from .simulation import _interior, _pad
+    from .conduction import build_model, linear_system
+    from .conduction_run import _interior, _pad
     from .solvers.krylov import pcg
     from .solvers.multigrid import Multigrid
 
@@ -222,7 +222,7 @@ def bench_case(path, backend="auto", steps: int = 0, precision: str | None = Non
     enough for about 10 s, at least 5).  Nothing is written."""
     from .case import load_case
     from .flow import FlowSolver, problem_from_case
-    from .model import _check_memory
+    from .meshing import check_grid_memory
 
     c = load_case(path)
     if c.flow is None:
@@ -234,7 +234,7 @@ def bench_case(path, backend="auto", steps: int = 0, precision: str | None = Non
     t0 = time.perf_counter()
     problem = problem_from_case(c)
     if be.name == "cpu":
-        _check_memory(problem.grid, c.source_file)
+        check_grid_memory(problem.grid, c.source_file)
     prec = precision or c.solver.precision
     dtype = np.float32 if prec == "float32" else np.float64
     solver = FlowSolver(problem, be, dtype, cfl=c.flow.cfl, diffusion=c.flow.diffusion,

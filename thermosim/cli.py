@@ -118,8 +118,9 @@ def run(case, output, backend, png, quiet, resume, checkpoint_every):
 
     from .case import load_case
     from .cases import DEFAULT
-    from .model import build_model
-    from .simulation import preflight, solve
+    from .conduction import build_model
+    from .conduction_run import preflight
+    from .runner import solve
 
     console = Console(stderr=True, quiet=quiet)
     path = Path(case) if case else DEFAULT
@@ -177,7 +178,8 @@ def _check_sizes(c, out, png, backend):
     """Before anything is allocated or solved: the output paths (suffix, a folder that
     takes a new file), the cells and the memory they need on the backend, runaway step
     counts.  Returns the estimate (:func:`thermosim.sizing.check_case`)."""
-    from .sizing import check_case, check_output_file
+    from .output_paths import check_output_file
+    from .sizing import check_case
 
     check_output_file(out, "-o")
     if png:
@@ -210,7 +212,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     """``thermosim run`` for a case with a flow section."""
     from .checkpoint import Checkpointer
     from .flow import FlowSolver, problem_from_case
-    from .study import steady_time_left
+    from .runner import steady_time_left
 
     problem = problem_from_case(c)        # (sizes checked by _check_sizes before this)
     if est is not None:
@@ -389,7 +391,7 @@ def bench(cases, sizes, backend, steps, precision, json_file):
 
 def _plant(plant_file, climate):
     """The energy model's parameters: a YAML mapping (``--plant``), then ``--climate``."""
-    from .energy import Plant
+    from .facility import Plant
     from .errors import CaseError
     from .inputs import read_mapping, value_problems
 
@@ -421,7 +423,7 @@ def _plant(plant_file, climate):
 @click.option("--climate", help="climate of the headline figures: a shipped name "
               "(miami, greensboro, sand_point) or an EPW/TMY3/TMY2 file [default: greensboro]")
 @click.option("--plant", "plant_file", type=click.Path(dir_okay=False),
-              help="YAML of energy-model parameters (thermosim/energy.py, Plant)")
+              help="YAML of energy-model parameters (thermosim/facility.py, Plant)")
 @click.option("--sensitivity", is_flag=True,
               help="also re-run every layout at other supply temperatures, rack densities "
               "and chip powers (a new set of runs per value)")
@@ -436,7 +438,7 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
     from rich.console import Console
 
     from .compare import compare as run_compare
-    from .sizing import check_output_dir
+    from .output_paths import check_output_dir
 
     console = Console(stderr=True, soft_wrap=True)
     check_output_dir(output, "-o")         # before any run, not after them all
@@ -474,7 +476,7 @@ def sweep(sweep_file, output, scheduler, workers):
 
     from .study import load_sweep, need_cluster, run_sweep
 
-    from .sizing import check_output_dir
+    from .output_paths import check_output_dir
 
     console = Console(stderr=True, soft_wrap=True)
     if scheduler:

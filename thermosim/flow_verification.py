@@ -17,7 +17,7 @@ from scipy.interpolate import CubicSpline
 
 from .flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
 from .grid import Grid
-from .verification import Row, _row
+from .verification_rows import Row, table_row as _row
 
 SLIP_Z = {"z-": FlowBoundary("slip"), "z+": FlowBoundary("slip")}
 
@@ -165,7 +165,7 @@ def natural_convection(Ra: float, n: int, backend="cpu", stretch: float = 1.2,
     s = FlowSolver(natural_convection_case(Ra, n, stretch), backend, dtype)
     r = s.run(tolerance=1e-6)
     g = r.grid
-    G0 = s._G_host[0]
+    G0 = s.model.heat.G_host[0]
     nu_hot = float((G0[0] * (1.0 - r.T[0])).sum() / g.spacing(2)[0])
     # cavity mean: the x-heat flow through every interior x-face line, averaged over x
     xc = g.centres(0)
@@ -370,11 +370,12 @@ def pressure_multigrid(backend="cpu", quick=False):
         s = FlowSolver(FlowProblem(g, fluid, bc, blocks=[blk]), backend)
         rng = np.random.default_rng(1)
         b = np.zeros(s.phi.shape)
-        b[1:-1, 1:-1, 1:-1] = rng.standard_normal(g.shape) * (~s._solid)
+        b[1:-1, 1:-1, 1:-1] = rng.standard_normal(g.shape) * (~s.model.mesh.solid)
         be = s.be
         bb = be.asarray(b, s.dtype)
         x = be.zeros(b.shape, s.dtype)
-        st = pcg(be, s._pop, bb, x, s._pmg.apply, 1e-8, 200)
+        pr = s.model.pressure
+        st = pcg(be, pr.operator, bb, x, pr.multigrid.apply, 1e-8, 200)
         its.append(st.iterations)
         red.append((st.residual / st.history[0]) ** (1.0 / st.iterations))
     return [Row("pressure equation around a block (3D, stretched)",

@@ -96,7 +96,7 @@ def immersion_loop(result, power: float) -> dict:
     carries), the heat it carries (W), and the pump: the flow times the tank's static
     pressure drop (inflow faces minus outflow faces) plus the external loop's
     ``loop_pressure_drop`` (Pa, from the layout)."""
-    from .flow import FACES
+    from .faces import FACES
 
     p = result.problem
     fl = p.fluid

@@ -121,7 +121,7 @@ def check_result_path(path) -> None:
 
 # ---------------------------------------------------------------------------------------
 def write_result(result, path, snapshots: bool = True, xdmf: bool = True) -> Path:
-    """Write ``result`` (a :class:`~thermosim.simulation.Result`) to the HDF5 file ``path``
+    """Write ``result`` (a :class:`~thermosim.conduction_run.Result`) to the HDF5 file ``path``
     and, with ``xdmf``, an XDMF sidecar ``path.with_suffix('.xdmf')``; see the module
     docstring for the layout.  Returns the HDF5 path.  ``snapshots=False`` leaves out the
     transient snapshots.  With ``xdmf=False`` an existing sidecar of the same name is removed
@@ -380,8 +380,8 @@ def read_result(path, snapshots: bool = True) -> dict:
     Keys: ``x``, ``y``, ``z`` (faces, m); ``T``, ``material``, ``block``, ``power``
     (shape (nx, ny, nz)); ``material_names``, ``block_names``; ``attrs`` (root attributes);
     ``case`` (the case as a dict, where the result came from a case), ``problem`` (flow
-    results: blocks, fluid and boundaries as plain data) and ``case_name``; ``solver`` (attributes) and
-    ``residual_history`` (array or None); ``metrics`` (attributes, plus ``heat_flows``
+    results: blocks, fluid and boundaries as plain data) and ``case_name``; ``solver``
+    (attributes) and ``residual_history`` (array or None); ``metrics`` (attributes, plus ``heat_flows``
     {label: W} and ``block_temperatures`` {name: {"max", "mean"}}); ``units`` {dataset:
     units}; ``snapshots`` (list of (time, T); empty unless stored and ``snapshots``).
     """
@@ -454,18 +454,9 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
     sidecar = xdmf_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     p = result.problem
-    nblk = len(p.blocks)
-    block = np.full(result.T.shape, -1, np.int16) if result.block_index is None \
-        else result.block_index.astype(np.int16)
-    material = (block + 1).astype(np.int16)            # 0: the fluid, 1 + b: block b
-    vol = result.grid.cell_volumes()
-    power = np.zeros(result.T.shape)
-    for b in range(nblk):
-        m = block == b
-        if m.any():
-            power[m] = p.blocks[b].power / vol[m].sum()
+    fields = _flow_cell_fields(result)
     vel = np.moveaxis(result.cell_velocity(), 0, -1)
-    fields = {"T": result.T, "material": material, "block": block, "power": power}
+    st = result.stats
     with contextlib.ExitStack() as stack:
         tmp_sidecar = stack.enter_context(atomic_path(sidecar, fsync=True)) if xdmf else None
         tmp_h5 = stack.enter_context(atomic_path(path, fsync=True))
@@ -479,60 +470,9 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
             f.attrs["problem"] = json.dumps(p.describe())
             if p.case is not None:                     # the YAML case it came from
                 f.attrs["case"] = p.case.model_dump_json()
-            g = f.create_group("grid")
-            for name, faces in zip("xyz", result.grid.faces):
-                g.create_dataset(name, data=np.asarray(faces, np.float64)).attrs["units"] = "m"
-            g = f.create_group("fields")
-            g.create_dataset("T", data=result.T).attrs["units"] = "K"
-            d = g.create_dataset("material", data=material, **_GZIP)
-            d.attrs["names"] = _strings([p.fluid.name] + [f"{b.name} (solid)"
-                                                         for b in p.blocks])
-            d = g.create_dataset("block", data=block, **_GZIP)
-            d.attrs["names"] = _strings(b.name for b in p.blocks)
-            g.create_dataset("power", data=power, **_GZIP).attrs["units"] = "W/m^3"
-            g.create_dataset("velocity", data=vel).attrs["units"] = "m/s"
-            g.create_dataset("p", data=result.pressure).attrs["units"] = "Pa"
-            s = f.create_group("staggered")
-            for name in "uvw":
-                s.create_dataset(name, data=getattr(result, name)).attrs["units"] = "m/s"
-            st = result.stats
-            _write_solver(f.create_group("solver"), {
-                "mode": "flow", "backend": result.backend, "device": result.device,
-                "steps": st.steps, "time": st.time, "dt": st.dt, "converged": st.converged,
-                "residual_velocity": st.residual_velocity,
-                "residual_temperature": st.residual_temperature,
-                "pressure_iterations": st.pressure_iterations,
-                "pressure_solves": st.pressure_solves,
-                "pressure_reduction": st.pressure_reduction, "wall_time": st.wall_time,
-                "diffusion": st.diffusion, "implicit_iterations": st.implicit_iterations,
-                "implicit_solves": st.implicit_solves,
-                **({"stopped": st.stopped} if getattr(st, "stopped", "") else {}),
-                "cells": int(result.T.size), "shape": list(result.T.shape)})
-            m = f.create_group("metrics")
-            hs = result.hotspot()
-            m.attrs["max_temperature"] = float(result.T.max())
-            m.attrs["hotspot_T"] = hs["T"]
-            m.attrs["hotspot_position"] = np.asarray(hs["position"])
-            m.attrs["hotspot_index"] = np.asarray(hs["index"], np.int64)
-            m.attrs["hotspot_block"] = hs["block"]
-            m.attrs["total_power"] = result.total_power
-            m.attrs["energy_balance_error"] = result.energy_balance_error
-            m.attrs["max_speed"] = float(np.sqrt((vel ** 2).sum(axis=-1)).max())
-            m.attrs["fluid"] = p.fluid.name
-            dp = result.pressure_drop()
-            if dp is not None:
-                m.attrs["pressure_drop"] = dp
-            m.create_dataset("heat_flow_labels", data=_strings(result.heat_flows.keys()))
-            m.create_dataset("heat_flow_W", data=np.array(list(result.heat_flows.values()),
-                                                          np.float64)).attrs["units"] = "W"
-            names = [b.name for b in p.blocks]
-            m.create_dataset("block_names", data=_strings(names))
-            for key, fn in (("max", np.max), ("mean", np.mean)):
-                vals = [float(fn(result.T[block == i])) if (block == i).any() else np.nan
-                        for i in range(nblk)]
-                m.create_dataset(f"block_{key}_T", data=np.array(vals, np.float64))
-            if result.components:
-                write_tree(m, result.metrics())
+            _write_flow_fields(f, result, fields, vel)
+            _write_solver(f.create_group("solver"), _flow_stats(result))
+            _write_flow_metrics(f.create_group("metrics"), result, fields["block"], vel)
             if xdmf:
                 x = f.create_group("xdmf")
                 x.attrs["note"] = "copies transposed to (nz, ny, nx), x fastest, for the XDMF"
@@ -549,3 +489,86 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
     if not xdmf and sidecar.exists():
         sidecar.unlink()
     return path
+
+
+def _flow_cell_fields(result) -> dict[str, np.ndarray]:
+    """A flow result's cell fields as the file stores them: T (K), material (0 the fluid,
+    1 + b block b), block (-1 the fluid) and power (W/m^3, each block's power spread over
+    its cells)."""
+    p = result.problem
+    block = np.full(result.T.shape, -1, np.int16) if result.block_index is None \
+        else result.block_index.astype(np.int16)
+    material = (block + 1).astype(np.int16)            # 0: the fluid, 1 + b: block b
+    vol = result.grid.cell_volumes()
+    power = np.zeros(result.T.shape)
+    for b in range(len(p.blocks)):
+        m = block == b
+        if m.any():
+            power[m] = p.blocks[b].power / vol[m].sum()
+    return {"T": result.T, "material": material, "block": block, "power": power}
+
+
+def _write_flow_fields(f, result, fields: dict, vel: np.ndarray) -> None:
+    """/grid, /fields (with velocity and pressure) and /staggered of a flow result."""
+    p = result.problem
+    g = f.create_group("grid")
+    for name, faces in zip("xyz", result.grid.faces):
+        g.create_dataset(name, data=np.asarray(faces, np.float64)).attrs["units"] = "m"
+    g = f.create_group("fields")
+    g.create_dataset("T", data=result.T).attrs["units"] = "K"
+    d = g.create_dataset("material", data=fields["material"], **_GZIP)
+    d.attrs["names"] = _strings([p.fluid.name] + [f"{b.name} (solid)" for b in p.blocks])
+    d = g.create_dataset("block", data=fields["block"], **_GZIP)
+    d.attrs["names"] = _strings(b.name for b in p.blocks)
+    g.create_dataset("power", data=fields["power"], **_GZIP).attrs["units"] = "W/m^3"
+    g.create_dataset("velocity", data=vel).attrs["units"] = "m/s"
+    g.create_dataset("p", data=result.pressure).attrs["units"] = "Pa"
+    s = f.create_group("staggered")
+    for name in "uvw":
+        s.create_dataset(name, data=getattr(result, name)).attrs["units"] = "m/s"
+
+
+def _flow_stats(result) -> dict:
+    """What /solver holds for a flow run."""
+    st = result.stats
+    return {"mode": "flow", "backend": result.backend, "device": result.device,
+            "steps": st.steps, "time": st.time, "dt": st.dt, "converged": st.converged,
+            "residual_velocity": st.residual_velocity,
+            "residual_temperature": st.residual_temperature,
+            "pressure_iterations": st.pressure_iterations,
+            "pressure_solves": st.pressure_solves,
+            "pressure_reduction": st.pressure_reduction, "wall_time": st.wall_time,
+            "diffusion": st.diffusion, "implicit_iterations": st.implicit_iterations,
+            "implicit_solves": st.implicit_solves,
+            **({"stopped": st.stopped} if getattr(st, "stopped", "") else {}),
+            "cells": int(result.T.size), "shape": list(result.T.shape)}
+
+
+def _write_flow_metrics(m, result, block: np.ndarray, vel: np.ndarray) -> None:
+    """/metrics of a flow result: the hotspot, powers, balance, speed, pressure drop,
+    heat flows, block temperatures and, with components, the rack metrics."""
+    p = result.problem
+    hs = result.hotspot()
+    m.attrs["max_temperature"] = float(result.T.max())
+    m.attrs["hotspot_T"] = hs["T"]
+    m.attrs["hotspot_position"] = np.asarray(hs["position"])
+    m.attrs["hotspot_index"] = np.asarray(hs["index"], np.int64)
+    m.attrs["hotspot_block"] = hs["block"]
+    m.attrs["total_power"] = result.total_power
+    m.attrs["energy_balance_error"] = result.energy_balance_error
+    m.attrs["max_speed"] = float(np.sqrt((vel ** 2).sum(axis=-1)).max())
+    m.attrs["fluid"] = p.fluid.name
+    dp = result.pressure_drop()
+    if dp is not None:
+        m.attrs["pressure_drop"] = dp
+    m.create_dataset("heat_flow_labels", data=_strings(result.heat_flows.keys()))
+    m.create_dataset("heat_flow_W", data=np.array(list(result.heat_flows.values()),
+                                                  np.float64)).attrs["units"] = "W"
+    names = [b.name for b in p.blocks]
+    m.create_dataset("block_names", data=_strings(names))
+    for key, fn in (("max", np.max), ("mean", np.mean)):
+        vals = [float(fn(result.T[block == i])) if (block == i).any() else np.nan
+                for i in range(len(p.blocks))]
+        m.create_dataset(f"block_{key}_T", data=np.array(vals, np.float64))
+    if result.components:
+        write_tree(m, result.metrics())

@@ -34,15 +34,15 @@ def main(argv=None) -> int:
     except ImportError as e:
         print(f"{type(e).__name__}: {e}", file=sys.stderr)
         return NO_VTK
-    from . import view
+    from . import vtk_pictures
 
     try:
         if req["kind"] == "probe":
-            info = view._probe_vtk(req["png"])
+            info = vtk_pictures.probe_vtk(req["png"])
         elif req["kind"] == "layout":
-            info = view._render_layout_vtk(req["h5"], req["png"], **req["options"])
+            info = vtk_pictures.draw_layout_vtk(req["h5"], req["png"], **req["options"])
         else:
-            info = view._render_vtk(req["h5"], req["png"], **req["options"])
+            info = vtk_pictures.draw_slices_vtk(req["h5"], req["png"], **req["options"])
     except Exception as e:          # noqa: BLE001 (told to the parent, which falls back)
         traceback.print_exc()
         print(f"{type(e).__name__}: {e}", file=sys.stderr)

@@ -8,7 +8,8 @@ builder's defaults in :mod:`thermosim.layouts` and the texts of :data:`LAYOUT_KE
 
 Units are SI; ``1`` marks a dimensionless number and ``-`` a key that is not a quantity (a
 name, a choice, a section).  A key added to the case or to a layout without a text here
-makes ``tests/test_schema_docs.py`` fail.
+makes ``tests/test_schema_docs.py`` fail.  The walk over a schema's keys is
+:mod:`thermosim.schema_tree`, the Markdown page :mod:`thermosim.schema_markdown`.
 
     python -m thermosim.schema              # the JSON Schema
     python -m thermosim.schema --markdown   # docs/case-file.md
@@ -18,14 +19,11 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import sys
 
-# Placeholders in dotted paths: a mapping's keys are <face> (x-, x+, y-, y+, z-, z+),
-# <axis> (x, y, z) or <name> (any name); a list's items are [].
-FACE, AXIS, NAME = "<face>", "<axis>", "<name>"
+from .schema_markdown import page
+from .schema_tree import AXIS, FACE, NAME, canonical, inline, walk
 
-# dotted path -> (unit, description)
 KEYS: dict[str, tuple[str, str]] = {
     "name": ("-", "Name of the case; the default output file is NAME.h5."),
     "domain": ("-", "The box that is meshed and what fills the space no block occupies."),
@@ -335,62 +333,8 @@ LAYOUT_TYPES: dict[str, dict] = {
     "precision": {"enum": ["float64", "float32"]},
 }
 
-# Paths that take their text from another path: a block's faces are described as the
-# domain's, a list of boundary conditions as one.
-_ALIASES = ((re.compile(r"^blocks\[\]\.boundaries"), "boundaries"),
-            (re.compile(re.escape(FACE) + r"\[\]"), FACE))
-
 # Case fields that are not case-file keys (set by the program).
 _INTERNAL = ("source_file",)
-
-
-def _canonical(path: str) -> str:
-    for pattern, repl in _ALIASES:
-        path = pattern.sub(repl, path)
-    return path
-
-
-def _inline(node, defs):
-    """``node`` with every ``$ref`` replaced by a copy of its definition."""
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target = copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]])
-            rest = {k: v for k, v in node.items() if k != "$ref"}
-            return _inline({**target, **rest}, defs)
-        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
-    if isinstance(node, list):
-        return [_inline(v, defs) for v in node]
-    return node
-
-
-def _placeholder(node: dict) -> str:
-    names = set(node.get("propertyNames", {}).get("enum", ()))
-    if names and names <= {"x-", "x+", "y-", "y+", "z-", "z+"}:
-        return FACE
-    if names and names <= {"x", "y", "z"}:
-        return AXIS
-    return NAME
-
-
-def walk(node: dict, path: str = ""):
-    """Yield (dotted path, schema node) for every key under ``node``: its properties and
-    the values of its free-form mappings, through anyOf/oneOf branches and list items."""
-    if not isinstance(node, dict):
-        return
-    for k in ("anyOf", "oneOf", "allOf"):
-        for branch in node.get(k, ()):
-            yield from walk(branch, path)
-    for key, sub in node.get("properties", {}).items():
-        p = f"{path}.{key}" if path else key
-        yield p, sub
-        yield from walk(sub, p)
-    extra = node.get("additionalProperties")
-    if isinstance(extra, dict):
-        p = f"{path}.{_placeholder(node)}"
-        yield p, extra
-        yield from walk(extra, p)
-    if isinstance(node.get("items"), dict):
-        yield from walk(node["items"], f"{path}[]")
 
 
 def case_schema() -> dict:
@@ -398,11 +342,11 @@ def case_schema() -> dict:
     from .case import Case
 
     raw = Case.model_json_schema()
-    s = _inline(raw, raw.get("$defs", {}))
+    s = inline(raw, raw.get("$defs", {}))
     for key in _INTERNAL:
         s.get("properties", {}).pop(key, None)
     for path, node in walk(s):
-        text = KEYS.get(path) or KEYS.get(_canonical(path))
+        text = KEYS.get(path) or KEYS.get(canonical(path))
         if text is not None:
             node["unit"], node["description"] = text
         _temperature_units(path, node)
@@ -502,7 +446,7 @@ def undocumented(s: dict | None = None) -> list[str]:
 
 def unused_texts() -> list[str]:
     """Entries of :data:`KEYS` and :data:`LAYOUT_KEYS` that describe no key (stale)."""
-    paths = {q for p, _ in walk(case_schema()) for q in (p, _canonical(p))}
+    paths = {q for p, _ in walk(case_schema()) for q in (p, canonical(p))}
     stale = [k for k in KEYS if k not in paths]
     params = {(kind, p) for kind in layout_kinds()
               for p in layout_schema(kind)["properties"]}
@@ -513,135 +457,12 @@ def unused_texts() -> list[str]:
     return stale
 
 
-# -- the Markdown page ----------------------------------------------------------------
-
-def _type_text(node: dict) -> str:
-    if "const" in node:
-        return f"`{node['const']}`"
-    if "enum" in node:
-        return "one of " + ", ".join(f"`{v}`" for v in node["enum"])
-    branches = node.get("anyOf") or node.get("oneOf")
-    if branches:
-        parts = [_type_text(b) for b in branches if b.get("type") != "null"]
-        text = " or ".join(dict.fromkeys(p for p in parts if p))
-        return text + (" or null" if any(b.get("type") == "null" for b in branches) else "")
-    t = node.get("type")
-    if t == "array":
-        if "prefixItems" in node:
-            return "[" + ", ".join(_type_text(i) for i in node["prefixItems"]) + "]"
-        items = node.get("items")
-        return f"list of {_type_text(items)}" if isinstance(items, dict) and items else "list"
-    if t == "object":
-        if isinstance(node.get("additionalProperties"), dict) and not node.get("properties"):
-            return f"mapping of `{_placeholder(node)}`"
-        return "section"
-    return t or "any"
-
-
-def _cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _default_text(node: dict, required: bool) -> str:
-    if required:
-        return "required"
-    if "default" not in node or node["default"] is None:
-        return ""
-    d = node["default"]
-    if d == {} or d == []:
-        return ""
-    return f"`{_value_text(d)}`"
-
-
-def _value_text(v) -> str:
-    if isinstance(v, float):
-        return format(v, ".6g")
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value_text(x) for x in v) + "]"
-    return str(v)
-
-
-def _rows(s: dict) -> list[str]:
-    """One table row per key (a block's faces and lists of conditions once)."""
-    rows, seen = [], set()
-    required = _required_paths(s)
-    for path, node in walk(s):
-        if path in seen or (_canonical(path) != path and path not in KEYS):
-            continue
-        seen.add(path)
-        rows.append(f"| `{_cell(path)}` | {_cell(_type_text(node))} | "
-                    f"{_cell(_default_text(node, path in required))} | "
-                    f"{_cell(node.get('unit', ''))} | {_cell(node.get('description', ''))} |")
-    return rows
-
-
-def _required_paths(s: dict, path: str = "") -> set:
-    out = set()
-    for k in ("anyOf", "oneOf"):
-        for b in s.get(k, ()):
-            out |= _required_paths(b, path)
-    for key in s.get("required", ()):
-        out.add(f"{path}.{key}" if path else key)
-    for key, sub in s.get("properties", {}).items():
-        out |= _required_paths(sub, f"{path}.{key}" if path else key)
-    if isinstance(s.get("items"), dict):
-        out |= _required_paths(s["items"], f"{path}[]")
-    if isinstance(s.get("additionalProperties"), dict):
-        out |= _required_paths(s["additionalProperties"], f"{path}.{_placeholder(s)}")
-    return out
-
-
-def _takes_strings(node: dict) -> bool:
-    return any(b.get("type") == "string" for b in node.get("anyOf", ())) or \
-        node.get("type") == "string"
-
-
-HEADER = """\
-# Case-file reference
-
-<!-- Generated from the schema by `thermosim schema --markdown > docs/case-file.md`
-     (texts in thermosim/schema.py); tests/test_schema_docs.py fails when it is stale. -->
-
-Every key a case file can hold, with its unit and default.  `thermosim schema` prints the
-same as a JSON Schema (each key with `description` and `unit`), for editors that complete
-and check YAML against one.  Units are SI: `1` marks a dimensionless number and `-` a key
-that is not a quantity (a name, a choice, a section).  A path's `[]` is an item of a list,
-`<face>` one of `x-`, `x+`, `y-`, `y+`, `z-`, `z+`, `<axis>` one of `x`, `y`, `z`, and
-`<name>` a name of your choosing.
-
-A case file is either a case (the keys under [Case](#case)) or a layout: `layout: NAME`
-and any of that builder's parameters ([Layouts](#layouts)).  An annotated example is in
-[cases.md](cases.md).
-"""
-
-
 def markdown() -> str:
-    """docs/case-file.md: the case's keys, then each layout's parameters."""
-    s = case_schema()
-    lines = [HEADER]
-    kelvin_strings = [p for p, n in walk(s) if n.get("unit") == "K" and _takes_strings(n)]
+    """docs/case-file.md: the case's keys, then each layout's parameters
+    (:func:`thermosim.schema_markdown.page`)."""
     reader = _temperature_reader()
-    if kelvin_strings and reader is not None:
-        lines.append("A temperature (unit K, type `number or string`) may also be written "
-                     "with its unit as a string, `\"27 degC\"` or `\"300 K\"`; a plain "
-                     f"number is kelvin and must be at least {reader[1]:g} K (a smaller one "
-                     "is taken for a temperature typed in Celsius).\n")
-    head = ["| key | type | default | unit | description |", "| --- | --- | --- | --- | --- |"]
-    lines += ["## Case", "", *head, *_rows(s), ""]
-    lines += ["## Layouts", "",
-              "`layout: NAME` builds a whole case (`thermosim/layouts.py`); every parameter "
-              "is optional, its default in the table.  In Python, "
-              "`thermosim.layouts.NAME(**parameters)` returns the case mapping.", ""]
-    for kind in layout_kinds():
-        ls = layout_schema(kind)
-        lines += [f"### {kind}", "", *head]
-        for key, node in ls["properties"].items():
-            lines.append(f"| `{key}` | {_cell(_type_text(node))} | "
-                         f"{_cell(_default_text(node, key in ls['required']))} | "
-                         f"{_cell(node.get('unit', ''))} | "
-                         f"{_cell(node.get('description', ''))} |")
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return page(case_schema(), [(kind, layout_schema(kind)) for kind in layout_kinds()], KEYS,
+                None if reader is None else reader[1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,8 @@
 building its grid), the memory they need on a backend, the points of a sweep, the parts of
 a layout and the time steps of a run, each refused in one line when it cannot fit.
 
-The cell count follows :func:`thermosim.grid.graded_axis` interval by interval: the number
-of cells between two block faces is the integral of 1/spacing over the interval, the
-spacing being the smallest request grown geometrically from every interval.  That integral
-is evaluated here with the same 257-point rule, but the smallest grown request comes from
-two running minima (left and right of each interval) instead of a distance to every other
-interval, so a count costs O(intervals) and allocates no faces: a ``max_cell`` of 1 nm or
-a domain of 2,500 km is refused in milliseconds.  The count equals the built grid's but
-for round-off at a ceiling (tests/test_sizes.py holds it to the shipped meshes).
+The cells are counted by :mod:`thermosim.cell_counts` (as the grid would be built, without
+building it); output paths are checked by :mod:`thermosim.output_paths`.
 
 Limits (each can be raised, see :func:`memory_limit`):
 
@@ -25,12 +19,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .cell_counts import axis_count, breakpoints
 from .errors import CaseError
 
 # Peak resident memory per cell, bytes, measured with resource.getrusage (ru_maxrss) around
@@ -162,79 +156,7 @@ def memory_limit(where: str = "host") -> tuple[float, str]:
 
 
 # ---------------------------------------------------------------------------------------
-# cell counts
-def axis_count(lo: float, hi: float, breakpoints, max_cell: float, growth: float = 1.2,
-               min_cells_per_layer: int = 1, merge_tol: float = 1e-9) -> tuple[float, float]:
-    """(cells, smallest spacing in m) that :func:`thermosim.grid.graded_axis` makes on
-    [lo, hi], without making them.  Cells as a float: infinity when beyond counting."""
-    lo, hi = float(lo), float(hi)
-    length = hi - lo
-    if not (math.isfinite(length) and length > 0):
-        return math.inf, 0.0
-    mc = max(int(min_cells_per_layer), 1)
-    bp = np.asarray([b for b in breakpoints], dtype=float).ravel()
-    bp = bp[(bp > lo) & (bp < hi)]
-    pts = np.unique(np.concatenate([[lo, hi], bp]))
-    if pts.size < 20_000:
-        keep = [pts[0]]
-        for p in pts[1:]:
-            if p - keep[-1] > merge_tol * length:
-                keep.append(p)
-    else:                        # (close chains merge a little differently: an estimate)
-        keep = list(pts[np.concatenate([[True], np.diff(pts) > merge_tol * length])])
-    keep[-1] = hi
-    pts = np.asarray(keep)
-    a, b = pts[:-1], pts[1:]
-    widths = b - a
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        request = np.minimum(max_cell, widths / mc)
-        g = max(float(growth) - 1.0, 1e-12)
-        # the smallest request grown from the intervals to the left (r_j + g (s - b_j)) and
-        # to the right (r_j + g (a_j - s)) of each interval, as running minima
-        left = np.minimum.accumulate(np.concatenate([[np.inf], (request - g * b)[:-1]]))
-        right = np.minimum.accumulate(np.concatenate([(request + g * a)[1:], [np.inf]])
-                                      [::-1])[::-1]
-        t = np.linspace(0.0, 1.0, 257)
-        total = 0.0
-        for i0 in range(0, a.size, 4096):
-            sl = slice(i0, i0 + 4096)
-            s = a[sl, None] + widths[sl, None] * t[None, :]
-            h = np.minimum(np.minimum(max_cell, request[sl, None]),
-                           np.minimum(g * s + left[sl, None], right[sl, None] - g * s))
-            inv = 1.0 / h
-            cum = np.sum(0.5 * (inv[:, 1:] + inv[:, :-1]) * np.diff(s, axis=1), axis=1)
-            n = np.maximum(np.ceil(cum - 1e-9), mc)
-            total += float(np.sum(n))
-        hmin = float(np.min(request)) if request.size else length
-    if not math.isfinite(total):
-        return math.inf, hmin
-    return total, hmin
-
-
-def breakpoints(case) -> list[list[float]]:
-    """Coordinates that must be grid lines, per axis (as :func:`model.make_grid` uses)."""
-    bps: list[list[float]] = [[], [], []]
-    for b in case.blocks:
-        for ax in range(3):
-            bps[ax] += [b.min[ax], b.max[ax]]
-    for specs in case.boundaries.values():
-        for s in (specs if isinstance(specs, list) else [specs]):
-            if s.region is not None:
-                for ax in range(3):
-                    bps[ax] += [s.region.min[ax], s.region.max[ax]]
-    if case.flow is not None:
-        # porous blocks, coolers and fan planes lie on grid lines too (chips need not:
-        # they heat whatever cells their boxes hold)
-        for item in (*case.flow.porous, *case.flow.coolers, *case.flow.fans):
-            for ax in range(3):
-                if hasattr(item, "axis") and "xyz"[ax] == item.axis and hasattr(item,
-                                                                                "position"):
-                    bps[ax].append(item.position)
-                else:
-                    bps[ax] += [item.min[ax], item.max[ax]]
-    return bps
-
-
+# a case's cells and memory
 @dataclass
 class Estimate:
     """What a case will take: cells per axis (floats: an unbuildable grid counts as
@@ -458,7 +380,7 @@ def flow_step_estimate(case, est: Estimate) -> tuple[float | None, str]:
     hmin = min(h)
     nu = None
     try:
-        from .flow import Fluid
+        from .fluid import Fluid
 
         nu = Fluid.from_coolprop(spec.fluid, spec.reference_temperature).kinematic_viscosity
     except Exception:             # noqa: BLE001 (a bad fluid is reported by the run itself)
@@ -514,10 +436,13 @@ def layout_size(kind: str, params: dict) -> tuple[float, float, float] | None:
     parts are blocks, servers, fans and chips (the Python objects the builder makes), cells
     the hall's volume over the cell size cubed (a lower bound: grading adds cells at thin
     parts).  None when a parameter is not a finite number (the builder's checks say so)."""
-    from . import layouts as L
+    from .layout_cold_plate import COLD_PLATE_DEFAULTS
+    from .layout_hall import AIR_DEFAULTS, LIQUID_DEFAULTS
+    from .layout_immersion import IMMERSION_DEFAULTS
+    from .layout_parts import U
 
     if kind in ("air_cooled", "liquid_cooled"):
-        d = L.AIR_DEFAULTS if kind == "air_cooled" else L.LIQUID_DEFAULTS
+        d = AIR_DEFAULTS if kind == "air_cooled" else LIQUID_DEFAULTS
         v = {k: _num(params, d, k) for k in (
             "racks_per_row", "servers_per_rack", "gpus_per_server", "cpus_per_server",
             "crah_units", "rack_width", "rack_depth", "hot_aisle_width", "cold_aisle_width",
@@ -532,7 +457,7 @@ def layout_size(kind: str, params: dict) -> tuple[float, float, float] | None:
                v["plenum_height"] + v["room_height"] + v["cell"])
         cell = v["cell"]
     elif kind == "immersion":
-        d = L.IMMERSION_DEFAULTS
+        d = IMMERSION_DEFAULTS
         v = {k: _num(params, d, k) for k in (
             "tanks", "servers_per_tank", "gpus_per_server", "cpus_per_server", "server_units",
             "server_width", "server_depth", "margin", "floor_space", "headspace", "cell")}
@@ -541,12 +466,12 @@ def layout_size(kind: str, params: dict) -> tuple[float, float, float] | None:
         nt, ns = max(v["tanks"], 0), max(v["servers_per_tank"], 0)
         parts = nt * (5 + ns * (1 + max(v["gpus_per_server"], 0)
                                 + max(v["cpus_per_server"], 0)))
-        tank = 2 * v["margin"] + ns * v["server_units"] * L.U
+        tank = 2 * v["margin"] + ns * v["server_units"] * U
         ext = (nt * tank + max(nt - 1, 0) * v["cell"], v["server_width"] + 2 * v["margin"],
                v["floor_space"] + v["server_depth"] + v["headspace"])
         cell = v["cell"]
     elif kind == "cold_plate":
-        d = L.COLD_PLATE_DEFAULTS
+        d = COLD_PLATE_DEFAULTS
         v = {k: _num(params, d, k) for k in (
             "channels", "channel_width", "fin_thickness", "channel_height", "base_thickness",
             "lid_thickness", "length", "manifold_length", "cells_across", "cell_along")}
@@ -592,52 +517,3 @@ def check_layout(kind: str, params: dict, file) -> None:
         raise CaseError(f"at least {_cells_text(cells)} cells of {cell:g} m need about "
                         f"{human_bytes(need)} to build the model; {said} (raise the layout's "
                         "cell, or set THERMOSIM_MEMORY_LIMIT)", "layout", file)
-
-
-# ---------------------------------------------------------------------------------------
-# output paths
-def _nearest_existing(p: Path) -> Path:
-    q = p
-    while not q.exists() and q != q.parent:
-        q = q.parent
-    return q
-
-
-def _check_writable_dir(target: Path, shown: str, option: str) -> None:
-    """``target``'s nearest existing ancestor must be a folder where a file can be made."""
-    base = _nearest_existing(target)
-    if not base.is_dir():
-        raise CaseError(f"{base} is a file, not a folder", option, shown)
-    try:
-        with tempfile.NamedTemporaryFile(dir=base, prefix=".thermosim-write-test-"):
-            pass
-    except OSError as e:
-        raise CaseError(f"cannot write in {base} ({e.strerror or e})", option, shown) from None
-
-
-def check_output_file(path, option: str = "-o", suffixes=(".h5", ".hdf5")) -> Path:
-    """A result file to be written after the solve: checked before it (suffix; not a
-    folder; its folder, or the nearest one that exists, takes a new file)."""
-    p = Path(path)
-    shown = str(path)
-    if p.suffix.lower() not in suffixes:
-        raise CaseError(f"a result is an HDF5 file: give a name ending in "
-                        f"{' or '.join(suffixes)}, not '{p.suffix or p.name}'", option, shown)
-    if p.is_dir():
-        raise CaseError("is a folder: give a file name", option, shown)
-    _check_writable_dir(p.parent if str(p.parent) else Path("."), shown, option)
-    return p
-
-
-def check_output_dir(path, option: str = "-o") -> Path:
-    """A results folder: it is a folder or does not exist yet, and it (or the nearest
-    folder above it that exists) takes a new file."""
-    p = Path(path)
-    shown = str(path)
-    if p.exists() and not p.is_dir():
-        raise CaseError("is a file, not a folder", option, shown)
-    # (thermosim compare builds the report beside the folder, a sweep inside it)
-    _check_writable_dir(p.parent if str(p.parent) else Path("."), shown, option)
-    if p.exists():
-        _check_writable_dir(p, shown, option)
-    return p

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .pictures import TITLES, bar_format, display_scale, hot_aisle_y, hotspot, \
+    picture_title, read_layout_hotspots, upright_server
 
 DPI = 100
 AXES = "xyz"
@@ -141,8 +143,6 @@ def draw_slices(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -
     from matplotlib.ticker import FormatStrFormatter
 
     from .output import read_result
-    from .view import _TITLES, _bar_format, _title, display_scale, hotspot
-
     png_path = Path(png_path)
     data = read_result(h5_path, snapshots=False)
     hs = hotspot(data)
@@ -191,9 +191,29 @@ def draw_slices(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -
         ax.set_title(f"{AXES[axis]} = {pos_mm[axis]:.4g} mm", fontsize=11)
         if axis == 2:
             plan = ax
+    label = _label_hotspot(plan, hs, pos_mm, faces_mm)
+    bar = fig.colorbar(mesh, cax=fig.add_subplot(grid[:, 2]),
+                       format=FormatStrFormatter(bar_format(field, vmin, vmax)))
+    bar.set_label(TITLES[field], fontsize=13)
+    note = fig.add_subplot(grid[1, 1])
+    note.set_anchor("NW")
+    note.axis("off")
+    note.text(0.02, 0.95, label.replace("\n", ",\n") + "\nat (" + ", ".join(
+        f"{p:.4g}" for p in pos_mm) + ") mm\n\ndashed lines: the other slices\n"
+        "boxes: the blocks each slice cuts",
+        va="top", ha="left", fontsize=10, transform=note.transAxes, wrap=True)
+    fig.suptitle(picture_title(data, ext, scale, field) + " (flat slices: matplotlib)",
+                 fontsize=13)
+    _save(fig, png_path)
+    return {"png": png_path, "hotspot": hs, "scale": tuple(float(s) for s in scale),
+            "label": label.replace("\n", ", ")}
+
+
+def _label_hotspot(plan, hs: dict, pos_mm, faces_mm) -> str:
+    """The hottest cell's temperature and block, written on the plan towards its middle
+    (so that it stays inside the picture) with a line to the cell; returns the label."""
     label = (f"max T = {hs['T']:.1f} K ({hs['T'] - 273.15:.1f} \N{DEGREE SIGN}C)\n"
              f"block '{hs['block']}'")
-    # the label towards the middle of the plan, so that it stays inside the picture
     mid = [0.5 * (faces_mm[a][0] + faces_mm[a][-1]) for a in (0, 1)]
     off = (-1 if pos_mm[0] > mid[0] else 1, -1 if pos_mm[1] > mid[1] else 1)
     plan.annotate(label, (pos_mm[0], pos_mm[1]), xytext=(60 * off[0], 45 * off[1]),
@@ -202,20 +222,7 @@ def draw_slices(h5_path, png_path, field: str = "T", window_size=(1600, 1000)) -
                   va="top" if off[1] < 0 else "bottom", fontsize=12, zorder=7,
                   bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="black", alpha=0.9),
                   arrowprops=dict(arrowstyle="-", color="black", lw=1.5))
-    bar = fig.colorbar(mesh, cax=fig.add_subplot(grid[:, 2]),
-                       format=FormatStrFormatter(_bar_format(field, vmin, vmax)))
-    bar.set_label(_TITLES[field], fontsize=13)
-    note = fig.add_subplot(grid[1, 1])
-    note.set_anchor("NW")
-    note.axis("off")
-    note.text(0.02, 0.95, label.replace("\n", ",\n") + "\nat (" + ", ".join(
-        f"{p:.4g}" for p in pos_mm) + ") mm\n\ndashed lines: the other slices\n"
-        "boxes: the blocks each slice cuts",
-        va="top", ha="left", fontsize=10, transform=note.transAxes, wrap=True)
-    fig.suptitle(_title(data, ext, scale, field) + " (flat slices: matplotlib)", fontsize=13)
-    _save(fig, png_path)
-    return {"png": png_path, "hotspot": hs, "scale": tuple(float(s) for s in scale),
-            "label": label.replace("\n", ", ")}
+    return label
 
 
 def draw_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
@@ -229,8 +236,6 @@ def draw_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
     ``{"png": Path, "iso": K, "hotspots": [...]}`` as :func:`thermosim.view.render_layout`."""
     from matplotlib.colors import Normalize
     from matplotlib.ticker import FormatStrFormatter
-
-    from .view import _bar_format, _hot_aisle_y, _upright_server, read_layout_hotspots
 
     png_path = Path(png_path)
     data, names, tj, pos = read_layout_hotspots(h5_path)
@@ -247,29 +252,15 @@ def draw_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
         vmin, vmax = vmin - 0.5, vmax + 0.5
     n = min(int(hotspots), len(names))
     hot = pos[0] if n else lo + 0.5 * ext
-    tank = _upright_server(problem, pos[0] if n else None)
-    y_cut = hot[1] if tank else lo[1] + _hot_aisle_y(problem, pos[0] if n else None, lo, ext)
+    tank = upright_server(problem, pos[0] if n else None)
+    y_cut = hot[1] if tank else lo[1] + hot_aisle_y(problem, pos[0] if n else None, lo, ext)
     z_cut = hot[2]
     where = "through the tank" if tank else "on the hot aisle"
     j, k = _cell(faces[1], y_cut), _cell(faces[2], z_cut)
     norm = Normalize(vmin, vmax)
     cmap = _cmap()
 
-    # the elevation over the plan (a long hall) or beside it (a deep one): whichever fills
-    # a 16:10 picture better, a colour bar and the list of chips to the right
-    stacked, beside = ext[0] / (ext[1] + ext[2]), 2 * ext[0] / max(ext[1], ext[2])
-    target = 1.3
-    along = abs(np.log(stacked / target)) < abs(np.log(beside / target))
-    fig = _figure(window_size, stacked if along else beside, 0.3)
-    width = ext[0] if along else 2 * ext[0]
-    if along:
-        grid = fig.add_gridspec(2, 3, width_ratios=[width, 0.04 * width, 0.4 * width],
-                                height_ratios=[ext[2], ext[1]])
-        cells, bar_cell, list_cell = [grid[0, 0], grid[1, 0]], grid[:, 1], grid[:, 2]
-    else:
-        grid = fig.add_gridspec(1, 4, width_ratios=[ext[0], ext[0], 0.04 * width,
-                                                    0.4 * width])
-        cells, bar_cell, list_cell = [grid[0, 0], grid[0, 1]], grid[0, 2], grid[0, 3]
+    fig, cells, bar_cell, list_cell = _layout_figure(window_size, ext)
     boxes = [(problem.get("blocks") or [], "-"), (problem.get("porous") or [], "--")]
     mesh = None
     for cell, axis, index, at, title in (
@@ -290,19 +281,7 @@ def draw_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
             ax.axhline(z_cut, color="black", lw=0.8, ls="--", alpha=0.6)
         else:
             ax.axhline(y_cut, color="black", lw=0.8, ls="--", alpha=0.6)
-        for c in range(n):
-            # the chips sit in the servers, off the hot aisle's plane: marked where they
-            # project onto it, numbers fanned out so that neighbours stay readable
-            angle = np.pi / 4 + c * 2 * np.pi / max(n, 1)
-            reach = 20 + 9 * (c % 2)
-            ax.plot([pos[c][h]], [pos[c][v]], "o", ms=9, mfc="white", mec="black", mew=1.5,
-                    zorder=5)
-            ax.annotate(str(c + 1), (pos[c][h], pos[c][v]),
-                        xytext=(reach * np.cos(angle), reach * np.sin(angle)),
-                        textcoords="offset points", ha="center", va="center", fontsize=11,
-                        fontweight="bold", zorder=7,
-                        bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="black"),
-                        arrowprops=dict(arrowstyle="-", color="black", lw=1))
+        _number_chips(ax, pos[:n], h, v)
         ax.set_xlim(faces[h][0], faces[h][-1])
         ax.set_ylim(faces[v][0], faces[v][-1])
         ax.set_aspect("equal", adjustable="box")
@@ -310,10 +289,59 @@ def draw_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
         ax.set_ylabel(f"{AXES[v]} [m]")
         ax.set_title(title, fontsize=11)
     bar = fig.colorbar(mesh, cax=fig.add_subplot(bar_cell),
-                       format=FormatStrFormatter(_bar_format("T", vmin, vmax)))
+                       format=FormatStrFormatter(bar_format("T", vmin, vmax)))
     bar.set_label("T [K]", fontsize=13)
     bar.ax.axhline(iso, color="red", lw=2)
-    listing = fig.add_subplot(list_cell)
+    _list_chips(fig.add_subplot(list_cell), names[:n], tj[:n], iso)
+    name = data.get("case_name") or "layout"
+    fig.suptitle(f"{name}: temperature {where} and at the hottest chip's height "
+                 "(flat slices: matplotlib)", fontsize=13)
+    _save(fig, png_path)
+    return {"png": png_path, "iso": iso,
+            "hotspots": [{"name": names[c], "junction_temperature": float(tj[c])}
+                         for c in range(n)]}
+
+
+def _layout_figure(window_size, ext) -> tuple:
+    """The figure of :func:`draw_layout` and its cells (the two slices', the colour bar's,
+    the chip list's): the elevation over the plan (a long hall) or beside it (a deep one),
+    whichever fills a 16:10 picture better, the colour bar and the list to the right."""
+    stacked, beside = ext[0] / (ext[1] + ext[2]), 2 * ext[0] / max(ext[1], ext[2])
+    target = 1.3
+    along = abs(np.log(stacked / target)) < abs(np.log(beside / target))
+    fig = _figure(window_size, stacked if along else beside, 0.3)
+    width = ext[0] if along else 2 * ext[0]
+    if along:
+        grid = fig.add_gridspec(2, 3, width_ratios=[width, 0.04 * width, 0.4 * width],
+                                height_ratios=[ext[2], ext[1]])
+        return fig, [grid[0, 0], grid[1, 0]], grid[:, 1], grid[:, 2]
+    grid = fig.add_gridspec(1, 4, width_ratios=[ext[0], ext[0], 0.04 * width,
+                                                0.4 * width])
+    return fig, [grid[0, 0], grid[0, 1]], grid[0, 2], grid[0, 3]
+
+
+def _number_chips(ax, pos, h: int, v: int) -> None:
+    """The chips at ``pos`` (m) numbered 1, 2, ... on a slice whose axes are ``h`` and
+    ``v``: the chips sit in the servers, off the hot aisle's plane, so they are marked
+    where they project onto it, numbers fanned out so that neighbours stay readable."""
+    n = len(pos)
+    for c in range(n):
+        angle = np.pi / 4 + c * 2 * np.pi / max(n, 1)
+        reach = 20 + 9 * (c % 2)
+        ax.plot([pos[c][h]], [pos[c][v]], "o", ms=9, mfc="white", mec="black", mew=1.5,
+                zorder=5)
+        ax.annotate(str(c + 1), (pos[c][h], pos[c][v]),
+                    xytext=(reach * np.cos(angle), reach * np.sin(angle)),
+                    textcoords="offset points", ha="center", va="center", fontsize=11,
+                    fontweight="bold", zorder=7,
+                    bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec="black"),
+                    arrowprops=dict(arrowstyle="-", color="black", lw=1))
+
+
+def _list_chips(listing, names, tj, iso: float) -> None:
+    """The numbered chips' names and junction temperatures (K and degC), and the key to
+    the picture's lines, in the axes ``listing``."""
+    n = len(names)
     listing.axis("off")
     lines = [f"the {n} hottest chips (junction):"] + [
         f"{c + 1}. {names[c]}\n    {tj[c]:.1f} K ({tj[c] - 273.15:.1f} \N{DEGREE SIGN}C)"
@@ -324,10 +352,3 @@ def draw_layout(h5_path, png_path, iso: float | None = None, hotspots: int = 5,
               "(chips marked where they project", " onto the slice)"]
     listing.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=11,
                  transform=listing.transAxes, family="DejaVu Sans")
-    name = data.get("case_name") or "layout"
-    fig.suptitle(f"{name}: temperature {where} and at the hottest chip's height "
-                 "(flat slices: matplotlib)", fontsize=13)
-    _save(fig, png_path)
-    return {"png": png_path, "iso": iso,
-            "hotspots": [{"name": names[c], "junction_temperature": float(tj[c])}
-                         for c in range(n)]}

@@ -9,7 +9,7 @@ A sweep file::
     grid:                            # every combination (or ``list:``, one mapping a point)
       supply_temperature: [291.15, 295.15, 299.15]
       gpu_power: [500.0, 700.0]
-    energy: {climate: greensboro}    # the facility energy model's parameters (thermosim.energy)
+    energy: {climate: greensboro}    # the facility energy model's parameters (thermosim.facility)
     workers: 2                       # local processes (default: one a core, at most the points)
     backend: cpu                     # auto | cpu | gpu
 
@@ -23,7 +23,6 @@ import copy
 import csv
 import hashlib
 import json
-import math
 import os
 import re
 import time
@@ -85,21 +84,6 @@ def case_key(case_data: dict, backend: str, file: str | None = None) -> str:
     return point_key(full, {"backend": backend, "version": thermosim_version()})
 
 
-def steady_time_left(solver, step, worst, tolerance, elapsed, steps0=0):
-    """Seconds a steady flow run still needs, extrapolating the residuals' recent
-    exponential fall (None until there is a fall to extrapolate)."""
-    hist = solver.stats.history
-    if len(hist) <= 20 or worst <= 0:
-        return None
-    s0, _, a, b = hist[-20]
-    r0 = max(a, b)
-    if r0 <= worst or step <= s0:
-        return None
-    rate = math.log(r0 / worst) / (step - s0)
-    steps_left = max(math.log(worst / tolerance), 0.0) / rate
-    return elapsed / max(step - steps0, 1) * steps_left
-
-
 def simulate(case, backend: str = "auto", log=None, quiet_every: int = 1000,
              unsteady_ok: bool = False):
     """Solve a :class:`~thermosim.case.Case` (flow, layout or conduction) and return its
@@ -109,8 +93,9 @@ def simulate(case, backend: str = "auto", log=None, quiet_every: int = 1000,
     ``max_steps`` raises, unless ``unsteady_ok``: then its last step is the result
     (``stats.converged`` False).  A conduction case is checked (:func:`preflight`) before
     any kernel is compiled."""
-    from .model import build_model
-    from .simulation import preflight, solve
+    from .conduction import build_model
+    from .conduction_run import preflight
+    from .runner import solve
 
     if case.flow is None:
         case = build_model(case)
@@ -131,7 +116,7 @@ def summarize(result, case, plant_data: dict | None = None) -> dict:
 def energy_row(metrics: dict, layout: dict, plant_data: dict | None) -> dict:
     """The facility energy of a layout run's metrics as row fields; a plant that cannot
     be evaluated (a chip in thermal runaway) gives ``energy_error`` instead."""
-    from .energy import Plant, facility_energy
+    from .facility import Plant, facility_energy
 
     try:
         e = facility_energy(metrics, layout, Plant.from_mapping(plant_data))
@@ -223,13 +208,16 @@ def read_mapping(path, what: str) -> dict:
     return read(path, what)
 
 
+_SWEEP_KEYS = ("case", "grid", "list", "energy", "workers", "backend", "name")
+
+
 def load_sweep(path) -> dict:
     """Read and check a sweep file; returns the base case mapping, the points (list of
     {key: value}), the energy parameters and the options."""
     path = Path(path)
     file = str(path)
     spec = read_mapping(path, "sweep keys (case, grid or list, energy, workers)")
-    unknown = set(spec) - {"case", "grid", "list", "energy", "workers", "backend", "name"}
+    unknown = set(spec) - set(_SWEEP_KEYS)
     if unknown:
         raise CaseError(f"unknown key(s) {', '.join(sorted(unknown))} (known: case, grid, "
                         "list, energy, workers, backend, name)", None, file)
@@ -242,26 +230,7 @@ def load_sweep(path) -> dict:
             raise CaseError(f"no file '{spec['case']}' (beside the sweep) and no shipped "
                             "case of that name", "case", file)
     base = read_mapping(base_path, "case keys")
-    if ("grid" in spec) == ("list" in spec):
-        raise CaseError("give either grid (every combination) or list (the points)",
-                        None, file)
-    if "grid" in spec:
-        grid = spec["grid"]
-        if not isinstance(grid, dict) or not grid or not all(
-                isinstance(v, list) and v for v in grid.values()):
-            raise CaseError("a mapping of keys to non-empty lists of values", "grid", file)
-        keys = list(grid)
-        # counted before the combinations are made (1000 x 1000 x 1000 values: one line)
-        check_sweep_points([len(v) for v in grid.values()], "grid", file)
-        points = [{}]
-        for k in keys:
-            points = [{**p, k: v} for p in points for v in grid[k]]
-    else:
-        points = spec["list"]
-        if not isinstance(points, list) or not points or not all(
-                isinstance(p, dict) for p in points):
-            raise CaseError("a list of mappings, one a point", "list", file)
-        check_sweep_points([len(points)], "list", file)
+    points = _sweep_points(spec, file)
     energy = spec.get("energy") or {}
     if not isinstance(energy, dict):
         raise CaseError("a mapping of energy-model parameters", "energy", file)
@@ -276,47 +245,9 @@ def load_sweep(path) -> dict:
                 set_field(data, str(k), v, f"{file}: {'grid' if 'grid' in spec else 'list'}"
                                            f"[{i}]")
         cases.append((pt, data, en))
-    # every point's case and energy parameters checked before anything runs
-    from .case import Case
-    from .energy import Plant
-
     run_on = spec.get("backend") if spec.get("backend") in ("auto", "cpu", "gpu") else "cpu"
-    # each distinct case and energy mapping is checked once: points of a grid repeat them
-    # (a 30 x 300 grid over a case key and an energy key has 30 cases), and a case's check
-    # costs milliseconds
-    seen_cases, seen_energy = set(), set()
-    for i, (pt, data, en) in enumerate(cases):
-        where = ", ".join(f"{k}={v}" for k, v in pt.items())
-        case_id = json.dumps(data, sort_keys=True, default=repr)
-        energy_id = json.dumps(en, sort_keys=True, default=repr)
-        try:
-            if case_id not in seen_cases:
-                # (its cells and memory too: a point that cannot fit stops the sweep now)
-                check_case(Case.from_dict(copy.deepcopy(data), str(base_path)), run_on)
-                seen_cases.add(case_id)
-            if energy_id not in seen_energy:
-                Plant.from_mapping(en, f"{file}: energy")
-                seen_energy.add(energy_id)
-        except CaseError as e:
-            # the sweep file and the point, then each of the point's mistakes as the case
-            # reports it (a line each)
-            where = where if len(where) <= 80 else where[:77] + "..."
-            raise CaseError.several([
-                CaseError(p._line(), f"point {i} ({where})", file)
-                for p in (e.problems or [e])]) from None
-    from .climate import load as load_climate
-
-    loaded = set()
-    for _, _, en in cases:
-        clim = en.get("climate")
-        if clim is not None:
-            # a weather file's path is relative to the sweep file, as the case's is
-            p = Path(str(clim))
-            if not p.is_absolute() and (path.parent / p).exists():
-                en["climate"] = str((path.parent / p).resolve())
-            if str(en["climate"]) not in loaded:
-                load_climate(str(en["climate"]))
-                loaded.add(str(en["climate"]))
+    _check_points(cases, base_path, run_on, file)
+    _load_climates(cases, path.parent)
     name = spec.get("name", path.stem)
     if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
         raise CaseError("a plain folder name for the results", "name", file)
@@ -328,6 +259,77 @@ def load_sweep(path) -> dict:
         raise CaseError("auto, cpu or gpu", "backend", file)
     return {"name": name, "base": str(base_path), "points": cases,
             "workers": workers, "backend": backend}
+
+
+def _sweep_points(spec: dict, file: str) -> list[dict]:
+    """The points ({key: value} each) of a sweep file's ``grid`` (every combination) or
+    ``list``, counted before they are made (1000 x 1000 x 1000 values: one line)."""
+    if ("grid" in spec) == ("list" in spec):
+        raise CaseError("give either grid (every combination) or list (the points)",
+                        None, file)
+    if "grid" in spec:
+        grid = spec["grid"]
+        if not isinstance(grid, dict) or not grid or not all(
+                isinstance(v, list) and v for v in grid.values()):
+            raise CaseError("a mapping of keys to non-empty lists of values", "grid", file)
+        keys = list(grid)
+        check_sweep_points([len(v) for v in grid.values()], "grid", file)
+        points = [{}]
+        for k in keys:
+            points = [{**p, k: v} for p in points for v in grid[k]]
+        return points
+    points = spec["list"]
+    if not isinstance(points, list) or not points or not all(
+            isinstance(p, dict) for p in points):
+        raise CaseError("a list of mappings, one a point", "list", file)
+    check_sweep_points([len(points)], "list", file)
+    return points
+
+
+def _check_points(cases: list, base_path: Path, run_on: str, file: str) -> None:
+    """Every point's case (its cells and memory on ``run_on`` too: a point that cannot fit
+    stops the sweep now) and energy parameters, checked before anything runs; a point's
+    mistakes are reported a line each, after the sweep file and the point."""
+    from .case import Case
+    from .facility import Plant
+
+    # each distinct case and energy mapping is checked once: points of a grid repeat them
+    # (a 30 x 300 grid over a case key and an energy key has 30 cases), and a case's check
+    # costs milliseconds
+    seen_cases, seen_energy = set(), set()
+    for i, (pt, data, en) in enumerate(cases):
+        where = ", ".join(f"{k}={v}" for k, v in pt.items())
+        case_id = json.dumps(data, sort_keys=True, default=repr)
+        energy_id = json.dumps(en, sort_keys=True, default=repr)
+        try:
+            if case_id not in seen_cases:
+                check_case(Case.from_dict(copy.deepcopy(data), str(base_path)), run_on)
+                seen_cases.add(case_id)
+            if energy_id not in seen_energy:
+                Plant.from_mapping(en, f"{file}: energy")
+                seen_energy.add(energy_id)
+        except CaseError as e:
+            where = where if len(where) <= 80 else where[:77] + "..."
+            raise CaseError.several([
+                CaseError(p._line(), f"point {i} ({where})", file)
+                for p in (e.problems or [e])]) from None
+
+
+def _load_climates(cases: list, folder: Path) -> None:
+    """Each point's climate loaded once (a bad one stops the sweep now); a weather file's
+    path is taken relative to the sweep file's ``folder``, as the case's is."""
+    from .climate import load as load_climate
+
+    loaded = set()
+    for _, _, en in cases:
+        clim = en.get("climate")
+        if clim is not None:
+            p = Path(str(clim))
+            if not p.is_absolute() and (folder / p).exists():
+                en["climate"] = str((folder / p).resolve())
+            if str(en["climate"]) not in loaded:
+                load_climate(str(en["climate"]))
+                loaded.add(str(en["climate"]))
 
 
 def _columns(rows: list[dict]) -> list[str]:
@@ -423,62 +425,84 @@ def run_sweep(spec: dict, out: Path, scheduler: str | None = None, workers: int 
         if progress:
             progress(done, len(first))
 
-    def lost(e):
-        return {"status": "error", "error": f"the worker was lost ({type(e).__name__}: {e})"}
-
     def args(k):
         _, d, _ = points[first[k]]
         return d, None, backend, file
 
     if todo and scheduler:
-        need_cluster()
-        from distributed import Client, as_completed
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as e:
-            raise CaseError(f"no Dask scheduler at {scheduler} ({e})") from None
-        with client:
-            futs = {client.submit(run_point, *args(k), 1, pure=False): k for k in todo}
-            try:
-                for fut in as_completed(futs):
-                    try:
-                        row = fut.result()
-                    except Exception as e:     # noqa: BLE001 (a killed worker)
-                        row = lost(e)
-                    finish(futs[fut], row)
-            except KeyboardInterrupt:
-                client.cancel(list(futs))
-                raise
+        _run_on_cluster(scheduler, todo, args, finish)
     elif todo:
         n = workers or spec["workers"] or min(os.cpu_count() or 1, len(todo))
-        n = max(1, min(n, len(todo)))
-        threads = max(1, (os.cpu_count() or 1) // n)
-        if n == 1:
-            for k in todo:
-                finish(k, run_point(*args(k), threads))
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+        _run_locally(max(1, min(n, len(todo))), todo, args, finish)
+    rows = _table_rows(points, keys, runs, failed, file)
+    write_table(rows, out / "results.csv", out / "results.h5")
+    return rows
 
-            # spawned workers, each with its share of the cores (Numba's threads in
-            # processes that share cores slow each other many times over)
-            pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))
+
+def _lost(e: BaseException) -> dict:
+    """The row of a run whose worker died (killed, out of memory)."""
+    return {"status": "error", "error": f"the worker was lost ({type(e).__name__}: {e})"}
+
+
+def _run_on_cluster(scheduler: str, todo: list, args, finish) -> None:
+    """The runs ``todo`` (case keys; ``args(key)``: :func:`run_point`'s arguments) on the
+    Dask cluster at ``scheduler``, each row handed to ``finish(key, row)`` as it comes;
+    an interruption cancels what is left."""
+    need_cluster()
+    from distributed import Client, as_completed
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise CaseError(f"no Dask scheduler at {scheduler} ({e})") from None
+    with client:
+        futs = {client.submit(run_point, *args(k), 1, pure=False): k for k in todo}
+        try:
+            for fut in as_completed(futs):
+                try:
+                    row = fut.result()
+                except Exception as e:     # noqa: BLE001 (a killed worker)
+                    row = _lost(e)
+                finish(futs[fut], row)
+        except KeyboardInterrupt:
+            client.cancel(list(futs))
+            raise
+
+
+def _run_locally(n: int, todo: list, args, finish) -> None:
+    """The runs ``todo`` in ``n`` local processes (in this one for ``n`` = 1), each with
+    its share of the cores, each row handed to ``finish(key, row)`` as it comes."""
+    threads = max(1, (os.cpu_count() or 1) // n)
+    if n == 1:
+        for k in todo:
+            finish(k, run_point(*args(k), threads))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
+
+    # spawned workers, each with its share of the cores (Numba's threads in
+    # processes that share cores slow each other many times over)
+    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))
+    try:
+        futs = {pool.submit(run_point, *args(k), threads): k for k in todo}
+        for fut in done_first(futs):
             try:
-                futs = {pool.submit(run_point, *args(k), threads): k for k in todo}
-                for fut in done_first(futs):
-                    try:
-                        row = fut.result()
-                    except Exception as e:     # noqa: BLE001 (a worker that died)
-                        row = lost(e)
-                    finish(futs[fut], row)
-            except KeyboardInterrupt:
-                # stop now: queued points are cancelled, running workers ended (what
-                # finished is kept; the next call runs the rest)
-                for p in list(getattr(pool, "_processes", {}).values()):
-                    p.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown()
+                row = fut.result()
+            except Exception as e:     # noqa: BLE001 (a worker that died)
+                row = _lost(e)
+            finish(futs[fut], row)
+    except KeyboardInterrupt:
+        # stop now: queued points are cancelled, running workers ended (what
+        # finished is kept; the next call runs the rest)
+        for p in list(getattr(pool, "_processes", {}).values()):
+            p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _table_rows(points: list, keys: list, runs: Path, failed: dict, file: str) -> list[dict]:
+    """A row a point: its values, its run's row (kept in ``runs``, or failed, or not run)
+    and, for a layout run, the facility energy under the point's energy parameters."""
     rows = []
     for i, ((pt, data, en), k) in enumerate(zip(points, keys)):
         f = runs / f"{k}.json"
@@ -491,5 +515,4 @@ def run_sweep(spec: dict, out: Path, scheduler: str | None = None, workers: int 
             case = Case.from_dict(copy.deepcopy(data), file)
             row.update(energy_row(run["metrics"], case.layout, en))
         rows.append(row)
-    write_table(rows, out / "results.csv", out / "results.h5")
     return rows

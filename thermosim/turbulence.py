@@ -104,23 +104,25 @@ def wall_distance(grid, walls, boxes, fluid) -> np.ndarray:
 
 
 class EddyViscosity:
-    """The eddy viscosity of one flow solver and what it adds to the momentum and energy
-    equations.  Built from the solver's grid and masks; :meth:`update` recomputes ``nut``
+    """The eddy viscosity of one flow model and what it adds to the momentum and energy
+    equations.  Built from the model's mesh (grid and masks) and its heat equation (whose
+    face conductances it raises by the eddy conductivity); :meth:`update` recomputes ``nut``
     (padded, m^2/s) from the current velocities."""
 
-    def __init__(self, solver, model: str):
+    def __init__(self, mesh, heat, model: str):
         if model not in MODELS[1:]:
             raise ValueError(f"unknown turbulence model '{model}'")
         self.model = model
-        self.s = solver
-        be, dt_ = solver.be, solver.dtype
+        self.s = mesh
+        self.heat = heat
+        be, dt_ = mesh.be, mesh.dtype
         xp = be.xp
         self.xp = xp
-        p = solver.problem
+        p = mesh.problem
         g = p.grid
-        n = solver.shape
+        n = mesh.shape
         pad = tuple(x + 2 for x in n)
-        fl_host = solver._fluid_host != 0
+        fl_host = mesh.fluid_host != 0
         interior = fl_host[1:-1, 1:-1, 1:-1]
         walls = [f for f, b in p.boundaries.items() if b.kind == "wall"]
         boxes = [(b.lower, b.upper) for b in p.blocks]
@@ -143,7 +145,7 @@ class EddyViscosity:
         ypad[1:-1, 1:-1, 1:-1] = y
         self.y = be.asarray(ypad, dt_)
         self.fluid = be.asarray(np.pad(interior, 1).astype(float), dt_)
-        h = solver._h_host
+        h = mesh.h_host
         inv_h2 = sum((1.0 / h[a][1:-1] ** 2).reshape([-1 if b == a else 1 for b in range(3)])
                      for a in range(3) if n[a] >= 2)
         inv_h2 = np.broadcast_to(inv_h2, n)
@@ -161,18 +163,18 @@ class EddyViscosity:
         for a in range(3):
             o = [b for b in range(3) if b != a]
             area = np.expand_dims(np.multiply.outer(g.spacing(o[0]), g.spacing(o[1])), a)
-            d = solver._d_host[a][1:n[a] + 2].reshape([-1 if b == a else 1 for b in range(3)])
+            d = mesh.d_host[a][1:n[a] + 2].reshape([-1 if b == a else 1 for b in range(3)])
             lo = [slice(1, -1)] * 3
             hi = [slice(1, -1)] * 3
             lo[a], hi[a] = slice(0, n[a] + 1), slice(1, n[a] + 2)
             both = fl_host[tuple(lo)] & fl_host[tuple(hi)]
-            if not solver.periodic[a]:
+            if not mesh.periodic[a]:
                 first, last = [slice(None)] * 3, [slice(None)] * 3
                 first[a], last[a] = 0, -1
                 both[tuple(first)] = False
                 both[tuple(last)] = False
             self._Gt.append(be.asarray(np.where(both, rhoc * area / d, 0.0), dt_))
-        self._G_lam = [be.asarray(x, dt_) for x in solver._G_host]
+        self._G_lam = [be.asarray(x, dt_) for x in heat.G_host]
 
     # -- the eddy viscosity --------------------------------------------------------------
     def _cell_velocity(self, vel) -> list:
@@ -242,14 +244,13 @@ class EddyViscosity:
         # the wall functions' rate of the step just taken (gathered by add_momentum) bounds
         # the coming one
         # (gathered on the device: one host read a step, not one per wall set)
-        self.wall_rate, self._wall_rate_next = float(self._wall_rate_next), 0.0
+        self.wall_rate, self._wall_rate_next = self.s.arch.max(self._wall_rate_next), 0.0
         # explicit stability: the eddy viscosity and conductivity add their rates
         # (momentum and energy are separate equations: the larger of their two rates, the
         # eddy conductivity's, not their sum)
-        self.rate = 2.0 * float(xp.max(self.nut * self.inv_h2)) / min(PRANDTL_TURBULENT, 1.0)
-        from .solvers.multigrid import wrap_halos
-
-        wrap_halos(self.nut, self.s.periodic)
+        self.rate = 2.0 * self.s.arch.max(xp.max(self.nut * self.inv_h2)) / \
+            min(PRANDTL_TURBULENT, 1.0)
+        self.s.arch.fill_halos(self.nut, self.s.periodic)
         # energy: laminar plus eddy conductance on faces between fluid cells
         n = self.s.shape
         for a in range(3):
@@ -257,7 +258,7 @@ class EddyViscosity:
             hi = [slice(1, -1)] * 3
             lo[a], hi[a] = slice(0, n[a] + 1), slice(1, n[a] + 2)
             nf = 0.5 * (self.nut[tuple(lo)] + self.nut[tuple(hi)])
-            self.s.G[a][...] = self._G_lam[a] + self._Gt[a] * nf
+            self.heat.G[a][...] = self._G_lam[a] + self._Gt[a] * nf
 
     # -- momentum --------------------------------------------------------------------------
     def _geometry(self, comp: int):
@@ -270,10 +271,10 @@ class EddyViscosity:
         be, dt_ = self.s.be, self.s.dtype
         perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
         tr = (lambda x: x) if comp == 0 else (lambda x: x.transpose(perm))  # noqa: E731
-        F = tr(self.s._fluid_host != 0)
+        F = tr(self.s.fluid_host != 0)
         p = self.s.problem
         noslip = np.zeros(F.shape, bool)
-        noslip[1:-1, 1:-1, 1:-1] = tr(self.s._solid) if comp else self.s._solid
+        noslip[1:-1, 1:-1, 1:-1] = tr(self.s.solid) if comp else self.s.solid
         for f, b in p.boundaries.items():
             if b.kind != "wall":
                 continue
@@ -287,7 +288,7 @@ class EddyViscosity:
         Fl[1:n0 + 1] = F[0:n0] & F[1:n0 + 1]
         Wl = np.zeros(F.shape, bool)
         Wl[1:n0 + 1] = noslip[0:n0] | noslip[1:n0 + 1]
-        h = [self.s._h_host[perm[k]] for k in range(3)]
+        h = [self.s.h_host[perm[k]] for k in range(3)]
         out = {}
         for ax in (1, 2):
             nn = F.shape[ax] - 2

@@ -6,41 +6,17 @@ pytest runs the same functions (``quick=True`` uses smaller grids).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.special import erf
 
 from .case import Case
-from .model import build_model, linear_system
-from .simulation import solve, solve_system
+from .conduction import build_model, linear_system
+from .conduction_run import solve_system
+from .runner import solve
+from .verification_rows import Row, table_row
 
 T_REF = 300.0   # K: analytic profiles are offsets from a positive kelvin temperature
-
-
-@dataclass
-class Row:
-    case: str
-    quantity: str
-    reference: float
-    computed: float
-    error: float
-    tolerance: float
-    passed: bool
-    source: str = ""
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["passed"] = bool(d["passed"])
-        return d
-
-
-def _row(case, quantity, reference, computed, tolerance, source="", relative=True,
-         error=None) -> Row:
-    if error is None:
-        error = abs(computed - reference) / (abs(reference) if relative and reference else 1.0)
-    return Row(case, quantity, float(reference), float(computed), float(error),
-               float(tolerance), bool(error <= tolerance), source)
 
 
 def _slab_error(n, backend):
@@ -66,10 +42,10 @@ def slab_uniform_generation(backend="cpu", quick=False):
     (ref, t0), (_, t1) = (_slab_error(n, backend) for n in ns)
     e0, e1 = (abs(t - ref) / (ref - T_REF) for t in (t0, t1))
     src = "Incropera Eq. 3.42"
-    return [_row("slab with uniform generation", f"T_max (K), {ns[1]} cells", ref, t1, 1e-3,
-                 src, error=e1),
-            _row("slab with uniform generation", f"observed order {ns[0]}->{ns[1]}", 2.0,
-                 math.log(e0 / e1) / math.log(ns[1] / ns[0]), 0.2, src, relative=False)]
+    return [table_row("slab with uniform generation", f"T_max (K), {ns[1]} cells", ref, t1, 1e-3,
+                      src, error=e1),
+            table_row("slab with uniform generation", f"observed order {ns[0]}->{ns[1]}", 2.0,
+                      math.log(e0 / e1) / math.log(ns[1] / ns[0]), 0.2, src, relative=False)]
 
 
 def composite_wall(backend="cpu", quick=False):
@@ -103,11 +79,11 @@ def composite_wall(backend="cpu", quick=False):
     xc = r.grid.centres(0)[i[0]]
     T_cell_ref = T_mid - q_ref * (xc - xm) / 5.0
     return [
-        _row("composite wall, convective faces", "heat flux (W/m^2)", q_ref, q_out, 1e-9,
-             "Incropera Eq. 3.19"),
-        _row("composite wall, convective faces", "T in TIM layer (K)", T_cell_ref,
-             r.T[i], 1e-9, "Incropera Eq. 3.19", relative=False,
-             error=abs(r.T[i] - T_cell_ref) / (T1 - T2)),
+        table_row("composite wall, convective faces", "heat flux (W/m^2)", q_ref, q_out, 1e-9,
+                  "Incropera Eq. 3.19"),
+        table_row("composite wall, convective faces", "T in TIM layer (K)", T_cell_ref,
+                  r.T[i], 1e-9, "Incropera Eq. 3.19", relative=False,
+                  error=abs(r.T[i] - T_cell_ref) / (T1 - T2)),
     ]
 
 
@@ -136,11 +112,11 @@ def semi_infinite_solid(backend="cpu", quick=False):
         ns = (50, 100) if quick else (100, 200)
         e = [_semi_infinite_error(n, method, backend) for n in ns]
         order = math.log2(e[0] / e[1])
-        rows.append(_row(f"semi-infinite solid, erf ({method})", "max error / dT",
-                         0.0, e[1], 2e-3, "Incropera Eq. 5.57", relative=False, error=e[1]))
-        rows.append(_row(f"semi-infinite solid, erf ({method})", "observed order",
-                         2.0, order, 0.2, "second order in space (dt ~ h or h^2)",
-                         relative=False))
+        rows.append(table_row(f"semi-infinite solid, erf ({method})", "max error / dT",
+                              0.0, e[1], 2e-3, "Incropera Eq. 5.57", relative=False, error=e[1]))
+        rows.append(table_row(f"semi-infinite solid, erf ({method})", "observed order",
+                              2.0, order, 0.2, "second order in space (dt ~ h or h^2)",
+                              relative=False))
     return rows
 
 
@@ -205,10 +181,10 @@ def manufactured_solution(backend="cpu", quick=False):
     order = math.log2(errs[-2] / errs[-1])
     src = "manufactured solution, stretched grid, orthotropic k jump 1 -> (10, 5, 2)"
     return [
-        _row("3D manufactured solution", f"L2 error / A at {ns[-1]}^3", 0.0, errs[-1],
-             2e-3, src, relative=False, error=errs[-1]),
-        _row("3D manufactured solution", f"observed order {ns[-2]}->{ns[-1]}", 2.0, order,
-             0.1, src + "; must be >= 1.9", relative=False, error=max(0.0, 2.0 - order)),
+        table_row("3D manufactured solution", f"L2 error / A at {ns[-1]}^3", 0.0, errs[-1],
+                  2e-3, src, relative=False, error=errs[-1]),
+        table_row("3D manufactured solution", f"observed order {ns[-2]}->{ns[-1]}", 2.0, order,
+                  0.1, src + "; must be >= 1.9", relative=False, error=max(0.0, 2.0 - order)),
     ]
 
 
@@ -221,8 +197,8 @@ def energy_balance(backend="cpu", quick=False):
     case.solver.tolerance = 1e-10
     r = solve(case, backend)
     out = sum(r.heat_flows.values())
-    return [_row("GPU package: global energy balance", "heat out (W)", r.model.total_power,
-                 out, 1e-6, "conservation of energy")]
+    return [table_row("GPU package: global energy balance", "heat out (W)", r.model.total_power,
+                      out, 1e-6, "conservation of energy")]
 
 
 def contrast_iterations(backend="cpu", quick=False):
@@ -239,9 +215,9 @@ def contrast_iterations(backend="cpu", quick=False):
                         "z+": dict(type="convective", h=10.0, T_ambient=T_REF)},
             solver=dict(tolerance=1e-8)))
         its.append(solve(case, backend).stats["iterations"])
-    return [_row("copper block in air (k ratio 1.5e4)", f"CG iterations {its[0]} -> {its[1]}",
-                 1.0, its[1] / its[0], 0.5, "grid-independent multigrid", relative=False,
-                 error=max(0.0, its[1] / its[0] - 1.0))]
+    return [table_row("copper block in air (k ratio 1.5e4)", f"CG iterations {its[0]} -> {its[1]}",
+                      1.0, its[1] / its[0], 0.5, "grid-independent multigrid", relative=False,
+                      error=max(0.0, its[1] / its[0] - 1.0))]
 
 
 SUITES = {

@@ -18,8 +18,8 @@ import numpy as np
 from thermosim import verification
 from thermosim.backends import available_backends, get_backend, gpu_available
 from thermosim.case import Case
-from thermosim.model import build_model, linear_system
-from thermosim.simulation import solve
+from thermosim.conduction import build_model, linear_system
+from thermosim.runner import solve
 from thermosim.solvers.multigrid import line_axis
 
 RTOL = 1e-9

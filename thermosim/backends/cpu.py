@@ -235,11 +235,17 @@ CONDUCTION_KERNELS = (_apply, _rbgs, _zline_gs, _restrict, _prolong_add, _dot, _
                       _explicit_step)
 
 
+#: The conjugate-gradient kernels that a flow run's pressure solve compiles too (the flow
+#: kernels' first-run notice, :meth:`FlowKernels.prepare_flow`, looks for them as well).
+CG_KERNELS = (_apply, _axpy, _dot)
+
+
 class CPUBackend(FlowKernels):
     """NumPy + Numba.  The reference backend that every other one is compared with."""
 
     name = "cpu"
     xp = np
+    CG_KERNELS = CG_KERNELS
 
     def __init__(self):
         self._prepared = set()

@@ -151,12 +151,16 @@ def _at(a, i, j, k, axis, m):
 
 
 @njit(inline="always")
-def _axis_advection(vel, T, i, j, k, axis, n, h, d, area, per):
+def _axis_advection(vel, T, i, j, k, axis, n, h, d, area, per, far, far_lo, far_hi, d_lo,
+                    d_hi, fa, fb):
     """Advective heat flow out of cell (i, j, k) through its two faces along ``axis``
     (W / (rho c)): sum over the faces of (u A)(T_f - T_P), outward positive.  Face f = q + s
     (q the cell's index along the axis, s = 0 west, 1 east) lies between cells f-1 and f.
     ``per``: the axis wraps around, and the wrap face sees the cells across it (cell n-1
-    behind face 1, cell 2 beyond face n+1), the same face value from both sides."""
+    behind face 1, cell 2 beyond face n+1), the same face value from both sides.
+    ``far`` (bit 0 low face, bit 1 high face): the face is a rank interface, and the cell
+    beyond the halo is ``far_lo[fa, fb]`` (index -1) or ``far_hi[fa, fb]`` (index n+2), at
+    ``d_lo`` (m) from the low halo cell or ``d_hi`` from the high one."""
     tp = T[i, j, k]
     q = (i, j, k)[axis]
     adv = 0.0
@@ -169,6 +173,9 @@ def _axis_advection(vel, T, i, j, k, axis, n, h, d, area, per):
             if fi - 2 >= 0:
                 tf = _face_value(_at(T, i, j, k, axis, s - 1), _at(T, i, j, k, axis, s),
                                  _at(T, i, j, k, axis, s - 2), h[fi - 1], h[fi], d[fi - 1])
+            elif far & 1:
+                tf = _face_value(_at(T, i, j, k, axis, s - 1), _at(T, i, j, k, axis, s),
+                                 far_lo[fa, fb], h[fi - 1], h[fi], d_lo)
             elif per:
                 tf = _face_value(_at(T, i, j, k, axis, s - 1), _at(T, i, j, k, axis, s),
                                  _at(T, i, j, k, axis, s - 2 + n), h[fi - 1], h[fi], d[n])
@@ -178,6 +185,9 @@ def _axis_advection(vel, T, i, j, k, axis, n, h, d, area, per):
             if fi + 1 <= n + 1:
                 tf = _face_value(_at(T, i, j, k, axis, s), _at(T, i, j, k, axis, s - 1),
                                  _at(T, i, j, k, axis, s + 1), h[fi], h[fi - 1], d[fi + 1])
+            elif far & 2:
+                tf = _face_value(_at(T, i, j, k, axis, s), _at(T, i, j, k, axis, s - 1),
+                                 far_hi[fa, fb], h[fi], h[fi - 1], d_hi)
             elif per:
                 tf = _face_value(_at(T, i, j, k, axis, s), _at(T, i, j, k, axis, s - 1),
                                  _at(T, i, j, k, axis, s + 1 - n), h[fi], h[fi - 1], d[2])
@@ -189,14 +199,15 @@ def _axis_advection(vel, T, i, j, k, axis, n, h, d, area, per):
 
 @njit(**_opts)
 def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy, dz,
-                periodic, out):
+                periodic, far_axis, far, far_lo, far_hi, d_lo, d_hi, out):
     """out = net heat into each cell (W): bounded advection in fluid cells plus conduction
     through the conductances G (W/K), plus the sources q (W).  Advection is written as
     sum_f (u A)_f (T_f - T_P): equal to the conservative form for a divergence-free field,
     and blind to the solver-tolerance divergence left by the projection (a uniform
     temperature stays uniform).  Boundary faces take the
     halo temperature as the inflow value; the halo of a wall holds its temperature.
-    ``periodic``: bit a set where axis a wraps around."""
+    ``periodic``: bit a set where axis a wraps around.  Along ``far_axis`` (-1: none), the
+    faces flagged in ``far`` are rank interfaces: see :func:`_axis_advection`."""
     nx, ny, nz = T.shape[0] - 2, T.shape[1] - 2, T.shape[2] - 2
     for i in prange(1, nx + 1):
         for j in range(1, ny + 1):
@@ -211,11 +222,14 @@ def _energy_rhs(T, u, v, w, fluid, Gx, Gy, Gz, rhoc_fluid, q, hx, hy, hz, dx, dy
                     + Gz[i - 1, j - 1, k] * (T[i, j, k + 1] - tp)
                 if fluid[i, j, k] != 0:
                     adv = _axis_advection(u, T, i, j, k, 0, nx, hx, dx, hy[j] * hz[k],
-                                          (periodic & 1) != 0)
+                                          (periodic & 1) != 0, far if far_axis == 0 else 0,
+                                          far_lo, far_hi, d_lo, d_hi, j, k)
                     adv += _axis_advection(v, T, i, j, k, 1, ny, hy, dy, hx[i] * hz[k],
-                                           (periodic & 2) != 0)
+                                           (periodic & 2) != 0, far if far_axis == 1 else 0,
+                                           far_lo, far_hi, d_lo, d_hi, i, k)
                     adv += _axis_advection(w, T, i, j, k, 2, nz, hz, dz, hx[i] * hy[j],
-                                           (periodic & 4) != 0)
+                                           (periodic & 4) != 0, far if far_axis == 2 else 0,
+                                           far_lo, far_hi, d_lo, d_hi, i, j)
                     s -= rhoc_fluid * adv
                 out[i, j, k] = s
 
@@ -251,6 +265,23 @@ FLOW_KERNELS = (_momentum_rhs, _divergence_rhs, _correct, _energy_rhs, _lincomb,
                 _max_abs_diff)
 
 
+def far_arguments(far, dtype, xp):
+    """The energy kernel's far-layer arguments (CPU and GPU alike): split axis (-1: none),
+    bits (1 low face, 2 high face), the two layers (C-ordered; a 1x1 stand-in where absent)
+    and the two distances (m)."""
+    dtype = np.dtype(dtype)
+    none = xp.zeros((1, 1), dtype)
+    if far is None:
+        return np.int32(-1), np.int32(0), none, none, dtype.type(0), dtype.type(0)
+    bits = (1 if far.lo is not None else 0) | (2 if far.hi is not None else 0)
+
+    def layer(a):
+        return none if a is None else xp.ascontiguousarray(a, dtype=dtype)
+
+    return (np.int32(far.axis), np.int32(bits), layer(far.lo), layer(far.hi),
+            dtype.type(far.d_lo), dtype.type(far.d_hi))
+
+
 class FlowKernels:
     """The flow solver's operations on NumPy arrays (mixed into the CPU backend)."""
 
@@ -258,10 +289,9 @@ class FlowKernels:
         """Before a flow solver's first step: say so if the kernels are about to be compiled
         (the first step compiles them: about a minute on two cores; Numba caches them).
         Returns whether it said so."""
-        from .cpu import _apply, _axpy, _dot
-
-        return numba_setup.compile_notice("flow", 60, FLOW_KERNELS + (_apply, _axpy, _dot),
-                                          dtype)
+        # the pressure CG's kernels are the backend's own (cpu.CG_KERNELS), named by the
+        # backend this is mixed into: importing them here would close a circle cpu <-> cpu_flow
+        return numba_setup.compile_notice("flow", 60, FLOW_KERNELS + self.CG_KERNELS, dtype)
 
     def momentum_rhs(self, comp: int, vel, fluid, T, h, d, nu, gbeta, T_ref, out,
                      periodic: bool = False, upwind: float = 0.0):
@@ -292,10 +322,15 @@ class FlowKernels:
                      a.dtype.type(dt))
 
     def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out,
-                   periodic=(False, False, False)):
+                   periodic=(False, False, False), far=None):
+        """``far`` (a rank of a domain split into slabs; None on one process): the layers
+        beyond the halos at its rank interfaces (:class:`thermosim.parallel.FarLayers`),
+        the bounded advection's second upwind cell across the interface."""
+        axis, bits, lo, hi, d_lo, d_hi = far_arguments(far, out.dtype, np)
         _energy_rhs(T, vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2],
                     out.dtype.type(rhoc_fluid), q, h[0], h[1], h[2], d[0], d[1], d[2],
-                    sum(1 << a for a in range(3) if periodic[a]), out)
+                    sum(1 << a for a in range(3) if periodic[a]), axis, bits, lo, hi, d_lo,
+                    d_hi, out)
 
     def lincomb(self, out, a, x, b, y):
         _lincomb(out, out.dtype.type(a), x, out.dtype.type(b), y)

@@ -22,17 +22,16 @@ from pathlib import Path
 import cupy
 import numpy as np
 
+from .cuda_types import FLOATS, IDS, ctype
 from .gpu_flow import GPUFlowKernels
 
-#: The per-id table columns that explicit_step reads (thermosim.model.TABLE_FIELDS); the last
+#: The per-id table columns that explicit_step reads (thermosim.conduction.TABLE_FIELDS); the last
 #: two (contact resistance and block group) only with ``contact=True``.
 TABLE_FIELDS = ("rkx", "rky", "rkz", "ra", "inv_rhoc", "qdot", "rc", "grp")
 BASE_FIELDS = TABLE_FIELDS[:6]
 #: Table entries per id staged in shared memory (see conduction.cu), without / with contact.
 _SMEM_WORDS = {False: 10, True: 12}
 
-_FLOATS = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
-_IDS = {np.dtype(np.uint8): "unsigned char", np.dtype(np.uint16): "unsigned short"}
 
 #: Planes prefetched ahead by the marching kernels (a template argument of conduction.cu;
 #: THERMOSIM_PREFETCH in its ahead-of-time build must agree).  2 measured best on an H200
@@ -91,9 +90,9 @@ def _line_axes(axis: int) -> tuple[int, int, int]:
 def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
     """Every template instantiation the backend takes from ``thermosim/kernels/<file>.cu``."""
     names: list[str] = []
-    for t in _FLOATS.values():
+    for t in FLOATS.values():
         if file == "conduction":
-            for i in _IDS.values():
+            for i in IDS.values():
                 names += [step_name(t, i, smem, contact, prefetch, fast)
                           for fast in ((False, True) if t == "float" else (False,))
                           for contact in (False, True) for smem in (True, False)]
@@ -131,7 +130,7 @@ def _check_operator(x, Gx, Gy, Gz, D, b=None, y=None):
     _check(Gx, "Gx", dt, (nx + 1, ny, nz))
     _check(Gy, "Gy", dt, (nx, ny + 1, nz))
     _check(Gz, "Gz", dt, (nx, ny, nz + 1))
-    return dt, _ctype(dt), (nx, ny, nz)
+    return dt, ctype(dt), (nx, ny, nz)
 
 
 def _i32(v) -> np.int32:
@@ -149,13 +148,6 @@ def _grid(grid: tuple, what: str) -> tuple:
         raise ValueError(f"{what}: launch grid {grid} over the CUDA limits "
                          f"({_MAX_GRID_X}, {_MAX_GRID_YZ}, {_MAX_GRID_YZ})")
     return grid
-
-
-def _ctype(dtype) -> str:
-    try:
-        return _FLOATS[np.dtype(dtype)]
-    except KeyError:
-        raise TypeError(f"GPU kernels take float32 or float64 arrays, not {dtype}") from None
 
 
 def _check(a, what: str, dtype=None, shape=None):
@@ -358,7 +350,7 @@ class GPUBackend(GPUFlowKernels):
     def restrict(self, rf, rc, ox, oy, oz):
         _check(rf, "rf")
         dt = rf.dtype
-        t = _ctype(dt)
+        t = ctype(dt)
         ox, oy, oz = (_vec(o, np.int64, None, n) for o, n in ((ox, "ox"), (oy, "oy"),
                                                                 (oz, "oz")))
         ncx, ncy, ncz = ox.size - 1, oy.size - 1, oz.size - 1
@@ -373,7 +365,7 @@ class GPUBackend(GPUFlowKernels):
     def prolong_add(self, xc, xf, mx, my, mz):
         _check(xc, "xc")
         dt = xc.dtype
-        t = _ctype(dt)
+        t = ctype(dt)
         mx, my, mz = (_vec(m, np.int64, None, n) for m, n in ((mx, "mx"), (my, "my"),
                                                                 (mz, "mz")))
         nx, ny, nz = mx.size, my.size, mz.size
@@ -393,10 +385,10 @@ class GPUBackend(GPUFlowKernels):
         contact = bool(contact)
         _check(T, "T")
         dtype = T.dtype
-        t = _ctype(dtype)
+        t = ctype(dtype)
         _check(Tn, "Tn", dtype, T.shape)
         _check(ids, "ids", None, T.shape)
-        if ids.dtype not in _IDS:
+        if ids.dtype not in IDS:
             raise TypeError(f"ids: dtype {ids.dtype}, expected uint8 or uint16")
         nx, ny, nz = (s - 2 for s in T.shape)
         fields = TABLE_FIELDS if contact else BASE_FIELDS
@@ -414,7 +406,7 @@ class GPUBackend(GPUFlowKernels):
             return
         smem = _SMEM_WORDS[contact] * nid * dtype.itemsize
         use_smem = 0 < smem <= min(self.smem_table_bytes, self.smem_optin)
-        fn = self._function("conduction", step_name(t, _IDS[ids.dtype], use_smem, contact,
+        fn = self._function("conduction", step_name(t, IDS[ids.dtype], use_smem, contact,
                                                     self.prefetch, self.fast_reciprocal))
         if use_smem and smem > _DEFAULT_SMEM and fn.max_dynamic_shared_size_bytes < smem:
             fn.max_dynamic_shared_size_bytes = smem
@@ -425,7 +417,7 @@ class GPUBackend(GPUFlowKernels):
     def explicit_step_uniform(self, T, Tn, c):
         _check(T, "T")
         dtype = T.dtype
-        t = _ctype(dtype)
+        t = ctype(dtype)
         _check(Tn, "Tn", dtype, T.shape)
         nx, ny, nz = (s - 2 for s in T.shape)
         if nx <= 0 or ny <= 0 or nz <= 0:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cpu_flow import far_arguments
+from .cuda_types import ctype
+
 #: Threads per block of the flow kernels (one thread per face or cell, grid-stride).
 FLOW_BLOCK = 256
 _MAX_BLOCKS = 65535 * 4
@@ -19,9 +22,7 @@ class GPUFlowKernels:
     """Mixed into :class:`thermosim.backends.gpu.GPUBackend`."""
 
     def _flow(self, name: str, dtype):
-        from .gpu import _ctype
-
-        t = _ctype(dtype)
+        t = ctype(dtype)
         return self._function("flow", name.format(t=t))
 
     @staticmethod
@@ -61,14 +62,16 @@ class GPUFlowKernels:
                              np.int32(ny), np.int32(nz)))
 
     def energy_rhs(self, T, vel, fluid, G, rhoc_fluid, q, h, d, out,
-                   periodic=(False, False, False)):
+                   periodic=(False, False, False), far=None):
+        """``far``: a rank's layers beyond its interface halos (see the CPU twin)."""
         nx, ny, nz = self._interior(out)
         fn = self._flow("thermosim::energy_rhs<{t}>", out.dtype)
         mask = sum(1 << a for a in range(3) if periodic[a])
+        axis, bits, lo, hi, d_lo, d_hi = far_arguments(far, out.dtype, self.xp)
         fn(*_launch(nx * ny * nz), (T, vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2],
                                     out.dtype.type(rhoc_fluid), q, h[0], h[1], h[2], d[0],
-                                    d[1], d[2], np.int32(mask), out, np.int32(nx),
-                                    np.int32(ny), np.int32(nz)))
+                                    d[1], d[2], np.int32(mask), axis, bits, lo, hi, d_lo,
+                                    d_hi, out, np.int32(nx), np.int32(ny), np.int32(nz)))
 
     def lincomb(self, out, a, x, b, y):
         fn = self._flow("thermosim::lincomb<{t}>", out.dtype)

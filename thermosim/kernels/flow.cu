@@ -183,11 +183,16 @@ __device__ __forceinline__ T face_value(T tu, T td, T tuu, T hu, T hd, T duu) {
 // Advective heat flow out of a cell through its two faces along one axis (W / (rho c)):
 // sum over the faces of (u A)(T_f - T_P), outward positive.  vel[f] is the face's velocity
 // (face f = q and q + 1 in that axis' halo numbering), Tn[m] the temperature m cells along.
+// far (bit 0 low face, bit 1 high face): the face is a rank interface, and the cell beyond
+// the halo is far_lo[fp] (index -1) or far_hi[fp] (index n+2), d_lo / d_hi from the halo cell.
 template <typename T>
 __device__ __forceinline__ T axis_advection(const T* __restrict__ vel,
                                             const T* __restrict__ Tm, long long p, long long s,
                                             int q, int nq, const T* __restrict__ h,
-                                            const T* __restrict__ d, T area, bool per) {
+                                            const T* __restrict__ d, T area, bool per, int far,
+                                            const T* __restrict__ far_lo,
+                                            const T* __restrict__ far_hi, T d_lo, T d_hi,
+                                            long long fp) {
     const T tp = Tm[p];
     T adv = T(0);
     for (int f = 0; f < 2; ++f) {
@@ -201,12 +206,16 @@ __device__ __forceinline__ T axis_advection(const T* __restrict__ vel,
         if (ve > T(0)) {
             tf = (fi - 2 >= 0) ? face_value(Tm[pf - s], Tm[pf], Tm[pf - 2 * s], h[fi - 1], h[fi],
                                             d[fi - 1])
+                 : (far & 1)   ? face_value(Tm[pf - s], Tm[pf], far_lo[fp], h[fi - 1], h[fi],
+                                            d_lo)
                  : per         ? face_value(Tm[pf - s], Tm[pf], Tm[pf + (nq - 2) * s],
                                             h[fi - 1], h[fi], d[nq])
                                : Tm[pf - s];
         } else {
             tf = (fi + 1 <= nq + 1) ? face_value(Tm[pf], Tm[pf - s], Tm[pf + s], h[fi],
                                                  h[fi - 1], d[fi + 1])
+                 : (far & 2)        ? face_value(Tm[pf], Tm[pf - s], far_hi[fp], h[fi],
+                                                 h[fi - 1], d_hi)
                  : per              ? face_value(Tm[pf], Tm[pf - s], Tm[pf - (nq - 1) * s],
                                                  h[fi], h[fi - 1], d[2])
                                     : Tm[pf];
@@ -218,7 +227,8 @@ __device__ __forceinline__ T axis_advection(const T* __restrict__ vel,
 
 // out = net heat into each cell (W): bounded advection in fluid cells, conduction through the
 // face conductances G (W/K, interior-cell shapes (nx+1, ny, nz) ...), sources q (W, (nx, ny,
-// nz)); periodic: bit a set where axis a wraps around.
+// nz)); periodic: bit a set where axis a wraps around; along far_axis (-1: none) the faces
+// flagged in far are rank interfaces (far_lo, far_hi: the padded layers beyond the halos).
 template <typename T>
 __global__ void energy_rhs(const T* __restrict__ Tm, const T* __restrict__ u,
                            const T* __restrict__ v, const T* __restrict__ w,
@@ -227,8 +237,9 @@ __global__ void energy_rhs(const T* __restrict__ Tm, const T* __restrict__ u,
                            const T* __restrict__ q, const T* __restrict__ hx,
                            const T* __restrict__ hy, const T* __restrict__ hz,
                            const T* __restrict__ dx, const T* __restrict__ dy,
-                           const T* __restrict__ dz, int periodic, T* __restrict__ out,
-                           int nx, int ny, int nz) {
+                           const T* __restrict__ dz, int periodic, int far_axis, int far,
+                           const T* __restrict__ far_lo, const T* __restrict__ far_hi, T d_lo,
+                           T d_hi, T* __restrict__ out, int nx, int ny, int nz) {
     const long long sj = (long long)nz + 2, si = ((long long)ny + 2) * sj;
     const int e[3] = {nx, ny, nz};
     const int o[3] = {1, 1, 1};
@@ -250,12 +261,16 @@ __global__ void energy_rhs(const T* __restrict__ Tm, const T* __restrict__ u,
              Gy[gy] * (Tm[p - sj] - tp) + Gy[gy + nz] * (Tm[p + sj] - tp) +
              Gz[gz] * (Tm[p - 1] - tp) + Gz[gz + 1] * (Tm[p + 1] - tp);
         if (fluid[p] != 0) {
+            // a far layer is the padded array without the split axis
             T adv = axis_advection(u, Tm, p, si, i, nx, hx, dx, hy[j] * hz[k],
-                                   (periodic & 1) != 0);
+                                   (periodic & 1) != 0, far_axis == 0 ? far : 0, far_lo,
+                                   far_hi, d_lo, d_hi, j * sj + k);
             adv += axis_advection(v, Tm, p, sj, j, ny, hy, dy, hx[i] * hz[k],
-                                  (periodic & 2) != 0);
+                                  (periodic & 2) != 0, far_axis == 1 ? far : 0, far_lo,
+                                  far_hi, d_lo, d_hi, i * sj + k);
             adv += axis_advection(w, Tm, p, (long long)1, k, nz, hz, dz, hx[i] * hy[j],
-                                  (periodic & 4) != 0);
+                                  (periodic & 4) != 0, far_axis == 2 ? far : 0, far_lo,
+                                  far_hi, d_lo, d_hi, i * ((long long)ny + 2) + j);
             s -= rhoc * adv;
         }
         out[p] = s;

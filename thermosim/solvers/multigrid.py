@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import LinearSystem
+from ..linear_system import LinearSystem
+# (wrap_halos lives with the architectures now; older callers import it from here)
+from ..parallel.architecture import SERIAL, wrap_halos  # noqa: F401
 
 COARSEST_CELLS = 512
 
@@ -34,20 +36,6 @@ class Level:
     r: object = None        # residual work array, with halo
     offsets: tuple = ()     # aggregation offsets to the next coarser level (host + device)
     maps: tuple = ()        # fine cell -> coarse cell per axis (device)
-
-
-def wrap_halos(a, periodic) -> None:
-    """Along each periodic axis of an array with a one-cell halo, the low halo takes the
-    last interior layer and the high halo the first (for a face array normal to the axis:
-    face 0 is face n's image and face n+1 face 1's).  Any array module."""
-    for axis, per in enumerate(periodic):
-        if not per:
-            continue
-        n = a.shape[axis] - 2
-        lo, hi, first, last = ([slice(None)] * 3 for _ in range(4))
-        lo[axis], hi[axis], first[axis], last[axis] = 0, n + 1, 1, n
-        a[tuple(lo)] = a[tuple(last)]
-        a[tuple(hi)] = a[tuple(first)]
 
 
 def _padded_centres(faces: np.ndarray) -> np.ndarray:
@@ -281,14 +269,18 @@ class Multigrid:
 
     def __init__(self, system: LinearSystem, faces: tuple, backend, dtype, solved=None,
                  smoothing: int = 2, max_levels: int = 25, smoother: str = "zline",
-                 singular: bool = False, periodic: tuple = (False, False, False)):
+                 singular: bool = False, periodic: tuple = (False, False, False),
+                 arch=None):
         """``singular``: the operator has the constants as null space (a pressure equation
         with no fixed-pressure boundary); the coarsest level then uses the pseudo-inverse,
         which is exact on the right-hand sides such a system admits (zero sum).
         ``periodic``: per axis, the domain wraps around; the boundary faces' conductances
         (first and last, equal) couple the last cell to the first, and every kernel meets
-        the neighbour across the wrap in the halo, which :meth:`fill_halo` fills."""
+        the neighbour across the wrap in the halo, which :meth:`fill_halo` fills.
+        ``arch``: whose ``fill_halos`` fills the halos (default serial: the wrap); for ranks
+        sharing one system see :class:`thermosim.parallel.multigrid.DistributedMultigrid`."""
         self.periodic = tuple(bool(p) for p in periodic)
+        self.arch = SERIAL if arch is None else arch
         self.backend = backend
         self.dtype = np.dtype(dtype)
         self.smoothing = smoothing
@@ -305,6 +297,9 @@ class Multigrid:
             axis = self.line_axis
             self._smooth = lambda x, Gx, Gy, Gz, D, b, c: be.line_gs(x, Gx, Gy, Gz, D, b, c,
                                                                      axis)
+        self.base_smooth = self._smooth        # one colour, no halo fill
+        # the axis the smoother solves lines along (None: point red-black Gauss-Seidel)
+        self.smoothing_line = None if self._smooth == be.rbgs else self.line_axis
         if any(self.periodic):
             smooth = self._smooth
 
@@ -383,7 +378,7 @@ class Multigrid:
     def fill_halo(self, x):
         """Periodic axes: the halos take the images across the wrap (see wrap_halos), so
         that the kernels meet the neighbour across the wrap there."""
-        wrap_halos(x, self.periodic)
+        self.arch.fill_halos(x, self.periodic)
 
     def _cycle(self, li: int, b, x):
         be = self.backend

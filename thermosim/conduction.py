@@ -1,4 +1,4 @@
-"""Discretisation of a case: the finite-volume thermal model.
+"""The conduction discretisation of a case: the finite-volume thermal model.
 
 Every cell of the grid (and of a one-cell halo around it) gets a small integer *id*; cells
 with the same id share their properties, kept in a per-id table:
@@ -36,7 +36,9 @@ import numpy as np
 from .case import Block, Boundary, Case
 from .errors import CaseError
 from .grid import Grid
+from .linear_system import LinearSystem
 from .materials import Material, fluid, fluid_names, lookup, make_material
+from .meshing import boundary_list, make_grid
 
 BIG_R = 1e30          # resistance standing for "no heat path" (finite, so 0 * BIG_R is 0)
 SOLVED, VOID, FIXED = 0, 1, 2
@@ -95,13 +97,56 @@ class ThermalModel:
 
 # ---------------------------------------------------------------------------------------
 def build_model(case: Case) -> ThermalModel:
-    """Rasterise a case onto its grid and build the per-id property table."""
+    """Rasterise a case onto its grid and build the per-id property table: the materials,
+    the cells each block owns and its power, the boundary conditions as sources and fixed
+    cells, then one id per distinct combination of these and the id's properties."""
     case.check()
     file = case.source_file
     grid = make_grid(case)          # (its size checked from the case before it is built)
-    nx, ny, nz = grid.shape
-    T0 = case.initial_temperature
+    materials, block_material = _materials(case)
+    block_power = np.array([case.block_power(b) for b in case.blocks], dtype=float)
+    cells = _place_blocks(case, grid, materials, block_material, block_power)
+    _add_face_conditions(case, grid, cells)
+    _add_halo_conditions(case, grid, cells)
+    codes, inverse, offset = _cell_codes(case, cells)
+    nid = codes.size
+    if nid > 65535:
+        raise CaseError(f"{nid} distinct cell kinds exceed the 65535 supported", "blocks", file)
+    ids = inverse.astype(np.uint8 if nid <= 256 else np.uint16)
+    table, kind, id_block, id_material, id_boundary, T_of_id = _id_properties(
+        case, cells, materials, codes, inverse, offset)
+    T_fixed = T_of_id[inverse]
+    if not np.any(kind == SOLVED):
+        raise CaseError("nothing to solve: every cell is void", "blocks", file)
+    labels = [s[2] for s in cells.halo_specs] + [s[2] for s in cells.fixed_specs]
+    return ThermalModel(case=case, grid=grid, ids=ids, table=table, kind=kind,
+                        id_block=id_block, id_material=id_material, T_fixed=T_fixed,
+                        block_names=[b.name for b in case.blocks], materials=materials,
+                        block_power=block_power, flux_power=cells.flux_power,
+                        boundary_labels=labels, id_boundary=id_boundary)
 
+
+@dataclass
+class _Cells:
+    """What :func:`build_model`'s steps find per cell: interior arrays ``(nx, ny, nz)``
+    except ``halo_patch``, which has the halo."""
+
+    owner: np.ndarray            # block owning each cell (-1: background)
+    cell_material: np.ndarray    # index into the model's materials
+    is_void: np.ndarray          # the cell's material is void
+    qdot: np.ndarray             # block power density, W/m^3
+    flux_q: np.ndarray           # heat-flux boundaries as sources in the first layer, W/m^3
+    fixed_cell: np.ndarray       # BC cell beyond a block face: index into fixed_specs, or -1
+    halo_patch: np.ndarray | None = None    # halo cell: index into halo_specs, or -1
+    flux_power: float = 0.0      # W entering through heat-flux boundaries
+    fixed_specs: list[tuple[float, float, str]] = field(default_factory=list)  # (ra, T, label)
+    halo_specs: list[tuple[float, float, str]] = field(default_factory=list)   # (ra, T, label)
+
+
+def _materials(case: Case) -> tuple[list[Material], list[int]]:
+    """The model's materials (the background's first) and each block's index into them."""
+    file = case.source_file
+    T0 = case.initial_temperature
     user = {}
     for name, spec in case.materials.items():
         try:
@@ -132,14 +177,20 @@ def build_model(case: Case) -> ThermalModel:
             mat_index[m.name] = len(materials)
             materials.append(m)
         block_mat.append(mat_index[m.name])
+    return materials, block_mat
 
-    # -- which block owns each cell (later blocks win where they overlap) --------------
+
+def _place_blocks(case: Case, grid: Grid, materials: list[Material], block_mat: list[int],
+                  block_power: np.ndarray) -> _Cells:
+    """Which block owns each cell (later blocks win where they overlap), its material and
+    the blocks' power spread over their cells."""
+    file = case.source_file
+    nx, ny, nz = grid.shape
     owner = np.full((nx, ny, nz), -1, dtype=np.int32)
     for i, b in enumerate(case.blocks):
         owner[_box_slices(grid, b.min, b.max)] = i
     vol = grid.cell_volumes()
     qdot = np.zeros((nx, ny, nz))
-    block_power = np.array([case.block_power(b) for b in case.blocks], dtype=float)
     for i, b in enumerate(case.blocks):
         mask = owner == i
         if not mask.any():
@@ -153,58 +204,70 @@ def build_model(case: Case) -> ThermalModel:
     is_void = np.array([m.is_void for m in materials])[cell_mat]
     if np.any(is_void & (qdot > 0)):
         raise CaseError("a powered block is made of void", "blocks", file)
+    return _Cells(owner=owner, cell_material=cell_mat, is_void=is_void, qdot=qdot,
+                  flux_q=np.zeros((nx, ny, nz)),
+                  fixed_cell=np.full((nx, ny, nz), -1, dtype=np.int32))
 
-    # -- heat-flux boundaries become sources in the first cell layer ------------------
-    flux_q = np.zeros((nx, ny, nz))
-    flux_power = 0.0
-    fixed_cell = np.full((nx, ny, nz), -1, dtype=np.int32)   # interior BC cells
-    fixed_specs: list[tuple[float, float, str]] = []        # (ra, T, label)
 
-    def add_flux(sl, axis, q):
-        d = grid.spacing(axis)
-        shape = [1, 1, 1]
-        shape[axis] = -1
-        width = np.broadcast_to(d.reshape(shape), (nx, ny, nz))[sl]
-        solid = ~is_void[sl]
-        flux_q[sl] += np.where(solid, q / width, 0.0)
-        return float(np.sum(np.where(solid, q / width * vol[sl], 0.0)))
+def _add_flux(grid: Grid, cells: _Cells, sl, axis: int, q: float) -> float:
+    """A heat flux ``q`` (W/m^2) into the cell layer ``sl`` as a source in its solid cells;
+    returns the power it puts in (W)."""
+    nx, ny, nz = grid.shape
+    d = grid.spacing(axis)
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    width = np.broadcast_to(d.reshape(shape), (nx, ny, nz))[sl]
+    solid = ~cells.is_void[sl]
+    cells.flux_q[sl] += np.where(solid, q / width, 0.0)
+    return float(np.sum(np.where(solid, q / width * grid.cell_volumes()[sl], 0.0)))
 
+
+def _add_face_conditions(case: Case, grid: Grid, cells: _Cells) -> None:
+    """Heat-flux boundaries (the domain's and the blocks') become sources in the first cell
+    layer; a block face's temperature or convective condition fixes the void cells beyond
+    it."""
+    file = case.source_file
     for face, specs in case.boundaries.items():
-        for k, spec in enumerate(_as_list(specs)):
+        for spec in boundary_list(specs):
             if spec.type == "heat_flux":
                 sl = _face_layer(grid, face, spec, inside=True)
-                flux_power += add_flux(sl, "xyz".index(face[0]), spec.q)
+                cells.flux_power += _add_flux(grid, cells, sl, "xyz".index(face[0]), spec.q)
 
     for i, b in enumerate(case.blocks):
         for face, specs in b.boundaries.items():
-            for spec in _as_list(specs):
+            for spec in boundary_list(specs):
                 key = f"blocks[{i}] ({b.name}).boundaries.{face}"
                 axis = "xyz".index(face[0])
                 inner, outer = _block_face_layers(grid, b, face, key, file)
                 if spec.type == "heat_flux":
-                    flux_power += add_flux(inner, axis, spec.q)
+                    cells.flux_power += _add_flux(grid, cells, inner, axis, spec.q)
                     continue
                 if spec.type == "adiabatic":
                     continue  # void already insulates
-                void_out = is_void[outer]
+                void_out = cells.is_void[outer]
                 if not void_out.any():
                     raise CaseError("a temperature or convective condition on a block face "
                                     "needs empty space (background: void) beyond the face",
                                     key, file)
                 ra = 0.0 if spec.type == "temperature" else 1.0 / spec.h
                 T = spec.T if spec.type == "temperature" else spec.T_ambient
-                fixed_specs.append((ra, T, f"{b.name} {face} ({spec.type})"))
-                target = fixed_cell[outer]
-                target[void_out] = len(fixed_specs) - 1
-                fixed_cell[outer] = target
+                cells.fixed_specs.append((ra, T, f"{b.name} {face} ({spec.type})"))
+                target = cells.fixed_cell[outer]
+                target[void_out] = len(cells.fixed_specs) - 1
+                cells.fixed_cell[outer] = target
 
-    # -- halo cells: the domain's boundary conditions ---------------------------------
+
+def _add_halo_conditions(case: Case, grid: Grid, cells: _Cells) -> None:
+    """The halo cells: the domain's temperature and convective boundaries (the rest of the
+    halo, edges and corners included, is adiabatic)."""
+    nx, ny, nz = grid.shape
     halo_patch = np.full((nx + 2, ny + 2, nz + 2), -1, dtype=np.int32)
-    halo_specs: list[tuple[float, float, str]] = [(BIG_R, T0, "adiabatic")]
+    halo_specs: list[tuple[float, float, str]] = [(BIG_R, case.initial_temperature,
+                                                   "adiabatic")]
     halo_patch[...] = 0                       # edges and corners too: never read
     halo_patch[1:-1, 1:-1, 1:-1] = -1
     for face, specs in case.boundaries.items():
-        for spec in _as_list(specs):
+        for spec in boundary_list(specs):
             if spec.type in ("heat_flux", "adiabatic"):
                 continue
             ra = 0.0 if spec.type == "temperature" else 1.0 / spec.h
@@ -212,58 +275,65 @@ def build_model(case: Case) -> ThermalModel:
             halo_specs.append((ra, T, f"{face} ({spec.type})"))
             sl = _face_layer(grid, face, spec, inside=False)
             halo_patch[sl] = len(halo_specs) - 1
+    cells.halo_patch, cells.halo_specs = halo_patch, halo_specs
 
-    # -- ids: unique combinations of (block or background, flux source, BC cell) -------
+
+def _cell_codes(case: Case, cells: _Cells) -> tuple[np.ndarray, np.ndarray, int]:
+    """One code per unique combination of (block or background, flux source, BC cell), and
+    one per halo condition from ``offset`` on: the distinct codes and each cell's index
+    into them (with halo)."""
+    nx, ny, nz = cells.owner.shape
     nb = len(case.blocks) + 1
-    if flux_q.any():
-        _, flux_code = np.unique(flux_q, return_inverse=True)
+    if cells.flux_q.any():
+        _, flux_code = np.unique(cells.flux_q, return_inverse=True)
         flux_code = flux_code.reshape(nx, ny, nz)
     else:
         flux_code = np.zeros((nx, ny, nz), dtype=np.int64)
     nflux = int(flux_code.max()) + 1
-    code_inner = (owner + 1).astype(np.int64) + nb * (flux_code.astype(np.int64)
-                                                      + nflux * (fixed_cell + 1).astype(np.int64))
+    code_inner = (cells.owner + 1).astype(np.int64) + nb * (
+        flux_code.astype(np.int64) + nflux * (cells.fixed_cell + 1).astype(np.int64))
     code = np.full((nx + 2, ny + 2, nz + 2), -1, dtype=np.int64)
     code[1:-1, 1:-1, 1:-1] = code_inner
-    halo = halo_patch >= 0
+    halo = cells.halo_patch >= 0
     offset = int(code_inner.max()) + 1
-    code[halo] = offset + halo_patch[halo]
+    code[halo] = offset + cells.halo_patch[halo]
     codes, inverse = _relabel(code)
-    nid = codes.size
-    if nid > 65535:
-        raise CaseError(f"{nid} distinct cell kinds exceed the 65535 supported", "blocks", file)
-    ids = inverse.astype(np.uint8 if nid <= 256 else np.uint16)
+    return codes, inverse, offset
 
+
+def _id_properties(case: Case, cells: _Cells, materials: list[Material], codes: np.ndarray,
+                   inverse: np.ndarray, offset: int):
+    """The per-id table (see the module docstring), kind, block, material, boundary label
+    and fixed temperature (K), each id read from the first cell that has it."""
+    nid = codes.size
     table = {f: np.zeros(nid) for f in TABLE_FIELDS}
     kind = np.zeros(nid, dtype=np.int8)
     id_block = np.full(nid, -1, dtype=np.int32)
     id_material = np.full(nid, -1, dtype=np.int32)
     id_boundary = np.full(nid, -1, dtype=np.int32)
-    labels = [s[2] for s in halo_specs] + [s[2] for s in fixed_specs]
-    T_of_id = np.full(nid, T0)                   # fixed temperature of each fixed id
-    flat_code = code.ravel()
+    T_of_id = np.full(nid, case.initial_temperature)   # fixed temperature of each fixed id
     first = np.full(nid, -1, dtype=np.int64)
-    first[inverse.ravel()[::-1]] = np.arange(flat_code.size)[::-1]
+    first[inverse.ravel()[::-1]] = np.arange(inverse.size)[::-1]
     for n in range(nid):
         c = int(codes[n])
         if c >= offset:                                        # halo cell
             p = c - offset
-            ra, T, _ = halo_specs[p]
+            ra, T, _ = cells.halo_specs[p]
             _fixed_entry(table, kind, n, ra)
             id_boundary[n] = p
             T_of_id[n] = T
             continue
-        idx = np.unravel_index(first[n], code.shape)
+        idx = np.unravel_index(first[n], inverse.shape)
         ii = tuple(int(v) - 1 for v in idx)
-        fc = int(fixed_cell[ii])
+        fc = int(cells.fixed_cell[ii])
         if fc >= 0:                                            # BC cell beyond a block face
-            ra, T, _ = fixed_specs[fc]
+            ra, T, _ = cells.fixed_specs[fc]
             _fixed_entry(table, kind, n, ra)
-            id_boundary[n] = len(halo_specs) + fc
+            id_boundary[n] = len(cells.halo_specs) + fc
             T_of_id[n] = T
             continue
-        blk = int(owner[ii])
-        mi = int(cell_mat[ii])
+        blk = int(cells.owner[ii])
+        mi = int(cells.cell_material[ii])
         m = materials[mi]
         id_block[n] = blk
         id_material[n] = mi
@@ -277,30 +347,8 @@ def build_model(case: Case) -> ThermalModel:
         for a, f in enumerate(("rkx", "rky", "rkz")):
             table[f][n] = 1.0 / m.conductivity[a]
         table["inv_rhoc"][n] = 1.0 / m.volumetric_heat_capacity
-        table["qdot"][n] = qdot[ii] + flux_q[ii]
-
-    T_fixed = T_of_id[inverse]
-    if not np.any(kind == SOLVED):
-        raise CaseError("nothing to solve: every cell is void", "blocks", file)
-    return ThermalModel(case=case, grid=grid, ids=ids, table=table, kind=kind,
-                        id_block=id_block, id_material=id_material, T_fixed=T_fixed,
-                        block_names=[b.name for b in case.blocks], materials=materials,
-                        block_power=block_power, flux_power=flux_power,
-                        boundary_labels=labels, id_boundary=id_boundary)
-
-
-def _check_memory(grid: Grid, file, kind: str = "conduction") -> None:
-    """Refuse a built grid that the host cannot hold (the check before building is
-    :func:`thermosim.sizing.check_case`, called by :func:`make_grid`; this one serves
-    callers that make their own grids)."""
-    from .sizing import HOST_BYTES_PER_CELL_GPU_RUN, human_bytes, memory_limit
-
-    need = grid.ncells * HOST_BYTES_PER_CELL_GPU_RUN[kind]
-    limit, said = memory_limit("host")
-    if need > limit:
-        nx, ny, nz = grid.shape
-        raise CaseError(f"{nx} x {ny} x {nz} = {grid.ncells:.3g} cells need about "
-                        f"{human_bytes(need)}; {said} (raise grid.max_cell)", "grid", file)
+        table["qdot"][n] = cells.qdot[ii] + cells.flux_q[ii]
+    return table, kind, id_block, id_material, id_boundary, T_of_id
 
 
 def _relabel(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -322,63 +370,6 @@ def _fixed_entry(table, kind, n, ra):
     table["ra"][n] = ra
     table["grp"][n] = -1.0          # no contact resistance towards a boundary
     # rk, inv_rhoc and qdot stay 0: the cell has no width, no capacity and no source
-
-
-def make_grid(case: Case) -> Grid:
-    """The case's grid, after :func:`thermosim.sizing.check_case` has counted its cells
-    from the case (a grid that cannot fit is refused before any face is made)."""
-    from .sizing import check_case
-
-    check_case(case, None)
-    g = case.grid
-    lo, hi = case.domain.min, case.domain.max
-    if g.cells is not None:
-        if min(g.cells) < 1:
-            raise CaseError("cells must be positive integers", "grid.cells", case.source_file)
-        return Grid.uniform(lo, hi, g.cells)
-    if g.faces is not None:
-        auto = None
-        axes = []
-        for a, name in enumerate("xyz"):
-            if name in g.faces:
-                f = np.asarray(g.faces[name], float)
-                if f.size < 2 or np.any(np.diff(f) <= 0) or abs(f[0] - lo[a]) > 1e-12 or \
-                        abs(f[-1] - hi[a]) > 1e-12:
-                    raise CaseError("faces must increase strictly from domain min to max",
-                                    f"grid.faces.{name}", case.source_file)
-                axes.append(f)
-            else:
-                auto = auto or make_grid(case.model_copy(update={"grid": g.model_copy(
-                    update={"faces": None})}))
-                axes.append(auto.faces[a])
-        return Grid(*axes)
-    bps = [[], [], []]
-    for b in case.blocks:
-        for a in range(3):
-            bps[a] += [b.min[a], b.max[a]]
-    for specs in case.boundaries.values():
-        for s in _as_list(specs):
-            if s.region is not None:
-                for a in range(3):
-                    bps[a] += [s.region.min[a], s.region.max[a]]
-    if case.flow is not None:
-        # porous blocks, coolers and fan planes lie on grid lines too (chips need not:
-        # they heat whatever cells their boxes hold)
-        for item in (*case.flow.porous, *case.flow.coolers, *case.flow.fans):
-            for a in range(3):
-                if hasattr(item, "axis") and "xyz"[a] == item.axis and hasattr(item, "position"):
-                    bps[a].append(item.position)
-                else:
-                    bps[a] += [item.min[a], item.max[a]]
-    mc = g.max_cell
-    for v in (mc if isinstance(mc, tuple) else (mc,)):
-        if not v > 0:
-            raise CaseError("max_cell must be positive", "grid.max_cell", case.source_file)
-    return Grid.graded(lo, hi, bps, mc, g.growth, g.min_cells_per_layer)
-
-
-def _as_list(specs) -> list[Boundary]:
-    return specs if isinstance(specs, list) else [specs]
 
 
 def _box_slices(grid: Grid, lo, hi):
@@ -428,37 +419,6 @@ def _block_face_layers(grid: Grid, b: Block, face: str, key: str, file):
 
 
 # ---------------------------------------------------------------------------------------
-@dataclass
-class LinearSystem:
-    """``A T = b`` in conductance form: ``(A T)_P = D_P T_P + sum_f G_f (T_P - T_N)``.
-
-    ``Gx`` has shape (nx+1, ny, nz): face i lies between cells i-1 and i; faces 0 and nx
-    couple to the halo, which holds zero for the homogeneous operator (the boundary
-    temperatures are already in ``b``).  Units: G and D in W/K, b in W.
-    """
-
-    Gx: np.ndarray
-    Gy: np.ndarray
-    Gz: np.ndarray
-    D: np.ndarray
-    b: np.ndarray
-
-    def row_sums(self) -> np.ndarray:
-        """A applied to a uniform field of 1 K: D plus the boundary-face conductances."""
-        s = self.D.copy()
-        s[0] += self.Gx[0]
-        s[-1] += self.Gx[-1]
-        s[:, 0] += self.Gy[:, 0]
-        s[:, -1] += self.Gy[:, -1]
-        s[:, :, 0] += self.Gz[:, :, 0]
-        s[:, :, -1] += self.Gz[:, :, -1]
-        return s
-
-    def shifted_rhs(self, T_ref: float) -> np.ndarray:
-        """Right-hand side for the rise T - T_ref (W)."""
-        return self.b - T_ref * self.row_sums()
-
-
 def face_conductances(model: ThermalModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Face conductances G = A / R_series (W/K) on every face, the halo faces included.
 

@@ -1,4 +1,4 @@
-"""Facility energy: from a rack-cooling run's results to a year of electricity.
+"""The facility energy model: from a rack-cooling run's results to a year of electricity.
 
 The run gives the heat to air and to liquid, the chips' junction temperatures, the fans'
 and pumps' hydraulic powers and the coolant temperatures; this module adds what the
@@ -55,7 +55,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from .climate import load as load_climate
 from .errors import CaseError
+from .inputs import kelvin
 
 C0 = 273.15
 GPM = 6.30902e-5          # m^3/s per US gallon per minute
@@ -101,8 +103,6 @@ class Plant:
     def from_mapping(cls, data: dict | None, where: str = "energy") -> "Plant":
         """A plant from a mapping of its parameters (``--plant`` file, a sweep's
         ``energy:``); one-line errors for bad keys and values."""
-        from .inputs import kelvin
-
         if data is not None and not isinstance(data, dict):
             raise CaseError(f"a mapping of energy-model parameters, not {data!r:.60}",
                             "(top level)", where)
@@ -314,15 +314,12 @@ def facility_energy(metrics: dict, layout: dict, plant: Plant | None = None,
     """A year of a layout's electricity from its run's ``metrics`` (see
     :func:`thermosim.metrics.rack_metrics`) and ``layout`` (the case's layout mapping).
     Powers in W (annual means), energies in kWh; see the module's text."""
-    from .climate import load
-
     plant = plant or Plant()
-    climate = climate or load(plant.climate)
+    climate = climate or load_climate(plant.climate)
     hours = min(plant.hours, climate.hours)
     if hours < climate.hours:
         climate = type(climate)(climate.name, climate.source, climate.dry_bulb[:hours],
                                 climate.wet_bulb[:hours])
-    kind = layout.get("kind")
     it = it_power(metrics, layout, plant)
     server_fans = metrics["server_fan_hydraulic_power"] / plant.server_fan_efficiency
     crah = 0.0
@@ -332,26 +329,44 @@ def facility_energy(metrics: dict, layout: dict, plant: Plant | None = None,
                 / plant.crah_fan_efficiency
     loop_pumps = metrics["pump_hydraulic_power"] / plant.pump_efficiency
     it_total = it["chips"] + it["other"] + server_fans
+    powers = {"server_fans": server_fans, "crah_fans": crah, "loop_pumps": loop_pumps,
+              "it": it_total, "power_losses": it_total * (1.0 / plant.ups_efficiency - 1.0)}
+    streams = _heat_streams(metrics, layout, plant, climate, it, powers)
+    return _year(metrics, layout, climate, hours, it, powers, streams)
+
+
+def _heat_streams(metrics: dict, layout: dict, plant: Plant, climate, it: dict,
+                  powers: dict) -> list[dict]:
+    """The heat the plant rejects, per stream (the CRAH coils' chilled water, the CDUs' or
+    tank heat exchangers' water), with its hourly chiller, tower and pump powers (W)."""
     supply = _supply_temperatures(layout)
     streams = []
     # fans' power ends as heat in the air; the loop pumps' in the liquid
-    air_heat = it["heat_to_air"] + server_fans + crah
+    air_heat = it["heat_to_air"] + powers["server_fans"] + powers["crah_fans"]
     if "air" in supply and air_heat > 0:
         t_chw = supply["air"] - plant.crah_coil_approach
         streams.append(_stream("CRAH chilled water", air_heat, t_chw,
                                t_chw + plant.chilled_water_rise, climate, plant, True))
-    liquid_heat = it["heat_to_liquid"] + loop_pumps
+    liquid_heat = it["heat_to_liquid"] + powers["loop_pumps"]
     if "liquid" in supply and liquid_heat > 0:
         cl = metrics["coolant"]
         rise = max(cl["return_temperature"] - cl["supply_temperature"], 0.5)
         t_fw = supply["liquid"] - plant.cdu_approach
-        streams.append(_stream("CDU facility water" if kind == "liquid_cooled" else
-                               "tank heat exchanger water", liquid_heat, t_fw, t_fw + rise,
-                               climate, plant, False))
+        streams.append(_stream("CDU facility water" if layout.get("kind") == "liquid_cooled"
+                               else "tank heat exchanger water", liquid_heat, t_fw,
+                               t_fw + rise, climate, plant, False))
+    return streams
+
+
+def _year(metrics: dict, layout: dict, climate, hours: int, it: dict, powers: dict,
+          streams: list[dict]) -> dict:
+    """The year's energies (kWh), mean powers (W) and the efficiency ratios (PUE, partial
+    PUEs, ITUE, TUE) of :func:`facility_energy`."""
+    server_fans, crah = powers["server_fans"], powers["crah_fans"]
+    loop_pumps, it_total, ups = powers["loop_pumps"], powers["it"], powers["power_losses"]
     chiller = sum(s["chiller"] for s in streams) if streams else np.zeros(hours)
     tower = sum(s["tower"] for s in streams) if streams else np.zeros(hours)
     plant_pumps = sum(s["pumps"] for s in streams) if streams else np.zeros(hours)
-    ups = it_total * (1.0 / plant.ups_efficiency - 1.0)
     kwh = 1e-3   # W over an hour -> kWh
     annual = {
         "compute": it["compute"] * hours * kwh,
@@ -375,7 +390,7 @@ def facility_energy(metrics: dict, layout: dict, plant: Plant | None = None,
     annual["overhead"] = annual["facility"] - annual["compute"]
     it_e = annual["it"]
     return {
-        "layout": kind, "climate": climate.name, "hours": hours,
+        "layout": layout.get("kind"), "climate": climate.name, "hours": hours,
         "it_power_rated": metrics["it_power"], "it": it,
         "powers": {"server_fans": server_fans, "crah_fans": crah, "loop_pumps": loop_pumps,
                    "it": it_total, "power_losses": ups,

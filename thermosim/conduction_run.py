@@ -1,7 +1,6 @@
-"""Running a case: steady or transient, on a backend, with statistics and heat balance.
-
-:func:`solve` is the entry point for every kind of case (conduction here; flow cases and
-rack layouts handed to :class:`thermosim.flow.FlowSolver`)."""
+"""Running a conduction case, steady or transient, on a backend, with statistics and the
+heat balance: :func:`run_conduction` (which :func:`thermosim.solve` calls for a case without
+a ``flow`` section) and its :class:`Result`."""
 
 from __future__ import annotations
 
@@ -14,9 +13,10 @@ import numpy as np
 from .backends import backend_for
 from .case import Case
 from .checkpoint import Checkpointer
+from .conduction import FIXED, SOLVED, ThermalModel, face_conductances, linear_system
 from .errors import CaseError, Interrupted, SolverError
-from .model import FIXED, SOLVED, LinearSystem, ThermalModel, build_model, \
-    face_conductances, linear_system
+from .linear_system import LinearSystem
+from .sizing import step_count_check
 from .solvers.krylov import pcg
 from .solvers.multigrid import Multigrid
 
@@ -155,74 +155,11 @@ def _pad(a):
     return np.pad(a, 1)
 
 
-def as_case(case) -> Case | ThermalModel:
-    """``case`` as :func:`solve` takes it: a :class:`Case` or a :class:`ThermalModel` as
-    they are, a mapping (what a case file holds, ``layout:`` ones included) checked into a
-    Case, a path (str or os.PathLike) read with :func:`thermosim.case.load_case`."""
-    import copy
-    import os
-    from collections.abc import Mapping
-
-    from .case import load_case
-
-    if isinstance(case, (Case, ThermalModel)):
-        return case
-    if isinstance(case, Mapping):
-        # deep copy: expanding a layout fills the mapping in
-        return Case.from_dict(copy.deepcopy(dict(case)))
-    if isinstance(case, (str, os.PathLike)):
-        return load_case(case)
-    raise TypeError("solve() takes a Case, a case mapping (as a case file holds it), the "
-                    f"path of a case file or a ThermalModel, not {type(case).__name__}")
-
-
-def solve(case, backend="auto", progress=None, checkpoint=None,
-          checkpoint_every: float = 60.0, resume: bool = False, *, log=None,
-          quiet_every: int = 1000, unsteady_ok: bool = False):
-    """Run a case of any kind and return its result: the Python entry point of thermosim
-    (what ``thermosim run`` does, without writing files).
-
-    ``case``: a :class:`Case`, a mapping as a case file holds it, the path of a YAML case
-    file, or a built :class:`ThermalModel`.  Every kind runs:
-
-    - conduction (no ``flow`` section), steady or transient: returns a :class:`Result`;
-    - flow (a ``flow`` section) and rack layouts (``layout: air_cooled | liquid_cooled |
-      immersion``, which expand to flow cases): the flow solver marches to a steady state
-      (within ``flow.max_steps``) or to ``flow.end_time``; returns a
-      :class:`thermosim.flow.FlowResult`.
-
-    Both results hold numpy arrays on the host, whatever the backend, with the grid's shape
-    ``(nx, ny, nz)``: ``T`` (K; NaN in void cells of a conduction case), and for flow
-    ``velocity`` (m/s, cell-centred, shape (nx, ny, nz, 3)), ``pressure`` (Pa, static minus
-    the hydrostatic part of the reference density), ``u, v, w`` (m/s on the cell faces).
-    Both have ``grid`` (face coordinates in m), ``stats``, ``heat_flows`` (W leaving per
-    boundary), ``energy_balance_error`` (relative), ``hotspot()``, ``metrics()`` (a layout's:
-    chips, racks, fans, coolant loop; see :mod:`thermosim.metrics`), ``summary()`` (the
-    text ``thermosim run`` prints) and ``save(path)`` (``path`` an ``.h5`` file; an XDMF
-    sidecar ``.xdmf`` that ParaView and ``pyvista.read`` open is written beside it).
-
-    ``backend``: ``auto`` (the GPU when there is one, else the CPU), ``cpu``, ``gpu`` or a
-    backend object.  ``progress`` is called as progress(iteration, residual) by a steady
-    conduction solve, progress(step, steps, time_s) by a transient one and
-    progress(step, time_s, residual_velocity, residual_temperature) by a flow run.
-    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run.
-
-    With ``checkpoint`` (a file path) the state is saved every ``checkpoint_every`` seconds
-    of wall time and on Ctrl-C (then :class:`Interrupted` is raised); ``resume=True`` starts
-    from that file when it exists.  The checkpoint is removed when the run completes.
-
-    A steady flow run that does not settle within its ``max_steps`` raises
-    :class:`SolverError`, unless ``unsteady_ok``: then its last step is the result
-    (``result.stats.converged`` False).  Mistakes in the case raise :class:`CaseError`."""
-    case = as_case(case)
-    if isinstance(case, Case):
-        from .sizing import check_case
-
-        check_case(case, backend)        # cells, memory on the backend, step counts
-    if isinstance(case, Case) and case.flow is not None:
-        return _solve_flow(case, backend, progress, checkpoint, checkpoint_every, resume,
-                           log, quiet_every, unsteady_ok)
-    model = case if isinstance(case, ThermalModel) else build_model(case)
+def run_conduction(model: ThermalModel, backend="auto", progress=None, checkpoint=None,
+                   checkpoint_every: float = 60.0, resume: bool = False) -> Result:
+    """Solve a discretised conduction case, steady or transient (its ``solver.mode``), on
+    ``backend`` (a name or a backend object); the arguments as :func:`thermosim.solve`
+    takes them."""
     be = backend_for(backend, model.grid.ncells) if isinstance(backend, str) else backend
     case = model.case
     # kernel compilation (first run) or cache loading, timed apart from the solve
@@ -244,51 +181,6 @@ def solve(case, backend="auto", progress=None, checkpoint=None,
     if ckpt:
         ckpt.remove()
     return res
-
-
-def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, resume, log,
-                quiet_every, unsteady_ok):
-    """:func:`solve` for a case with a ``flow`` section (layouts included)."""
-    from .flow import FlowSolver, problem_from_case
-    from .study import steady_time_left
-
-    spec = case.flow
-    dtype = np.float32 if case.solver.precision == "float32" else np.float64
-    solver = FlowSolver(problem_from_case(case), backend, dtype, cfl=spec.cfl,
-                        diffusion=spec.diffusion, advection=spec.advection)
-    ckpt = Checkpointer(checkpoint, case, checkpoint_every) if checkpoint else None
-    saved = ckpt.load_state() if (ckpt and resume) else None
-    if saved is not None:
-        solver.load_state(*saved, file=str(ckpt.path))
-    steps0 = solver.stats.steps                     # (after a resume: not 0)
-    t0 = time.perf_counter()
-
-    def report(step, t, ru, rt):
-        if progress is not None:
-            progress(step, t, ru, rt)
-        if log is not None and step % quiet_every == 0:
-            left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
-                                    time.perf_counter() - t0, steps0)
-            log(f"  {case.name}: step {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
-                f"(temperature) of {spec.tolerance:.0e}" +
-                (f", about {left:.0f} s left" if left is not None else ""))
-
-    try:
-        result = solver.run(steady=spec.end_time is None, end_time=spec.end_time,
-                            tolerance=spec.tolerance, max_steps=spec.max_steps,
-                            progress=report, checkpoint=ckpt,
-                            energy_tolerance=spec.energy_tolerance)
-    except SolverError as e:
-        if not (unsteady_ok and str(e).startswith("no steady state")):
-            raise
-        if log is not None:
-            log(f"  {case.name}: {str(e).split(':')[0]}: its last step taken")
-        result = solver.result()
-    if log is not None and result.stats.stopped:
-        log(f"  {case.name}: {result.stats.stopped}")
-    if ckpt:
-        ckpt.remove()
-    return result
 
 
 def _check_anchored(model: ThermalModel, system) -> None:
@@ -381,8 +273,6 @@ def time_step(model: ThermalModel, G=None) -> float:
     """The requested time step (s), checked against the explicit stability limit and the
     largest number of steps a run may take (:data:`thermosim.sizing.MAX_TIME_STEPS`)."""
     dt = _time_step(model, G)
-    from .sizing import step_count_check
-
     tr = model.case.solver.transient
     with np.errstate(over="ignore", divide="ignore"):
         steps = float(np.float64(tr.end_time) / np.float64(dt))
@@ -419,112 +309,198 @@ def preflight(model: ThermalModel) -> None:
         _check_anchored(model, linear_system(model))
 
 
-def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Result:
-    case = model.case
-    tr = case.solver.transient
-    dtype = _dtype(case)
-    G = face_conductances(model)
-    solved = model.solved_mask()
+def _heat_capacities(model: ThermalModel) -> np.ndarray:
+    """rho c V of every solved cell (J/K; 0 elsewhere)."""
     vol = model.grid.cell_volumes()
     inv_rhoc = model.cell_field("inv_rhoc")
-    C = np.where(solved, vol / np.where(inv_rhoc > 0, inv_rhoc, 1.0), 0.0)   # J/K
-    method = tr.method
+    return np.where(model.solved_mask(), vol / np.where(inv_rhoc > 0, inv_rhoc, 1.0), 0.0)
+
+
+class _March:
+    """A transient conduction march on a backend; its device fields hold the rise above
+    ``T_ref`` (K), with the halo."""
+
+    def __init__(self, be, T_ref: float):
+        self.be, self.T_ref = be, T_ref
+
+    def host(self, a) -> np.ndarray:
+        """A device field's interior on the host, in K."""
+        return self.be.to_host(a[1:-1, 1:-1, 1:-1]).astype(np.float64) + self.T_ref
+
+
+class _ExplicitMarch(_March):
+    """Forward Euler on the backend's explicit kernel, which evaluates the face conductances
+    on the fly from the id table: two device fields, swapped after each step."""
+
+    mg_levels = 0
+    iterations = 0
+
+    def __init__(self, model: ThermalModel, be, dtype, dt: float, T_ref: float, C, ckpt):
+        super().__init__(be, T_ref)
+        self.dt = dt
+        self.T = be.asarray(model.T_fixed - T_ref, dtype)   # with halo: boundary values
+        self.table = {k: be.asarray(v, dtype) for k, v in model.table.items()}
+        self.ids = be.asarray(model.ids)
+        self.h = tuple(be.asarray(model.half_widths(a), dtype) for a in range(3))
+        self.inv_d = tuple(be.asarray(1.0 / model.grid.spacing(a), dtype) for a in range(3))
+        self.T_new = be.asarray(model.T_fixed - T_ref, dtype)
+        self.contact = model.has_contact
+
+    def fields(self):
+        """Every device field that a resumed run overwrites."""
+        return self.T, self.T_new
+
+    def latest(self):
+        return self.T
+
+    def step(self, want_previous: bool) -> np.ndarray | None:
+        """One step; returns the state before it (K, host) when ``want_previous``."""
+        self.be.explicit_step(self.T, self.T_new, self.ids, self.table, self.h, self.inv_d,
+                              self.dt, contact=self.contact)
+        self.T, self.T_new = self.T_new, self.T
+        return self.host(self.T_new) if want_previous else None
+
+    def saved_state(self, step_finished: bool):
+        """The field to checkpoint after an interruption (a step cut short has not been
+        swapped in yet, so the latest field is whole)."""
+        return self.T
+
+
+class _ImplicitMarch(_March):
+    """Implicit Euler or Crank-Nicolson: every step a multigrid-preconditioned CG solve of
+    ``(A + C/dt) T^{n+1} = b + C/dt T^n`` (Crank-Nicolson: ``C`` doubled and ``b - A T^n``
+    added), on one device field."""
+
+    def __init__(self, model: ThermalModel, be, dtype, dt: float, T_ref: float, C, ckpt):
+        super().__init__(be, T_ref)
+        case = model.case
+        self.tolerance, self.max_iterations = case.solver.tolerance, case.solver.max_iterations
+        shape = model.T_fixed.shape
+        sys0 = linear_system(model)
+        self.crank_nicolson = case.solver.transient.method == "crank_nicolson"
+        Dc = C / dt * (2.0 if self.crank_nicolson else 1.0)
+        sysM = LinearSystem(sys0.Gx, sys0.Gy, sys0.Gz, sys0.D + Dc, sys0.b)
+        self.mg = Multigrid(sysM, model.grid.faces, be, dtype, solved=model.solved_mask())
+        self.mg_levels = self.mg.nlevels
+        self.opM = tuple(be.asarray(a, dtype) for a in (sysM.Gx, sysM.Gy, sysM.Gz, sysM.D))
+        self.op0 = tuple(be.asarray(a, dtype) for a in (sys0.Gx, sys0.Gy, sys0.Gz, sys0.D))
+        self.b0 = be.asarray(_pad(sys0.shifted_rhs(T_ref)), dtype)
+        self.Dc = be.asarray(_pad(Dc), dtype)
+        self.rhs = be.zeros(shape, dtype)
+        self.r0 = be.zeros(shape, dtype)
+        self.x = be.asarray(_pad(_interior(model.T_fixed).copy() - T_ref), dtype)
+        self.work = [be.zeros(shape, dtype) for _ in range(5)]
+        self.iterations = 0
+        # the state before the step in progress, for a checkpoint when it is cut short
+        self.backup = be.zeros(self.x.shape, dtype) if ckpt is not None else None
+
+    def fields(self):
+        return (self.x,)
+
+    def latest(self):
+        return self.x
+
+    def step(self, want_previous: bool) -> np.ndarray | None:
+        previous = self.host(self.x) if want_previous else None
+        if self.backup is not None:
+            self.backup[...] = self.x
+        self.rhs[...] = self.b0 + self.Dc * self.x
+        if self.crank_nicolson:
+            self.be.residual(self.b0, self.x, *self.op0, self.r0)     # r0 = b - A T^n
+            self.rhs[...] += self.r0
+        st = pcg(self.be, self.opM, self.rhs, self.x, self.mg.apply, self.tolerance,
+                 self.max_iterations, work=self.work)
+        if not st.converged:
+            raise SolverError(f"an implicit step did not converge (residual "
+                              f"{st.residual:.2e}): reduce dt or loosen solver.tolerance")
+        self.iterations += st.iterations
+        return previous
+
+    def saved_state(self, step_finished: bool):
+        """The field to checkpoint after an interruption: a CG cut short has overwritten
+        part of the latest field, so the state before that step."""
+        return self.x if step_finished else self.backup
+
+
+def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Result:
+    """A transient conduction run: ``solver.transient.end_time`` in equal steps, with the
+    snapshots asked for (interpolated inside a step), checkpoints and the heat balance of
+    the last step."""
+    case = model.case
+    tr = case.solver.transient
+    G = face_conductances(model)
+    solved = model.solved_mask()
+    C = _heat_capacities(model)                      # J/K
     dt = time_step(model, G)
     nsteps = max(1, math.ceil(tr.end_time / dt - 1e-9))
     dt = tr.end_time / nsteps
-    snap_times = sorted(set(tr.snapshots))
-
-    T0 = _interior(model.T_fixed).copy()
     T_ref = case.initial_temperature             # device arrays hold the rise above T_ref
-    Tn = be.asarray(model.T_fixed - T_ref, dtype)   # with halo: boundary temperatures
-    total_iters = 0
     snapshots = []
-    if 0.0 in snap_times:
-        snapshots.append((0.0, np.where(solved, T0, np.nan)))
-    if method == "explicit":
-        tab = {k: be.asarray(v, dtype) for k, v in model.table.items()}
-        ids = be.asarray(model.ids)
-        h = tuple(be.asarray(model.half_widths(a), dtype) for a in range(3))
-        inv_d = tuple(be.asarray(1.0 / model.grid.spacing(a), dtype) for a in range(3))
-        Tnew = be.asarray(model.T_fixed - T_ref, dtype)
-        contact = model.has_contact
-        step = lambda: be.explicit_step(Tn, Tnew, ids, tab, h, inv_d, dt,  # noqa: E731
-                                        contact=contact)
-        mg_levels = 0
-    else:
-        sys0 = linear_system(model)
-        theta2 = method == "crank_nicolson"
-        Dc = C / dt * (2.0 if theta2 else 1.0)
-        sysM = LinearSystem(sys0.Gx, sys0.Gy, sys0.Gz, sys0.D + Dc, sys0.b)
-        mg = Multigrid(sysM, model.grid.faces, be, dtype, solved=solved)
-        mg_levels = mg.nlevels
-        opM = tuple(be.asarray(a, dtype) for a in (sysM.Gx, sysM.Gy, sysM.Gz, sysM.D))
-        op0 = tuple(be.asarray(a, dtype) for a in (sys0.Gx, sys0.Gy, sys0.Gz, sys0.D))
-        b0 = be.asarray(_pad(sys0.shifted_rhs(T_ref)), dtype)
-        Dc_pad = be.asarray(_pad(Dc), dtype)
-        rhs = be.zeros(Tn.shape, dtype)
-        r0 = be.zeros(Tn.shape, dtype)
-        x = be.asarray(_pad(T0 - T_ref), dtype)
-        work = [be.zeros(Tn.shape, dtype) for _ in range(5)]
-
-        def step():
-            nonlocal total_iters
-            rhs[...] = b0 + Dc_pad * x
-            if theta2:
-                be.residual(b0, x, *op0, r0)     # r0 = b - A T^n
-                rhs[...] += r0
-            st = pcg(be, opM, rhs, x, mg.apply, case.solver.tolerance,
-                     case.solver.max_iterations, work=work)
-            if not st.converged:
-                raise SolverError(f"an implicit step did not converge (residual "
-                                  f"{st.residual:.2e}): reduce dt or loosen solver.tolerance")
-            total_iters += st.iterations
+    if 0.0 in tr.snapshots:
+        snapshots.append((0.0, np.where(solved, _interior(model.T_fixed).copy(), np.nan)))
+    march_type = _ExplicitMarch if tr.method == "explicit" else _ImplicitMarch
+    march = march_type(model, be, _dtype(case), dt, T_ref, C, ckpt)
     setup = time.perf_counter() - t_start
-
-    def host(a):
-        return be.to_host(_interior(a)).astype(np.float64) + T_ref
-
-    def latest():
-        return Tn if method == "explicit" else x
-
     n0 = 0
     if state is not None:
-        if state["mode"] != "transient" or state["step"] > nsteps:
-            raise CaseError("the checkpoint does not belong to this transient run; delete it",
-                            None, str(ckpt.path))
-        n0 = state["step"]
-        resumed = np.where(solved, state["T"], T0) - T_ref
-        for arr in ((Tn, Tnew) if method == "explicit" else (x,)):
-            arr[1:-1, 1:-1, 1:-1] = be.asarray(resumed, dtype)
-        snapshots = list(state["snapshots"])
-    backup = be.zeros(x.shape, dtype) if (ckpt is not None and method != "explicit") else None
+        n0, snapshots = _resume(model, march, state, nsteps, ckpt, T_ref)
+    prev, T = _march(model, march, n0, nsteps, dt, snapshots, ckpt, progress)
+    # storage rate over the last step, and the boundary heat flow at the matching time level
+    storage = float(np.sum(C[solved] * (T[solved] - prev[solved]) / dt))
+    if tr.method == "implicit_euler":
+        flows = heat_flows(model, T, G)
+    elif tr.method == "explicit":
+        flows = heat_flows(model, prev, G)
+    else:
+        f1, f0 = heat_flows(model, T, G), heat_flows(model, prev, G)
+        flows = {k: 0.5 * (f1[k] + f0.get(k, 0.0)) for k in f1}
+    T[~solved] = np.nan
+    stats.update(method=tr.method, dt=dt, steps=nsteps, end_time=tr.end_time,
+                 setup_time=setup, iterations=march.iterations, mg_levels=march.mg_levels)
+    return Result(model, T, stats, flows, snapshots, storage_rate=storage)
+
+
+def _resume(model: ThermalModel, march, state: dict, nsteps: int, ckpt, T_ref: float):
+    """Load a checkpoint's state into the march; returns (its step, its snapshots)."""
+    if state["mode"] != "transient" or state["step"] > nsteps:
+        raise CaseError("the checkpoint does not belong to this transient run; delete it",
+                        None, str(ckpt.path))
+    T0 = _interior(model.T_fixed).copy()
+    resumed = np.where(model.solved_mask(), state["T"], T0) - T_ref
+    for arr in march.fields():
+        arr[1:-1, 1:-1, 1:-1] = march.be.asarray(resumed, arr.dtype)
+    return state["step"], list(state["snapshots"])
+
+
+def _march(model: ThermalModel, march, n0: int, nsteps: int, dt: float,
+           snapshots: list, ckpt, progress) -> tuple[np.ndarray, np.ndarray]:
+    """Steps ``n0 + 1 .. nsteps``: snapshots appended to ``snapshots``, a check for a
+    diverging run every few steps, checkpoints when due, and on Ctrl-C a checkpoint (then
+    :class:`Interrupted`).  Returns the states (K, host) before and after the last step."""
+    tr = model.case.solver.transient
+    snap_times = sorted(set(tr.snapshots))
+    solved = model.solved_mask()
 
     def save_checkpoint(done, arr):
-        return ckpt.save(host(arr), step=done, time_s=done * dt, snapshots=snapshots,
+        return ckpt.save(march.host(arr), step=done, time_s=done * dt, snapshots=snapshots,
                          mode="transient")
 
     check_every = max(1, min(100, nsteps // 20))
-    prev = cur = host(latest())
+    prev = cur = march.host(march.latest())
     done = n = n0
     try:
         for n in range(n0 + 1, nsteps + 1):
             t, t_new = (n - 1) * dt, n * dt
             want = [ts for ts in snap_times if t < ts <= t_new * (1 + 1e-12)]
             keep_prev = bool(want) or n == nsteps
-            if keep_prev and method != "explicit":
-                prev = host(x)
-            if backup is not None:
-                backup[...] = x
-            step()
-            if method == "explicit":
-                Tn, Tnew = Tnew, Tn
-                if keep_prev:
-                    prev = host(Tnew)          # the state before this step
+            before = march.step(keep_prev)
+            if keep_prev:
+                prev = before
             done = n
             if keep_prev or n % check_every == 0:
-                cur = host(latest())
+                cur = march.host(march.latest())
                 if not np.all(np.isfinite(cur[solved])) or cur[solved].max() > RUNAWAY_K:
-                    hint = "reduce dt or use method: implicit_euler" if method == "explicit" \
+                    hint = "reduce dt or use method: implicit_euler" if tr.method == "explicit" \
                         else "reduce dt, check powers and conductivities"
                     raise SolverError(f"the transient run diverged at t = {t_new:.4g} s "
                                       f"(step {n}): temperature NaN or above {RUNAWAY_K:g} K;"
@@ -534,28 +510,14 @@ def _transient(model, be, stats, progress, t_start, ckpt=None, state=None) -> Re
                     w = (ts - t) / dt
                     snapshots.append((ts, np.where(solved, prev + w * (cur - prev), np.nan)))
             if ckpt is not None and ckpt.due():
-                save_checkpoint(done, latest())
+                save_checkpoint(done, march.latest())
             if progress is not None:
                 progress(n, nsteps, t_new)
     except KeyboardInterrupt:
         if ckpt is None:
             raise
-        arr = latest() if (method == "explicit" or done == n) else backup
-        path = save_checkpoint(done, arr)
+        path = save_checkpoint(done, march.saved_state(done == n))
         raise Interrupted(f"interrupted after step {done} of {nsteps} (t = {done * dt:.6g} s); "
                           f"the state is saved in {path}: run again with --resume to "
                           "continue") from None
-    T = cur
-    # storage rate over the last step, and the boundary heat flow at the matching time level
-    storage = float(np.sum(C[solved] * (T[solved] - prev[solved]) / dt))
-    if method == "implicit_euler":
-        flows = heat_flows(model, T, G)
-    elif method == "explicit":
-        flows = heat_flows(model, prev, G)
-    else:
-        f1, f0 = heat_flows(model, T, G), heat_flows(model, prev, G)
-        flows = {k: 0.5 * (f1[k] + f0.get(k, 0.0)) for k in f1}
-    T[~solved] = np.nan
-    stats.update(method=method, dt=dt, steps=nsteps, end_time=tr.end_time, setup_time=setup,
-                 iterations=total_iters, mg_levels=mg_levels)
-    return Result(model, T, stats, flows, snapshots, storage_rate=storage)
+    return prev, cur

@@ -1,0 +1,146 @@
+"""Running a case of any kind: :func:`solve`, the Python entry point of thermosim (what
+``thermosim run`` does, without writing files).  A conduction case goes to
+:func:`thermosim.conduction_run.run_conduction`, a flow case or a rack layout to
+:class:`thermosim.flow.FlowSolver`."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Mapping
+
+import numpy as np
+
+from .case import Case, load_case
+from .checkpoint import Checkpointer
+from .conduction import ThermalModel, build_model
+from .conduction_run import run_conduction
+from .errors import SolverError
+from .sizing import check_case
+
+
+def as_case(case) -> Case | ThermalModel:
+    """``case`` as :func:`solve` takes it: a :class:`Case` or a :class:`ThermalModel` as
+    they are, a mapping (what a case file holds, ``layout:`` ones included) checked into a
+    Case, a path (str or os.PathLike) read with :func:`thermosim.case.load_case`."""
+    if isinstance(case, (Case, ThermalModel)):
+        return case
+    if isinstance(case, Mapping):
+        # deep copy: expanding a layout fills the mapping in
+        return Case.from_dict(copy.deepcopy(dict(case)))
+    if isinstance(case, (str, os.PathLike)):
+        return load_case(case)
+    raise TypeError("solve() takes a Case, a case mapping (as a case file holds it), the "
+                    f"path of a case file or a ThermalModel, not {type(case).__name__}")
+
+
+def solve(case, backend="auto", progress=None, checkpoint=None,
+          checkpoint_every: float = 60.0, resume: bool = False, *, log=None,
+          quiet_every: int = 1000, unsteady_ok: bool = False):
+    """Run a case of any kind and return its result: the Python entry point of thermosim
+    (what ``thermosim run`` does, without writing files).
+
+    ``case``: a :class:`Case`, a mapping as a case file holds it, the path of a YAML case
+    file, or a built :class:`ThermalModel`.  Every kind runs:
+
+    - conduction (no ``flow`` section), steady or transient: returns a :class:`Result`;
+    - flow (a ``flow`` section) and rack layouts (``layout: air_cooled | liquid_cooled |
+      immersion``, which expand to flow cases): the flow solver marches to a steady state
+      (within ``flow.max_steps``) or to ``flow.end_time``; returns a
+      :class:`thermosim.flow.FlowResult`.
+
+    Both results hold numpy arrays on the host, whatever the backend, with the grid's shape
+    ``(nx, ny, nz)``: ``T`` (K; NaN in void cells of a conduction case), and for flow
+    ``velocity`` (m/s, cell-centred, shape (nx, ny, nz, 3)), ``pressure`` (Pa, static minus
+    the hydrostatic part of the reference density), ``u, v, w`` (m/s on the cell faces).
+    Both have ``grid`` (face coordinates in m), ``stats``, ``heat_flows`` (W leaving per
+    boundary), ``energy_balance_error`` (relative), ``hotspot()``, ``metrics()`` (a layout's:
+    chips, racks, fans, coolant loop; see :mod:`thermosim.metrics`), ``summary()`` (the
+    text ``thermosim run`` prints) and ``save(path)`` (``path`` an ``.h5`` file; an XDMF
+    sidecar ``.xdmf`` that ParaView and ``pyvista.read`` open is written beside it).
+
+    ``backend``: ``auto`` (the GPU when there is one, else the CPU), ``cpu``, ``gpu`` or a
+    backend object.  ``progress`` is called as progress(iteration, residual) by a steady
+    conduction solve, progress(step, steps, time_s) by a transient one and
+    progress(step, time_s, residual_velocity, residual_temperature) by a flow run.
+    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run.
+
+    With ``checkpoint`` (a file path) the state is saved every ``checkpoint_every`` seconds
+    of wall time and on Ctrl-C (then :class:`Interrupted` is raised); ``resume=True`` starts
+    from that file when it exists.  The checkpoint is removed when the run completes.
+
+    A steady flow run that does not settle within its ``max_steps`` raises
+    :class:`SolverError`, unless ``unsteady_ok``: then its last step is the result
+    (``result.stats.converged`` False).  Mistakes in the case raise :class:`CaseError`."""
+    case = as_case(case)
+    if isinstance(case, Case):
+        check_case(case, backend)        # cells, memory on the backend, step counts
+    if isinstance(case, Case) and case.flow is not None:
+        return _solve_flow(case, backend, progress, checkpoint, checkpoint_every, resume,
+                           log, quiet_every, unsteady_ok)
+    model = case if isinstance(case, ThermalModel) else build_model(case)
+    return run_conduction(model, backend, progress, checkpoint, checkpoint_every, resume)
+
+
+def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, resume, log,
+                quiet_every, unsteady_ok):
+    """:func:`solve` for a case with a ``flow`` section (layouts included)."""
+    # imported here, not at the top: a conduction run (and ``import thermosim``) does not
+    # load the flow solver
+    from .flow import FlowSolver, problem_from_case
+
+    spec = case.flow
+    dtype = np.float32 if case.solver.precision == "float32" else np.float64
+    solver = FlowSolver(problem_from_case(case), backend, dtype, cfl=spec.cfl,
+                        diffusion=spec.diffusion, advection=spec.advection)
+    ckpt = Checkpointer(checkpoint, case, checkpoint_every) if checkpoint else None
+    saved = ckpt.load_state() if (ckpt and resume) else None
+    if saved is not None:
+        solver.load_state(*saved, file=str(ckpt.path))
+    steps0 = solver.stats.steps                     # (after a resume: not 0)
+    t0 = time.perf_counter()
+
+    def report(step, t, ru, rt):
+        if progress is not None:
+            progress(step, t, ru, rt)
+        if log is not None and step % quiet_every == 0:
+            left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
+                                    time.perf_counter() - t0, steps0)
+            log(f"  {case.name}: step {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
+                f"(temperature) of {spec.tolerance:.0e}" +
+                (f", about {left:.0f} s left" if left is not None else ""))
+
+    try:
+        result = solver.run(steady=spec.end_time is None, end_time=spec.end_time,
+                            tolerance=spec.tolerance, max_steps=spec.max_steps,
+                            progress=report, checkpoint=ckpt,
+                            energy_tolerance=spec.energy_tolerance)
+    except SolverError as e:
+        if not (unsteady_ok and str(e).startswith("no steady state")):
+            raise
+        if log is not None:
+            log(f"  {case.name}: {str(e).split(':')[0]}: its last step taken")
+        result = solver.result()
+    if log is not None and result.stats.stopped:
+        log(f"  {case.name}: {result.stats.stopped}")
+    if ckpt:
+        ckpt.remove()
+    return result
+
+
+def steady_time_left(solver, step, worst, tolerance, elapsed, steps0=0):
+    """Seconds a steady flow run still needs, extrapolating the residuals' recent
+    exponential fall (None until there is a fall to extrapolate).  ``worst``: the larger of
+    the latest residuals; ``elapsed``: seconds since step ``steps0``."""
+    hist = solver.stats.history
+    if len(hist) <= 20 or worst <= 0:
+        return None
+    s0, _, a, b = hist[-20]
+    r0 = max(a, b)
+    if r0 <= worst or step <= s0:
+        return None
+    rate = math.log(r0 / worst) / (step - s0)
+    steps_left = max(math.log(worst / tolerance), 0.0) / rate
+    return elapsed / max(step - steps0, 1) * steps_left
