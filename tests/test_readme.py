@@ -149,7 +149,8 @@ def test_readme_commands_are_the_quick_start():
     assert first.strip() == ("python3 -m venv .venv && . .venv/bin/activate && "
                              "pip install -e . && thermosim compare -o compare_report")
     assert second.strip() == ("python3 -m venv .venv && . .venv/bin/activate && "
-                              "pip install -e \".[test]\" && python -m pytest -q")
+                              "pip install -e \".[test]\" && python -m pytest -q -n auto "
+                              "--dist loadgroup")
 
 
 def _slug(heading: str) -> str:
