@@ -109,10 +109,9 @@ class EddyViscosity:
     face conductances it raises by the eddy conductivity); :meth:`update` recomputes ``nut``
     (padded, m^2/s) from the current velocities."""
 
-    def __init__(self, mesh, heat, model: str):
-        if model not in MODELS[1:]:
-            raise ValueError(f"unknown turbulence model '{model}'")
-        self.model = model
+    model = "none"
+
+    def __init__(self, mesh, heat):
         self.s = mesh
         self.heat = heat
         be, dt_ = mesh.be, mesh.dtype
@@ -141,6 +140,7 @@ class EddyViscosity:
             self.delta = big
         self.length_cap = ESCUDIER_LAMBDA * self.delta
         self.nu = p.fluid.kinematic_viscosity
+        self.wall_function = WallFunction(self.nu, xp)
         ypad = np.zeros(pad)
         ypad[1:-1, 1:-1, 1:-1] = y
         self.y = be.asarray(ypad, dt_)
@@ -231,16 +231,7 @@ class EddyViscosity:
         speed = xp.sqrt(sum(u * u for u in self._cell_velocity(vel)))
         re = speed * self.y / self.nu
         self._up = spalding_uplus(re, xp=xp)
-        if self.model == "lvel":
-            # Spalding's law of the wall near walls; away from them Escudier's cap on the
-            # mixing length, l <= 0.09 delta, so nu_t <= (0.09 delta)^2 |S|
-            nut = xp.minimum(self.nu * lvel_viscosity_ratio(self._up, xp=xp),
-                             self.length_cap ** 2 * self._strain_rate(vel))
-        else:
-            yplus = spalding_yplus(self._up, xp=xp)
-            damp = 1.0 - xp.exp(-yplus / VAN_DRIEST_A)
-            nut = (SMAGORINSKY_CS * damp) ** 2 * self.delta2 * self._strain_rate(vel)
-        self.nut[...] = nut * self.fluid
+        self.nut[...] = self.eddy_viscosity(vel) * self.fluid
         # the wall functions' rate of the step just taken (gathered by add_momentum) bounds
         # the coming one
         # (gathered on the device: one host read a step, not one per wall set)
@@ -259,6 +250,11 @@ class EddyViscosity:
             lo[a], hi[a] = slice(0, n[a] + 1), slice(1, n[a] + 2)
             nf = 0.5 * (self.nut[tuple(lo)] + self.nut[tuple(hi)])
             self.heat.G[a][...] = self._G_lam[a] + self._Gt[a] * nf
+
+    def eddy_viscosity(self, vel):
+        """nu_t (m^2/s, padded cells) from the velocities and ``self._up`` (u+ of each
+        cell from the law of the wall): the model's own rule."""
+        raise NotImplementedError
 
     # -- momentum --------------------------------------------------------------------------
     def _geometry(self, comp: int):
@@ -349,16 +345,8 @@ class EddyViscosity:
             dist = d[ax][1:nn + 2].reshape(shp)
             flux = both * 0.5 * (cut(Nl, lo) + cut(Nl, hi)) * dA / dist
             # wall function on the edges between a fluid face row and a no-slip surface
-            flat = flux.reshape(-1)
-            dflat = dA.reshape(-1)
-            for idx, half in walls:
-                if idx.size == 0:
-                    continue
-                du = dflat[idx]
-                extra = (wall_viscosity_ratio(xp.abs(du) * half / self.nu, xp=xp) - 1.0) \
-                    * self.nu
-                flat[idx] += extra * du / half
-                r = xp.max(extra / (half * half))
+            r = self.wall_function.add_shear(flux.reshape(-1), dA.reshape(-1), walls)
+            if r is not None:
                 rate = r if rate is None else xp.maximum(rate, r)
             cells = [slice(None)] * 3
             up, dn = list(cells), list(cells)
@@ -371,3 +359,60 @@ class EddyViscosity:
         O[fi, 1:-1, 1:-1] += term * M[fi, 1:-1, 1:-1]
         if rate is not None:
             self._wall_rate_next = xp.maximum(self._wall_rate_next, 2.0 * rate)
+
+
+class LVEL(EddyViscosity):
+    """LVEL: Spalding's law of the wall near walls; away from them Escudier's cap on the
+    mixing length, l <= 0.09 delta, so nu_t <= (0.09 delta)^2 |S|."""
+
+    model = "lvel"
+
+    def eddy_viscosity(self, vel):
+        xp = self.xp
+        return xp.minimum(self.nu * lvel_viscosity_ratio(self._up, xp=xp),
+                          self.length_cap ** 2 * self._strain_rate(vel))
+
+
+class Smagorinsky(EddyViscosity):
+    """Smagorinsky with van Driest's damping: nu_t = (C_s Delta (1 - exp(-y+/26)))^2 |S|."""
+
+    model = "smagorinsky"
+
+    def eddy_viscosity(self, vel):
+        xp = self.xp
+        yplus = spalding_yplus(self._up, xp=xp)
+        damp = 1.0 - xp.exp(-yplus / VAN_DRIEST_A)
+        return (SMAGORINSKY_CS * damp) ** 2 * self.delta2 * self._strain_rate(vel)
+
+
+class WallFunction:
+    """Spalding's wall function on the edges between a fluid face row and a no-slip
+    surface: the shear rho u_tau^2 as an effective viscosity nu y+/u+ over the half-cell
+    distance (m), added to the laminar flux there."""
+
+    def __init__(self, nu: float, xp):
+        self.nu, self.xp = nu, xp
+
+    def add_shear(self, flux, du_all, walls):
+        """flux (flat, m^2/s^2 per m) += the extra wall shear on each wall edge set
+        ``(flat indices, half-cell distances)`` of ``walls``, ``du_all`` the velocity
+        differences across the edges; returns the largest rate (1/s) it adds, or None."""
+        xp = self.xp
+        rate = None
+        for idx, half in walls:
+            if idx.size == 0:
+                continue
+            du = du_all[idx]
+            extra = (wall_viscosity_ratio(xp.abs(du) * half / self.nu, xp=xp) - 1.0) * self.nu
+            flux[idx] += extra * du / half
+            r = xp.max(extra / (half * half))
+            rate = r if rate is None else xp.maximum(rate, r)
+        return rate
+
+
+def eddy_viscosity(mesh, heat, model: str) -> EddyViscosity:
+    """The eddy viscosity of ``model`` (``lvel`` or ``smagorinsky``) on a flow mesh."""
+    classes = {"lvel": LVEL, "smagorinsky": Smagorinsky}
+    if model not in classes:
+        raise ValueError(f"unknown turbulence model '{model}'")
+    return classes[model](mesh, heat)

@@ -1,18 +1,19 @@
-"""Turbulence: an eddy viscosity (LVEL or Smagorinsky, :mod:`thermosim.turbulence`) with
-Spalding's wall function on no-slip surfaces, as a term: it adds ``div(nu_t grad u)`` and the
+"""Turbulence: an eddy viscosity (:class:`~thermosim.turbulence.LVEL` or
+:class:`~thermosim.turbulence.Smagorinsky`, each its own object) with Spalding's wall
+function (:class:`~thermosim.turbulence.WallFunction`) on no-slip surfaces, as a term: it adds ``div(nu_t grad u)`` and the
 wall shear to the momentum, raises the heat equation's face conductances by the eddy
 conductivity, and limits the explicit step by its diffusion rate."""
 
 from __future__ import annotations
 
-from ...turbulence import EddyViscosity
+from ...turbulence import eddy_viscosity
 from .base import Term
 
 
 class EddyViscosityTerm(Term):
     def __init__(self, problem, mesh, heat):
         self.mesh = mesh
-        self.model = EddyViscosity(mesh, heat, problem.turbulence)
+        self.model = eddy_viscosity(mesh, heat, problem.turbulence)
         # the faces whose momentum is computed (fluid both sides; not a wall-bounded axis's
         # first face)
         self.computed = [None if mesh.shape[c] < 2 else
