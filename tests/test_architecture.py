@@ -154,3 +154,18 @@ def test_energy_far_layers_give_the_in_array_wrap(axis):
         outs.append(out)
     assert np.array_equal(outs[0], outs[1])
     assert not np.array_equal(outs[0], outs[2])
+
+
+def test_cpu_vector_kernels_refuse_arrays_of_another_shape():
+    """The CPU backend's dot, axpy, xpay and copy walk flat views without bounds checks: an
+    array of another shape (a whole grid's weight against a slab's vector, say) must be
+    refused, not read past its end or in the wrong places; equal shapes still work."""
+    be = get_backend("cpu")
+    y, x = np.ones((4, 5, 6)), np.full((6, 5, 4), 2.0)
+    for name, call in (("dot", lambda: be.dot(y, x)), ("axpy", lambda: be.axpy(y, 1.0, x)),
+                       ("xpay", lambda: be.xpay(y, 1.0, x)), ("copy", lambda: be.copy(y, x))):
+        with pytest.raises(ValueError, match=f"{name}: shapes"):
+            call()
+    z = np.full((4, 5, 6), 2.0)
+    be.axpy(y, 0.5, z)
+    assert be.dot(y, z) == pytest.approx(2.0 * 2.0 * y.size)

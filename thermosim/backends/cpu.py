@@ -229,6 +229,11 @@ def _xpay(y, a, x):
         fy[i] = fx[i] + a * fy[i]
 
 
+def _same_shape(a, b, what: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: shapes {a.shape} and {b.shape} differ")
+
+
 #: The kernels that :meth:`CPUBackend.prepare` compiles (multigrid, CG vector work, the
 #: explicit step): the first-run notice looks for them in Numba's cache.
 CONDUCTION_KERNELS = (_apply, _rbgs, _zline_gs, _restrict, _prolong_add, _dot, _axpy, _xpay,
@@ -360,17 +365,23 @@ class CPUBackend(FlowKernels):
         _explicit_step_uniform(T, Tn, T.dtype.type(c), T.shape[0] - 2)
 
     # -- vectors ---------------------------------------------------------------------
+    # (the kernels walk flat views without bounds checks: arrays of another shape would be
+    # read past their end or in the wrong places, silently, so the shapes are checked)
     def dot(self, a, b) -> float:
+        _same_shape(a, b, "dot")
         return float(_dot(a, b))
 
     def axpy(self, y, a, x):
+        _same_shape(y, x, "axpy")
         _axpy(y, y.dtype.type(a), x)
 
     def copy(self, dst, src):
         """dst[...] = src with every core (the bandwidth reference of the benchmark)."""
+        _same_shape(dst, src, "copy")
         _copy(dst, src)
 
     def xpay(self, y, a, x):
+        _same_shape(y, x, "xpay")
         _xpay(y, y.dtype.type(a), x)
 
     def copy_slicing_step(self, T, Tn, c):
