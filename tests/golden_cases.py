@@ -556,6 +556,11 @@ def differences(got: tuple[dict, dict], want: tuple[dict, dict], rtol: float = R
         if x.shape != v.shape:
             bad.append(f"{k}: shape {x.shape}, golden {v.shape}")
             continue
+        if k == "stats/stored_fraction" and np.isnan(v).all() and g.get("stats/steps") \
+                is not None and not gt.get("stats/converged", "True") == "True":
+            # a steady run stopped unconverged now measures the heat still stored at the stop
+            # (issue 19: it reports which equation stalled); the golden had none to compare
+            continue
         if k in EXACT:
             if not np.array_equal(x, v):
                 bad.append(f"{k}: {x.tolist()} != golden {v.tolist()} (exact)")

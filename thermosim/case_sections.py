@@ -394,7 +394,11 @@ class FlowSpec(CaseSection):
     (s); ``cfl`` scales the stable step; ``diffusion`` ``auto`` treats viscosity and
     conduction implicitly in a steady march wherever they limit the explicit step (the
     step then set by advection alone), explicitly otherwise and in a transient (second
-    order in time), or forces ``implicit`` or ``explicit``."""
+    order in time), or forces ``implicit`` or ``explicit``.  ``method`` of a steady run:
+    ``march`` in time to the steady state, or ``simplec`` outer iterations
+    (:mod:`thermosim.flow.outer`: implicit momentum and energy, the pressure increment of
+    the pressure-convection-diffusion approximation, Anderson-accelerated), which count
+    against ``max_steps``."""
 
     fluid: str = "air"
     reference_temperature: Kelvin = 300.0
@@ -409,6 +413,7 @@ class FlowSpec(CaseSection):
     diffusion: Literal["auto", "implicit", "explicit"] = "auto"
     turbulence: Literal["none", "lvel", "smagorinsky"] = "none"
     advection: Literal["central", "upwind"] = "central"
+    method: Literal["march", "simplec"] = "march"
     energy_tolerance: Optional[float] = None   # steady: stored heat / power, instead of the
     #                                            temperature residual
     porous: list[PorousSpec] = Field(default_factory=list)

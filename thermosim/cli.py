@@ -213,6 +213,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     from .checkpoint import Checkpointer
     from .flow import FlowSolver, problem_from_case
     from .runner import steady_time_left
+    from .unconverged import EXIT_UNCONVERGED, NotSteady, unconverged_line
 
     problem = problem_from_case(c)        # (sizes checked by _check_sizes before this)
     if est is not None:
@@ -249,9 +250,15 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
             console.print(f"  step {step}  t = {t:.4g} / {spec.end_time:g} s  about "
                           f"{left:.0f} s left")
 
-    result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
-                        max_steps=spec.max_steps, progress=progress, checkpoint=ckpt,
-                        energy_tolerance=spec.energy_tolerance)
+    try:
+        result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
+                            max_steps=spec.max_steps, progress=progress, checkpoint=ckpt,
+                            energy_tolerance=spec.energy_tolerance,
+                            method=spec.method)
+    except NotSteady as e:
+        # written, marked and plotted, then one error line and exit status 3
+        _report(e.result, out, png)
+        _fail(unconverged_line(c.source_file, e, out), EXIT_UNCONVERGED)
     if result.stats.stopped:
         # a transient cut short: said, marked in the result, and its state kept so that a
         # larger max_steps continues from it
@@ -430,7 +437,17 @@ def _plant(plant_file, climate):
 @click.option("--fresh", is_flag=True, help="run every case again (by default runs of the "
               "same case kept in .OUTPUT.cache from an earlier or interrupted comparison "
               "are used)")
-def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
+@click.option("--resolutions", is_flag=True, help="run every layout on three meshes, its "
+              "cell size divided by --ratio from one to the next, and report each figure's "
+              "Richardson-extrapolated value and grid-convergence index (the report is the "
+              "finest mesh's)")
+@click.option("--ratio", type=float, metavar="R", help="refinement ratio of --resolutions, "
+              "at least 1.3 [default: 1.5: the quick halls' 0.2 m cells, then 0.133 m and "
+              "0.0889 m]")
+@click.option("--method", type=click.Choice(["march", "simplec"]), help="the flow solver's "
+              "method for every run, where the layouts take one [default: the layouts']")
+def compare(cases, output, backend, climate, plant_file, sensitivity, fresh, resolutions,
+            ratio, method):
     """Run the air-cooled, liquid-cooled and immersion layouts at the same IT load and write
     a report folder (Markdown and HTML, energy table, savings, plots, hotspot pictures,
     HDF5).  CASES default to the shipped quick meshes (air_cooled_quick,
@@ -444,17 +461,36 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh):
     check_output_dir(output, "-o")         # before any run, not after them all
     plant = _plant(plant_file, climate)
     t0 = time.perf_counter()
+    if ratio is not None and not resolutions:
+        _fail("thermosim compare: --ratio: only with --resolutions (see thermosim compare --help)")
     res = run_compare(list(cases) or None, output, backend, plant, sensitivity=sensitivity,
-                      log=lambda s: console.print(s, highlight=False, markup=False), fresh=fresh)
+                      log=lambda s: console.print(s, highlight=False, markup=False), fresh=fresh,
+                      resolutions=resolutions, ratio=ratio, method=method)
     for r in res["records"]:
         e = r["energy"]
         a = e["annual_kwh"]
         click.echo(f"{r['kind']:14s} PUE {e['pue']:.3f}  facility {a['facility'] / 1e3:8.1f} MWh"
                    f"  cooling+server fans {a['cooling_with_server_fans'] / 1e3:7.1f} MWh"
-                   f"  non-IT {a['non_it'] / 1e3:7.1f} MWh")
+                   f"  non-IT {a['non_it'] / 1e3:7.1f} MWh"
+                   + ("" if r["steady"] else "  UNCONVERGED"))
     click.echo(res["verdict"])
+    if res.get("grid"):
+        click.echo(res["grid"]["headline"])
+        for note in res["grid"]["notes"]:
+            click.echo(note)
     click.echo(f"report        {Path(res['out']) / 'report.md'} (and report.html), "
                f"{time.perf_counter() - t0:.0f} s")
+    bad = [r for r in res["records"] if not r["steady"]]
+    if bad:
+        from .unconverged import EXIT_UNCONVERGED
+
+        # the report is written, but its figures are not all steady states: said, and the
+        # exit status of an unconverged run
+        _fail(f"{', '.join(Path(r['path']).name for r in bad)}: flow.max_steps: no steady "
+              f"state in {len(bad)} of the {len(res['records'])} runs (" + "; ".join(
+                  f"{Path(r['path']).name}: {r.get('stalled') or 'not steady'}" for r in bad)
+              + f"); the report marks them UNCONVERGED, residual histories in "
+              f"{Path(res['out']) / 'runs'}", EXIT_UNCONVERGED)
 
 
 @main.command()

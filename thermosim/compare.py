@@ -126,16 +126,18 @@ def _render(h5, png, log, noted: list) -> bool:
     return True
 
 
-def _load_layouts(paths, backend: str) -> list[tuple]:
+def _load_layouts(paths, backend: str, method: str | None = None) -> list[tuple]:
     """(path, mapping, case, kind) of each case file, every one checked before any runs:
     a rack layout with chips, its size on ``backend``; one air_cooled layout and at most
-    one of each other kind, all at the same IT load."""
+    one of each other kind, all at the same IT load.  ``method``: the flow solver's, set
+    on every layout (:func:`thermosim.compare_grids.with_method`)."""
     from .case import Case
+    from .compare_grids import with_method
     from .sizing import check_case
 
     loaded = []
     for path in paths:
-        data = _raw(path)
+        data = with_method(_raw(path), method, path)
         case = Case.from_dict(copy.deepcopy(data), str(path))
         kind = (case.layout or {}).get("kind")
         if kind not in KINDS or not isinstance(data.get("layout"), str):
@@ -164,8 +166,9 @@ def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
     in ``cache``; or, kept there before, copied from it.  Returns (the run: metrics, wall
     time in s, steps, steady, when; its folder in the cache, or None)."""
     from .study import case_key, jsonable, simulate
+    from .unconverged import NotSteady
 
-    names = [f"{kind}.h5", f"{kind}.xdmf", f"{kind}.png"]
+    names = [f"{kind}.h5", f"{kind}.xdmf", f"{kind}.png", f"{kind}.residuals.png"]
     held = cache / case_key(data, backend, str(path)) if cache else None
     if held is not None and (held / "run.json").exists():
         run = json.loads((held / "run.json").read_text())
@@ -175,19 +178,22 @@ def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
         log(f"  the run of {run['when']} (same case): not run again")
         return run, held
     t0 = time.perf_counter()
-    result = simulate(case, backend, log)
+    try:
+        result = simulate(case, backend, log)
+    except NotSteady as e:
+        # kept, marked UNCONVERGED in the report (issue 19, item 8), not thrown away
+        log(f"  {case.name}: UNCONVERGED, its last iteration taken: {e}")
+        result = e.result
     wall = time.perf_counter() - t0
-    if not result.stats.converged:
-        log(f"  {case.name}: not steady after {result.stats.steps} steps: its numbers "
-            "are those of the last step")
     h5 = workdir / "runs" / names[0]
     result.save(h5)
     run = {"metrics": jsonable(result.metrics()), "wall": wall,
            "steps": int(result.stats.steps), "steady": bool(result.stats.converged),
+           "stalled": result.stats.stalled if not result.stats.converged else "",
            "when": time.strftime("%Y-%m-%d %H:%M")}
     if held is not None:
         held.mkdir(parents=True, exist_ok=True)
-        for n in names[:2]:
+        for n in names[:2] + names[3:]:          # (the hotspot picture is drawn later)
             if (workdir / "runs" / n).exists():
                 shutil.copy2(workdir / "runs" / n, held / n)
         tmp = held / "run.json.tmp"
@@ -196,15 +202,19 @@ def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
     return run, held
 
 
-def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | None = None
-                ) -> list[dict]:
+def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | None = None,
+                *, loaded: list | None = None, pictures: bool = True,
+                method: str | None = None) -> list[dict]:
     """Simulate each case; save its result and picture under ``workdir/runs``; return one
     record a layout (kind, case, metrics, energy).  With ``cache`` a run of the same case
-    and backend kept there is used instead of running again (and each new run is kept)."""
+    and backend kept there is used instead of running again (and each new run is kept).
+    ``loaded``: the layouts as :func:`_load_layouts` gives them (then ``paths`` is not
+    read); ``pictures`` False draws no hotspot pictures (the coarser meshes of a grid
+    study)."""
     from .facility import facility_energy
 
     (workdir / "runs").mkdir(parents=True, exist_ok=True)
-    loaded = _load_layouts(paths, backend)
+    loaded = loaded if loaded is not None else _load_layouts(paths, backend, method)
     records = []
     noted: list = []                    # a picture's fallback note: said once
     for path, data, case, kind in loaded:
@@ -213,18 +223,20 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
         # the picture only after the run is kept: whatever drawing does, the run is not lost
         # (a kept run without its picture, as one left by an interruption, gets it now)
         png = workdir / "runs" / f"{kind}.png"
-        if not png.exists() and _render(workdir / "runs" / f"{kind}.h5", png, log, noted) \
-                and held is not None:
+        if pictures and not png.exists() and \
+                _render(workdir / "runs" / f"{kind}.h5", png, log, noted) and held is not None:
             with atomic_path(held / png.name, suffix=".tmp.png") as part:
                 shutil.copy2(png, part)
         m = run["metrics"]
         e = facility_energy(m, case.layout, plant)
-        log(f"  steady={run['steady']} after {run['steps']} steps, {run['wall']:.0f} s;"
+        log(f"  {'steady' if run['steady'] else 'UNCONVERGED'} after {run['steps']} steps, "
+            f"{run['wall']:.0f} s;"
             f" hottest junction {max(c['junction_temperature'] for c in m['chips']) - 273.15:.1f}"
             f" degC; PUE {e['pue']:.3f}")
         records.append({"kind": kind, "path": str(path), "data": data, "case": case,
                         "metrics": m, "energy": e, "wall": run["wall"], "steps": run["steps"],
-                        "steady": run["steady"], "png": png.name if png.exists() else None})
+                        "steady": run["steady"], "stalled": run.get("stalled", ""),
+                        "png": png.name if png.exists() else None})
     return records
 
 
@@ -307,15 +319,53 @@ def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | Non
     return rows
 
 
+def run_meshes(paths, workdir: Path, backend: str, plant, log, cache: Path | None,
+               ratio: float, method: str | None = None) -> list[list[dict]]:
+    """Every layout on :data:`thermosim.compare_grids.MESHES` meshes, its cell size divided
+    by ``ratio`` from one to the next (the files' own first), coarse to fine; every mesh's
+    size checked before the first run.  The finest mesh's runs and pictures go to
+    ``workdir/runs`` (the report's), the others' to ``workdir/meshes/meshN/runs``.
+    Returns each mesh's records (:func:`run_layouts`), coarse first."""
+    from .case import Case
+    from .compare_grids import MESHES, mesh_size, refined
+    from .sizing import check_case
+
+    base = _load_layouts(paths, backend, method)
+    levels = [base]
+    for k in range(1, MESHES):
+        level = []
+        for path, data, _, kind in base:
+            d = refined(data, ratio, k)
+            case = Case.from_dict(copy.deepcopy(d), str(path))
+            check_case(case, backend)          # the finest mesh refused before any run
+            level.append((path, d, case, kind))
+        levels.append(level)
+    out = []
+    for k, loaded in enumerate(levels):
+        last = k == len(levels) - 1
+        log(f"mesh {k + 1} of {len(levels)}: " + ", ".join(
+            f"{LABEL[kind]} {mesh_size(case)[0]:,.0f} cells" for _, _, case, kind in loaded))
+        out.append(run_layouts(None, workdir if last else workdir / "meshes" / f"mesh{k + 1}",
+                               backend, plant, log, cache, loaded=loaded, pictures=last))
+    return out
+
+
 def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
-            climates=None, sensitivity: bool = False, log=print, fresh: bool = False) -> dict:
+            climates=None, sensitivity: bool = False, log=print, fresh: bool = False,
+            resolutions: bool = False, ratio: float | None = None,
+            method: str | None = None) -> dict:
     """Run the comparison and write the report folder ``out`` (replaced at the end, never
     left half-written; an existing ``out`` must be an earlier report).  Every run is kept
     in ``.OUT.cache`` beside it: an interrupted comparison, or one with another climate or
     plant, does not run the same layouts again (``fresh``: run everything again); the
     sensitivity runs are kept per plant (another plant or climate runs them again).
-    Returns the records, climate energies, sensitivity rows and verdict."""
+    ``resolutions``: every layout on three meshes (:func:`run_meshes`, cell sizes divided
+    by ``ratio``), the report the finest's with the grid study added
+    (:mod:`thermosim.compare_grids`).  ``method``: the flow solver's for every run.
+    Returns the records, climate energies, sensitivity rows, verdict and grid study."""
     from .climate import shipped
+    from .compare_grids import (DEFAULT_RATIO, check_ratio, grid_study, with_grid_section,
+                                write_grid_results)
     from .facility import Plant
 
     plant = plant or Plant()
@@ -325,6 +375,7 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
 
     for c in climate_names:
         load_climate(c)                         # a bad climate stops before any run
+    ratio = check_ratio(DEFAULT_RATIO if ratio is None else ratio) if resolutions else None
     out = Path(out).resolve()
     if out.exists() and not (out / MARK).exists():
         raise CaseError(f"{out} exists and is not a report of thermosim compare: give a new "
@@ -336,7 +387,10 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
         cache = out.parent / f".{out.name}.cache"
         if fresh:
             shutil.rmtree(cache, ignore_errors=True)
-        records = run_layouts(paths, work, backend, plant, log, cache)
+        levels = run_meshes(paths, work, backend, plant, log, cache, ratio, method) \
+            if resolutions else [run_layouts(paths, work, backend, plant, log, cache,
+                                             method=method)]
+        records = levels[-1]
         records.sort(key=lambda r: KINDS.index(r["kind"]))
         clim = _climates(records, plant, climate_names)
         sens = sensitivity_runs(records, backend, plant, log,
@@ -348,9 +402,14 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
         md = report_markdown(records, plant, clim, sens, plots, line,
                              [load_climate(c) for c in climate_names],
                              sensitivity_steps=SENSITIVITY_STEPS)
+        study = grid_study(levels, ratio) if resolutions else None
+        if study:
+            md = with_grid_section(md, study)
         (work / "report.md").write_text(md)
         (work / "report.html").write_text(report_html(md))
         write_results_h5(work / "results.h5", records, clim, sens, line)
+        if study:
+            write_grid_results(work, study)
         (work / "plant.yaml").write_text(yaml.safe_dump(plant.to_dict(), sort_keys=False))
         (work / MARK).write_text(line + "\n")
         if out.exists():
@@ -366,4 +425,5 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"records": records, "climates": clim, "sensitivity": sens, "verdict": line,
+            "grid": study,
             "out": out}

@@ -173,6 +173,7 @@ def report_markdown(records, plant, climates, sens_rows, plots, line, climate_ob
         f"climate {primary}; the same IT load in each layout "
         f"({records[0]['metrics']['it_power'] / 1e3:.1f} kW).", "",
         f"**{line}**", ""]
+    parts += unconverged_notice(records)
     parts += _savings_section(en)
     parts += ["## Annual energy (MWh)", "",
               _md_table(["", *(LABEL[k] for k in kinds)], _energy_rows(en, kinds)), "",
@@ -234,7 +235,7 @@ def _run_row(r: dict) -> list:
     m = r["metrics"]
     tj = max(c["junction_temperature"] for c in m["chips"]) - C0
     cl = m["coolant"]
-    return [LABEL[r["kind"]], f"{r['steps']:,}" + ("" if r["steady"] else " (not steady)"),
+    return [LABEL[r["kind"]], f"{r['steps']:,}" + unconverged_mark(r),
             f"{m['it_power'] / 1e3:.1f}", f"{m['heat_to_air'] / 1e3:.1f} / "
             f"{m['heat_to_liquid'] / 1e3:.1f}", f"{tj:.1f}",
             f"{r['energy']['it']['hottest_junction_with_leakage'] - C0:.1f}",
@@ -242,6 +243,30 @@ def _run_row(r: dict) -> list:
             f"{m['unit_fan_hydraulic_power']:.0f}", f"{m['pump_hydraulic_power']:.0f}",
             (f"{cl['supply_temperature'] - C0:.1f} / {cl['return_temperature'] - C0:.1f}"
              if cl.get("flow") else "-")]
+
+
+def unconverged_mark(r: dict) -> str:
+    """A layout run's marker after its step count: nothing for a steady run, else
+    `` UNCONVERGED`` (issue 19, item 8)."""
+    return "" if r["steady"] else " UNCONVERGED"
+
+
+def unconverged_notice(records) -> list[str]:
+    """Under the verdict, for each run that did not reach a steady state: what stalled,
+    that its figures are its last iteration's, and its residual plot (none when all
+    converged)."""
+    bad = [r for r in records if not r["steady"]]
+    if not bad:
+        return []
+    lines = ["**UNCONVERGED: the figures of these runs are their last iteration's, not a "
+             "steady state; every figure that uses them, savings included, is uncertain.**",
+             ""]
+    for r in bad:
+        plot = f"runs/{r['kind']}.residuals.png"
+        lines.append(f"- {LABEL[r['kind']]}: no steady state after {r['steps']:,} steps"
+                     + (f": {r['stalled']}" if r.get("stalled") else "")
+                     + f" (residual history: [{plot}]({plot}))")
+    return lines + [""]
 
 
 def _stream_rows(records) -> list[list]:
@@ -284,7 +309,7 @@ def _sensitivity_section(climates, kinds, climate_objs, sens_rows, plots, primar
                           f"{100 * r['cooling_with_server_fans']:.1f} %",
                           f"{100 * r['non_it']:.1f} %", f"{100 * r['facility']:.1f} %",
                           f"{r['pue']:.3f} / {r['air_pue']:.3f}",
-                          ("yes" if r["steady"] else "no (last step)") +
+                          ("yes" if r["steady"] else "UNCONVERGED (last step)") +
                           (f"; {r['note']}" if r["note"] else "")]
                          for r in sens_rows]), ""]
     return parts + [f"![{p}]({p})" for p in plots if p.startswith("sensitivity_") and
@@ -357,6 +382,9 @@ def write_results_h5(path: Path, records, climates, sens_rows, line):
                           "max_inlet_temperature", "energy_balance_error", "steady")}
             write_tree(g.create_group("metrics"), m)
             g.attrs["case"] = r["path"]
+            g.attrs["converged"] = bool(r["steady"])
+            if not r["steady"]:
+                g.attrs["unconverged"] = f"UNCONVERGED: {r.get('stalled') or 'not steady'}"
         cg = f.create_group("climates")
         for c, e in climates.items():
             write_tree(cg.create_group(c), clean({"pue": {k: v["pue"] for k, v in e.items()},

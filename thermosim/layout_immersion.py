@@ -36,7 +36,8 @@ IMMERSION_DEFAULTS = dict(
     fluid="hydrocarbon_oil", supply_temperature=303.15, design_rise=10.0, pump_flow=None,
     loop_pressure_drop=50e3, floor_space=0.1, headspace=0.05, margin=0.0,
     cell=0.05, turbulence="none", advection="upwind", tolerance=1e-4,
-    energy_tolerance=1e-3, max_steps=200000, precision="float64", name="immersion")
+    energy_tolerance=1e-3, max_steps=200000, method="march", precision="float64",
+    name="immersion")
 
 
 def _upright_chips(p: dict, srv: str, xa: float, xb: float, y0: float, y1: float,
@@ -138,7 +139,8 @@ def immersion(**params) -> dict:
         "blocks": parts["blocks"],
         "flow": {"fluid": p["fluid"], "reference_temperature": p["supply_temperature"],
                  "gravity": [0.0, 0.0, -9.81], "turbulence": p["turbulence"],
-                 "advection": p["advection"], "tolerance": p["tolerance"],
+                 "advection": p["advection"], "method": p["method"],
+                 "tolerance": p["tolerance"],
                  "energy_tolerance": p["energy_tolerance"], "max_steps": int(p["max_steps"]),
                  "boundaries": {"z-": {"type": "inflow", "velocity": [0.0, 0.0, w_in],
                                        "T": p["supply_temperature"]},

@@ -36,6 +36,10 @@ x index i, y index j, z index k, z varying fastest)::
                             (nx, ny, nz+1), units="m/s" (what a restart needs)
     /metrics                attrs also: max_speed (m/s), pressure_drop (Pa, inflow minus
                             outflow, when both exist), fluid
+    /solver/residual_history   rows (step, time s, velocity residual, temperature residual)
+    A steady flow run stopped unconverged is written marked: the root attr unconverged, and
+    /solver's stalled* and advice attrs (thermosim.unconverged.stall_attrs); its residual
+    plot is out.residuals.png beside out.h5
     /xdmf/T, /xdmf/material, /xdmf/block, /xdmf/power, /xdmf/snapshots/T_NNNNN
                             the same cell fields transposed to shape (nz, ny, nx) (x fastest),
                             read only by the XDMF sidecar (see below); absent with xdmf=False
@@ -87,6 +91,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .unconverged import stall_attrs
 
 LAYOUT_VERSION = 1
 _GZIP = dict(compression="gzip", compression_opts=1, shuffle=True)
@@ -444,9 +449,12 @@ def read_result(path, snapshots: bool = True) -> dict:
     return out
 
 
-def write_flow_result(result, path, xdmf: bool = True) -> Path:
+def write_flow_result(result, path, xdmf: bool = True, residual_plot: bool = True) -> Path:
     """Write a :class:`~thermosim.flow.FlowResult` in the layout above (the conduction
-    datasets, plus velocity and pressure) with its XDMF sidecar.  Returns the HDF5 path."""
+    datasets, plus velocity and pressure) with its XDMF sidecar.  A steady run stopped
+    unconverged is marked (the root attribute ``unconverged``, /solver's ``stalled*``
+    attributes) and, with ``residual_plot``, gets its residual history drawn beside it
+    (``out.residuals.png``).  Returns the HDF5 path."""
     import h5py
 
     path = Path(path)
@@ -472,6 +480,9 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                 f.attrs["case"] = p.case.model_dump_json()
             _write_flow_fields(f, result, fields, vel)
             _write_solver(f.create_group("solver"), _flow_stats(result))
+            if st.stalled and not st.converged:
+                # whoever opens the file sees it first: not a steady state
+                f.attrs["unconverged"] = f"UNCONVERGED: {st.stalled}"
             _write_flow_metrics(f.create_group("metrics"), result, fields["block"], vel)
             if xdmf:
                 x = f.create_group("xdmf")
@@ -488,6 +499,10 @@ def write_flow_result(result, path, xdmf: bool = True) -> Path:
                                    encoding="utf-8")
     if not xdmf and sidecar.exists():
         sidecar.unlink()
+    if residual_plot and st.stalled and not st.converged and st.history:
+        from .residual_plot import draw_residuals, residual_plot_path
+
+        draw_residuals(residual_plot_path(path), st.history, st.stall, str(p.name))
     return path
 
 
@@ -541,6 +556,8 @@ def _flow_stats(result) -> dict:
             "diffusion": st.diffusion, "implicit_iterations": st.implicit_iterations,
             "implicit_solves": st.implicit_solves,
             **({"stopped": st.stopped} if getattr(st, "stopped", "") else {}),
+            **stall_attrs(st),
+            "residual_history": [tuple(r) for r in st.history],
             "cells": int(result.T.size), "shape": list(result.T.shape)}
 
 

@@ -17,8 +17,8 @@ from .case import Case, load_case
 from .checkpoint import Checkpointer
 from .conduction import ThermalModel, build_model
 from .conduction_run import run_conduction
-from .errors import SolverError
 from .sizing import check_case
+from .unconverged import NotSteady
 
 
 def as_case(case) -> Case | ThermalModel:
@@ -72,8 +72,12 @@ def solve(case, backend="auto", progress=None, checkpoint=None,
     from that file when it exists.  The checkpoint is removed when the run completes.
 
     A steady flow run that does not settle within its ``max_steps`` raises
-    :class:`SolverError`, unless ``unsteady_ok``: then its last step is the result
-    (``result.stats.converged`` False).  Mistakes in the case raise :class:`CaseError`."""
+    :class:`thermosim.unconverged.NotSteady` (a :class:`SolverError` naming the equation
+    that stalled and what to change; its ``result`` is the last iteration's), unless
+    ``unsteady_ok``: then that is the result, marked unconverged
+    (``result.stats.converged`` False, ``stats.stalled`` the stall in one line; saved, it
+    carries the mark and its residual plot).  Mistakes in the case raise
+    :class:`CaseError`."""
     case = as_case(case)
     if isinstance(case, Case):
         check_case(case, backend)        # cells, memory on the backend, step counts
@@ -116,13 +120,14 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
         result = solver.run(steady=spec.end_time is None, end_time=spec.end_time,
                             tolerance=spec.tolerance, max_steps=spec.max_steps,
                             progress=report, checkpoint=ckpt,
-                            energy_tolerance=spec.energy_tolerance)
-    except SolverError as e:
-        if not (unsteady_ok and str(e).startswith("no steady state")):
+                            energy_tolerance=spec.energy_tolerance,
+                            method=spec.method)
+    except NotSteady as e:
+        if not unsteady_ok:
             raise
         if log is not None:
-            log(f"  {case.name}: {str(e).split(':')[0]}: its last step taken")
-        result = solver.result()
+            log(f"  {case.name}: UNCONVERGED, its last iteration taken: {e}")
+        result = e.result
     if log is not None and result.stats.stopped:
         log(f"  {case.name}: {result.stats.stopped}")
     if ckpt:

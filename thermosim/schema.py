@@ -140,6 +140,9 @@ KEYS: dict[str, tuple[str, str]] = {
                         "`smagorinsky` (LES)."),
     "flow.advection": ("-", "Momentum advection: `central` (second order) or `upwind` "
                        "(first order, bounded; the layouts' choice)."),
+    "flow.method": ("-", "Steady solver: `march` (in time, the step stability-limited) or "
+                    "`simplec` (outer iterations: implicit momentum and energy, "
+                    "Anderson-accelerated; `max_steps` then counts them)."),
     "flow.energy_tolerance": ("1", "Steady criterion on energy instead of the temperature "
                               "residual: heat still being stored over the power."),
     "flow.porous": ("-", "Porous blocks: servers, heat sinks, perforated tiles, coils."),
@@ -253,6 +256,7 @@ LAYOUT_KEYS: dict[str, tuple[str, str]] = {
     "cell": ("m", "Largest cell size."),
     "turbulence": ("-", "Turbulence model: `lvel`, `smagorinsky` or `none`."),
     "advection": ("-", "Momentum advection: `upwind` or `central`."),
+    "method": ("-", "Steady solver (`flow.method`): `march` or `simplec`."),
     "air_changes": ("1", "0: march to a steady state; N > 0: a transient of N hall volumes "
                     "of CRAH air."),
     "tolerance": ("1", "Steady criterion on the velocity residual (`flow.tolerance`)."),
@@ -330,6 +334,7 @@ LAYOUT_TYPES: dict[str, dict] = {
     "supply": {"enum": ["raised_floor", "overhead"]},
     "turbulence": {"enum": ["none", "lvel", "smagorinsky"]},
     "advection": {"enum": ["central", "upwind"]},
+    "method": {"enum": ["march", "simplec"]},
     "precision": {"enum": ["float64", "float32"]},
 }
 

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 from .cpu_flow import FlowKernels  # noqa: E402
+from .cpu_steady import AndersonKernels, SteadyKernels  # noqa: E402
 
 _opts = dict(parallel=True, cache=True, nogil=True)
 
@@ -245,7 +246,7 @@ CONDUCTION_KERNELS = (_apply, _rbgs, _zline_gs, _restrict, _prolong_add, _dot, _
 CG_KERNELS = (_apply, _axpy, _dot)
 
 
-class CPUBackend(FlowKernels):
+class CPUBackend(FlowKernels, SteadyKernels, AndersonKernels):
     """NumPy + Numba.  The reference backend that every other one is compared with."""
 
     name = "cpu"

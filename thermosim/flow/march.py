@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import SolverError
+from ..unconverged import NotSteady, diagnose
 from .steppers import RunMode, relative_residuals
 
 
@@ -66,21 +66,34 @@ def _converged(solver, mode: RunMode, ru: float, rt: float) -> bool:
     return solver.stats.stored_fraction < mode.energy_tolerance
 
 
-def _not_steady(solver, mode: RunMode, checkpoint) -> None:
-    """No steady state within max_steps: keep the state reached (a larger max_steps
-    continues from it; max_steps is not part of the checkpoint's fingerprint) and say what
-    to change."""
+def not_steady(solver, mode: RunMode, checkpoint, unit: str = "steps") -> None:
+    """No steady state within the iteration limit (``unit``: what ``stats.steps`` counts,
+    ``steps`` of the march or ``outer iterations``): keep the state reached (a larger
+    max_steps continues from it; max_steps is not part of the checkpoint's fingerprint),
+    diagnose the residual history ``solver.stats.history`` (rows step, time s, velocity
+    and temperature residuals) against ``mode``'s tolerances, mark the stats unconverged
+    (``stalled``, ``stall``) and raise :class:`~thermosim.unconverged.NotSteady` with the
+    last iteration's result, the equation that stalled and what to change."""
     st = solver.stats
-    more = "raise flow.max_steps"
+    path = None
     if checkpoint is not None:
-        path = checkpoint.save_state(*solver.state())
-        more = (f"raise flow.max_steps and rerun with --resume to continue from step "
-                f"{st.steps} (saved in {path})")
-    raise SolverError(f"no steady state after {st.steps} steps (velocity residual "
-                      f"{st.residual_velocity:.1e}, temperature "
-                      f"{st.residual_temperature:.1e}, tolerance "
-                      f"{mode.steady_tolerance:.0e}): {more}, or, if the flow is unsteady, "
-                      "run it as a transient (flow.end_time)")
+        path = str(checkpoint.save_state(*solver.state()))
+    stored = st.stored_fraction
+    if mode.energy_tolerance:
+        # measured at the last check only when the velocity had converged: measure it now
+        stored = solver.stored_fraction()
+        st.stored_fraction = stored
+    stall = diagnose(st.history, mode.steady_tolerance, mode.energy_tolerance, stored,
+                     st.residual_velocity, st.residual_temperature, st.steps, unit,
+                     getattr(solver, "advection", ""), getattr(solver, "cfl", None))
+    st.stall = stall.as_dict(path)
+    st.stalled = stall.describe()
+    raise NotSteady(f"no steady state after {st.steps:,} {unit}: {st.stalled}: "
+                    f"{st.stall['advice']}", solver.result(), stall, path)
 
 
-__all__ = ["march"]
+#: the name the march has called it by
+_not_steady = not_steady
+
+
+__all__ = ["march", "not_steady"]

@@ -35,10 +35,24 @@ class PressureProjection:
         self.log_reduction = 0.0
         self.log_iters = 0
         self.speed = 0.0                    # largest face speed at the last step limit (m/s)
+        self.held = held
+        self.openness = None                # per axis, backend face factors (see reopen)
         self._build(held)
 
-    def _build(self, held) -> None:
-        """The operator on the whole grid, then this process's part."""
+    def reopen(self, openness) -> None:
+        """Rebuild the operator with each face's conductance times ``openness[a]`` (host,
+        padded faces normal to a, in (0, 1]; None: all open): a face behind a momentum sink
+        k moves 1 / (1 + dt k) of what an open one does under the same pressure gradient,
+        so SIMPLEC's d there is dt / (1 + dt k).  The correction then takes it too."""
+        self._build(self.held, openness)
+        be, dt_ = self.mesh.be, self.mesh.dtype
+        self.openness = None if openness is None else \
+            [None if w is None else be.asarray(w, dt_) for w in openness]
+        self._tmp = be.zeros(self.mesh.padded, dt_)
+
+    def _build(self, held, openness=None) -> None:
+        """The operator on the whole grid, then this process's part (``openness``: see
+        :meth:`reopen`, serial runs)."""
         mesh, g = self.mesh, self.problem.grid
         fl = mesh.global_fluid_host
         h = [g.spacing(a) for a in range(3)]
@@ -61,6 +75,9 @@ class PressureProjection:
                 both &= ~held[a][tuple(slice(1, n + 2) if b == a else slice(1, -1)
                                        for b in range(3))]
             Ga = np.where(both, area / d.reshape(shp), 0.0)
+            if openness is not None and openness[a] is not None:
+                Ga = Ga * openness[a][tuple(slice(1, n + 2) if b == a else slice(1, -1)
+                                            for b in range(3))]
             # an outflow face holds phi = 0 half a cell away, not a cell away
             for side, idx in ((0, 0), (1, n)):
                 if self.problem.boundaries[FACES[2 * a + side]].kind == "outflow":
@@ -148,7 +165,12 @@ class PressureProjection:
             self.log_iters += st.iterations
         self.boundaries.fill_pressure(x, mirror=True)
         for c in range(3):
-            if mesh.shape[c] >= 1:
+            if self.openness is not None and self.openness[c] is not None:
+                self._tmp.fill(0)
+                be.correct(c, self._tmp, x, mesh.fluid, mesh.d, dt)
+                self._tmp *= self.openness[c]
+                vel[c] += self._tmp
+            elif mesh.shape[c] >= 1:
                 be.correct(c, vel[c], x, mesh.fluid, mesh.d, dt)
         if incremental:
             be.axpy(phi, 1.0, x)            # halos too: they stay consistent

@@ -31,6 +31,10 @@ class FlowStats:
     diffusion: str = "explicit"             # how the last step treated diffusion
     stored_fraction: float = math.nan       # heat being stored / power (energy criterion)
     stopped: str = ""                       # why a transient ended before its end time
+    # a steady run stopped unconverged: the equation that stalled, its residual against its
+    # tolerance and its trend (one line), and the details (thermosim.unconverged.Stall)
+    stalled: str = ""
+    stall: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +103,9 @@ class FlowResult:
             f", heat still stored {st.stored_fraction:.1e} of the power"
         state = (f"steady after {st.steps} steps (residuals {st.residual_velocity:.1e} "
                  f"velocity, {st.residual_temperature:.1e} temperature{stored})" if st.converged
+                 else f"UNCONVERGED: no steady state after {st.steps:,} "
+                 f"{st.stall.get('unit', 'steps')}: {st.stalled} (the figures below: the last "
+                 "iteration's)" if st.stalled
                  else f"{st.steps} steps to t = {st.time:.4g} s"
                  + (f" ({st.stopped})" if st.stopped else ""))
         lines = [

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import CaseError, Interrupted, SolverError, names_case_file
 from ..parallel import SERIAL
 from .march import march
+from .outer import solve_steady
 from .model import FlowModel
 from .report import StoredHeat, flow_result
 from .result import FlowResult, FlowStats
@@ -203,7 +204,9 @@ class FlowSolver:
     def run(self, steady: bool = True, end_time: float | None = None,
             tolerance: float = 1e-6, max_steps: int = 1_000_000,
             progress: Callable | None = None, check_every: int = 10,
-            checkpoint=None, energy_tolerance: float | None = None) -> FlowResult:
+            checkpoint=None, energy_tolerance: float | None = None,
+            method: str = "march", relax: float = 0.5, sweeps: int = 2,
+            depth: int = 30) -> FlowResult:
         """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
         called as progress(step, time, residual_velocity, residual_temperature).
         ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
@@ -211,8 +214,19 @@ class FlowSolver:
         ``energy_tolerance``: a steady march is converged once the velocity residual is
         below ``tolerance`` and the heat still being stored is below this fraction of the
         power (instead of the temperature residual, a largest-cell measure that recirculation
-        zones, exchanging heat with the rest only by diffusion, hold up for a long time)."""
+        zones, exchanging heat with the rest only by diffusion, hold up for a long time).
+        ``method`` of a steady run: ``march`` in time, or ``simplec`` outer iterations
+        (:mod:`thermosim.flow.outer`; ``max_steps`` then counts them), with the pseudo-time
+        step ``relax`` L / U, ``sweeps`` Gauss-Seidel sweeps per linear solve and Anderson
+        acceleration over the last ``depth`` iterates (0: none)."""
         steady_tolerance = tolerance if steady and end_time is None else None
+        if method not in ("march", "simplec"):
+            raise CaseError(f"unknown method '{method}' (march or simplec)", "flow.method")
+        if method == "simplec" and steady_tolerance is not None and \
+                (self.arch.size > 1 or not hasattr(self.be, "momentum_operator")):
+            raise CaseError("the simplec outer iterations run on one process on the CPU "
+                            "backend for now: use method march, or backend cpu",
+                            "flow.method")
         self.choice.start(RunMode(steady_tolerance))
         # components (porous blocks, fans, coolers) mark room-scale cases: their steady
         # marches take local time steps in the energy equation
@@ -223,7 +237,12 @@ class FlowSolver:
         self.stats.converged = False
         self.stats.stored_fraction = math.nan
         self.stats.stopped = ""
+        self.stats.stalled = ""
+        self.stats.stall = {}
         try:
+            if method == "simplec" and steady_tolerance is not None:
+                return solve_steady(self, mode, max_steps, progress, check_every, checkpoint,
+                                    relax, sweeps, depth)
             return march(self, mode, end_time, max_steps, progress, check_every, checkpoint)
         except KeyboardInterrupt:
             if checkpoint is None:

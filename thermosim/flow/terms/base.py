@@ -11,6 +11,8 @@ has a do-nothing default, so a term overrides only what it adds:
 * each step: :meth:`update` (lagged coefficients: an eddy viscosity, a fan's pressure rise
   at the flow now through it), :meth:`add_momentum` (explicit right-hand side, m/s^2),
   :meth:`momentum_sink` (a linear sink coefficient, 1/s, the model treats point-implicitly),
+  :meth:`implicit_rate` (how fast the explicit force falls with the velocity, 1/s: the
+  steady solver's operator takes it),
   :meth:`add_heat` (heat into cells that depends on the temperature, W),
   :meth:`hold_temperature` / :meth:`hold_velocity` (constraints after a stage);
 * the step's length: :meth:`stable_rate` (1/s, added to the explicit limit),
@@ -51,6 +53,13 @@ class Term:
         ``du/dt = ... - k u``, taken point-implicitly; None for no sink."""
         return None
 
+    def implicit_rate(self, c: int, vel):
+        """The rate (1/s, scalar or an array on the faces normal to ``c``) at which this
+        term's explicit force falls as the velocity there rises, -dF/du: the steady
+        solver adds it to its momentum operator's diagonal (the right-hand side, and so
+        the answer, unchanged); None for none."""
+        return None
+
     def add_heat(self, T, Q) -> None:
         """Q (W, padded cells) += heat that depends on the temperature T (K)."""
 
@@ -64,8 +73,9 @@ class Term:
         """The rate (1/s) this term adds to the explicit step's limit."""
         return 0.0
 
-    def acceleration(self) -> float:
-        """The largest acceleration (m/s^2) this term can give the fluid at rest."""
+    def acceleration(self, T) -> float:
+        """The largest acceleration (m/s^2) this term can give the fluid at rest, with the
+        temperatures T (K)."""
         return 0.0
 
     def report(self, ctx) -> list | None:

@@ -76,6 +76,8 @@ class Fans(Term):
             if curve:
                 src[c] = be.zeros(ids.shape, dt_)
         self.source = src
+        self.rate = [None if x is None else be.zeros(x.shape, dt_) for x in src]
+        self.slope_area = np.zeros(nf)            # -d(dp)/dQ x the fan's area, Pa s/m
         self.held = None
         if self.held_host is not None:
             self.held = []
@@ -104,11 +106,39 @@ class Fans(Term):
         self.flow = np.array([self.arch.sum(q) for q in Q[1:]])
         for k, f in enumerate(p.fans):
             if f.curve is not None:
-                self.pressure_rise[k] = f.pressure_rise(float(self.flow[k]))
+                q = float(self.flow[k])
+                self.pressure_rise[k] = f.pressure_rise(q)
+                # the curve's slope there, for the steady solver's operator
+                eps = 1e-3 * max(abs(q), self.fan_scale(k))
+                slope = (f.pressure_rise(q + eps) - f.pressure_rise(q - eps)) / (2 * eps)
+                self.slope_area[k] = max(-slope, 0.0) * self.areas[k]
         table = xp.asarray(np.concatenate([[0.0], self.pressure_rise]).astype(self.mesh.dtype))
+        slopes = xp.asarray(np.concatenate([[0.0], self.slope_area]).astype(self.mesh.dtype))
         for c, ids, _, geo in self.by_axis:
             if geo is not None:
                 self.source[c][...] = geo * table[ids]
+                # |direction| = 1: the rate is the source's fall per m/s on every face at once
+                self.rate[c][...] = xp.abs(geo) * slopes[ids]
+
+    def fan_scale(self, k: int) -> float:
+        """A flow scale of fan k (m^3/s): the largest flow of its curve."""
+        f = self.problem.fans[k]
+        try:
+            return float(max(abs(x) for x in np.asarray(f.curve, float)[:, 0])) or 1.0
+        except Exception:
+            return 1.0
+
+    @property
+    def areas(self) -> np.ndarray:
+        """Each fan's open area (m^2)."""
+        if getattr(self, "_areas", None) is None:
+            self._areas = np.array([
+                self.arch.sum(float((self.mesh.face_area(f.axis) * m).sum()))
+                for f, m in zip(self.problem.fans, self.faces)])
+        return self._areas
+
+    def implicit_rate(self, c, vel):
+        return self.rate[c]
 
     def add_momentum(self, c, vel, T, rhs) -> None:
         if self.source[c] is not None:

@@ -1,0 +1,79 @@
+"""The steady solver (SIMPLEC outer iterations, :mod:`thermosim.flow.outer`): it reaches the
+time march's steady state (the same discrete equations, so the same answer to the
+tolerance), in far fewer iterations than the march's steps, and says so when it does not."""
+
+import numpy as np
+import pytest
+
+from thermosim import flow_verification as fv
+from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
+from thermosim.flow.outer import Anderson
+from thermosim.unconverged import NotSteady
+
+
+def _cavity(Re: float, n: int) -> FlowProblem:
+    f = fv.clustered(n, 0.0)
+    fluid = Fluid("cavity", 1.0, 1.0 / Re, 1.0 / Re, 1.0)
+    bc = {"y+": FlowBoundary("wall", velocity=(1.0, 0.0, 0.0)), **fv.SLIP_Z}
+    return FlowProblem(fv._grid_2d(f, f), fluid, bc, name=f"cavity Re {Re:g}")
+
+
+def _both(problem_of, tolerance=1e-8):
+    """The march's and the outer iterations' steady states of the same problem."""
+    march = FlowSolver(problem_of())
+    rm = march.run(tolerance=tolerance)
+    outer = FlowSolver(problem_of())
+    ro = outer.run(tolerance=tolerance, method="simplec")
+    return march, rm, outer, ro
+
+
+def test_cavity_outer_iterations_reach_the_march_steady_state():
+    """Lid-driven cavity Re 100 on 24^2: both converged to 1e-8, the fields agree to 1e-5 of
+    the lid speed (the residual bound), and the outer iterations take a tenth of the
+    steps or fewer."""
+    march, rm, outer, ro = _both(lambda: _cavity(100.0, 24))
+    assert rm.stats.converged and ro.stats.converged
+    for a, b in ((rm.u, ro.u), (rm.v, ro.v)):
+        assert np.abs(a - b).max() < 1e-5
+    assert ro.stats.steps * 10 < rm.stats.steps, (ro.stats.steps, rm.stats.steps)
+
+
+def test_natural_convection_outer_iterations_reach_the_march_nusselt():
+    """de Vahl Davis Ra 1e4 on 16^2 (graded): temperatures within 1e-5 K of the march's (1 K
+    across the cavity), the same hot-wall heat flow to 1e-5."""
+    march, rm, outer, ro = _both(lambda: fv.natural_convection_case(1e4, 16))
+    assert ro.stats.converged
+    assert np.abs(rm.T - ro.T).max() < 1e-5
+    G0 = march.model.heat.G_host[0]
+    q_m = float((G0[0] * (1.0 - rm.T[0])).sum())
+    q_o = float((G0[0] * (1.0 - ro.T[0])).sum())
+    assert abs(q_o - q_m) < 1e-5 * abs(q_m)
+
+
+def test_outer_iterations_not_converged_are_told():
+    """An iteration limit too small: NotSteady, counted in outer iterations, with the
+    history of the residuals kept for its plot."""
+    s = FlowSolver(_cavity(100.0, 16))
+    with pytest.raises(NotSteady, match="outer iterations"):
+        s.run(tolerance=1e-8, max_steps=5, method="simplec", check_every=1)
+    assert len(s.stats.history) == 5 and not s.stats.converged
+
+
+def test_anderson_solves_a_linear_fixed_point_in_at_most_its_dimension():
+    """Anderson acceleration with depth >= n on a linear map x <- M x + b (n = 12, spectral
+    radius 0.99: plain iteration would need ~3,000 steps to 1e-12) is GMRES in disguise
+    (Walker & Ni 2011): exact within n + 2 iterations, up to round-off."""
+    from thermosim.backends import backend_for
+
+    rng = np.random.default_rng(1)
+    n = 12
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    M = Q @ np.diag(np.linspace(-0.5, 0.99, n)) @ Q.T
+    b = rng.standard_normal(n)
+    exact = np.linalg.solve(np.eye(n) - M, b)
+    acc = Anderson(backend_for("cpu", n), n, np.float64, depth=n)
+    x = np.zeros(n)
+    w = np.ones(n)
+    for _ in range(n + 2):
+        x = acc.step(x, M @ x + b, w)
+    assert np.abs(x - exact).max() < 1e-8 * np.abs(exact).max()

@@ -1,0 +1,244 @@
+"""Numba kernels of the steady (outer-iteration) flow solver: the linearised momentum and
+energy operators and the symmetric Gauss-Seidel sweeps that solve them approximately.
+
+The operators are the Jacobians of the explicit right-hand sides with first-order upwind
+advection (the convecting velocities frozen), whatever scheme the right-hand side uses:
+the solver iterates in delta form, ``M delta = R(x)``, so M only steers the iteration and
+never changes the converged answer, while upwind keeps M an M-matrix (positive diagonal,
+non-positive couplings, diagonally dominant) on which Gauss-Seidel converges.  A neighbour
+whose value is held (a wall, an inflow, a boundary-normal face, a halo) has delta = 0 in the
+sweeps, so its coupling stays in the diagonal only.
+
+Layout: as :mod:`thermosim.backends.cpu_flow` (halo shape, staggered faces on the low side
+of their cell); coefficient arrays have the halo shape, ``aw`` coupling to index - 1 and
+``ae`` to index + 1 along axis 0, ``as_``/``an`` along 1, ``ab``/``at`` along 2.
+"""
+
+from __future__ import annotations
+
+from . import numba_setup
+
+numba_setup.configure()
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+_opts = dict(parallel=True, cache=True, nogil=True)
+
+
+@njit(**_opts)
+def _momentum_operator(a, b, c, fluid, h0, h1, h2, d0, d1, d2, nu, inv_dt, first,
+                       aw, ae, as_, an, ab, at, ap):
+    """The upwind-advection and diffusion Jacobian (1/s) of the momentum right-hand side
+    of the velocity normal to axis 0 (:func:`thermosim.backends.cpu_flow._momentum_rhs`),
+    plus ``inv_dt``, on the faces ``first``..n0; faces not computed get ap = 1, no
+    couplings.  A wall beside a face row couples through half a cell, into the diagonal."""
+    n0, n1, n2 = a.shape[0] - 2, a.shape[1] - 2, a.shape[2] - 2
+    for i in prange(a.shape[0]):
+        wl = h0[i] / (h0[i - 1] + h0[i]) if 1 <= i <= n0 + 1 else 0.5
+        wr = 1.0 - wl
+        for j in range(a.shape[1]):
+            for k in range(a.shape[2]):
+                aw[i, j, k] = 0.0
+                ae[i, j, k] = 0.0
+                as_[i, j, k] = 0.0
+                an[i, j, k] = 0.0
+                ab[i, j, k] = 0.0
+                at[i, j, k] = 0.0
+                ap[i, j, k] = 1.0
+                if i < first or i > n0 or j < 1 or j > n1 or k < 1 or k > n2:
+                    continue
+                if fluid[i - 1, j, k] == 0 or fluid[i, j, k] == 0:
+                    continue
+                diag = inv_dt
+                cr = 0.5 * (a[i, j, k] + a[i + 1, j, k])
+                cl = 0.5 * (a[i - 1, j, k] + a[i, j, k])
+                de = nu / (h0[i] * d0[i])
+                dw = nu / (h0[i - 1] * d0[i])
+                ae[i, j, k] = max(-cr, 0.0) / d0[i] + de
+                aw[i, j, k] = max(cl, 0.0) / d0[i] + dw
+                diag += (max(cr, 0.0) + max(-cl, 0.0)) / d0[i] + de + dw
+                bu = wl * b[i - 1, j + 1, k] + wr * b[i, j + 1, k]
+                bl = wl * b[i - 1, j, k] + wr * b[i, j, k]
+                if fluid[i - 1, j + 1, k] == 0 or fluid[i, j + 1, k] == 0:
+                    diag += nu / (0.5 * h1[j] * h1[j])
+                else:
+                    g = nu / (d1[j + 1] * h1[j])
+                    an[i, j, k] = max(-bu, 0.0) / h1[j] + g
+                    diag += max(bu, 0.0) / h1[j] + g
+                if fluid[i - 1, j - 1, k] == 0 or fluid[i, j - 1, k] == 0:
+                    diag += nu / (0.5 * h1[j] * h1[j])
+                else:
+                    g = nu / (d1[j] * h1[j])
+                    as_[i, j, k] = max(bl, 0.0) / h1[j] + g
+                    diag += max(-bl, 0.0) / h1[j] + g
+                cu = wl * c[i - 1, j, k + 1] + wr * c[i, j, k + 1]
+                cb = wl * c[i - 1, j, k] + wr * c[i, j, k]
+                if fluid[i - 1, j, k + 1] == 0 or fluid[i, j, k + 1] == 0:
+                    diag += nu / (0.5 * h2[k] * h2[k])
+                else:
+                    g = nu / (d2[k + 1] * h2[k])
+                    at[i, j, k] = max(-cu, 0.0) / h2[k] + g
+                    diag += max(cu, 0.0) / h2[k] + g
+                if fluid[i - 1, j, k - 1] == 0 or fluid[i, j, k - 1] == 0:
+                    diag += nu / (0.5 * h2[k] * h2[k])
+                else:
+                    g = nu / (d2[k] * h2[k])
+                    ab[i, j, k] = max(cb, 0.0) / h2[k] + g
+                    diag += max(-cb, 0.0) / h2[k] + g
+                ap[i, j, k] = diag
+
+
+@njit(**_opts)
+def _energy_operator(u, v, w, fluid, Gx, Gy, Gz, rhoc, hx, hy, hz, cap_dt, extra,
+                     aw, ae, as_, an, ab, at, ap):
+    """The conduction and upwind-advection Jacobian (W/K) of the net heat into each cell
+    (:func:`thermosim.backends.cpu_flow._energy_rhs`) plus ``cap_dt`` (C / dt) and ``extra``
+    (conductances to fixed temperatures), both W/K with the halo shape."""
+    nx, ny, nz = u.shape[0] - 2, u.shape[1] - 2, u.shape[2] - 2
+    for i in prange(u.shape[0]):
+        for j in range(u.shape[1]):
+            for k in range(u.shape[2]):
+                aw[i, j, k] = 0.0
+                ae[i, j, k] = 0.0
+                as_[i, j, k] = 0.0
+                an[i, j, k] = 0.0
+                ab[i, j, k] = 0.0
+                at[i, j, k] = 0.0
+                ap[i, j, k] = 1.0
+                if i < 1 or i > nx or j < 1 or j > ny or k < 1 or k > nz:
+                    continue
+                gw = Gx[i - 1, j - 1, k - 1]
+                ge = Gx[i, j - 1, k - 1]
+                gs = Gy[i - 1, j - 1, k - 1]
+                gn = Gy[i - 1, j, k - 1]
+                gb = Gz[i - 1, j - 1, k - 1]
+                gt = Gz[i - 1, j - 1, k]
+                diag = cap_dt[i, j, k] + extra[i, j, k] + gw + ge + gs + gn + gb + gt
+                if fluid[i, j, k] != 0:
+                    # (u A)(T_f - T_P) outward: the upwind face value is the neighbour's
+                    # on inflow faces, the cell's own (no net effect) on outflow faces
+                    ax = rhoc * hy[j] * hz[k]
+                    ay = rhoc * hx[i] * hz[k]
+                    az = rhoc * hx[i] * hy[j]
+                    fw = max(u[i, j, k], 0.0) * ax
+                    fe = max(-u[i + 1, j, k], 0.0) * ax
+                    fs = max(v[i, j, k], 0.0) * ay
+                    fn = max(-v[i, j + 1, k], 0.0) * ay
+                    fb = max(w[i, j, k], 0.0) * az
+                    ft = max(-w[i, j, k + 1], 0.0) * az
+                    gw += fw
+                    ge += fe
+                    gs += fs
+                    gn += fn
+                    gb += fb
+                    gt += ft
+                    diag += fw + fe + fs + fn + fb + ft
+                aw[i, j, k] = gw
+                ae[i, j, k] = ge
+                as_[i, j, k] = gs
+                an[i, j, k] = gn
+                ab[i, j, k] = gb
+                at[i, j, k] = gt
+                ap[i, j, k] = diag
+
+
+@njit(cache=True, nogil=True)
+def _sgs(aw, ae, as_, an, ab, at, ap, r, x, solved, sweeps):
+    """``sweeps`` symmetric Gauss-Seidel sweeps (forward, then backward: upwind couplings
+    in either direction are met in the sweep that follows them) of
+    ``ap x - sum a_nb x_nb = r`` over the points with ``solved`` != 0; x elsewhere (the
+    held points and the halo) stays as it is (0 in delta form).  Sequential by nature."""
+    n0, n1, n2 = x.shape[0] - 2, x.shape[1] - 2, x.shape[2] - 2
+    for _ in range(sweeps):
+        for i in range(1, n0 + 2):
+            for j in range(1, n1 + 1):
+                for k in range(1, n2 + 1):
+                    if solved[i, j, k] != 0:
+                        x[i, j, k] = (r[i, j, k] + aw[i, j, k] * x[i - 1, j, k]
+                                      + ae[i, j, k] * x[i + 1, j, k]
+                                      + as_[i, j, k] * x[i, j - 1, k]
+                                      + an[i, j, k] * x[i, j + 1, k]
+                                      + ab[i, j, k] * x[i, j, k - 1]
+                                      + at[i, j, k] * x[i, j, k + 1]) / ap[i, j, k]
+        for i in range(n0 + 1, 0, -1):
+            for j in range(n1, 0, -1):
+                for k in range(n2, 0, -1):
+                    if solved[i, j, k] != 0:
+                        x[i, j, k] = (r[i, j, k] + aw[i, j, k] * x[i - 1, j, k]
+                                      + ae[i, j, k] * x[i + 1, j, k]
+                                      + as_[i, j, k] * x[i, j - 1, k]
+                                      + an[i, j, k] * x[i, j + 1, k]
+                                      + ab[i, j, k] * x[i, j, k - 1]
+                                      + at[i, j, k] * x[i, j, k + 1]) / ap[i, j, k]
+
+
+STEADY_KERNELS = (_momentum_operator, _energy_operator, _sgs)
+
+_PERM = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
+
+
+class SteadyKernels:
+    """The steady solver's operations on NumPy arrays (mixed into the CPU backend)."""
+
+    def momentum_operator(self, comp: int, vel, fluid, h, d, nu, inv_dt, coeffs,
+                          periodic: bool = False):
+        """coeffs (aw, ae, as, an, ab, at, ap; halo shape, 1/s) = the linearised momentum
+        operator of velocity component ``comp`` (axes in the component's order: aw/ae
+        along ``comp``)."""
+        perm = _PERM[comp]
+        tr = (lambda x: x) if comp == 0 else (lambda x: x.transpose(perm))  # noqa: E731
+        t = coeffs[0].dtype.type
+        _momentum_operator(tr(vel[comp]), tr(vel[perm[1]]), tr(vel[perm[2]]), tr(fluid),
+                           h[perm[0]], h[perm[1]], h[perm[2]], d[perm[0]], d[perm[1]],
+                           d[perm[2]], t(nu), t(inv_dt), 1 if periodic else 2,
+                           *[tr(x) for x in coeffs])
+
+    def energy_operator(self, vel, fluid, G, rhoc, h, cap_dt, extra, coeffs):
+        """coeffs (W/K) = the linearised energy operator (see :func:`_energy_operator`)."""
+        _energy_operator(vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2],
+                         coeffs[0].dtype.type(rhoc), h[0], h[1], h[2], cap_dt, extra, *coeffs)
+
+    def sweep(self, coeffs, r, x, solved, sweeps: int, comp: int = 0):
+        """x += ``sweeps`` symmetric Gauss-Seidel sweeps of ``coeffs`` x = r (delta form:
+        x starts at 0); ``comp``: the component whose axis order coeffs are in."""
+        perm = _PERM[comp]
+        tr = (lambda a: a) if comp == 0 else (lambda a: a.transpose(perm))  # noqa: E731
+        _sgs(*[tr(a) for a in coeffs], tr(r), tr(x), tr(solved), int(sweeps))
+
+
+@njit(**_opts)
+def _rows_dot(M, k, v, out):
+    """out[r] = M[r] . v for the first ``k`` rows (Anderson's Gram rows)."""
+    n = v.size
+    for r in range(k):
+        s = 0.0
+        for q in prange(n):
+            s += M[r, q] * v[q]
+        out[r] = s
+
+
+@njit(**_opts)
+def _anderson_combine(out, gx, g, dX, dF, w, k):
+    """out = gx - sum_r g[r] (dX[r] + dF[r] / w): Anderson's next iterate, one pass."""
+    n = gx.size
+    for q in prange(n):
+        s = 0.0
+        t = 0.0
+        for r in range(k):
+            s += g[r] * dX[r, q]
+            t += g[r] * dF[r, q]
+        out[q] = gx[q] - s - t / w[q]
+
+
+class AndersonKernels:
+    """Anderson acceleration's products on NumPy arrays without BLAS (whose threads
+    oversubscribe the cores Numba already uses: ten times slower on two cores)."""
+
+    def rows_dot(self, M, k: int, v):
+        out = np.zeros(max(k, 1))
+        _rows_dot(M, k, v, out)
+        return out[:k]
+
+    def anderson_combine(self, out, gx, g, dX, dF, w, k: int):
+        _anderson_combine(out, gx, np.asarray(g, gx.dtype), dX, dF, w, k)

@@ -1,0 +1,399 @@
+"""The steady solver: SIMPLEC outer iterations on the staggered grid, in pseudo-time.
+
+One outer iteration, in delta form (the right-hand sides are the time march's own, so a
+converged state is the march's steady state, whatever the iteration's operators):
+
+1. momentum, each component: ``(1/dt + A_c) du = R_c(u, T) - k u - grad phi``, ``A_c`` the
+   Jacobian of the right-hand side with upwind advection and the momentum sinks, solved
+   approximately by symmetric Gauss-Seidel sweeps;
+2. pressure: the projection with step ``dt`` makes the faces divergence-free and adds the
+   pressure increment to phi.  With a conservative ``A_c`` (its diagonal minus its
+   couplings is 1/dt), ``dt`` is SIMPLEC's ``d = V / (a_P - sum a_nb)``: no pressure
+   under-relaxation is needed;
+3. energy: ``(C / dt + A_T) dT = Q(T, u)``, ``A_T`` conduction (eddy conductivity included),
+   upwind advection and the terms' conductances to fixed temperatures.
+
+The pseudo-time step ``dt`` is a fixed fraction of the flow's turnover time L / U, not a
+cell's crossing time: the implicit operators are stable at any Courant number, and the
+number of iterations to settle goes with L / (U dt), not with the number of cells.  Each
+linear solve costs a few sweeps and one multigrid-preconditioned CG solve: work per
+iteration linear in the cells.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .steppers import RunMode, relative_residuals
+
+
+class OuterIteration:
+    """The operators and work arrays of the outer iterations over one flow model."""
+
+    def __init__(self, model, relax: float = 0.5, sweeps: int = 2, pcd: bool = True):
+        self.model, self.relax, self.sweeps = model, relax, sweeps
+        be, dt_, mesh = model.be, model.dtype, model.mesh
+        pad = mesh.padded
+        self.coeffs = [be.zeros(pad, dt_) for _ in range(7)]
+        self.r = be.zeros(pad, dt_)
+        self.x = be.zeros(pad, dt_)
+        # the faces each component solves for: computed, and not held by a term (fans)
+        self.solved = []
+        for c in range(3):
+            m = mesh.computed_faces(c)
+            if m is not None:
+                held = model.terms.held_faces(c)
+                if held is not None:
+                    m = m * (~np.asarray(held, bool))
+            self.solved.append(None if m is None else be.asarray(m, np.uint8))
+        # energy: every interior cell but those a term holds (coolers at their supply)
+        probe = be.asarray(np.full(pad, -1e30), dt_)
+        model.hold(probe)
+        cells = mesh.interior() * (be.to_host(probe) == -1e30)
+        self.cells = be.asarray(cells, np.uint8)
+        self.cell_weight = be.asarray(cells, dt_)
+        heat = model.heat
+        C = np.zeros(pad)
+        C[1:-1, 1:-1, 1:-1] = heat.capacities[True][0]
+        self.C = be.asarray(C, dt_)
+        inv_C = np.zeros(pad)
+        inv_C[1:-1, 1:-1, 1:-1] = 1.0 / heat.capacities[True][0]
+        self.inv_C = be.asarray(inv_C * cells, dt_)
+        extra = np.zeros(mesh.shape)
+        for t in model.terms.all:
+            t.add_coupling(extra)
+        E = np.zeros(pad)
+        E[1:-1, 1:-1, 1:-1] = extra
+        self.extra = be.asarray(E, dt_)
+        self._cap = be.zeros(pad, dt_)
+        self._Q = be.zeros(pad, dt_)
+        vol = np.zeros(pad)
+        vol[1:-1, 1:-1, 1:-1] = mesh.grid.cell_volumes()
+        fl = (mesh.fluid_host != 0) * mesh.interior()
+        self.inv_vol = be.asarray(np.where(fl > 0, 1.0 / np.where(vol > 0, vol, 1.0), 0.0),
+                                  dt_)
+        self.fluid_cells = be.asarray(fl, dt_)
+        self._inc = be.zeros(pad, dt_)
+        # the linear part of the momentum sinks (1/s, host faces) for the pressure operator
+        self.sinks = self._linear_sinks(model)
+        self._open_dt = None
+        # the energy equation's pseudo-step, ten times the momentum's: it has no pressure
+        # coupling to keep consistent, and recirculation zones settle by diffusion
+        self.energy_factor = 10.0
+        self.pcd = pcd                  # the pressure-convection-diffusion increment
+        self.multigrid = True           # a V-cycle of the viscous operator before the sweeps
+        self._rv = be.zeros(pad, dt_)
+        model.implicit.use_capacity(model.heat.capacities[True][0])
+
+    def _pressure_convection_diffusion(self, vel, phi, dt: float, nu: float) -> None:
+        """The pressure increment of the pressure-convection-diffusion approximation of the
+        Schur complement (Elman, Silvester & Wathen, Finite Elements and Fast Iterative
+        Solvers, 2nd ed. (2014), ch. 9): the projection's potential x (phi += x done) is
+        the exact increment only where the momentum operator is 1/dt alone; with
+        M = 1/dt + u.grad - nu lap, S^-1 ~ M_p L^-1, so phi gains
+        dt (u.grad x) - nu div(u*), the rotational and convective parts."""
+        m = self.model
+        xp, mesh = m.be.xp, m.mesh
+        pr = m.pressure
+        x = pr._increment
+        inc = self._inc
+        inc.fill(0)
+        inner = (slice(1, -1),) * 3
+        # div(u*) = -(the projection's right-hand side) dt / V
+        val = -nu * (-pr._rhs[inner] * dt) * self.inv_vol[inner]
+        for a in range(3):
+            if mesh.shape[a] < 2:
+                continue
+            val += dt * _face_slopes(xp, x, vel[a], mesh.fluid, mesh.d[a], a)
+        inc[inner] = val * self.fluid_cells[inner]
+        m.boundaries.fill_pressure(inc, mirror=True)
+        phi += inc
+
+    @staticmethod
+    def _linear_sinks(model):
+        """Per axis, the sink coefficient k (1/s, host, padded faces) at rest, or None."""
+        be, mesh = model.be, model.mesh
+        zero = [be.zeros(mesh.padded, model.dtype) for _ in range(3)]
+        out, any_ = [], False
+        for c in range(3):
+            k = np.zeros(mesh.padded)
+            if mesh.shape[c] >= 2:
+                for t in model.terms.all:
+                    s = t.momentum_sink(c, zero)
+                    if s is not None:
+                        k = k + np.asarray(be.to_host(s), float)
+                        any_ = True
+            out.append(k)
+        return out if any_ else None
+
+    def iterate(self, state, tolerance: float | None) -> tuple[float, float]:
+        """One outer iteration of ``state`` in place; returns the residuals it started
+        from: max |momentum residual| (m/s^2) and max |net heat / C| (K/s)."""
+        m = self.model
+        be, mesh = m.be, m.mesh
+        xp = be.xp
+        vel, T, phi = state.vel, state.T, state.phi
+        # the pseudo-time step (s): relax times L / U, U the largest of the boundary
+        # velocities, the field's and the free-fall speed of buoyancy, sqrt(a L)
+        U, L, _ = m.scales(vel, T)
+        U = max(U, math.sqrt(m.acceleration(T) * L))
+        dt = self.relax * L / U
+        # on a ladder of 2^(1/4): the multigrid hierarchies change only between rungs
+        dt = 2.0 ** (math.floor(4.0 * math.log2(dt)) / 4.0)
+        self._dt = dt
+        if self.multigrid:
+            m.implicit.prepare(dt)
+        if self.sinks is not None and dt != self._open_dt:
+            # SIMPLEC's d = dt / (1 + dt k) behind a sink: the pressure operator anew
+            m.pressure.reopen([None if a is None else 1.0 / (1.0 + dt * a) for a in self.sinks])
+            self._open_dt = dt
+        m.pressure.speed = U
+        nu = m.problem.fluid.kinematic_viscosity
+        ru = 0.0
+        for c in range(3):
+            if self.solved[c] is None:
+                continue
+            r = self.r
+            m.momentum_rhs(c, vel, T, r)
+            be.correct(c, r, phi, mesh.fluid, mesh.d, 1.0)
+            be.momentum_operator(c, vel, mesh.fluid, mesh.h, mesh.d, nu, 1.0 / dt,
+                                 self.coeffs, mesh.kernel_periodic[c])
+            for t in m.terms.all:
+                rate = t.implicit_rate(c, vel)
+                if rate is not None:
+                    self.coeffs[6] += rate
+                k = t.momentum_sink(c, vel)
+                if k is not None:
+                    r -= k * vel[c]
+                    self.coeffs[6] += k
+            r *= self.solved[c]
+            ru = max(ru, float(xp.max(xp.abs(r))))
+            self.x.fill(0)
+            if self.multigrid:
+                # the smooth, diffusive part of the error: one V-cycle of the viscous
+                # operator at this pseudo-step; the sweeps then meet the advection
+                be.lincomb(self._rv, 1.0, r, 0.0, r)
+                self._rv *= m.implicit.weight(c)
+                m.implicit.ops[c]["mg"].apply(self._rv, self.x)
+                self.x *= self.solved[c]
+            be.sweep(self.coeffs, r, self.x, self.solved[c], self.sweeps, c)
+            vel[c] += self.x
+        m.apply_bc(vel, T)
+        m.boundaries.extrapolate(vel)
+        m.pressure.project(vel, phi, dt, True, tolerance)
+        if self.pcd:
+            self._pressure_convection_diffusion(vel, phi, dt, nu)
+        m.apply_bc(vel, T)
+        # energy
+        Q = self._Q
+        m.net_heat(T, vel, Q)
+        Q *= self.cell_weight
+        rt = float(xp.max(xp.abs(Q * self.inv_C)))
+        be.lincomb(self._cap, 1.0 / (dt * self.energy_factor), self.C, 0.0, self.C)
+        heat = m.heat
+        be.energy_operator(vel, mesh.fluid, heat.G, m.problem.fluid.volumetric_heat_capacity,
+                           mesh.h, self._cap, self.extra, self.coeffs)
+        self.x.fill(0)
+        be.sweep(self.coeffs, Q, self.x, self.cells, self.sweeps)
+        T += self.x
+        m.hold(T)
+        m.apply_bc(vel, T)
+        return m.arch.max(ru), m.arch.max(rt)
+
+
+class Anderson:
+    """Anderson acceleration of a fixed-point iteration x <- G(x) (Walker & Ni, SIAM J.
+    Numer. Anal. 49 (2011) 1715): the next iterate is the combination of the last
+    ``depth`` iterates and their images whose residual G(x) - x is least in the weighted
+    norm (``weights``: one over each field's scale).  Linear combinations of
+    divergence-free fields with the same boundary values keep both.  The differences
+    live in ring buffers and their Gram matrix is updated a row at a time: 4 N depth
+    operations an iteration."""
+
+    def __init__(self, be, size: int, dtype, depth: int = 16):
+        self.be = be
+        xp = self.xp = be.xp
+        self.depth = depth
+        self.dX = xp.zeros((depth, size), dtype)
+        self.dF = xp.zeros((depth, size), dtype)
+        self.gram = np.zeros((depth, depth))
+        self.count = 0
+        self.x_prev = xp.zeros(size, dtype)
+        self.f_prev = xp.zeros(size, dtype)
+        self.started = False
+
+    def step(self, x, gx, weights):
+        """Given x and G(x) (flat arrays), return the accelerated next iterate."""
+        xp = self.xp
+        f = (gx - x) * weights
+        if not self.started:
+            self.started = True
+            self.x_prev[...] = x
+            self.f_prev[...] = f
+            return gx
+        j = self.count % self.depth
+        self.dX[j] = x - self.x_prev
+        self.dF[j] = f - self.f_prev
+        self.x_prev[...] = x
+        self.f_prev[...] = f
+        self.count += 1
+        k = min(self.count, self.depth)
+        row = self._rows_dot(k, self.dF[j])
+        self.gram[j, :k] = row
+        self.gram[:k, j] = row
+        G = self.gram[:k, :k]
+        rhs = self._rows_dot(k, f)
+        # regularised against the near-dependence of the last differences as it settles
+        reg = 1e-10 * max(float(np.trace(G)), 1e-300)
+        try:
+            gamma = np.linalg.solve(G + reg * np.eye(k), rhs)
+        except np.linalg.LinAlgError:
+            return gx
+        out = xp.empty_like(gx)
+        if hasattr(self.be, "anderson_combine"):
+            self.be.anderson_combine(out, gx, gamma, self.dX, self.dF, weights, k)
+        else:
+            g = xp.asarray(gamma, x.dtype)
+            out[...] = gx - g @ self.dX[:k] - (g @ self.dF[:k]) / weights
+        return out
+
+    def reset(self) -> None:
+        """Forget the history (a restart)."""
+        self.count = 0
+        self.started = False
+
+    def _rows_dot(self, k: int, v) -> np.ndarray:
+        """The first k rows of dF dotted with v, on the host."""
+        if hasattr(self.be, "rows_dot"):
+            return self.be.rows_dot(self.dF, k, v)
+        r = self.dF[:k] @ v
+        return np.asarray(r.get() if hasattr(r, "get") else r, float)
+
+
+def _face_slopes(xp, x, vel_a, fluid, d, a):
+    """u (dx/dn) on the faces normal to axis ``a`` between fluid cells (0 elsewhere),
+    averaged onto the interior cell centres: the product form of u . grad x, blind to the
+    halo of a closed face (its velocity is zero, or its halo is not fluid)."""
+    n = x.shape[a] - 2
+    lo, hi = [slice(1, -1)] * 3, [slice(1, -1)] * 3
+    lo[a], hi[a] = slice(0, n + 1), slice(1, n + 2)
+    lo, hi = tuple(lo), tuple(hi)
+    shp = [1, 1, 1]
+    shp[a] = -1
+    both = (fluid[lo] != 0) & (fluid[hi] != 0)
+    f = xp.where(both, vel_a[hi] * (x[hi] - x[lo]) / d[1:n + 2].reshape(shp), 0.0)
+    first, second = [slice(None)] * 3, [slice(None)] * 3
+    first[a], second[a] = slice(0, n), slice(1, n + 1)
+    return 0.5 * (f[tuple(first)] + f[tuple(second)])
+
+
+class StateVector:
+    """The fields the outer iterations accelerate, as views into one flat buffer, so that
+    an iterate is one copy: the velocity components that move (not a 2D case's third),
+    the temperature when anything heats, and the pressure."""
+
+    def __init__(self, solver, dT: float):
+        be, state = solver.be, solver.state_
+        shape = solver.model.mesh.shape
+        names = [("vel", c) for c in range(3) if shape[c] >= 2]
+        if dT > 1e-9:
+            names.append(("T", None))
+        names.append(("phi", None))
+        size = state.T.size
+        self.size, self.names = size, names
+        self.flat = be.zeros(len(names) * size, state.T.dtype)
+        self.weights = be.zeros(len(names) * size, state.T.dtype)
+        for j, (name, c) in enumerate(names):
+            view = self.flat[j * size:(j + 1) * size].reshape(state.T.shape)
+            old = state.vel[c] if name == "vel" else getattr(state, name)
+            view[...] = old
+            if name == "vel":
+                state.vel[c] = view
+            else:
+                setattr(state, name, view)
+
+    def weigh(self, U: float, dT: float) -> None:
+        """One over each field's scale: U (m/s), dT (K), U^2 (m^2/s^2)."""
+        n = self.size
+        for j, (name, _) in enumerate(self.names):
+            scale = {"vel": U, "T": dT, "phi": U * U}[name]
+            self.weights[j * n:(j + 1) * n] = 1.0 / max(scale, 1e-30)
+
+
+def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_every: int,
+                 checkpoint, relax: float = 0.5, sweeps: int = 2, depth: int = 30):
+    """Outer iterations of ``solver`` (a :class:`~thermosim.flow.solver.FlowSolver`) until
+    its residuals meet ``mode``'s criteria (those of the time march: velocity residual
+    max |du/dt| L / U^2, and the temperature residual or the heat still being stored) or
+    ``max_iterations``; returns its result."""
+    from .march import not_steady
+
+    t0 = time.perf_counter()
+    st = solver.stats
+    it = OuterIteration(solver.model, relax, sweeps)
+    st.diffusion = "implicit"
+    acc = vec = None
+    best = math.inf
+    # lagged terms (an eddy viscosity, fan curves) make the early differences a poor model
+    # of the iteration: accelerate those cases only near their answer, within ten times
+    # the tolerance
+    p = solver.problem
+    lagged = p.turbulence != "none" or bool(p.fans)
+    accelerate_below = 10.0 * mode.steady_tolerance if lagged else math.inf
+    if depth:
+        vec = StateVector(solver, solver.scales()[2])
+        acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
+    while st.steps < max_iterations:
+        solver.model.update(solver.vel, solver.T)
+        if acc is not None:
+            x = vec.flat.copy()
+        rates = it.iterate(solver.state_, mode.steady_tolerance)
+        scales = solver.scales()
+        ru, rt = relative_residuals(rates, scales)
+        worst = max(ru, rt if not mode.energy_tolerance else 0.0)
+        best = min(best, worst)
+        if acc is not None and worst > 100.0 * best:
+            acc.reset()             # the history no longer describes where it is: forget it
+            best = worst
+        if acc is not None and worst < accelerate_below:
+            vec.weigh(scales[0], scales[2])
+            vec.flat[...] = acc.step(x, vec.flat, vec.weights)
+            solver.model.apply_bc(solver.vel, solver.T)
+        st.steps += 1
+        st.time += it._dt
+        st.dt = it._dt
+        solver.rates = rates
+        st.residual_velocity, st.residual_temperature = ru, rt
+        if st.steps % check_every == 0 or st.steps == 1:
+            st.history.append((st.steps, st.time, ru, rt))
+            solver.check_divergence(scales[0])
+            if progress is not None:
+                progress(st.steps, st.time, ru, rt)
+        if st.steps > 2 and _converged_outer(solver, mode, ru, rt):
+            st.converged = True
+            st.history.append((st.steps, st.time, ru, rt))
+            break
+        if checkpoint is not None and checkpoint.due():
+            st.wall_time += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            checkpoint.save_state(*solver.state())
+    reduction = solver.model.pressure.mean_reduction()
+    if reduction:
+        st.pressure_reduction = reduction
+    st.wall_time += time.perf_counter() - t0
+    if not st.converged:
+        not_steady(solver, mode, checkpoint, unit="outer iterations")
+    return solver.result()
+
+
+def _converged_outer(solver, mode: RunMode, ru: float, rt: float) -> bool:
+    tol = mode.steady_tolerance
+    if not mode.energy_tolerance:
+        return max(ru, rt) < tol
+    if ru >= tol:
+        return False
+    solver.stats.stored_fraction = solver.stored_fraction()
+    return solver.stats.stored_fraction < mode.energy_tolerance
