@@ -6,9 +6,9 @@
 #
 #   bash benchmarks/device_check.sh [OUTDIR] [SECONDS] [PARTS]
 #
-# PARTS is a space-separated choice, in the order given, of: bench tests kernels validate
-# flow flowval tune profile racktests rackbench rackbench8 rackprofile rackquick rackrun
-# (default: "bench tests validate flow flowval").  Everything goes to
+# PARTS is a space-separated choice, in the order given, of: bench tests steady kernels
+# validate flow flowval tune profile racktests rackbench rackbench8 rackprofile rackquick
+# rackrun (default: "bench tests steady validate flow flowval").  Everything goes to
 # OUTDIR/log.txt plus one JSON per table (at most seven files).  Each part has its own time
 # limit and the whole run stops by SECONDS (default 540), so that a slow part costs only
 # itself.  On a machine without thermosim's pure-Python dependencies (pydantic, CoolProp,
@@ -17,7 +17,7 @@
 set -uo pipefail
 out=${1:-device_check_out}
 budget=${2:-540}
-parts=${3:-bench tests validate flow flowval}
+parts=${3:-bench tests steady validate flow flowval}
 mkdir -p "$out"
 log="$out/log.txt"
 start=$SECONDS
@@ -55,6 +55,9 @@ run_part() {
     part "GPU against CPU tests" 150 python3 -m pytest -q -rs -p no:cacheprovider \
       tests/test_gpu_backend.py tests/test_verification.py tests/test_flow.py \
       -k "gpu and not plane_poiseuille and not channel_heat and not lid_driven and not natural_conv" ;;
+  steady)    # the steady solver (SIMPLEC outer iterations, steady.cu) against the CPU's answer
+    part "GPU steady solver test" 120 python3 -m pytest -q -rs -s -p no:cacheprovider \
+      tests/test_cuda_steady.py -k "gpu_simplec" ;;
   kernels)   # the GPU kernels against the CPU's alone (no suite rows)
     part "GPU kernel tests" 100 python3 -m pytest -q -rs -p no:cacheprovider \
       tests/test_gpu_backend.py tests/test_flow.py::test_gpu_flow_steps_equal_cpu ;;

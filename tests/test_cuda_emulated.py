@@ -146,3 +146,11 @@ def test_flow_steps_on_emulator(emulator_lib):
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     assert "flow end-to-end on the emulated GPU: all checks passed" in r.stdout, r.stdout
     _no_leak()
+
+
+def test_steady_kernels_on_emulator(emulator_lib):
+    """steady.cu against cpu_steady.py on the emulated GPU (see steady_kernels.py)."""
+    r = _run([str(EMU / "steady_kernels.py")], emulator_lib)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert "steady kernels on the emulated GPU: all checks passed" in r.stdout, r.stdout
+    _no_leak()

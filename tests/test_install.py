@@ -29,8 +29,8 @@ import importlib.util, json, os, re, sys, types
 if importlib.util.find_spec("cupy") is None:
     sys.modules["cupy"] = types.ModuleType("cupy")
 import thermosim
-from thermosim.backends import gpu, gpu_flow
-src = open(gpu.__file__).read() + open(gpu_flow.__file__).read()
+from thermosim.backends import gpu, gpu_flow, gpu_steady
+src = "".join(open(m.__file__).read() for m in (gpu, gpu_flow, gpu_steady))
 kdir = gpu.kernels_dir()
 os.environ["THERMOSIM_KERNELS"] = "/somewhere/else"
 override = str(gpu.kernels_dir())

@@ -1,4 +1,5 @@
-"""Throughput benchmarks: the conduction step and a steady solver iteration.
+"""Throughput benchmarks: the conduction step, a steady solver iteration, a flow case's
+step, and a flow case run to its steady state (``thermosim bench CASE --to-steady``).
 
 Figures: GLUPS (1e9 cell updates per second) and effective bandwidth, counting the fewest
 bytes per cell that each data layout must move, as a share of a device-to-device copy
@@ -276,3 +277,140 @@ def print_case_report(rows: list[dict]) -> None:
               f"= {r['cell_steps_per_s']:.3g} cell-steps/s, dt {r['dt']:.3g} s "
               f"({r['simulated_s_per_wall_s']:.3g} simulated s per s{proj}); built in "
               f"{r['build_s']:.1f} s")
+
+
+def bench_to_steady(path, backend="auto", method: str = "simplec",
+                    precision: str | None = None, max_iterations: int = 0,
+                    progress_every_s: float = 10.0) -> dict:
+    """Run a flow case (a case file or a layout's parameters) to its steady state with
+    ``method`` (``simplec`` outer iterations or the ``march`` in time) and return its
+    figures: device, cells, iterations (outer iterations or time steps), wall time (s,
+    the solve alone, after the set-up ``build_s``), cells x iterations per second, whether
+    it converged and the residuals reached against the case's tolerances (velocity and
+    temperature residuals dimensionless; ``stored_fraction`` the heat still being stored
+    over the power).  ``max_iterations`` (0: the case's ``flow.max_steps``).  A transient
+    case is run to its steady state all the same (its ``end_time`` ignored).  Nothing is
+    written; an unconverged run returns ``converged`` false and ``stalled`` (what did not
+    settle) instead of raising."""
+    import sys
+
+    from .case import load_case
+    from .errors import CaseError
+    from .flow import FlowSolver, problem_from_case
+    from .meshing import check_grid_memory
+    from .unconverged import NotSteady
+
+    c = load_case(path)
+    if c.flow is None:
+        raise CaseError("thermosim bench --to-steady runs flow cases (a case with a flow "
+                        "section)", None, str(path))
+    be = get_backend(backend)
+    t0 = time.perf_counter()
+    problem = problem_from_case(c)
+    if be.name == "cpu":
+        check_grid_memory(problem.grid, c.source_file)
+    spec = c.flow
+    prec = precision or c.solver.precision
+    dtype = np.float32 if prec == "float32" else np.float64
+    solver = FlowSolver(problem, be, dtype, cfl=spec.cfl, diffusion=spec.diffusion,
+                        advection=spec.advection)
+    build = time.perf_counter() - t0
+    limit = max_iterations or spec.max_steps
+    unit = "outer iterations" if method == "simplec" else "steps"
+    last = [time.perf_counter()]
+
+    def progress(step, t, ru, rt):
+        # a line on stderr every progress_every_s of wall time: long runs show they move
+        now = time.perf_counter()
+        if now - last[0] >= progress_every_s:
+            last[0] = now
+            print(f"  {step} {unit}: residuals {ru:.2e} (velocity) {rt:.2e} (temperature), "
+                  f"target {spec.tolerance:.0e}", file=sys.stderr, flush=True)
+
+    be.synchronize()
+    t1 = time.perf_counter()
+    stall = None
+    try:
+        solver.run(steady=True, tolerance=spec.tolerance, max_steps=limit,
+                   progress=progress, energy_tolerance=spec.energy_tolerance, method=method)
+    except NotSteady as e:
+        stall = e.stall
+    be.synchronize()
+    wall = time.perf_counter() - t1
+    st = solver.stats
+    cells = int(problem.grid.ncells)
+    out = {"case": str(path), "cells": cells, "shape": list(problem.grid.shape),
+           "backend": be.name, "device": be.device_name, "precision": prec,
+           "method": method, "unit": unit, "build_s": build, "iterations": int(st.steps),
+           "max_iterations": int(limit), "wall_s": wall,
+           "cell_iterations_per_s": cells * st.steps / wall if wall > 0 else 0.0,
+           "s_per_iteration": wall / st.steps if st.steps else 0.0,
+           "converged": bool(st.converged),
+           "residual_velocity": float(st.residual_velocity),
+           "residual_temperature": float(st.residual_temperature),
+           "tolerance": spec.tolerance, "energy_tolerance": spec.energy_tolerance,
+           "stored_fraction": _finite_or_none(getattr(st, "stored_fraction", None))}
+    if spec.end_time is not None:
+        out["note"] = f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state"
+    if stall is not None:
+        out["stalled"] = stall.describe()
+        out["advice"] = stall.advice(None)
+    elif not st.converged:
+        out["stalled"] = getattr(st, "stalled", "") or "no steady state within the limit"
+    return out
+
+
+def _finite_or_none(x):
+    """A float for the JSON report, None for NaN/absent (JSON has no NaN)."""
+    import math
+
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def print_steady_report(r: dict) -> None:
+    """The figures of :func:`bench_to_steady`, one per line (plain text, for logs)."""
+    verdict = "converged" if r["converged"] else \
+        f"NOT CONVERGED after {r['iterations']:,} {r['unit']} (limit {r['max_iterations']:,})"
+    tol = f"(tolerance {r['tolerance']:.3g})"
+    res = f"velocity {r['residual_velocity']:.3g} {tol}, temperature " \
+        f"{r['residual_temperature']:.3g}"
+    if r["energy_tolerance"] is None:
+        res += f" {tol}"
+    else:
+        # the heat still stored is the energy criterion then, not the temperature residual
+        sf = r["stored_fraction"]
+        res += (f", stored heat {'n/a' if sf is None else f'{sf:.3g}'} of the power "
+                f"(tolerance {r['energy_tolerance']:.3g})")
+    lines = [f"{r['case']}: to steady state",
+             f"  device       {r['backend']} ({r['device']}), {r['precision']}",
+             f"  cells        {r['cells']:,} {tuple(r['shape'])}",
+             f"  method       {r['method']}",
+             f"  iterations   {r['iterations']:,} {r['unit']}",
+             (f"  wall time    {r['wall_s']:.2f} s (set-up {r['build_s']:.2f} s before it; "
+              f"{r['s_per_iteration'] * 1e3:.2f} ms per iteration)"),
+             f"  throughput   {r['cell_iterations_per_s']:.3g} cells x iterations per s",
+             f"  result       {verdict}",
+             f"  residuals    {res}"]
+    if "stalled" in r:
+        lines.append(f"  stalled      {r['stalled']}")
+    if "note" in r:
+        lines.append(f"  note         {r['note']}")
+    print("\n".join(lines))
+
+
+def cases_to_steady(cases, backend="auto", method: str = "simplec",
+                    precision: str | None = None, max_iterations: int = 0):
+    """``thermosim bench CASES --to-steady``: each case run to its steady state and its
+    figures printed as it finishes; returns (the rows, one ``FILE: flow.max_steps: ...``
+    error line per case that did not converge)."""
+    rows, unconverged = [], []
+    for path in cases:
+        r = bench_to_steady(path, backend, method, precision, max_iterations)
+        print_steady_report(r)
+        rows.append(r)
+        if not r["converged"]:
+            how = "; ".join(x for x in (r.get("stalled"), r.get("advice")) if x)
+            unconverged.append(f"{path}: flow.max_steps: no steady state after "
+                               f"{r['iterations']:,} {r['unit']}: {how} (thermosim bench "
+                               "--steps N raises the limit)")
+    return rows, unconverged

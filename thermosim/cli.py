@@ -370,14 +370,36 @@ def validate(suite, backend, json_file, quick, cases):
 @click.option("--size", "sizes", type=int, multiple=True,
               help="cube edge N (repeatable); default: 64 128 256 (CPU) or 256 512 (GPU)")
 @BACKEND
-@click.option("--steps", type=int, default=0, help="timed repetitions (0: automatic)")
+@click.option("--steps", type=int, default=0, help="timed repetitions (0: automatic); with "
+              "--to-steady, the iteration limit (0: the case's flow.max_steps)")
 @click.option("--precision", type=click.Choice(["float32", "float64"]), default=None,
               help="flow cases: override the case's precision")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False))
-def bench(cases, sizes, backend, steps, precision, json_file):
+@click.option("--to-steady", is_flag=True, help="run each of CASES to its steady state: "
+              "iterations, wall time, cells x iterations per second (--steps: the limit)")
+@click.option("--method", type=click.Choice(["simplec", "march"]), default=None,
+              help="with --to-steady: the steady solver [default: simplec]")
+def bench(cases, sizes, backend, steps, precision, json_file, to_steady, method):
     """Throughput of the conduction step and of a steady solver iteration; with CASES
     (flow case files such as meshes/air_cooled_1e6.yaml), time per step and cell-steps
-    per second of each."""
+    per second of each; with --to-steady, each case's run to its steady state."""
+    if method and not to_steady:
+        raise click.UsageError("--method goes with --to-steady")
+    if to_steady:
+        from .bench import cases_to_steady
+        from .unconverged import EXIT_UNCONVERGED
+
+        if not cases:
+            raise click.UsageError("--to-steady needs CASES (flow case or layout files)")
+        report, unconverged = cases_to_steady(cases, backend, method or "simplec",
+                                              precision, steps)
+        if json_file:
+            from .atomic import atomic_write_text
+
+            atomic_write_text(json_file, json.dumps(report, indent=2))
+        for line in unconverged:
+            click.echo(f"thermosim: error: {line}", err=True)
+        sys.exit(EXIT_UNCONVERGED if unconverged else 0)
     if cases:
         from .bench import bench_case, print_case_report
 

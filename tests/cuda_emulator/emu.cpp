@@ -10,6 +10,7 @@
 #include "../../thermosim/kernels/conduction.cu"
 #include "../../thermosim/kernels/multigrid.cu"
 #include "../../thermosim/kernels/flow.cu"
+#include "../../thermosim/kernels/steady.cu"
 
 #include <cstddef>
 #include <functional>
@@ -123,6 +124,12 @@ Entry make(void (*k)(A...)) {
         REG(thermosim::divergence_rhs<T>), REG(thermosim::energy_rhs<T>),                  \
         REG(thermosim::lincomb<T>)
 
+#define STEADY(T)                                                                          \
+    REG(thermosim::steady_momentum_operator<T, 0>),                                        \
+        REG(thermosim::steady_momentum_operator<T, 1>),                                    \
+        REG(thermosim::steady_momentum_operator<T, 2>),                                    \
+        REG(thermosim::steady_energy_operator<T>), REG(thermosim::steady_rbgs<T>)
+
 std::map<std::string, Entry>& table() {
     static std::map<std::string, Entry> t = {
         STEP(float, unsigned char, false),
@@ -137,6 +144,8 @@ std::map<std::string, Entry>& table() {
         MG(double),
         FLOW(float),
         FLOW(double),
+        STEADY(float),
+        STEADY(double),
     };
     return t;
 }

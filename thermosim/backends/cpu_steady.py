@@ -242,3 +242,40 @@ class AndersonKernels:
 
     def anderson_combine(self, out, gx, g, dX, dF, w, k: int):
         _anderson_combine(out, gx, np.asarray(g, gx.dtype), dX, dF, w, k)
+
+
+@njit(**_opts)
+def _rb_colour(aw, ae, as_, an, ab, at, ap, r, x, solved, colour):
+    """One colour's half of a red-black Gauss-Seidel sweep (see :func:`_rbgs7`): the points
+    with (i + j + k) % 2 == ``colour``; they depend only on the other colour's, so the
+    order within a colour does not matter (parallel, and the same as the GPU's)."""
+    n0, n1, n2 = x.shape[0] - 2, x.shape[1] - 2, x.shape[2] - 2
+    for i in prange(1, n0 + 2):
+        for j in range(1, n1 + 1):
+            k0 = 1 + (i + j + 1 + colour) % 2
+            for k in range(k0, n2 + 1, 2):
+                if solved[i, j, k] != 0:
+                    x[i, j, k] = (r[i, j, k] + aw[i, j, k] * x[i - 1, j, k]
+                                  + ae[i, j, k] * x[i + 1, j, k]
+                                  + as_[i, j, k] * x[i, j - 1, k]
+                                  + an[i, j, k] * x[i, j + 1, k]
+                                  + ab[i, j, k] * x[i, j, k - 1]
+                                  + at[i, j, k] * x[i, j, k + 1]) / ap[i, j, k]
+
+
+@njit(cache=True, nogil=True)
+def _rbgs7(aw, ae, as_, an, ab, at, ap, r, x, solved, sweeps):
+    """``sweeps`` symmetric red-black Gauss-Seidel sweeps of the 7-point operator
+    ``ap x - sum a_nb x_nb = r`` (the arguments of :func:`_sgs`; red: (i + j + k) even):
+    the CPU twin of the GPU's sweep (``steady_rbgs`` in thermosim/kernels/steady.cu).
+    Forward red then black, backward black then red; a colour swept twice in a row
+    recomputes the same values, so the sweeps run as red, (black, red) x ``sweeps``:
+    2 ``sweeps`` + 1 half-sweeps for the 4 ``sweeps`` written.  Its iterates differ from
+    the lexicographic sweeps' (another smoother); in the outer iteration's delta form the
+    converged answer does not."""
+    if sweeps <= 0:
+        return
+    _rb_colour(aw, ae, as_, an, ab, at, ap, r, x, solved, 0)
+    for _ in range(sweeps):
+        _rb_colour(aw, ae, as_, an, ab, at, ap, r, x, solved, 1)
+        _rb_colour(aw, ae, as_, an, ab, at, ap, r, x, solved, 0)

@@ -24,6 +24,7 @@ import numpy as np
 
 from .cuda_types import FLOATS, IDS, ctype
 from .gpu_flow import GPUFlowKernels
+from .gpu_steady import GPUSteadyKernels, steady_names
 
 #: The per-id table columns that explicit_step reads (thermosim.conduction.TABLE_FIELDS); the last
 #: two (contact resistance and block group) only with ``contact=True``.
@@ -46,8 +47,8 @@ _MAX_GRID_YZ = 65535
 
 #: The ``.cu`` files the backend compiles (``thermosim/kernels/<name>.cu``): every file that
 #: :meth:`GPUBackend._function` is asked for; tests/test_install.py checks an installed wheel
-#: against this list and against the calls in this module and gpu_flow.py.
-KERNEL_FILES = ("conduction", "multigrid", "flow")
+#: against this list and against the calls in this module, gpu_flow.py and gpu_steady.py.
+KERNEL_FILES = ("conduction", "multigrid", "flow", "steady")
 
 
 def kernels_dir() -> Path:
@@ -108,6 +109,8 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
             names += [f"thermosim::correct<{t}, {a}>" for a in range(3)]
             names += [f"thermosim::divergence_rhs<{t}>", f"thermosim::energy_rhs<{t}>",
                       f"thermosim::lincomb<{t}>"]
+        elif file == "steady":
+            names += steady_names(t)
         else:
             raise ValueError(f"unknown kernel file '{file}'")
     return names
@@ -171,7 +174,7 @@ def _vec(a, dtype, size: int | None, what: str):
     return v
 
 
-class GPUBackend(GPUFlowKernels):
+class GPUBackend(GPUFlowKernels, GPUSteadyKernels):
     """CuPy + CUDA C++ kernels: must give the CPU backend's answers."""
 
     name = "gpu"

@@ -87,6 +87,7 @@ class FlowSolver:
         self._updated_for = None                  # the step the terms were updated for
         self._stored = None
         self._whole = None                        # a serial model for a split run's report
+        self.outer = False                        # in simplec outer iterations now
 
     def _check_split(self, problem, diffusion: str) -> str:
         """What a domain split between processes does not do yet (implicit diffusion,
@@ -205,7 +206,7 @@ class FlowSolver:
             tolerance: float = 1e-6, max_steps: int = 1_000_000,
             progress: Callable | None = None, check_every: int = 10,
             checkpoint=None, energy_tolerance: float | None = None,
-            method: str = "march", relax: float = 0.5, sweeps: int = 2,
+            method: str = "march", relax: float | None = None, sweeps: int = 2,
             depth: int = 30) -> FlowResult:
         """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
         called as progress(step, time, residual_velocity, residual_temperature).
@@ -217,16 +218,15 @@ class FlowSolver:
         zones, exchanging heat with the rest only by diffusion, hold up for a long time).
         ``method`` of a steady run: ``march`` in time, or ``simplec`` outer iterations
         (:mod:`thermosim.flow.outer`; ``max_steps`` then counts them), with the pseudo-time
-        step ``relax`` L / U, ``sweeps`` Gauss-Seidel sweeps per linear solve and Anderson
-        acceleration over the last ``depth`` iterates (0: none)."""
+        step ``relax`` L / U (None: :func:`thermosim.flow.outer.default_relax`),
+        ``sweeps`` Gauss-Seidel sweeps per linear solve and Anderson acceleration over the
+        last ``depth`` iterates (0: none)."""
         steady_tolerance = tolerance if steady and end_time is None else None
         if method not in ("march", "simplec"):
             raise CaseError(f"unknown method '{method}' (march or simplec)", "flow.method")
-        if method == "simplec" and steady_tolerance is not None and \
-                (self.arch.size > 1 or not hasattr(self.be, "momentum_operator")):
-            raise CaseError("the simplec outer iterations run on one process on the CPU "
-                            "backend for now: use method march, or backend cpu",
-                            "flow.method")
+        if method == "simplec" and steady_tolerance is not None and self.arch.size > 1:
+            raise CaseError("the simplec outer iterations run on one process for now: use "
+                            "method march", "flow.method")
         self.choice.start(RunMode(steady_tolerance))
         # components (porous blocks, fans, coolers) mark room-scale cases: their steady
         # marches take local time steps in the energy equation
@@ -241,6 +241,7 @@ class FlowSolver:
         self.stats.stall = {}
         try:
             if method == "simplec" and steady_tolerance is not None:
+                self.outer = True
                 return solve_steady(self, mode, max_steps, progress, check_every, checkpoint,
                                     relax, sweeps, depth)
             return march(self, mode, end_time, max_steps, progress, check_every, checkpoint)
@@ -253,10 +254,15 @@ class FlowSolver:
                               "again with --resume to continue from it") from None
         finally:
             self.choice.finish()
+            self.outer = False
 
     # -- checks ---------------------------------------------------------------------------
     def _diverged(self, where: str) -> SolverError:
         """The error for a step that blew up inside a linear solve (``where`` says which)."""
+        if self.outer:
+            return SolverError(f"the flow diverged at outer iteration {self.stats.steps + 1} "
+                               f"({where}): run it with flow.method: march, or refine the "
+                               "grid where the velocity is largest")
         return SolverError(f"the flow diverged at step {self.stats.steps + 1} (t = "
                            f"{self.stats.time:.4g} s; {where}): lower cfl (now {self.cfl}) "
                            "or refine the grid where the velocity is largest")
@@ -264,16 +270,19 @@ class FlowSolver:
     def check_divergence(self, U: float) -> None:
         """Stop with what to change on NaN, or on a velocity (m/s) 1000 x the largest
         boundary velocity."""
+        fix = "run it with flow.method: march" if self.outer else \
+            f"lower cfl (now {self.cfl})"
+        at = f"outer iteration {self.stats.steps}" if self.outer else \
+            f"step {self.stats.steps}, t = {self.stats.time:.4g} s"
         if not math.isfinite(U) or not self.arch.isfinite(self.be, *self.vel, self.T):
-            raise SolverError(f"the flow diverged (NaN) at step {self.stats.steps}, t = "
-                              f"{self.stats.time:.4g} s: lower cfl (now {self.cfl}) or refine "
-                              "the grid where the velocity is largest")
+            raise SolverError(f"the flow diverged (NaN) at {at}: {fix} or refine the grid "
+                              "where the velocity is largest")
         ref = max([abs(v) for b in self.problem.boundaries.values() for v in b.velocity]
                   + [1e-30])
         if ref > 1e-20 and U > 1e3 * ref:
             raise SolverError(f"the velocity ran away to {U:.3g} m/s (1000 x the largest "
-                              f"boundary velocity) at step {self.stats.steps}: lower cfl "
-                              f"(now {self.cfl}) or check the boundary conditions")
+                              f"boundary velocity) at {at}: {fix} or check the boundary "
+                              "conditions")
 
     def scales(self) -> tuple[float, float, float]:
         """Velocity (m/s), length (m) and temperature difference (K) scales of the run."""

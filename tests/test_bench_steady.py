@@ -1,0 +1,84 @@
+"""``thermosim bench CASE --to-steady`` (issue 19, item 5): a case run to its steady state
+with the steady solver, its figures printed (device, cells, method, iterations, wall time,
+cells x iterations per second, converged, residuals) and written with --json; an
+unconverged run says so and exits 3 like ``thermosim run``."""
+
+import json
+import re
+
+from click.testing import CliRunner
+
+from thermosim.cli import main
+from thermosim.unconverged import EXIT_UNCONVERGED
+
+# Ghia, Ghia & Shin (1982)'s lid-driven cavity at Re = U L / nu = 0.16 * 0.01 / 1.58e-5
+# = 101 (air at 300 K), 12 x 12 cells, one cell deep between slip faces: a 2D flow
+CAVITY = """name: cavity12
+domain: {max: [0.01, 0.01, 0.000833], background: air}
+materials:
+  air: {fluid: air, T: 300}
+grid: {cells: [12, 12, 1]}
+flow:
+  fluid: air
+  gravity: [0, 0, 0]
+  boundaries:
+    y+: {type: wall, velocity: [0.16, 0, 0]}
+    z-: {type: slip}
+    z+: {type: slip}
+  tolerance: 1.0e-4
+"""
+
+
+def _bench(tmp_path, *args):
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY)
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(main, ["bench", str(case), "--to-steady", "--backend", "cpu",
+                                  "--json", str(out), *args])
+    return r, json.loads(out.read_text())[0]
+
+
+def _printed(text, label):
+    """The first number on the printed line that starts with ``label``."""
+    line = next(s for s in text.splitlines() if s.strip().startswith(label))
+    return float(re.search(r"[-+]?\d[\d,]*\.?\d*(?:e[-+]?\d+)?", line[len(label) + 2:])
+                 .group().replace(",", ""))
+
+
+def test_cavity_to_steady_with_simplec_prints_consistent_figures(tmp_path):
+    r, row = _bench(tmp_path)
+    assert r.exit_code == 0, r.output
+    assert row["method"] == "simplec" and row["unit"] == "outer iterations"
+    assert row["converged"] and "result       converged" in r.output
+    assert row["cells"] == 144 and row["device"] and row["device"] in r.output
+    # the outer iterations settle the cavity in tens, not the thousands of the march
+    assert 2 < row["iterations"] <= 200
+    assert row["residual_velocity"] < row["tolerance"]
+    assert row["wall_s"] > 0
+    assert abs(row["cell_iterations_per_s"] - 144 * row["iterations"] / row["wall_s"]) \
+        <= 1e-9 * row["cell_iterations_per_s"]
+    # the printed figures are the JSON's (to their printed rounding)
+    assert _printed(r.output, "iterations") == row["iterations"]
+    assert _printed(r.output, "cells") == 144
+    wall = _printed(r.output, "wall time")
+    assert abs(wall - row["wall_s"]) <= 0.006
+    thr = _printed(r.output, "throughput")
+    assert abs(thr - 144 * row["iterations"] / row["wall_s"]) <= 0.006 * thr
+
+
+def test_unconverged_run_says_so_and_exits_3(tmp_path):
+    r, row = _bench(tmp_path, "--method", "march", "--steps", "3")
+    assert r.exit_code == EXIT_UNCONVERGED, r.output
+    assert row["method"] == "march" and row["unit"] == "steps"
+    assert row["iterations"] == 3 and not row["converged"]
+    assert row["residual_velocity"] > row["tolerance"]
+    assert "NOT CONVERGED after 3 steps" in r.output
+    assert "thermosim: error: " in r.output and "flow.max_steps: no steady state after 3 " \
+        "steps" in r.output
+
+
+def test_to_steady_options_misused_get_one_line(tmp_path):
+    r = CliRunner().invoke(main, ["bench", "--to-steady"])
+    assert r.exit_code == 2 and "--to-steady needs CASES" in r.output
+    r = CliRunner().invoke(main, ["bench", "--method", "march"])
+    assert r.exit_code == 2 and "--method goes with --to-steady" in r.output
