@@ -218,17 +218,17 @@ def _rows_dot(M, k, v, out):
         out[r] = s
 
 
-@njit(**_opts)
+@njit(cache=True, nogil=True)
 def _anderson_combine(out, gx, g, dX, dF, w, k):
-    """out = gx - sum_r g[r] (dX[r] + dF[r] / w): Anderson's next iterate, one pass."""
+    """out = gx - sum_r g[r] (dX[r] + dF[r] / w): Anderson's next iterate, row by row (each
+    history row streamed once, in memory order)."""
     n = gx.size
-    for q in prange(n):
-        s = 0.0
-        t = 0.0
-        for r in range(k):
-            s += g[r] * dX[r, q]
-            t += g[r] * dF[r, q]
-        out[q] = gx[q] - s - t / w[q]
+    for q in range(n):
+        out[q] = gx[q]
+    for r in range(k):
+        a = g[r]
+        for q in range(n):
+            out[q] -= a * (dX[r, q] + dF[r, q] / w[q])
 
 
 class AndersonKernels:

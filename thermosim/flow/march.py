@@ -37,17 +37,14 @@ def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progres
             if progress is not None:
                 progress(st.steps, st.time, ru, rt)
             if mode.steady and end_time is None and st.steps > 2 and \
-                    _converged(solver, mode, ru, rt):
+                    converged(solver, mode, ru, rt):
                 st.converged = True
                 break
         if checkpoint is not None and checkpoint.due():
             st.wall_time += time.perf_counter() - t0
             t0 = time.perf_counter()
             checkpoint.save_state(*solver.state())
-    reduction = solver.model.pressure.mean_reduction()
-    if reduction:
-        st.pressure_reduction = reduction
-    st.wall_time += time.perf_counter() - t0
+    finish(solver, t0)
     if mode.steady and end_time is None and not st.converged:
         _not_steady(solver, mode, checkpoint)
     if end_time is not None and st.time < end_time * (1 - 1e-12):
@@ -56,7 +53,18 @@ def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progres
     return solver.result()
 
 
-def _converged(solver, mode: RunMode, ru: float, rt: float) -> bool:
+def finish(solver, t0: float) -> None:
+    """At a run's end: the pressure solves' mean reduction and the wall time since t0."""
+    st = solver.stats
+    reduction = solver.model.pressure.mean_reduction()
+    if reduction:
+        st.pressure_reduction = reduction
+    st.wall_time += time.perf_counter() - t0
+
+
+def converged(solver, mode: RunMode, ru: float, rt: float) -> bool:
+    """Whether the residuals ru, rt (and, with an energy tolerance, the heat still stored)
+    meet ``mode``'s steady criteria."""
     tol = mode.steady_tolerance
     if not mode.energy_tolerance:
         return max(ru, rt) < tol
