@@ -40,6 +40,7 @@ class OuterIteration:
 
     def __init__(self, model, relax: float = 0.5, sweeps: int = 2, pcd: bool = True):
         self.model, self.relax, self.sweeps = model, relax, sweeps
+        self.dt = 0.0                   # the last pseudo-step (s)
         be, dt_, mesh = model.be, model.dtype, model.mesh
         pad = mesh.padded
         self.coeffs = [be.zeros(pad, dt_) for _ in range(7)]
@@ -151,7 +152,7 @@ class OuterIteration:
         dt = self.relax * L / U
         # on a ladder of 2^(1/4): the multigrid hierarchies change only between rungs
         dt = 2.0 ** (math.floor(4.0 * math.log2(dt)) / 4.0)
-        self._dt = dt
+        self.dt = dt
         if self.multigrid:
             m.implicit.prepare(dt)
         if self.sinks is not None and dt != self._open_dt:
@@ -409,8 +410,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
             solver.model.apply_bc(solver.vel, solver.T)
             solver.model.boundaries.fill_pressure(solver.phi, mirror=True)
         st.steps += 1
-        st.time += it._dt
-        st.dt = it._dt
+        st.time += it.dt
+        st.dt = it.dt
         solver.rates = rates
         st.residual_velocity, st.residual_temperature = ru, rt
         if st.steps % check_every == 0 or st.steps == 1:

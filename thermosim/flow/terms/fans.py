@@ -123,10 +123,7 @@ class Fans(Term):
     def fan_scale(self, k: int) -> float:
         """A flow scale of fan k (m^3/s): the largest flow of its curve."""
         f = self.problem.fans[k]
-        try:
-            return float(max(abs(x) for x in np.asarray(f.curve, float)[:, 0])) or 1.0
-        except Exception:
-            return 1.0
+        return max(abs(float(q)) for q, _ in f.curve) or 1.0
 
     @property
     def areas(self) -> np.ndarray:
