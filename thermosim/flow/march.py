@@ -40,10 +40,7 @@ def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progres
                     converged(solver, mode, ru, rt):
                 st.converged = True
                 break
-        if checkpoint is not None and checkpoint.due():
-            st.wall_time += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            checkpoint.save_state(*solver.state())
+        t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if mode.steady and end_time is None and not st.converged:
         _not_steady(solver, mode, checkpoint)
@@ -51,6 +48,17 @@ def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progres
         st.stopped = (f"stopped by max_steps ({max_steps:,}) at t = {st.time:.3g} s of "
                       f"{end_time:g} s")
     return solver.result()
+
+
+def save_if_due(solver, checkpoint, t0: float) -> float:
+    """Write a checkpoint if one is due, the wall time so far counted into the stats first
+    (a resumed run's total is then right); returns the new start of the wall-time count."""
+    if checkpoint is None or not checkpoint.due():
+        return t0
+    solver.stats.wall_time += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    checkpoint.save_state(*solver.state())
+    return t0
 
 
 def finish(solver, t0: float) -> None:

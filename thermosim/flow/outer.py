@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from .march import converged, finish, not_steady
+from .march import converged, finish, not_steady, save_if_due
 from .steppers import RunMode, relative_residuals
 
 
@@ -423,10 +423,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
             st.converged = True
             st.history.append((st.steps, st.time, ru, rt))
             break
-        if checkpoint is not None and checkpoint.due():
-            st.wall_time += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            checkpoint.save_state(*solver.state())
+        t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if not st.converged:
         not_steady(solver, mode, checkpoint, unit="outer iterations")
