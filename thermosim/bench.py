@@ -332,7 +332,8 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     stall = None
     try:
         solver.run(steady=True, tolerance=spec.tolerance, max_steps=limit,
-                   progress=progress, energy_tolerance=spec.energy_tolerance, method=method)
+                   progress=progress, energy_tolerance=spec.energy_tolerance, method=method,
+                   sequence=spec.start == "coarse")
     except NotSteady as e:
         stall = e.stall
     be.synchronize()

@@ -398,7 +398,8 @@ class FlowSpec(CaseSection):
     ``march`` in time to the steady state, or ``simplec`` outer iterations
     (:mod:`thermosim.flow.outer`: implicit momentum and energy, the pressure increment of
     the pressure-convection-diffusion approximation, Anderson-accelerated), which count
-    against ``max_steps``."""
+    against ``max_steps``; ``start`` of the outer iterations: ``rest``, or ``coarse`` (from
+    the answer on coarser meshes, :mod:`thermosim.flow.sequence`)."""
 
     fluid: str = "air"
     reference_temperature: Kelvin = 300.0
@@ -414,6 +415,7 @@ class FlowSpec(CaseSection):
     turbulence: Literal["none", "lvel", "smagorinsky"] = "none"
     advection: Literal["central", "upwind"] = "central"
     method: Literal["march", "simplec"] = "march"
+    start: Literal["rest", "coarse"] = "rest"
     energy_tolerance: Optional[float] = None   # steady: stored heat / power, instead of the
     #                                            temperature residual
     porous: list[PorousSpec] = Field(default_factory=list)

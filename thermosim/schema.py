@@ -143,6 +143,10 @@ KEYS: dict[str, tuple[str, str]] = {
     "flow.method": ("-", "Steady solver: `march` (in time, the step stability-limited) or "
                     "`simplec` (outer iterations: implicit momentum and energy, "
                     "Anderson-accelerated; `max_steps` then counts them)."),
+    "flow.start": ("-", "Start of the `simplec` outer iterations: `rest`, or `coarse` (from "
+                   "the answer on meshes with half the cells across, recursively: fewer "
+                   "iterations where the slow part is the domain-wide flow, such as a "
+                   "lid-driven cavity)."),
     "flow.energy_tolerance": ("1", "Steady criterion on energy instead of the temperature "
                               "residual: heat still being stored over the power."),
     "flow.porous": ("-", "Porous blocks: servers, heat sinks, perforated tiles, coils."),

@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from .march import converged, finish, not_steady, save_if_due
+from .sequence import coarse_start
 from .steppers import RunMode, relative_residuals
 
 
@@ -369,13 +370,18 @@ def default_relax(problem) -> float:
 
 
 def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_every: int,
-                 checkpoint, relax: float | None = None, sweeps: int = 2, depth: int = 30):
+                 checkpoint, relax: float | None = None, sweeps: int = 2, depth: int = 30,
+                 sequence: bool = False):
     """Outer iterations of ``solver`` (a :class:`~thermosim.flow.solver.FlowSolver`) until
     its residuals meet ``mode``'s criteria (those of the time march: velocity residual
     max |du/dt| L / U^2, and the temperature residual or the heat still being stored) or
-    ``max_iterations``; returns its result."""
+    ``max_iterations``; returns its result.  ``sequence``: a run from rest starts from the
+    answer on coarser meshes (:mod:`thermosim.flow.sequence`)."""
     t0 = time.perf_counter()
     st = solver.stats
+    if sequence and st.steps == 0:
+        coarse_start(solver, mode.steady_tolerance, mode.energy_tolerance, max_iterations,
+                     relax, sweeps, depth)
     it = OuterIteration(solver.model, default_relax(solver.problem) if relax is None
                         else relax, sweeps)
     st.diffusion = "implicit"

@@ -35,6 +35,9 @@ class FlowStats:
     # tolerance and its trend (one line), and the details (thermosim.unconverged.Stall)
     stalled: str = ""
     stall: dict = field(default_factory=dict)
+    # the coarse meshes a steady run started from (thermosim.flow.sequence), coarsest
+    # first: (cells, outer iterations, CPU s) each
+    coarse: list = field(default_factory=list)
 
 
 @dataclass

@@ -207,7 +207,7 @@ class FlowSolver:
             progress: Callable | None = None, check_every: int = 10,
             checkpoint=None, energy_tolerance: float | None = None,
             method: str = "march", relax: float | None = None, sweeps: int = 2,
-            depth: int = 30) -> FlowResult:
+            depth: int = 30, sequence: bool = False) -> FlowResult:
         """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
         called as progress(step, time, residual_velocity, residual_temperature).
         ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
@@ -220,7 +220,8 @@ class FlowSolver:
         (:mod:`thermosim.flow.outer`; ``max_steps`` then counts them), with the pseudo-time
         step ``relax`` L / U (None: :func:`thermosim.flow.outer.default_relax`),
         ``sweeps`` Gauss-Seidel sweeps per linear solve and Anderson acceleration over the
-        last ``depth`` iterates (0: none)."""
+        last ``depth`` iterates (0: none), started from coarser meshes' answer
+        (``sequence``, :mod:`thermosim.flow.sequence`)."""
         steady_tolerance = tolerance if steady and end_time is None else None
         if method not in ("march", "simplec"):
             raise CaseError(f"unknown method '{method}' (march or simplec)", "flow.method")
@@ -243,7 +244,7 @@ class FlowSolver:
             if method == "simplec" and steady_tolerance is not None:
                 self.outer = True
                 return solve_steady(self, mode, max_steps, progress, check_every, checkpoint,
-                                    relax, sweeps, depth)
+                                    relax, sweeps, depth, sequence)
             return march(self, mode, end_time, max_steps, progress, check_every, checkpoint)
         except KeyboardInterrupt:
             if checkpoint is None:
