@@ -201,6 +201,25 @@ def test_memory_figures_follow_backend_and_precision():
     assert gpu.device_bytes > 0 and gpu.host_bytes < e64.host_bytes
 
 
+def test_steady_solver_memory_is_counted_and_its_refusal_names_the_march(monkeypatch):
+    """The outer iterations' history (Anderson, 30 iterates) is in the estimate: measured
+    3,670 B a cell against the march's 490 (sizing.py), and a case it does not fit is
+    refused with the march as one way out.  A hall of 0.05 m cells under a 2 GB limit."""
+    from thermosim.layouts import expand
+
+    def hall(method):
+        return Case.from_dict(expand({"layout": "air_cooled", "racks_per_row": 2,
+                                      "cell": 0.05, "method": method}))
+    march, simplec = sizing.estimate(hall("march")), sizing.estimate(hall("simplec"))
+    assert simplec.host_bytes / march.host_bytes == pytest.approx(
+        (500 + sizing.SIMPLEC_EXTRA_BYTES_PER_CELL["float64"]) / 500)
+    assert 3000 < simplec.host_bytes / simplec.cells < 4500      # the measured 3,670 B
+    monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", f"{1.2 * march.host_bytes:.0f}")
+    sizing.check_case(hall("march"), "cpu")
+    with pytest.raises(CaseError, match="use flow.method: march"):
+        sizing.check_case(hall("simplec"), "cpu")
+
+
 def test_limits_can_be_overridden(monkeypatch):
     case = Case.from_dict({**SOLID, "grid": {"cells": [1000, 1000, 100]}})   # 1e8 cells
     monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", "1GB")

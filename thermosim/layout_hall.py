@@ -44,7 +44,7 @@ AIR_DEFAULTS = dict(
     crah_loss_coefficient=5.0, tile_free_area=0.56, cold_aisle_width=1.2,
     hot_aisle_width=1.0, plenum_height=0.6, room_height=3.0, end_space=1.4, cell=0.1,
     turbulence="lvel", advection="upwind", air_changes=0.0, tolerance=1e-4, energy_tolerance=1e-3,
-    max_steps=200000, method="march",
+    max_steps=200000, method="simplec",
     precision="float64", name="air_cooled")
 
 
