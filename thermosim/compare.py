@@ -229,7 +229,8 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
                 shutil.copy2(png, part)
         m = run["metrics"]
         e = facility_energy(m, case.layout, plant)
-        log(f"  {'steady' if run['steady'] else 'UNCONVERGED'} after {run['steps']} steps, "
+        unit = "outer iterations" if case.flow.method == "simplec" else "steps"
+        log(f"  {'steady' if run['steady'] else 'UNCONVERGED'} after {run['steps']} {unit}, "
             f"{run['wall']:.0f} s;"
             f" hottest junction {max(c['junction_temperature'] for c in m['chips']) - 273.15:.1f}"
             f" degC; PUE {e['pue']:.3f}")
