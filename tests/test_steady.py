@@ -59,19 +59,23 @@ def test_outer_iterations_not_converged_are_told():
     assert len(s.stats.history) == 5 and not s.stats.converged
 
 
-def test_a_stalled_run_stops_long_before_its_limit(monkeypatch):
+@pytest.mark.parametrize("method,patience,unit", [("simplec", 50, "outer iterations"),
+                                                    ("march", 300, "steps")])
+def test_a_stalled_run_stops_long_before_its_limit(monkeypatch, method, patience, unit):
     """A tolerance below round-off (1e-15 of the lid speed) cannot be met: once the
-    residual stops halving for STALL_PATIENCE iterations (50 here) the run stops with the
-    stall told, not at its limit of 20,000."""
+    residual stops halving for the stall patience (shortened here) the run stops with the
+    stall told, not at its limit of 100,000."""
+    import thermosim.flow.march as march
     import thermosim.flow.outer as outer
 
-    monkeypatch.setattr(outer, "STALL_PATIENCE", 50)
+    monkeypatch.setattr(outer, "STALL_PATIENCE", patience)
+    monkeypatch.setattr(march, "STALL_PATIENCE", patience)
     s = FlowSolver(_cavity(100.0, 16))
-    with pytest.raises(NotSteady, match="no steady state after .* outer iterations: the "
-                       "momentum equation"):
-        s.run(tolerance=1e-15, max_steps=20000, method="simplec")
-    assert 60 < s.stats.steps < 1000 and not s.stats.converged
-    assert s.stats.residual_velocity < 1e-11          # it got as far as round-off allows
+    with pytest.raises(NotSteady, match=rf"no steady state after [\d,]+ {unit} \(stopped "
+                       r"early: .*\): the momentum equation.*or try flow.method"):
+        s.run(tolerance=1e-15, max_steps=100_000, method=method)
+    assert patience < s.stats.steps < 20_000 and not s.stats.converged
+    assert s.stats.residual_velocity < 1e-9           # it got as far as round-off allows
 
 
 def test_anderson_solves_a_linear_fixed_point_in_at_most_its_dimension():

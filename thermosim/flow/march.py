@@ -9,18 +9,42 @@ still being stored.
 
 from __future__ import annotations
 
+import math
 import time
 
 from ..unconverged import NotSteady, diagnose
 from .steppers import RunMode, relative_residuals
 
 
+#: steps of a steady march without its best residual halving that make a stall (the quick
+#: halls' marches halve it every few hundred steps; the 0.1 m halls' drifted for 16,000)
+STALL_PATIENCE = 5000
+
+
+class StallWatch:
+    """Whether a steady run has stalled: its best residual not halved within ``patience``
+    iterations (or steps), counted from ``start``.  Below ``tolerance`` the velocity has
+    converged and only the stored heat is awaited: never a stall."""
+
+    def __init__(self, patience: int, start: int = 0, limit: int = 0):
+        self.patience, self.mark, self.at = patience, math.inf, start
+        self.limit = limit              # the run's max_steps
+
+    def stalled(self, steps: int, worst: float, tolerance: float) -> bool:
+        if worst < 0.5 * self.mark or worst < tolerance:
+            self.mark, self.at = worst, steps
+            return False
+        return steps - self.at > self.patience
+
+
 def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progress,
           check_every: int, checkpoint):
     """Advance ``solver`` (a :class:`~thermosim.flow.solver.FlowSolver`) under ``mode``
-    until steady, ``end_time`` (s) or ``max_steps``; returns its result."""
+    until steady, ``end_time`` (s) or ``max_steps``, or a steady march until it stalls
+    (:class:`StallWatch`); returns its result."""
     t0 = time.perf_counter()
     st = solver.stats
+    watch = StallWatch(STALL_PATIENCE, st.steps, max_steps)
     while st.steps < max_steps:
         dt = solver.stable_dt(mode)
         if end_time is not None:
@@ -40,10 +64,14 @@ def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progres
                     converged(solver, mode, ru, rt):
                 st.converged = True
                 break
+            if mode.steady and end_time is None and watch.stalled(
+                    st.steps, max(ru, rt if not mode.energy_tolerance else 0.0),
+                    mode.steady_tolerance):
+                break
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if mode.steady and end_time is None and not st.converged:
-        _not_steady(solver, mode, checkpoint)
+        _not_steady(solver, mode, checkpoint, watch=watch)
     if end_time is not None and st.time < end_time * (1 - 1e-12):
         st.stopped = (f"stopped by max_steps ({max_steps:,}) at t = {st.time:.3g} s of "
                       f"{end_time:g} s")
@@ -82,14 +110,16 @@ def converged(solver, mode: RunMode, ru: float, rt: float) -> bool:
     return solver.stats.stored_fraction < mode.energy_tolerance
 
 
-def not_steady(solver, mode: RunMode, checkpoint, unit: str = "steps") -> None:
+def not_steady(solver, mode: RunMode, checkpoint, unit: str = "steps",
+               watch: StallWatch | None = None) -> None:
     """No steady state within the iteration limit (``unit``: what ``stats.steps`` counts,
     ``steps`` of the march or ``outer iterations``): keep the state reached (a larger
     max_steps continues from it; max_steps is not part of the checkpoint's fingerprint),
     diagnose the residual history ``solver.stats.history`` (rows step, time s, velocity
     and temperature residuals) against ``mode``'s tolerances, mark the stats unconverged
     (``stalled``, ``stall``) and raise :class:`~thermosim.unconverged.NotSteady` with the
-    last iteration's result, the equation that stalled and what to change."""
+    last iteration's result, the equation that stalled and what to change (``watch``: the
+    run's stall watch, when it stopped the run early)."""
     st = solver.stats
     path = None
     if checkpoint is not None:
@@ -104,7 +134,16 @@ def not_steady(solver, mode: RunMode, checkpoint, unit: str = "steps") -> None:
                      getattr(solver, "advection", ""), getattr(solver, "cfl", None))
     st.stall = stall.as_dict(path)
     st.stalled = stall.describe()
-    raise NotSteady(f"no steady state after {st.steps:,} {unit}: {st.stalled}: "
+    early = ""
+    if watch is not None and st.steps < watch.limit:
+        early = (f" (stopped early: the residual has not halved in the last "
+                 f"{watch.patience:,} {unit}; more of them would not help)")
+        st.stall["stopped_early"] = True
+        other = "march" if unit == "outer iterations" else "simplec"
+        st.stall["advice"] = ("if the flow is unsteady (plumes, shedding), run it as a "
+                              "transient (flow.end_time) and average; or try flow.method: "
+                              f"{other}; or refine the grid where the velocity is largest")
+    raise NotSteady(f"no steady state after {st.steps:,} {unit}{early}: {st.stalled}: "
                     f"{st.stall['advice']}", solver.result(), stall, path)
 
 

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from .march import converged, finish, not_steady, save_if_due
+from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .sequence import coarse_start
 from .steppers import RunMode, relative_residuals
 
@@ -400,10 +400,9 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     st.diffusion = "implicit"
     acc = vec = None
     best = math.inf
-    # a stall: the best residual not halved in STALL_PATIENCE iterations (a slow decline
-    # that would take tens of thousands more, or an unsteady flow), which stops the run
-    # early with the diagnosis rather than at max_steps hours later
-    mark, mark_at = math.inf, st.steps
+    # a stall (a slow decline that would take tens of thousands more, or an unsteady
+    # flow) stops the run early with the diagnosis rather than at max_steps hours later
+    watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
     # lagged terms (an eddy viscosity, fan curves) make the early differences a poor model
     # of the iteration: accelerate those cases only near their answer, within ten times
     # the tolerance
@@ -446,14 +445,11 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
             st.converged = True
             st.history.append((st.steps, st.time, ru, rt))
             break
-        if worst < 0.5 * mark or worst < mode.steady_tolerance:
-            # (below the tolerance only the stored heat is still awaited: not a stall)
-            mark, mark_at = worst, st.steps
-        elif st.steps - mark_at > STALL_PATIENCE:
+        if watch.stalled(st.steps, worst, mode.steady_tolerance):
             st.history.append((st.steps, st.time, ru, rt))
             break
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if not st.converged:
-        not_steady(solver, mode, checkpoint, unit="outer iterations")
+        not_steady(solver, mode, checkpoint, unit="outer iterations", watch=watch)
     return solver.result()
