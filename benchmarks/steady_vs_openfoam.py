@@ -24,6 +24,7 @@ their final fields.
 
     python benchmarks/steady_vs_openfoam.py                  # the four cases, issue 19's table
     python benchmarks/steady_vs_openfoam.py --cases cavity64,dvd48 --method march
+    python benchmarks/steady_vs_openfoam.py --start rest,coarse   # also from coarser meshes
 
 OpenFOAM: Debian's ``apt-get install -y --no-install-recommends openfoam`` (v1912; the
 solvers land in /usr/bin and find their etc/ once /usr/share/openfoam/etc/bashrc is
@@ -405,8 +406,10 @@ def thermosim_problem(kind: str, n: int):
 
 
 def thermosim_child(kind: str, n: int, method: str, tolerance: float,
-                    advection: str | None, max_steps: int) -> dict:
-    """Solve one case; the figures as a dict (printed as JSON by --child)."""
+                    advection: str | None, max_steps: int, start: str = "rest") -> dict:
+    """Solve one case (``start``: ``rest``, or ``coarse``: from the answer on coarser
+    meshes, thermosim's ``flow.start``); the figures as a dict (printed as JSON by
+    --child)."""
     import time
 
     from thermosim.flow import FlowSolver
@@ -419,6 +422,8 @@ def thermosim_child(kind: str, n: int, method: str, tolerance: float,
             sys.exit(f"thermosim: error: --method {method}: this thermosim's FlowSolver.run "
                      "takes no method (use --method march)")
         run_args["method"] = method
+    if start == "coarse":
+        run_args["sequence"] = True
     t0 = time.process_time()
     try:
         r = s.run(**run_args)
@@ -437,11 +442,12 @@ def thermosim_child(kind: str, n: int, method: str, tolerance: float,
     return {**out, **dvd_errors(nu, r.u[n // 2, :, 0], yc, r.v[:, n // 2, 0], xc)}
 
 
-def run_thermosim(kind: str, n: int, a) -> dict:
+def run_thermosim(kind: str, n: int, a, start: str = "rest") -> dict:
     """This script as a child on one thread; its CPU s as OpenFOAM's are measured."""
     env = {**os.environ, **ONE_THREAD}
     cmd = [sys.executable, __file__, "--child", f"{kind}:{n}", "--method", a.method,
-           "--tolerance", str(a.tolerance), "--max-steps", str(a.max_steps)]
+           "--tolerance", str(a.tolerance), "--max-steps", str(a.max_steps),
+           "--start", start]
     if a.advection:
         cmd += ["--advection", a.advection]
     cpu, rc, out = timed(cmd, None, env)
@@ -487,13 +493,16 @@ def main(argv=None) -> None:
                    help="OpenFOAM's residualControl, every equation")
     p.add_argument("--max-steps", type=int, default=1_000_000)
     p.add_argument("--advection", default=None, help="thermosim's momentum advection")
+    p.add_argument("--start", default="rest",
+                   help="thermosim's start, rest or coarse (flow.start), or both: rest,coarse "
+                        "(a row each; OpenFOAM run once)")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
         kind, n = a.child.split(":")
         print(json.dumps(thermosim_child(kind, int(n), a.method, a.tolerance, a.advection,
-                                         a.max_steps)))
+                                         a.max_steps, a.start)))
         return
     names = [c.strip() for c in a.cases.split(",") if c.strip()]
     unknown = [c for c in names if c not in CASES]
@@ -521,9 +530,12 @@ def main(argv=None) -> None:
         kind, n = CASES[name]
         foam = run_openfoam(kind, n, env, a.keep, a.foam_tolerance) if env is not None \
             else None
-        ts = run_thermosim(kind, n, a) if not a.skip_thermosim else None
-        figures[name] = {"openfoam": foam, "thermosim": ts}
-        print(row(name, kind, n, foam, ts), flush=True)
+        starts = [x.strip() for x in a.start.split(",") if x.strip()] or ["rest"]
+        for start in starts:
+            ts = run_thermosim(kind, n, a, start) if not a.skip_thermosim else None
+            key = name if start == "rest" else f"{name} ({start} start)"
+            figures[key] = {"openfoam": foam, "thermosim": ts}
+            print(row(key, kind, n, foam, ts), flush=True)
     if env is not None and figures:
         build = next((f["openfoam"]["build"] for f in figures.values() if f["openfoam"]), "")
         print(f"OpenFOAM build: {build}; residualControl {a.foam_tolerance:g} on every "
