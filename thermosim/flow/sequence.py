@@ -10,13 +10,15 @@ does not change; the cells between are merged in pairs.
 
 It pays where the slow part is that smooth flow and not where the fine mesh's own
 asymptotic rate is, so it is asked for (``flow.start: coarse``), not the default.
-Measured, one thread (2026-12-05):
+Measured, one thread, CPU seconds of the whole process (2026-12-05,
+``benchmarks/steady_vs_openfoam.py --start rest,coarse``, and the air hall by hand):
 
 | case | from rest | from coarser meshes |
 | --- | --- | --- |
-| cavity Re 1000, 128^2 | 1,055 iterations, 29.7 s | 153 (32^2) + 250 (64^2) + 582, 19.9 s |
-| de Vahl Davis Ra 1e6, 96^2 | 3,173, 60 s | 48^2 first: 1.1e-5 after 3,000 (not converged) |
-| air hall, 0.1 m cells (85,120) | 1,959, 425 s | 603 (13,860 cells) + 2,194, 427 s |
+| cavity Re 1000, 64^2 | 408 iterations, 5.1 s | 303 after 32^2, 4.5 s |
+| cavity Re 1000, 128^2 | 1,065, 32.6 s | 584 after 32^2 and 64^2, 19.8 s |
+| de Vahl Davis Ra 1e6, 96^2 | 3,173, 57.6 s | 4,325 after 48^2, 86.5 s |
+| air hall, 0.1 m cells (85,120) | 1,959, 425 s | 2,194 after 603 on 13,860 cells, 427 s |
 """
 
 from __future__ import annotations
