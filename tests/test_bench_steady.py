@@ -82,3 +82,18 @@ def test_to_steady_options_misused_get_one_line(tmp_path):
     assert r.exit_code == 2 and "--to-steady needs CASES" in r.output
     r = CliRunner().invoke(main, ["bench", "--method", "march"])
     assert r.exit_code == 2 and "--method goes with --to-steady" in r.output
+
+
+def test_coarse_start_reports_its_coarser_meshes(tmp_path):
+    """``flow.start: coarse`` on a 64 x 64 cavity (4,096 cells): the 32 x 32 mesh is solved
+    first, and the report names it (cells and iterations) beside the fine iterations."""
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY.replace("cells: [12, 12, 1]", "cells: [64, 64, 1]")
+                    .replace("0.000833", "0.000156") + "  start: coarse\n")
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(main, ["bench", str(case), "--to-steady", "--backend", "cpu",
+                                  "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    row = json.loads(out.read_text())[0]
+    assert row["converged"] and [c[0] for c in row["coarse"]] == [32 * 32]
+    assert f"after {row['coarse'][0][1]:,} on 1,024 cells" in r.output

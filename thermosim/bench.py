@@ -350,7 +350,10 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
            "residual_velocity": float(st.residual_velocity),
            "residual_temperature": float(st.residual_temperature),
            "tolerance": spec.tolerance, "energy_tolerance": spec.energy_tolerance,
-           "stored_fraction": _finite_or_none(getattr(st, "stored_fraction", None))}
+           "stored_fraction": _finite_or_none(getattr(st, "stored_fraction", None)),
+           # flow.start: coarse: the coarser meshes solved first, (cells, iterations, CPU s)
+           # each, coarsest first; their time is in wall_s, their iterations are not
+           "coarse": [list(c) for c in getattr(st, "coarse", [])]}
     if spec.end_time is not None:
         out["note"] = f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state"
     if stall is not None:
@@ -386,7 +389,8 @@ def print_steady_report(r: dict) -> None:
              f"  device       {r['backend']} ({r['device']}), {r['precision']}",
              f"  cells        {r['cells']:,} {tuple(r['shape'])}",
              f"  method       {r['method']}",
-             f"  iterations   {r['iterations']:,} {r['unit']}",
+             f"  iterations   {r['iterations']:,} {r['unit']}" + "".join(
+                 f", after {n:,} on {int(c):,} cells" for c, n, _ in r.get("coarse", [])),
              (f"  wall time    {r['wall_s']:.2f} s (set-up {r['build_s']:.2f} s before it; "
               f"{r['s_per_iteration'] * 1e3:.2f} ms per iteration)"),
              f"  throughput   {r['cell_iterations_per_s']:.3g} cells x iterations per s",
