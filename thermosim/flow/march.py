@@ -16,25 +16,38 @@ from ..unconverged import NotSteady, diagnose
 from .steppers import RunMode, relative_residuals
 
 
-#: steps of a steady march without its best residual halving that make a stall (the quick
-#: halls' marches halve it every few hundred steps; the 0.1 m halls' drifted for 16,000)
+#: steps of a steady march over which its residual must at least halve (the quick halls'
+#: marches halve it every few hundred steps; the 0.1 m halls' drifted for 16,000)
 STALL_PATIENCE = 5000
 
 
 class StallWatch:
-    """Whether a steady run has stalled: its best residual not halved within ``patience``
-    iterations (or steps), counted from ``start``.  Below ``tolerance`` the velocity has
-    converged and only the stored heat is awaited: never a stall."""
+    """Whether a steady run has stalled: the least-squares trend of log10 of its residual
+    over the last ``patience`` iterations (or steps) falls by less than half (a trend, not
+    the best value: a residual that wiggles would make one low dip look like a stall).
+    Counted from ``start``; below ``tolerance`` the velocity has converged and only the
+    stored heat is awaited: never a stall.  ``limit``: the run's max_steps."""
 
     def __init__(self, patience: int, start: int = 0, limit: int = 0):
-        self.patience, self.mark, self.at = patience, math.inf, start
-        self.limit = limit              # the run's max_steps
+        self.patience, self.start, self.limit = patience, start, limit
+        self.points: list = []
 
     def stalled(self, steps: int, worst: float, tolerance: float) -> bool:
-        if worst < 0.5 * self.mark or worst < tolerance:
-            self.mark, self.at = worst, steps
+        if not (worst >= tolerance and math.isfinite(worst)):
+            self.points.clear()
+            self.start = steps
             return False
-        return steps - self.at > self.patience
+        self.points.append((steps, math.log10(worst)))
+        while self.points and self.points[0][0] < steps - self.patience:
+            self.points.pop(0)
+        if steps - self.start < self.patience or len(self.points) < 5:
+            return False
+        n = len(self.points)
+        mx = sum(p[0] for p in self.points) / n
+        my = sum(p[1] for p in self.points) / n
+        sxx = sum((p[0] - mx) ** 2 for p in self.points)
+        slope = sum((p[0] - mx) * (p[1] - my) for p in self.points) / sxx
+        return 10.0 ** (slope * self.patience) > 0.5
 
 
 def march(solver, mode: RunMode, end_time: float | None, max_steps: int, progress,
@@ -136,7 +149,7 @@ def not_steady(solver, mode: RunMode, checkpoint, unit: str = "steps",
     st.stalled = stall.describe()
     early = ""
     if watch is not None and st.steps < watch.limit:
-        early = (f" (stopped early: the residual has not halved in the last "
+        early = (f" (stopped early: the residual's trend did not halve over the last "
                  f"{watch.patience:,} {unit}; more of them would not help)")
         st.stall["stopped_early"] = True
         other = "march" if unit == "outer iterations" else "simplec"

@@ -36,7 +36,7 @@ from .sequence import coarse_start
 from .steppers import RunMode, relative_residuals
 
 
-#: outer iterations without the best residual halving that make a stall (measured: the
+#: outer iterations over which the residual's trend must at least halve (measured: the
 #: converging runs of issue 19 halve it every 20-300 iterations; the cold-plate hall on
 #: 0.154 m cells fell x0.8 per 1,000 from 6e-2)
 STALL_PATIENCE = 1500
@@ -446,8 +446,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
             st.converged = True
             st.history.append((st.steps, st.time, ru, rt))
             break
-        if watch.stalled(st.steps, worst, mode.steady_tolerance):
-            st.history.append((st.steps, st.time, ru, rt))
+        if st.steps % check_every == 0 and \
+                watch.stalled(st.steps, worst, mode.steady_tolerance):
             break
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
