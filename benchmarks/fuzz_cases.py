@@ -607,8 +607,9 @@ _counter = {"n": 0}
 
 
 def install_caps(cap: int = STEP_CAP) -> None:
-    """Cut every solve short after ``cap`` flow steps or conduction iterations / time steps
-    (0: stop where the solve would start, before any kernel is compiled) in this process."""
+    """Cut every solve short after ``cap`` flow steps or outer iterations, or conduction
+    iterations / time steps (0: stop where the solve would start, before any kernel is
+    compiled) in this process."""
     from thermosim import flow, runner
 
     global STEP_CAP
@@ -628,6 +629,20 @@ def install_caps(cap: int = STEP_CAP) -> None:
 
     capped_step._fuzz = True
     flow.FlowSolver.step = capped_step
+    # the steady solver's outer iterations (flow.method: simplec) take no time steps
+    from thermosim.flow import outer
+    iterate = outer.OuterIteration.iterate
+
+    def capped_iterate(self, *a, **kw):
+        if STEP_CAP == 0:
+            raise FuzzStop("flow: before the first outer iteration")
+        out = iterate(self, *a, **kw)
+        _counter["n"] += 1
+        if _counter["n"] >= STEP_CAP:
+            raise FuzzStop("flow outer iterations")
+        return out
+
+    outer.OuterIteration.iterate = capped_iterate
     solve = runner.solve
 
     def capped_solve(case_or_model, backend="auto", progress=None, *a, **kw):

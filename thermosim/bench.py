@@ -292,8 +292,6 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     case is run to its steady state all the same (its ``end_time`` ignored).  Nothing is
     written; an unconverged run returns ``converged`` false and ``stalled`` (what did not
     settle) instead of raising."""
-    import sys
-
     from .case import load_case
     from .errors import CaseError
     from .flow import FlowSolver, problem_from_case
@@ -317,16 +315,7 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     build = time.perf_counter() - t0
     limit = max_iterations or spec.max_steps
     unit = "outer iterations" if method == "simplec" else "steps"
-    last = [time.perf_counter()]
-
-    def progress(step, t, ru, rt):
-        # a line on stderr every progress_every_s of wall time: long runs show they move
-        now = time.perf_counter()
-        if now - last[0] >= progress_every_s:
-            last[0] = now
-            print(f"  {step} {unit}: residuals {ru:.2e} (velocity) {rt:.2e} (temperature), "
-                  f"target {spec.tolerance:.0e}", file=sys.stderr, flush=True)
-
+    progress = _progress_lines(unit, spec.tolerance, progress_every_s)
     be.synchronize()
     t1 = time.perf_counter()
     stall = None
@@ -362,6 +351,22 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     elif not st.converged:
         out["stalled"] = getattr(st, "stalled", "") or "no steady state within the limit"
     return out
+
+
+def _progress_lines(unit: str, tolerance: float, every_s: float):
+    """A progress callback that prints a line on stderr every ``every_s`` of wall time
+    (s): long runs show they move."""
+    import sys
+
+    last = [time.perf_counter()]
+
+    def progress(step, t, ru, rt):
+        now = time.perf_counter()
+        if now - last[0] >= every_s:
+            last[0] = now
+            print(f"  {step} {unit}: residuals {ru:.2e} (velocity) {rt:.2e} (temperature), "
+                  f"target {tolerance:.0e}", file=sys.stderr, flush=True)
+    return progress
 
 
 def _finite_or_none(x):
