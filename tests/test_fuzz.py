@@ -91,6 +91,7 @@ def test_the_harness_sees_a_traceback(tmp_path, monkeypatch):
     # the caps patch the solver in this process: put the originals back afterwards, so that
     # the tests that run after this one solve for real
     monkeypatch.setattr(flow.FlowSolver, "step", flow.FlowSolver.step)
+    monkeypatch.setattr(flow.outer.OuterIteration, "iterate", flow.outer.OuterIteration.iterate)
     monkeypatch.setattr(solve_runner, "solve", solve_runner.solve)
     fz.install_caps(0)
     base = next(b for b in BASES if b.name == "default")
