@@ -92,3 +92,40 @@ def test_start_from_coarse_meshes_reaches_the_same_steady_state():
     assert [c[0] for c in seq.stats.coarse] == [32 * 32]
     assert np.abs(r0.u - r1.u).max() < 1e-5 and np.abs(r0.v - r1.v).max() < 1e-5
     assert seq.stats.steps < rest.stats.steps, (seq.stats.steps, rest.stats.steps)
+
+
+def test_a_coarse_start_is_told_and_stored(tmp_path):
+    """``thermosim run`` of a 64 x 64 cavity case with ``flow.start: coarse``: the summary
+    names the coarse mesh and its iterations, and /solver in the HDF5 keeps them beside
+    what ``steps`` counts."""
+    import h5py
+    from click.testing import CliRunner
+
+    from thermosim.cli import main
+
+    case = tmp_path / "cavity.yaml"
+    case.write_text("""name: cavity64
+domain: {max: [0.01, 0.01, 0.000156], background: air}
+materials:
+  air: {fluid: air, T: 300}
+grid: {cells: [64, 64, 1]}
+flow:
+  fluid: air
+  gravity: [0, 0, 0]
+  boundaries:
+    y+: {type: wall, velocity: [0.16, 0, 0]}
+    z-: {type: slip}
+    z+: {type: slip}
+  tolerance: 1.0e-4
+  method: simplec
+  start: coarse
+""")
+    out = tmp_path / "cavity.h5"
+    r = CliRunner().invoke(main, ["run", str(case), "-o", str(out), "--backend", "cpu"])
+    assert r.exit_code == 0, r.output
+    with h5py.File(out) as f:
+        a = f["solver"].attrs
+        assert a["steps_unit"] == "outer iterations"
+        assert list(a["coarse_cells"]) == [1024] and a["coarse_iterations"][0] > 0
+        n, m = int(a["steps"]), int(a["coarse_iterations"][0])
+    assert f"steady after {n:,} outer iterations, after {m:,} on 1,024 cells" in r.output

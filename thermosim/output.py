@@ -558,6 +558,11 @@ def _flow_stats(result) -> dict:
             **({"stopped": st.stopped} if getattr(st, "stopped", "") else {}),
             **stall_attrs(st),
             "residual_history": [tuple(r) for r in st.history],
+            # what "steps" counts (time steps, or the steady solver's outer iterations), and
+            # the coarser meshes a coarse start solved first
+            "steps_unit": st.unit,
+            **({"coarse_cells": [int(c[0]) for c in st.coarse],
+                "coarse_iterations": [int(c[1]) for c in st.coarse]} if st.coarse else {}),
             "cells": int(result.T.size), "shape": list(result.T.shape)}
 
 

@@ -399,6 +399,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     it = OuterIteration(solver.model, default_relax(solver.problem) if relax is None
                         else relax, sweeps)
     st.diffusion = "implicit"
+    st.unit = "outer iterations"
     acc = vec = None
     best = math.inf
     # a stall (a slow decline that would take tens of thousands more, or an unsteady

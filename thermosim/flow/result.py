@@ -38,6 +38,7 @@ class FlowStats:
     # the coarse meshes a steady run started from (thermosim.flow.sequence), coarsest
     # first: (cells, outer iterations, CPU s) each
     coarse: list = field(default_factory=list)
+    unit: str = "steps"                     # what ``steps`` counts (or "outer iterations")
 
 
 @dataclass
@@ -104,7 +105,9 @@ class FlowResult:
         speed = np.sqrt((self.cell_velocity() ** 2).sum(axis=0))
         stored = "" if math.isnan(st.stored_fraction) else \
             f", heat still stored {st.stored_fraction:.1e} of the power"
-        state = (f"steady after {st.steps} steps (residuals {st.residual_velocity:.1e} "
+        after = "".join(f", after {n:,} on {int(c):,} cells" for c, n, _ in st.coarse)
+        state = (f"steady after {st.steps:,} {st.unit}{after} (residuals "
+                 f"{st.residual_velocity:.1e} "
                  f"velocity, {st.residual_temperature:.1e} temperature{stored})" if st.converged
                  else f"UNCONVERGED: no steady state after {st.steps:,} "
                  f"{st.stall.get('unit', 'steps')}: {st.stalled} (the figures below: the last "
