@@ -606,6 +606,22 @@ class FuzzStop(BaseException):
 _counter = {"n": 0}
 
 
+def _capped(method, what: str):
+    """``method`` (a flow solver's step or outer iteration) counted against STEP_CAP: the
+    solve stops (FuzzStop) before the first with a cap of 0, after the cap-th otherwise."""
+    def capped(self, *a, **kw):
+        if STEP_CAP == 0:
+            raise FuzzStop(f"flow: before the first {what}")
+        out = method(self, *a, **kw)
+        _counter["n"] += 1
+        if _counter["n"] >= STEP_CAP:
+            raise FuzzStop(f"flow: {what} {STEP_CAP}")
+        return out
+
+    capped._fuzz = True
+    return capped
+
+
 def install_caps(cap: int = STEP_CAP) -> None:
     """Cut every solve short after ``cap`` flow steps or outer iterations, or conduction
     iterations / time steps (0: stop where the solve would start, before any kernel is
@@ -616,33 +632,11 @@ def install_caps(cap: int = STEP_CAP) -> None:
     STEP_CAP = cap
     if getattr(flow.FlowSolver.step, "_fuzz", False):
         return
-    step = flow.FlowSolver.step
-
-    def capped_step(self, *a, **kw):
-        if STEP_CAP == 0:
-            raise FuzzStop("flow: before the first step")
-        out = step(self, *a, **kw)
-        _counter["n"] += 1
-        if _counter["n"] >= STEP_CAP:
-            raise FuzzStop("flow steps")
-        return out
-
-    capped_step._fuzz = True
-    flow.FlowSolver.step = capped_step
-    # the steady solver's outer iterations (flow.method: simplec) take no time steps
     from thermosim.flow import outer
-    iterate = outer.OuterIteration.iterate
 
-    def capped_iterate(self, *a, **kw):
-        if STEP_CAP == 0:
-            raise FuzzStop("flow: before the first outer iteration")
-        out = iterate(self, *a, **kw)
-        _counter["n"] += 1
-        if _counter["n"] >= STEP_CAP:
-            raise FuzzStop("flow outer iterations")
-        return out
-
-    outer.OuterIteration.iterate = capped_iterate
+    # time steps, and the steady solver's outer iterations (flow.method: simplec)
+    flow.FlowSolver.step = _capped(flow.FlowSolver.step, "step")
+    outer.OuterIteration.iterate = _capped(outer.OuterIteration.iterate, "outer iteration")
     solve = runner.solve
 
     def capped_solve(case_or_model, backend="auto", progress=None, *a, **kw):

@@ -11,6 +11,8 @@ from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
 from thermosim.flow.from_case import problem_from_case
 from thermosim.flow.sequence import coarsen_faces, coarser, feature_faces, transfer
 from thermosim.layouts import expand
+
+from test_bench_steady import CAVITY
 from thermosim.cases import HERE as CASES
 
 
@@ -104,22 +106,9 @@ def test_a_coarse_start_is_told_and_stored(tmp_path):
     from thermosim.cli import main
 
     case = tmp_path / "cavity.yaml"
-    case.write_text("""name: cavity64
-domain: {max: [0.01, 0.01, 0.000156], background: air}
-materials:
-  air: {fluid: air, T: 300}
-grid: {cells: [64, 64, 1]}
-flow:
-  fluid: air
-  gravity: [0, 0, 0]
-  boundaries:
-    y+: {type: wall, velocity: [0.16, 0, 0]}
-    z-: {type: slip}
-    z+: {type: slip}
-  tolerance: 1.0e-4
-  method: simplec
-  start: coarse
-""")
+    # the 12 x 12 cavity of test_bench_steady, refined to 64 x 64 (one coarse level)
+    case.write_text(CAVITY.replace("cells: [12, 12, 1]", "cells: [64, 64, 1]")
+                    .replace("0.000833", "0.000156") + "  method: simplec\n  start: coarse\n")
     out = tmp_path / "cavity.h5"
     r = CliRunner().invoke(main, ["run", str(case), "-o", str(out), "--backend", "cpu"])
     assert r.exit_code == 0, r.output
