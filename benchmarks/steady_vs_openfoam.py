@@ -24,7 +24,11 @@ their final fields.
 
     python benchmarks/steady_vs_openfoam.py                  # the four cases, issue 19's table
     python benchmarks/steady_vs_openfoam.py --cases cavity64,dvd48 --method march
-    python benchmarks/steady_vs_openfoam.py --start rest,coarse   # also from coarser meshes
+    python benchmarks/steady_vs_openfoam.py --start multigrid,rest,coarse   # a row each
+
+``--start``: ``multigrid`` (the default: the outer iterations in multigrid cycles over
+coarser meshes, ``flow.multigrid: on``), ``rest`` (on the one mesh from rest) or ``coarse``
+(on the one mesh from the coarser meshes' answer, ``flow.start: coarse``).
 
 OpenFOAM: Debian's ``apt-get install -y --no-install-recommends openfoam`` (v1912; the
 solvers land in /usr/bin and find their etc/ once /usr/share/openfoam/etc/bashrc is
@@ -407,9 +411,9 @@ def thermosim_problem(kind: str, n: int):
 
 def thermosim_child(kind: str, n: int, method: str, tolerance: float,
                     advection: str | None, max_steps: int, start: str = "rest") -> dict:
-    """Solve one case (``start``: ``rest``, or ``coarse``: from the answer on coarser
-    meshes, thermosim's ``flow.start``); the figures as a dict (printed as JSON by
-    --child)."""
+    """Solve one case (``start``: ``multigrid`` cycles, or on the one mesh from ``rest``
+    or from the answer on coarser meshes, ``coarse``); the figures as a dict (printed as
+    JSON by --child)."""
     import time
 
     from thermosim.flow import FlowSolver
@@ -424,6 +428,8 @@ def thermosim_child(kind: str, n: int, method: str, tolerance: float,
         run_args["method"] = method
     if start == "coarse":
         run_args["sequence"] = True
+    if method != "march" and "multigrid" in inspect.signature(s.run).parameters:
+        run_args["multigrid"] = start == "multigrid"
     t0 = time.process_time()
     try:
         r = s.run(**run_args)
@@ -432,7 +438,9 @@ def thermosim_child(kind: str, n: int, method: str, tolerance: float,
             raise
         r = e.result
     out = {"steps": r.stats.steps, "converged": bool(r.stats.converged),
-           "cpu_run": time.process_time() - t0}
+           "cpu_run": time.process_time() - t0,
+           "cycles": int(getattr(r.stats, "cycles", 0)),
+           "coarse": [list(c) for c in getattr(r.stats, "coarse", [])]}
     g = r.grid
     xc, yc = g.centres(0), g.centres(1)
     if kind == "cavity":     # staggered: u on the face line x = 0.5, v on y = 0.5
@@ -442,7 +450,7 @@ def thermosim_child(kind: str, n: int, method: str, tolerance: float,
     return {**out, **dvd_errors(nu, r.u[n // 2, :, 0], yc, r.v[:, n // 2, 0], xc)}
 
 
-def run_thermosim(kind: str, n: int, a, start: str = "rest") -> dict:
+def run_thermosim(kind: str, n: int, a, start: str = "multigrid") -> dict:
     """This script as a child on one thread; its CPU s as OpenFOAM's are measured."""
     env = {**os.environ, **ONE_THREAD}
     cmd = [sys.executable, __file__, "--child", f"{kind}:{n}", "--method", a.method,
@@ -467,7 +475,8 @@ def accuracy_text(kind: str, r: dict) -> str:
 def row(name: str, kind: str, n: int, foam: dict | None, ts: dict | None) -> str:
     """One table row; a solver not run (None) gets dashes."""
     def its(r, key):
-        return f"{r[key]:,}" + ("" if r["converged"] else " (not converged)")
+        cycles = f" in {r['cycles']:,} cycles" if r.get("cycles") else ""
+        return f"{r[key]:,}{cycles}" + ("" if r["converged"] else " (not converged)")
     cells = [name, f"{n}^2"]
     cells += ["-"] * 3 if foam is None else [its(foam, "iterations"), f"{foam['cpu']:.1f}",
                                              accuracy_text(kind, foam)]
@@ -493,9 +502,10 @@ def main(argv=None) -> None:
                    help="OpenFOAM's residualControl, every equation")
     p.add_argument("--max-steps", type=int, default=1_000_000)
     p.add_argument("--advection", default=None, help="thermosim's momentum advection")
-    p.add_argument("--start", default="rest",
-                   help="thermosim's start, rest or coarse (flow.start), or both: rest,coarse "
-                        "(a row each; OpenFOAM run once)")
+    p.add_argument("--start", default="multigrid",
+                   help="thermosim's multigrid (cycles), rest or coarse (one mesh, "
+                        "flow.start), or several: multigrid,rest (a row each; OpenFOAM "
+                        "run once)")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -530,10 +540,10 @@ def main(argv=None) -> None:
         kind, n = CASES[name]
         foam = run_openfoam(kind, n, env, a.keep, a.foam_tolerance) if env is not None \
             else None
-        starts = [x.strip() for x in a.start.split(",") if x.strip()] or ["rest"]
+        starts = [x.strip() for x in a.start.split(",") if x.strip()] or ["multigrid"]
         for start in starts:
             ts = run_thermosim(kind, n, a, start) if not a.skip_thermosim else None
-            key = name if start == "rest" else f"{name} ({start} start)"
+            key = name if start == "multigrid" else f"{name} (one mesh, from {start})"
             figures[key] = {"openfoam": foam, "thermosim": ts}
             print(row(key, kind, n, foam, ts), flush=True)
     if env is not None and figures:

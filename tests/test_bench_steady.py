@@ -89,7 +89,8 @@ def test_coarse_start_reports_its_coarser_meshes(tmp_path):
     first, and the report names it (cells and iterations) beside the fine iterations."""
     case = tmp_path / "cavity.yaml"
     case.write_text(CAVITY.replace("cells: [12, 12, 1]", "cells: [64, 64, 1]")
-                    .replace("0.000833", "0.000156") + "  start: coarse\n")
+                    .replace("0.000833", "0.000156") + "  start: coarse\n"
+                    "  multigrid: 'off'\n")
     out = tmp_path / "bench.json"
     r = CliRunner().invoke(main, ["bench", str(case), "--to-steady", "--backend", "cpu",
                                   "--json", str(out)])
@@ -97,3 +98,22 @@ def test_coarse_start_reports_its_coarser_meshes(tmp_path):
     row = json.loads(out.read_text())[0]
     assert row["converged"] and [c[0] for c in row["coarse"]] == [32 * 32]
     assert f"after {row['coarse'][0][1]:,} on 1,024 cells" in r.output
+
+
+def test_multigrid_cycles_report_their_meshes(tmp_path):
+    """``flow.multigrid: auto`` on a 64 x 64 cavity (no lagged terms: cycles): the report
+    gives the fine mesh's outer iterations, the cycles and each coarser mesh's
+    iterations (32^2, 16^2 and 8^2: the meshes halve while they have 256 cells or more)."""
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY.replace("cells: [12, 12, 1]", "cells: [64, 64, 1]")
+                    .replace("0.000833", "0.000156"))
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(main, ["bench", str(case), "--to-steady", "--backend", "cpu",
+                                  "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    row = json.loads(out.read_text())[0]
+    assert row["converged"] and row["cycles"] > 0
+    assert row["iterations"] == 4 * row["cycles"]
+    assert [c[0] for c in row["coarse"]] == [64, 256, 1024]
+    assert f"{row['iterations']:,} outer iterations in {row['cycles']:,} multigrid cycles " \
+        f"(with {row['coarse'][-1][1]:,} on 1,024 cells" in r.output

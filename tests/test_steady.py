@@ -50,13 +50,17 @@ def test_natural_convection_outer_iterations_reach_the_march_nusselt():
     assert abs(q_o - q_m) < 1e-5 * abs(q_m)
 
 
-def test_outer_iterations_not_converged_are_told():
+@pytest.mark.parametrize("multigrid,steps,rows", [(False, 5, 5), (True, 8, 2)])
+def test_outer_iterations_not_converged_are_told(multigrid, steps, rows):
     """An iteration limit too small: NotSteady, counted in outer iterations, with the
-    history of the residuals kept for its plot."""
+    history of the residuals kept for its plot (in multigrid cycles: a row a cycle of four
+    outer iterations on the mesh, the one begun below the limit run whole)."""
     s = FlowSolver(_cavity(100.0, 16))
     with pytest.raises(NotSteady, match="outer iterations"):
-        s.run(tolerance=1e-8, max_steps=5, method="simplec", check_every=1)
-    assert len(s.stats.history) == 5 and not s.stats.converged
+        s.run(tolerance=1e-8, max_steps=5, method="simplec", check_every=1,
+              multigrid=multigrid)
+    assert s.stats.steps == steps and not s.stats.converged
+    assert len(s.stats.history) == rows
 
 
 @pytest.mark.parametrize("method,patience,unit", [("simplec", 50, "outer iterations"),

@@ -321,8 +321,8 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     stall = None
     try:
         solver.run(steady=True, tolerance=spec.tolerance, max_steps=limit,
-                   progress=progress, energy_tolerance=spec.energy_tolerance, method=method,
-                   sequence=spec.start == "coarse")
+                   progress=progress, energy_tolerance=spec.energy_tolerance,
+                   **{**spec.solver_options(), "method": method})
     except NotSteady as e:
         stall = e.stall
     be.synchronize()
@@ -342,7 +342,9 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
            "stored_fraction": _finite_or_none(getattr(st, "stored_fraction", None)),
            # flow.start: coarse: the coarser meshes solved first, (cells, iterations, CPU s)
            # each, coarsest first; their time is in wall_s, their iterations are not
-           "coarse": [list(c) for c in getattr(st, "coarse", [])]}
+           "coarse": [list(c) for c in getattr(st, "coarse", [])],
+           # flow.multigrid: the V-cycles; the coarse meshes' iterations are in "coarse"
+           "cycles": int(getattr(st, "cycles", 0))}
     if spec.end_time is not None:
         out["note"] = f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state"
     if stall is not None:
@@ -378,6 +380,8 @@ def _finite_or_none(x):
 
 def print_steady_report(r: dict) -> None:
     """The figures of :func:`bench_to_steady`, one per line (plain text, for logs)."""
+    from .flow.result import coarse_phrase
+
     verdict = "converged" if r["converged"] else \
         f"NOT CONVERGED after {r['iterations']:,} {r['unit']} (limit {r['max_iterations']:,})"
     tol = f"(tolerance {r['tolerance']:.3g})"
@@ -394,8 +398,8 @@ def print_steady_report(r: dict) -> None:
              f"  device       {r['backend']} ({r['device']}), {r['precision']}",
              f"  cells        {r['cells']:,} {tuple(r['shape'])}",
              f"  method       {r['method']}",
-             f"  iterations   {r['iterations']:,} {r['unit']}" + "".join(
-                 f", after {n:,} on {int(c):,} cells" for c, n, _ in r.get("coarse", [])),
+             f"  iterations   {r['iterations']:,} {r['unit']}"
+             + coarse_phrase(r.get("coarse", []), r.get("cycles", 0)),
              (f"  wall time    {r['wall_s']:.2f} s (set-up {r['build_s']:.2f} s before it; "
               f"{r['s_per_iteration'] * 1e3:.2f} ms per iteration)"),
              f"  throughput   {r['cell_iterations_per_s']:.3g} cells x iterations per s",

@@ -399,7 +399,10 @@ class FlowSpec(CaseSection):
     (:mod:`thermosim.flow.outer`: implicit momentum and energy, the pressure increment of
     the pressure-convection-diffusion approximation, Anderson-accelerated), which count
     against ``max_steps``; ``start`` of the outer iterations: ``rest``, or ``coarse`` (from
-    the answer on coarser meshes, :mod:`thermosim.flow.sequence`)."""
+    the answer on coarser meshes, :mod:`thermosim.flow.sequence`); ``multigrid`` of the
+    outer iterations: ``on`` (in multigrid cycles over those meshes, from their answers,
+    :mod:`thermosim.flow.fas`), ``off``, or ``auto`` (on where no fans, porous blocks,
+    coolers, chips or eddy viscosity lag the flow)."""
 
     fluid: str = "air"
     reference_temperature: Kelvin = 300.0
@@ -416,12 +419,19 @@ class FlowSpec(CaseSection):
     advection: Literal["central", "upwind"] = "central"
     method: Literal["march", "simplec"] = "march"
     start: Literal["rest", "coarse"] = "rest"
+    multigrid: Literal["auto", "on", "off"] = "auto"
     energy_tolerance: Optional[float] = None   # steady: stored heat / power, instead of the
     #                                            temperature residual
     porous: list[PorousSpec] = Field(default_factory=list)
     fans: list[FanSpec] = Field(default_factory=list)
     coolers: list[CoolerSpec] = Field(default_factory=list)
     chips: list[ChipSpec] = Field(default_factory=list)
+
+    def solver_options(self) -> dict:
+        """The steady solver's choices, as :meth:`thermosim.flow.FlowSolver.run`'s
+        keywords."""
+        return {"method": self.method, "sequence": self.start == "coarse",
+                "multigrid": {"auto": None, "on": True, "off": False}[self.multigrid]}
 
     @field_validator("reference_temperature")
     @classmethod

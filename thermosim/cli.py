@@ -254,7 +254,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
         result = solver.run(steady=steady, end_time=spec.end_time, tolerance=spec.tolerance,
                             max_steps=spec.max_steps, progress=progress, checkpoint=ckpt,
                             energy_tolerance=spec.energy_tolerance,
-                            method=spec.method, sequence=spec.start == "coarse")
+                            **spec.solver_options())
     except NotSteady as e:
         # written, marked and plotted, then one error line and exit status 3
         _report(e.result, out, png)

@@ -559,8 +559,9 @@ def _flow_stats(result) -> dict:
             **stall_attrs(st),
             "residual_history": [tuple(r) for r in st.history],
             # what "steps" counts (time steps, or the steady solver's outer iterations), and
-            # the coarser meshes a coarse start solved first
+            # the coarser meshes a coarse start solved first or multigrid cycles ran on
             "steps_unit": st.unit,
+            **({"multigrid_cycles": int(st.cycles)} if getattr(st, "cycles", 0) else {}),
             **({"coarse_cells": [int(c[0]) for c in st.coarse],
                 "coarse_iterations": [int(c[1]) for c in st.coarse]} if st.coarse else {}),
             "cells": int(result.T.size), "shape": list(result.T.shape)}

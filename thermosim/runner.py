@@ -121,7 +121,7 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
                             tolerance=spec.tolerance, max_steps=spec.max_steps,
                             progress=report, checkpoint=ckpt,
                             energy_tolerance=spec.energy_tolerance,
-                            method=spec.method, sequence=spec.start == "coarse")
+                            **spec.solver_options())
     except NotSteady as e:
         if not unsteady_ok:
             raise

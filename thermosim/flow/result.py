@@ -35,10 +35,21 @@ class FlowStats:
     # tolerance and its trend (one line), and the details (thermosim.unconverged.Stall)
     stalled: str = ""
     stall: dict = field(default_factory=dict)
-    # the coarse meshes a steady run started from (thermosim.flow.sequence), coarsest
-    # first: (cells, outer iterations, CPU s) each
+    # the coarse meshes a steady run started from (thermosim.flow.sequence) or cycled
+    # through (thermosim.flow.fas), coarsest first: (cells, outer iterations, CPU s) each
     coarse: list = field(default_factory=list)
+    cycles: int = 0                         # multigrid V-cycles of a steady run
     unit: str = "steps"                     # what ``steps`` counts (or "outer iterations")
+
+
+def coarse_phrase(coarse, cycles: int) -> str:
+    """What a steady run did on coarser meshes, to follow its count of outer iterations:
+    ", after 120 on 1,024 cells" (a coarse start) or " in 24 multigrid cycles (with 196
+    on 4,096 cells, ...)" (``coarse``: (cells, outer iterations, CPU s), coarsest first)."""
+    if cycles:
+        return f" in {cycles:,} multigrid cycles (with " + ", ".join(
+            f"{n:,} on {int(c):,} cells" for c, n, _ in coarse[::-1]) + ")"
+    return "".join(f", after {n:,} on {int(c):,} cells" for c, n, _ in coarse)
 
 
 @dataclass
@@ -105,7 +116,7 @@ class FlowResult:
         speed = np.sqrt((self.cell_velocity() ** 2).sum(axis=0))
         stored = "" if math.isnan(st.stored_fraction) else \
             f", heat still stored {st.stored_fraction:.1e} of the power"
-        after = "".join(f", after {n:,} on {int(c):,} cells" for c, n, _ in st.coarse)
+        after = coarse_phrase(st.coarse, st.cycles)
         state = (f"steady after {st.steps:,} {st.unit}{after} (residuals "
                  f"{st.residual_velocity:.1e} "
                  f"velocity, {st.residual_temperature:.1e} temperature{stored})" if st.converged

@@ -67,12 +67,12 @@ def coarsen_faces(faces: np.ndarray, keep: list[float]) -> np.ndarray:
     return faces[out]
 
 
-def coarser(problem):
+def coarser(problem, min_cells: int = MIN_CELLS):
     """The problem on a coarser mesh, or None where the mesh is too small to gain from
     one (under :data:`MIN_CELLS` cells, or its features leave less than a third of the
     cells to merge)."""
     g = problem.grid
-    if g.ncells < MIN_CELLS:
+    if g.ncells < min_cells:
         return None
     faces = [coarsen_faces(f, feature_faces(problem, a))
              for a, f in enumerate((g.x, g.y, g.z))]
@@ -156,7 +156,7 @@ def coarse_start(solver, tolerance: float, energy_tolerance: float | None, max_i
         coarse.run(tolerance=10.0 * tolerance, max_steps=max_iterations, method="simplec",
                    energy_tolerance=None if energy_tolerance is None else
                    10.0 * energy_tolerance, relax=relax, sweeps=sweeps, depth=depth,
-                   sequence=True)
+                   sequence=True, multigrid=False)
     except NotSteady:
         pass                    # not converged: still a better start than rest
     except SolverError:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import CaseError, Interrupted, SolverError, names_case_file
 from ..parallel import SERIAL
 from .march import march
+from .fas import solve_cycles, suits
 from .outer import solve_steady
 from .model import FlowModel
 from .report import StoredHeat, flow_result
@@ -207,7 +208,8 @@ class FlowSolver:
             progress: Callable | None = None, check_every: int = 10,
             checkpoint=None, energy_tolerance: float | None = None,
             method: str = "march", relax: float | None = None, sweeps: int = 2,
-            depth: int = 30, sequence: bool = False) -> FlowResult:
+            depth: int = 30, sequence: bool = False,
+            multigrid: bool | None = None) -> FlowResult:
         """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
         called as progress(step, time, residual_velocity, residual_temperature).
         ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
@@ -221,7 +223,9 @@ class FlowSolver:
         step ``relax`` L / U (None: :func:`thermosim.flow.outer.default_relax`),
         ``sweeps`` Gauss-Seidel sweeps per linear solve and Anderson acceleration over the
         last ``depth`` iterates (0: none), started from coarser meshes' answer
-        (``sequence``, :mod:`thermosim.flow.sequence`)."""
+        (``sequence``, :mod:`thermosim.flow.sequence`), or in multigrid cycles over them
+        (``multigrid``, :mod:`thermosim.flow.fas`; None: where the problem has none of
+        the lagged terms, see :func:`thermosim.flow.fas.suits`)."""
         steady_tolerance = tolerance if steady and end_time is None else None
         if method not in ("march", "simplec"):
             raise CaseError(f"unknown method '{method}' (march or simplec)", "flow.method")
@@ -243,6 +247,9 @@ class FlowSolver:
         try:
             if method == "simplec" and steady_tolerance is not None:
                 self.outer = True
+                if suits(self.problem) if multigrid is None else multigrid:
+                    return solve_cycles(self, mode, max_steps, progress, check_every,
+                                        checkpoint, relax, sweeps)
                 return solve_steady(self, mode, max_steps, progress, check_every, checkpoint,
                                     relax, sweeps, depth, sequence)
             return march(self, mode, end_time, max_steps, progress, check_every, checkpoint)
