@@ -43,18 +43,27 @@ from .steppers import RunMode, relative_residuals
 PRE, POST, COARSEST = 2, 2, 8
 #: the coarsest mesh's cells at least (below, the outer iterations' own set-up dominates)
 MIN_CELLS = 256
+#: a problem with lagged terms (a hall) is coarsened only from this many cells: the
+#: 0.1 m air hall (85,120 cells) coarsens to 13,860 cells, which converge on their own
+#: (603 outer iterations); the quick one (12,880) to 3,332, which stall
+LAGGED_MIN_CELLS = 40_000
 #: Anderson's depth over the cycles (measured, cavity Re 1000 128^2: 43 cycles without,
 #: 26 with 5, 24 with 10)
 DEPTH = 10
 
 
-def suits(problem) -> bool:
-    """Whether multigrid cycles are the default for ``problem``: none of the terms whose
-    coefficients lag the flow (fans, porous blocks, coolers, chips, an eddy viscosity).
-    Measured on the quick air hall: its coarse meshes, held to the features' faces, are
-    12 and 14 cells across, their own problems stall, and the cycles diverge."""
+def lagged(problem) -> bool:
+    """Whether terms whose coefficients lag the flow steer it: fans, porous blocks,
+    coolers, chips, an eddy viscosity (the halls)."""
     p = problem
-    return p.turbulence == "none" and not (p.fans or p.porous or p.coolers or p.chips)
+    return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
+
+
+def suits(problem) -> bool:
+    """Whether multigrid cycles are the default for ``problem``: none of the lagged
+    terms.  Measured on the quick air hall: its coarse meshes, held to the features'
+    faces, are 12 and 14 cells across, their own problems stall, and the cycles diverge."""
+    return not lagged(problem)
 
 
 def _centres(faces: np.ndarray) -> np.ndarray:
@@ -212,6 +221,8 @@ def hierarchy(solver, relax: float, sweeps: int, min_cells: int, levels: int):
     """The finest level (``solver``'s) linked to up to ``levels - 1`` coarser ones."""
     top = Level(solver, relax, sweeps)
     level, problem = top, solver.problem
+    if lagged(problem):
+        min_cells = max(min_cells, LAGGED_MIN_CELLS)
     for _ in range(levels - 1):
         q = coarser(problem, min_cells)
         if q is None:
