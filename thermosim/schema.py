@@ -149,8 +149,9 @@ KEYS: dict[str, tuple[str, str]] = {
                    "lid-driven cavity)."),
     "flow.multigrid": ("-", "`simplec` outer iterations in multigrid cycles over those "
                        "coarser meshes (full approximation scheme: iteration counts flat "
-                       "in the mesh): `on`, `off`, or `auto` (on where no fans, porous "
-                       "blocks, coolers, chips or eddy viscosity lag the flow)."),
+                       "in the mesh; always started from the coarser meshes' answers, "
+                       "whatever `start`): `on`, `off`, or `auto` (on where no fans, "
+                       "porous blocks, coolers, chips or eddy viscosity lag the flow)."),
     "flow.energy_tolerance": ("1", "Steady criterion on energy instead of the temperature "
                               "residual: heat still being stored over the power."),
     "flow.porous": ("-", "Porous blocks: servers, heat sinks, perforated tiles, coils."),
