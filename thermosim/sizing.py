@@ -56,6 +56,10 @@ DEVICE_BYTES_PER_CELL = {("conduction", "float64"): 130, ("conduction", "float32
 # laminar 40^3, 40 outer iterations, float64: 3,670 B/cell against the march's 490.  Added to
 # the march's figures; float32 and the GPU counted (half the bytes a value).
 SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 3300, "float32": 1650}
+# In multigrid cycles (flow.multigrid, thermosim.flow.fas) Anderson keeps 10 iterates, not
+# 30, and each coarser mesh holds a solver of its own (an eighth of the cells in 3D):
+# measured as above (40^3, 10 cycles), 2,204 B/cell; added, rounded up.
+MULTIGRID_EXTRA_BYTES_PER_CELL = {"float64": 1800, "float32": 900}
 MEMORY_FRACTION = 0.9        # of the available memory a run may plan to use
 MAX_SWEEP_POINTS = 10_000    # a sweep beyond this is a mistake or wants splitting
 MAX_LAYOUT_PARTS = 200_000   # blocks + servers + fans + chips of one layout
@@ -199,6 +203,17 @@ def _per_axis(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * 3
 
 
+def in_cycles(flow) -> bool:
+    """Whether a steady ``simplec`` run of this flow section runs in multigrid cycles
+    (``flow.multigrid``; ``auto``: where nothing lags the flow; the section names the
+    terms as the problem does)."""
+    from .flow.fas import lagged
+
+    if flow.multigrid != "auto":
+        return flow.multigrid == "on"
+    return not lagged(flow)
+
+
 def estimate(case, backend: str = "cpu") -> Estimate:
     """The cells and memory of ``case`` on ``backend`` (``cpu`` or ``gpu``), from the case
     alone."""
@@ -231,7 +246,8 @@ def estimate(case, backend: str = "cpu") -> Estimate:
     cells = est.cells
     extra = 0.0
     if kind == "flow" and case.flow.method == "simplec" and case.flow.end_time is None:
-        extra = SIMPLEC_EXTRA_BYTES_PER_CELL[est.precision]
+        extra = (MULTIGRID_EXTRA_BYTES_PER_CELL if in_cycles(case.flow) else
+                 SIMPLEC_EXTRA_BYTES_PER_CELL)[est.precision]
     if backend == "gpu":
         est.host_bytes = cells * HOST_BYTES_PER_CELL_GPU_RUN[kind]
         est.device_bytes = cells * (DEVICE_BYTES_PER_CELL[(kind, est.precision)] + extra)
@@ -268,7 +284,8 @@ def check_case(case, backend="cpu") -> Estimate:
     on = f"on the {be} backend" if be else "to build the model"
     fix = "lower grid.cells" if case.grid.cells is not None else "raise grid.max_cell"
     if est.kind == "flow" and case.flow.method == "simplec" and case.flow.end_time is None:
-        fix += ", use flow.method: march (an eighth of the memory, many more steps)"
+        part = "a quarter" if in_cycles(case.flow) else "an eighth"
+        fix += f", use flow.method: march ({part} of the memory, many more steps)"
     if not math.isfinite(cells):
         raise CaseError(f"{_cells_text(cells)} cells: the grid cannot be built (domain "
                         f"{_extent(case)} with cells of {_spacing(case)}): {fix} or check the "

@@ -54,7 +54,8 @@ DEPTH = 10
 
 def lagged(problem) -> bool:
     """Whether terms whose coefficients lag the flow steer it: fans, porous blocks,
-    coolers, chips, an eddy viscosity (the halls)."""
+    coolers, chips, an eddy viscosity (the halls).  ``problem``: a FlowProblem, or a case's
+    flow section (the same names)."""
     p = problem
     return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
 
