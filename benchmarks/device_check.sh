@@ -8,7 +8,7 @@
 #
 # PARTS is a space-separated choice, in the order given, of: bench tests steady kernels
 # validate flow flowval tune profile racktests rackbench rackbench8 rackprofile rackquick
-# rackrun (default: "bench tests steady validate flow flowval").  Everything goes to
+# rackrun hallsteady (default: "bench tests steady validate flow flowval").  Everything goes to
 # OUTDIR/log.txt plus one JSON per table (at most seven files).  Each part has its own time
 # limit and the whole run stops by SECONDS (default 540), so that a slow part costs only
 # itself.  On a machine without thermosim's pure-Python dependencies (pydantic, CoolProp,
@@ -101,6 +101,11 @@ run_part() {
   rackrun)   # the 1e6-cell hall run to its end time, metrics printed (no picture: no pyvista)
     part "rack 1e6 run" 240 python3 -m thermosim.cli run meshes/air_cooled_1e6.yaml \
       --backend gpu -o /tmp/hall_1e6.h5 ;;
+  hallsteady) # issue 19, item 5: the 1e6 and 1e7 air halls to their steady states (outer
+    # iterations; bench --to-steady prints iterations, wall time, cells x iterations per s)
+    part "air halls to steady" 420 python3 -m thermosim.cli bench --backend gpu \
+      meshes/air_cooled_1e6.yaml meshes/air_cooled_1e7.yaml --to-steady \
+      --json "$out/hall_steady_gpu.json" ;;
   *) echo "=== unknown part $1" | tee -a "$log" ;;
   esac
 }
