@@ -128,3 +128,20 @@ def test_multigrid_is_the_default_only_without_lagged_terms():
     assert suits(_cavity(100.0, 8)) and suits(fv.natural_convection_case(1e4, 8))
     import dataclasses
     assert not suits(dataclasses.replace(_cavity(100.0, 8), turbulence="lvel"))
+
+
+def test_progress_lines_count_outer_iterations():
+    """A steady ``simplec`` run's progress lines count outer iterations, not steps (a
+    12 x 12 cavity case through :func:`thermosim.solve`)."""
+    import yaml
+    from test_bench_steady import CAVITY
+
+    from thermosim import solve
+
+    data = yaml.safe_load(CAVITY)
+    data["flow"]["method"] = "simplec"
+    lines = []
+    r = solve(data, "cpu", log=lines.append, quiet_every=8)
+    assert r.stats.converged and r.stats.unit == "outer iterations"
+    progress = [x for x in lines if "residuals" in x]
+    assert progress and all(": outer iteration " in x for x in progress), lines

@@ -243,7 +243,8 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
         if steady:
             s = steady_time_left(solver, step, max(ru, rt), spec.tolerance, el, steps0)
             left = f"  about {s:.0f} s left" if s is not None else ""
-            console.print(f"  step {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "
+            what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
+            console.print(f"  {what} {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "
                           f"{rt:.2e} (temperature), target {spec.tolerance:.0e}{left}")
         else:
             left = el * (spec.end_time - t) / max(t - time0, 1e-300)

@@ -112,7 +112,8 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
         if log is not None and step % quiet_every == 0:
             left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
                                     time.perf_counter() - t0, steps0)
-            log(f"  {case.name}: step {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
+            what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
+            log(f"  {case.name}: {what} {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
                 f"(temperature) of {spec.tolerance:.0e}" +
                 (f", about {left:.0f} s left" if left is not None else ""))
 
