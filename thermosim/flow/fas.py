@@ -233,8 +233,29 @@ def hierarchy(solver, relax: float, sweeps: int, min_cells: int, levels: int):
         s.outer = True
         level.coarse = Level(s, relax, sweeps)
         level.transfer = Transfer(problem.grid, q.grid, solver.be, solver.dtype)
+        _restrict_inflows(level.solver, s, level.transfer)
         level, problem = level.coarse, q
     return top
+
+
+def _restrict_inflows(fine, coarse, tr: Transfer) -> None:
+    """Give each coarse inflow face the fine profile's flux-conserving mean, not its own
+    profile at the coarse centres: the boundary values are equations too, and the coarse
+    ones must be the fine ones seen on the coarse mesh, or a parabolic inflow carries a
+    little more or less flow on the coarse mesh and every coarse change brings that back
+    (measured: a heated channel's cycles froze at a velocity residual of 1.3e-2)."""
+    be = fine.be
+    for b in coarse.model.boundaries.faces:
+        if b.kind != "inflow":
+            continue
+        f = fine.model.boundaries.by_face[b.face]
+        a = b.axis
+        u = be.zeros(fine.model.mesh.padded, fine.dtype)
+        sl = [slice(None)] * 3
+        sl[a] = f.normal_face
+        u[tuple(sl)] = f.profile
+        sl[a] = b.normal_face
+        b.profile[...] = tr.velocity(u, a)[tuple(sl)]
 
 
 def cycle(level: Level, tolerance, pre: int = PRE, post: int = POST,
