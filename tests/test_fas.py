@@ -124,10 +124,12 @@ def test_cycle_count_is_flat_in_the_mesh():
 
 def test_multigrid_is_the_default_only_without_lagged_terms():
     """``auto``: cycles for the cavities, not where fans, porous blocks or an eddy
-    viscosity lag the flow (the quick air hall's cycles diverge)."""
+    viscosity lag the flow (the quick air hall's cycles diverge), nor with solid blocks
+    (a conjugate channel's diverged)."""
     assert suits(_cavity(100.0, 8)) and suits(fv.natural_convection_case(1e4, 8))
     import dataclasses
     assert not suits(dataclasses.replace(_cavity(100.0, 8), turbulence="lvel"))
+    assert not suits(_cavity(100.0, 8), blocks=["a solid block"])      # conjugate: no
 
 
 def test_progress_lines_count_outer_iterations():
@@ -141,7 +143,7 @@ def test_progress_lines_count_outer_iterations():
     data = yaml.safe_load(CAVITY)
     data["flow"]["method"] = "simplec"
     lines = []
-    r = solve(data, "cpu", log=lines.append, quiet_every=8)
+    r = solve(data, "cpu", log=lines.append, quiet_every=10)
     assert r.stats.converged and r.stats.unit == "outer iterations"
     progress = [x for x in lines if "residuals" in x]
     assert progress and all(": outer iteration " in x for x in progress), lines

@@ -402,7 +402,7 @@ class FlowSpec(CaseSection):
     the answer on coarser meshes, :mod:`thermosim.flow.sequence`); ``multigrid`` of the
     outer iterations: ``on`` (in multigrid cycles over those meshes, from their answers,
     :mod:`thermosim.flow.fas`), ``off``, or ``auto`` (on where no fans, porous blocks,
-    coolers, chips or eddy viscosity lag the flow)."""
+    coolers, chips or eddy viscosity lag the flow and no solid blocks conduct)."""
 
     fluid: str = "air"
     reference_temperature: Kelvin = 300.0

@@ -151,7 +151,8 @@ KEYS: dict[str, tuple[str, str]] = {
                        "coarser meshes (full approximation scheme: iteration counts flat "
                        "in the mesh; always started from the coarser meshes' answers, "
                        "whatever `start`): `on`, `off`, or `auto` (on where no fans, "
-                       "porous blocks, coolers, chips or eddy viscosity lag the flow)."),
+                       "porous blocks, coolers, chips or eddy viscosity lag the flow and "
+                       "no solid blocks conduct)."),
     "flow.energy_tolerance": ("1", "Steady criterion on energy instead of the temperature "
                               "residual: heat still being stored over the power."),
     "flow.porous": ("-", "Porous blocks: servers, heat sinks, perforated tiles, coils."),

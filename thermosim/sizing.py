@@ -203,15 +203,16 @@ def _per_axis(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,) * 3
 
 
-def in_cycles(flow) -> bool:
-    """Whether a steady ``simplec`` run of this flow section runs in multigrid cycles
-    (``flow.multigrid``; ``auto``: where nothing lags the flow; the section names the
-    terms as the problem does)."""
-    from .flow.fas import lagged
+def in_cycles(case) -> bool:
+    """Whether a steady ``simplec`` run of this case runs in multigrid cycles
+    (``flow.multigrid``; ``auto``: :func:`thermosim.flow.fas.suits`, the flow section
+    naming the terms as the problem does)."""
+    from .flow.fas import suits
 
+    flow = case.flow
     if flow.multigrid != "auto":
         return flow.multigrid == "on"
-    return not lagged(flow)
+    return suits(flow, case.blocks)
 
 
 def estimate(case, backend: str = "cpu") -> Estimate:
@@ -246,7 +247,7 @@ def estimate(case, backend: str = "cpu") -> Estimate:
     cells = est.cells
     extra = 0.0
     if kind == "flow" and case.flow.method == "simplec" and case.flow.end_time is None:
-        extra = (MULTIGRID_EXTRA_BYTES_PER_CELL if in_cycles(case.flow) else
+        extra = (MULTIGRID_EXTRA_BYTES_PER_CELL if in_cycles(case) else
                  SIMPLEC_EXTRA_BYTES_PER_CELL)[est.precision]
     if backend == "gpu":
         est.host_bytes = cells * HOST_BYTES_PER_CELL_GPU_RUN[kind]
@@ -284,7 +285,7 @@ def check_case(case, backend="cpu") -> Estimate:
     on = f"on the {be} backend" if be else "to build the model"
     fix = "lower grid.cells" if case.grid.cells is not None else "raise grid.max_cell"
     if est.kind == "flow" and case.flow.method == "simplec" and case.flow.end_time is None:
-        part = "a quarter" if in_cycles(case.flow) else "an eighth"
+        part = "a quarter" if in_cycles(case) else "an eighth"
         fix += f", use flow.method: march ({part} of the memory, many more steps)"
     if not math.isfinite(cells):
         raise CaseError(f"{_cells_text(cells)} cells: the grid cannot be built (domain "

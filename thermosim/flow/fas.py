@@ -34,8 +34,10 @@ import time
 
 import numpy as np
 
+from ..errors import CaseError
 from .march import StallWatch, converged, finish, not_steady, save_if_due
-from .outer import STALL_PATIENCE, Anderson, OuterIteration, StateVector, default_relax
+from .outer import (STALL_PATIENCE, Anderson, OuterIteration, StateVector, default_relax,
+                    solve_steady)
 from .sequence import coarser, transfer
 from .steppers import RunMode, relative_residuals
 
@@ -60,11 +62,15 @@ def lagged(problem) -> bool:
     return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
 
 
-def suits(problem) -> bool:
-    """Whether multigrid cycles are the default for ``problem``: none of the lagged
-    terms.  Measured on the quick air hall: its coarse meshes, held to the features'
-    faces, are 12 and 14 cells across, their own problems stall, and the cycles diverge."""
-    return not lagged(problem)
+def suits(problem, blocks=None) -> bool:
+    """Whether multigrid cycles are the default for ``problem``: none of the lagged terms
+    and no solid blocks (``blocks``: a case's, where ``problem`` is its flow section).
+    Measured: on the quick air hall the coarse meshes, held to the features' faces, are
+    12 and 14 cells across, their own problems stall, and the cycles diverge; on a
+    conjugate channel (server_channel.yaml, 80 x 32) the cycles diverged where the one
+    mesh stalls (the solids' heat settles far slower than the flow)."""
+    solids = problem.blocks if blocks is None else blocks
+    return not lagged(problem) and not solids
 
 
 def _centres(faces: np.ndarray) -> np.ndarray:
@@ -228,8 +234,11 @@ def hierarchy(solver, relax: float, sweeps: int, min_cells: int, levels: int):
         q = coarser(problem, min_cells)
         if q is None:
             break
-        s = type(solver)(q, solver.be, solver.dtype, solver.cfl, solver.pressure_tolerance,
-                         solver.diffusion, solver.advection)
+        try:
+            s = type(solver)(q, solver.be, solver.dtype, solver.cfl,
+                             solver.pressure_tolerance, solver.diffusion, solver.advection)
+        except CaseError:
+            break                   # a feature the coarse mesh cannot hold: no coarser
         s.outer = True
         level.coarse = Level(s, relax, sweeps)
         level.transfer = Transfer(problem.grid, q.grid, solver.be, solver.dtype)
@@ -369,11 +378,14 @@ def solve_cycles(solver, mode, max_iterations: int, progress, check_every: int, 
     st = solver.stats
     st.diffusion = "implicit"
     st.unit = "outer iterations"
-    if relax is None:
-        relax = default_relax(solver.problem, multigrid=True)
-    top = hierarchy(solver, relax, sweeps, MIN_CELLS, 32)
+    top = hierarchy(solver, default_relax(solver.problem, multigrid=True) if relax is None
+                    else relax, sweeps, MIN_CELLS, 32)
+    if top.coarse is None:
+        # too few cells (or features) for a coarser mesh: the outer iterations on this one
+        return solve_steady(solver, mode, max_iterations, progress, check_every, checkpoint,
+                            relax, sweeps)
     per_cycle = PRE + POST
-    if top.coarse is not None and st.steps == 0:
+    if st.steps == 0:
         top.coarse.it.forcing = None
         _level_cycles(top.coarse, mode, max(max_iterations // per_cycle, 1), 10.0)
         transfer(top.coarse.solver, solver)
@@ -388,10 +400,9 @@ def solve_cycles(solver, mode, max_iterations: int, progress, check_every: int, 
             acc.after(x)
         scales = solver.scales()
         ru, rt = relative_residuals(rates, scales)
-        n = per_cycle if top.coarse is not None else COARSEST
-        st.steps += n
+        st.steps += per_cycle
         st.cycles += 1
-        st.time += n * top.it.dt
+        st.time += per_cycle * top.it.dt
         st.dt = top.it.dt
         solver.rates = rates
         st.residual_velocity, st.residual_temperature = ru, rt

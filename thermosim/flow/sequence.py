@@ -78,10 +78,11 @@ def coarser(problem, min_cells: int = MIN_CELLS):
              for a, f in enumerate((g.x, g.y, g.z))]
     # a 2D problem's one cell across keeps its aspect ratio to the merged cells: the
     # viscous V-cycle's coarsening follows the aspect ratios (a 32^2 cavity as thin as a
-    # 64^2 one took 295 outer iterations for 153)
+    # 64^2 one took 295 outer iterations for 153); not where something spans that cell
+    # (a block through a 2D channel would then cover no cell centre)
     merged = [g.shape[a] / (f.size - 1) for a, f in enumerate(faces) if g.shape[a] >= 2]
     ratio = float(np.mean(merged)) if merged else 1.0
-    faces = [f if g.shape[a] >= 2 else f[0] + (f - f[0]) * ratio
+    faces = [f if g.shape[a] >= 2 or feature_faces(problem, a) else f[0] + (f - f[0]) * ratio
              for a, f in enumerate(faces)]
     coarse = Grid(*faces)
     if coarse.ncells > 0.6 * g.ncells:
