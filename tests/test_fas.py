@@ -164,3 +164,20 @@ def test_cycles_converge_a_heated_channel_with_a_parabolic_inflow():
     assert r2.stats.converged and mg.stats.cycles < 100
     for a, b in ((r1.u, r2.u), (r1.v, r2.v), (r1.T, r2.T)):
         assert np.abs(a - b).max() < 1e-6
+
+
+def test_cycles_continue_from_where_an_unconverged_run_stopped():
+    """A run in cycles stopped by its limit keeps its state; running it again with a larger
+    limit continues from there (no fresh start from the coarse meshes) to the answer of an
+    uninterrupted run (cavity Re 100, 32^2, within 1e-6)."""
+    from thermosim.unconverged import NotSteady
+
+    whole = FlowSolver(_cavity(100.0, 32))
+    r0 = whole.run(tolerance=1e-8, method="simplec")
+    s = FlowSolver(_cavity(100.0, 32))
+    with pytest.raises(NotSteady):
+        s.run(tolerance=1e-8, method="simplec", max_steps=12)
+    first = s.stats.steps
+    r1 = s.run(tolerance=1e-8, method="simplec", max_steps=2000)
+    assert r1.stats.converged and s.stats.steps > first
+    assert np.abs(r1.u - r0.u).max() < 1e-6 and np.abs(r1.v - r0.v).max() < 1e-6
