@@ -182,21 +182,9 @@ class OuterIteration:
             if self.solved[c] is None:
                 continue
             r = self.r
-            m.momentum_rhs(c, vel, T, r)
-            be.correct(c, r, phi, mesh.fluid, mesh.d, 1.0)
             be.momentum_operator(c, vel, mesh.fluid, mesh.h, mesh.d, nu, 1.0 / dt,
                                  self.coeffs, mesh.kernel_periodic[c])
-            for t in m.terms.all:
-                rate = t.implicit_rate(c, vel)
-                if rate is not None:
-                    self.coeffs[6] += rate
-                k = t.momentum_sink(c, vel)
-                if k is not None:
-                    r -= k * vel[c]
-                    self.coeffs[6] += k
-            if self.forcing is not None:
-                r += self.forcing[c]
-            r *= self.solved[c]
+            self._momentum_residual(c, state, r, self.coeffs[6])
             ru = max(ru, float(xp.max(xp.abs(r))))
             self.x.fill(0)
             if self.multigrid:
@@ -216,10 +204,7 @@ class OuterIteration:
         m.apply_bc(vel, T)
         # energy
         Q = self._Q
-        m.net_heat(T, vel, Q)
-        Q *= self.cell_weight
-        if self.forcing is not None:
-            Q += self.forcing[3]
+        self._net_heat(state, Q)
         rt = float(xp.max(xp.abs(Q * self.inv_C)))
         be.lincomb(self._cap, 1.0 / (dt * self.energy_factor), self.C, 0.0, self.C)
         heat = m.heat
@@ -232,32 +217,46 @@ class OuterIteration:
         m.apply_bc(vel, T)
         return m.arch.max(ru), m.arch.max(rt)
 
-
     def residuals(self, state, out) -> None:
         """out[c] = the momentum residual of component c (m/s^2, 0 where not solved) and
         out[3] = the net heat into each cell (W, 0 where held), forcing included: what
         :meth:`iterate` drives to zero, at ``state`` as it is."""
-        m = self.model
-        be, mesh = m.be, m.mesh
-        vel, T, phi = state.vel, state.T, state.phi
         for c in range(3):
-            r = out[c]
             if self.solved[c] is None:
-                r.fill(0)
-                continue
-            m.momentum_rhs(c, vel, T, r)
-            be.correct(c, r, phi, mesh.fluid, mesh.d, 1.0)
-            for t in m.terms.all:
-                k = t.momentum_sink(c, vel)
-                if k is not None:
-                    r -= k * vel[c]
-            if self.forcing is not None:
-                r += self.forcing[c]
-            r *= self.solved[c]
-        m.net_heat(T, vel, out[3])
-        out[3] *= self.cell_weight
+                out[c].fill(0)
+            else:
+                self._momentum_residual(c, state, out[c])
+        self._net_heat(state, out[3])
+
+    def _momentum_residual(self, c: int, state, r, diagonal=None) -> None:
+        """r = component ``c``'s momentum residual (m/s^2): the right-hand side, the
+        pressure gradient, the sinks and the forcing, on the solved faces.  ``diagonal``
+        (the operator's, 1/s): each term's implicit rate and sink are added to it."""
+        m = self.model
+        be, mesh, vel = m.be, m.mesh, state.vel
+        m.momentum_rhs(c, vel, state.T, r)
+        be.correct(c, r, state.phi, mesh.fluid, mesh.d, 1.0)
+        for t in m.terms.all:
+            if diagonal is not None:
+                rate = t.implicit_rate(c, vel)
+                if rate is not None:
+                    diagonal += rate
+            k = t.momentum_sink(c, vel)
+            if k is not None:
+                r -= k * vel[c]
+                if diagonal is not None:
+                    diagonal += k
         if self.forcing is not None:
-            out[3] += self.forcing[3]
+            r += self.forcing[c]
+        r *= self.solved[c]
+
+    def _net_heat(self, state, Q) -> None:
+        """Q = the net heat into each cell (W) where the energy is solved, forcing
+        included."""
+        self.model.net_heat(state.T, state.vel, Q)
+        Q *= self.cell_weight
+        if self.forcing is not None:
+            Q += self.forcing[3]
 
 
 class Anderson:
