@@ -151,7 +151,7 @@ def test_progress_lines_count_outer_iterations():
 
 def test_cycles_converge_a_heated_channel_with_a_parabolic_inflow():
     """Channel at Re_Dh 20, Pr 5, walls at a fixed temperature, parabolic inflow (the
-    validation suite's Nusselt case, 48 x 16 cells): the coarse inflow must carry the fine
+    validation suite's Nusselt case, 96 x 16 cells): the coarse inflow must carry the fine
     profile's flow (its flux-conserving mean, not the profile at the coarse centres), or
     the cycles freeze at a velocity residual of 1e-2.  Converged, and within 1e-6 of the
     one mesh's answer."""
