@@ -36,8 +36,8 @@ import numpy as np
 
 from ..errors import CaseError
 from .march import StallWatch, converged, finish, not_steady, save_if_due
-from .outer import (STALL_PATIENCE, Anderson, OuterIteration, StateVector, default_relax,
-                    solve_steady)
+from .outer import (STALL_PATIENCE, Anderson, OuterIteration, StateVector,
+                    accelerate_below, default_relax, lagged, solve_steady)
 from .sequence import coarser, transfer
 from .steppers import RunMode, relative_residuals
 
@@ -52,14 +52,6 @@ LAGGED_MIN_CELLS = 40_000
 #: Anderson's depth over the cycles (measured, cavity Re 1000 128^2: 43 cycles without,
 #: 26 with 5, 24 with 10)
 DEPTH = 10
-
-
-def lagged(problem) -> bool:
-    """Whether terms whose coefficients lag the flow steer it: fans, porous blocks,
-    coolers, chips, an eddy viscosity (the halls).  ``problem``: a FlowProblem, or a case's
-    flow section (the same names)."""
-    p = problem
-    return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
 
 
 def suits(problem, blocks=None) -> bool:
@@ -321,7 +313,7 @@ def _level_cycles(level: Level, mode, max_cycles: int, loose: float) -> None:
         transfer(level.coarse.solver, level.solver)
     s = level.solver
     acc = _Accelerator(s)
-    below = _accelerate_below(s.problem, crit.steady_tolerance)
+    below = accelerate_below(s.problem, crit.steady_tolerance)
     worst = math.inf
     for _ in range(max_cycles):
         x = acc.before() if worst < below else None
@@ -332,14 +324,6 @@ def _level_cycles(level: Level, mode, max_cycles: int, loose: float) -> None:
         if not (math.isfinite(ru) and math.isfinite(rt)) or converged(s, crit, ru, rt):
             break
         worst = max(ru, rt if not crit.energy_tolerance else 0.0)
-
-
-def _accelerate_below(problem, tolerance: float) -> float:
-    """The residual below which the cycles are accelerated: as on one mesh
-    (:func:`thermosim.flow.outer.solve_steady`), where lagged terms steer the flow only
-    within ten times the tolerance, else always."""
-    p = problem
-    return 10.0 * tolerance if p.turbulence != "none" or p.fans else math.inf
 
 
 class _Accelerator:
@@ -391,7 +375,7 @@ def solve_cycles(solver, mode, max_iterations: int, progress, check_every: int, 
         transfer(top.coarse.solver, solver)
     acc = _Accelerator(solver)
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
-    below = _accelerate_below(solver.problem, mode.steady_tolerance)
+    below = accelerate_below(solver.problem, mode.steady_tolerance)
     worst = math.inf
     while st.steps < max_iterations:
         x = acc.before() if worst < below else None

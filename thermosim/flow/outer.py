@@ -404,6 +404,24 @@ class StateVector:
             i += m
 
 
+def lagged(problem) -> bool:
+    """Whether terms whose coefficients lag the flow steer it: fans, porous blocks,
+    coolers, chips, an eddy viscosity (the halls).  ``problem``: a FlowProblem, or a case's
+    flow section (the same names)."""
+    p = problem
+    return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
+
+
+def accelerate_below(problem, tolerance: float) -> float:
+    """The residual below which Anderson accelerates the iterations (or the multigrid
+    cycles): an eddy viscosity and fan curves make the early differences a poor model of
+    the iteration, so those cases only near their answer, within ten times the
+    tolerance (measured on the quick air hall: from 10 x tolerance 682 iterations; from
+    100 x and 1,000 x the acceleration stalls at 7e-3 and 4e-3); others always."""
+    p = problem
+    return 10.0 * tolerance if p.turbulence != "none" or p.fans else math.inf
+
+
 def default_relax(problem, multigrid: bool = False) -> float:
     """The pseudo-step over the turnover time L / U: 0.5 for a forced laminar flow (cavity
     Re 1000: 405 and 965 iterations on 64^2 and 128^2 at 0.5, 421 and 1,185 at 0.25);
@@ -413,10 +431,9 @@ def default_relax(problem, multigrid: bool = False) -> float:
     (``multigrid``) the buoyant flows take 0.3 (de Vahl Davis Ra 1e6 96^2: 113, 50 and 41
     cycles at 0.1, 0.2 and 0.3)."""
     p = problem
-    lagged = p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
     buoyant = any(p.gravity) and any(b.temperature is not None
                                      for b in p.boundaries.values())
-    if lagged:
+    if lagged(p):
         return 0.1
     if buoyant:
         return 0.3 if multigrid else 0.1
@@ -445,14 +462,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     # a stall (a slow decline that would take tens of thousands more, or an unsteady
     # flow) stops the run early with the diagnosis rather than at max_steps hours later
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
-    # lagged terms (an eddy viscosity, fan curves) make the early differences a poor model
-    # of the iteration: accelerate those cases only near their answer, within ten times
-    # the tolerance
-    p = solver.problem
-    lagged = p.turbulence != "none" or bool(p.fans)
-    # (measured on the quick air hall: from 10 x tolerance 682 iterations; from 100 x and
-    # 1,000 x the acceleration stalls at 7e-3 and 4e-3)
-    accelerate_below = 10.0 * mode.steady_tolerance if lagged else math.inf
+    below = accelerate_below(solver.problem, mode.steady_tolerance)
     if depth:
         vec = StateVector(solver, solver.scales()[2])
         acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
@@ -468,7 +478,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         if acc is not None and worst > 100.0 * best:
             acc.reset()             # the history no longer describes where it is: forget it
             best = worst
-        if acc is not None and worst < accelerate_below:
+        if acc is not None and worst < below:
             vec.weigh(scales[0], scales[2])
             vec.scatter(acc.step(x, vec.gather(), vec.weights))
             solver.model.apply_bc(solver.vel, solver.T)
