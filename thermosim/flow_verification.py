@@ -13,7 +13,6 @@ import math
 from importlib import resources
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 from .flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
 from .grid import Grid
@@ -105,6 +104,9 @@ def cavity(Re: float, n: int, backend="cpu", stretch: float = 0.0, dtype=np.floa
     u = np.concatenate([[0.0], r.u[n // 2, :, 0], [1.0]])
     xc = np.concatenate([[0.0], g.centres(0), [1.0]])
     v = np.concatenate([[0.0], r.v[:, n // 2, 0], [0.0]])
+    # scipy.interpolate costs 0.7 s to import: only a run compared with Ghia pays it
+    from scipy.interpolate import CubicSpline
+
     su, sv = CubicSpline(yc, u)(tu["y"]), CubicSpline(xc, v)(tv["x"])
     r.samples = np.concatenate([su, sv])        # at Ghia's points, for self-convergence
     eu = np.abs(su - tu[f"u_{key}"]).max()
