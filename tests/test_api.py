@@ -26,7 +26,9 @@ CHANNEL = {
 }
 
 # the smallest air-cooled hall: 2 racks of 2 servers (40 chips) on 0.4 m cells, three steps
-HALL = {"layout": "air_cooled", "racks_per_row": 1, "cell": 0.4, "max_steps": 3}
+# (``unsteady: stop``: a run cut short stops unconverged, not averaged, the layouts' default)
+HALL = {"layout": "air_cooled", "racks_per_row": 1, "cell": 0.4, "max_steps": 3,
+        "unsteady": "stop"}
 IT_POWER = 4 * (8 * 700 + 2 * 350 + 2000)        # W: 4 servers of 8 GPUs, 2 CPUs and the rest
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from thermosim import flow_verification as fv
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
-from thermosim.flow.outer import Anderson
+from thermosim.flow.anderson import Anderson
 from thermosim.unconverged import NotSteady
 
 

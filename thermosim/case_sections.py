@@ -402,7 +402,14 @@ class FlowSpec(CaseSection):
     the answer on coarser meshes, :mod:`thermosim.flow.sequence`); ``multigrid`` of the
     outer iterations: ``on`` (in multigrid cycles over those meshes, from their answers,
     :mod:`thermosim.flow.fas`), ``off``, or ``auto`` (on where no fans, porous blocks,
-    coolers, chips or eddy viscosity lag the flow and no solid blocks conduct)."""
+    coolers, chips or eddy viscosity lag the flow and no solid blocks conduct).
+    ``unsteady``: what a steady run that finds no steady state does: ``stop`` (written,
+    marked unconverged, exit status 3) or ``average`` (it continues in implicit time steps
+    and its result is the time mean over ``average_window`` s, by default four turnover
+    times after a settling time of half the window; :mod:`thermosim.flow.unsteady`).  A
+    transient (``end_time``) with ``method: simplec`` and a ``time_step`` (s) or an
+    ``average_from`` (s) takes implicit steps, longer than the march's stable one, and
+    with ``average_from`` its result is the mean over [average_from, end_time]."""
 
     fluid: str = "air"
     reference_temperature: Kelvin = 300.0
@@ -420,6 +427,10 @@ class FlowSpec(CaseSection):
     method: Literal["march", "simplec"] = "march"
     start: Literal["rest", "coarse"] = "rest"
     multigrid: Literal["auto", "on", "off"] = "auto"
+    unsteady: Literal["stop", "average"] = "stop"
+    average_window: Optional[float] = None      # s; None: four turnover times
+    time_step: Optional[float] = None           # s, implicit steps (method simplec)
+    average_from: Optional[float] = None        # s, a transient's mean from this time
     energy_tolerance: Optional[float] = None   # steady: stored heat / power, instead of the
     #                                            temperature residual
     porous: list[PorousSpec] = Field(default_factory=list)
@@ -431,7 +442,9 @@ class FlowSpec(CaseSection):
         """The steady solver's choices, as :meth:`thermosim.flow.FlowSolver.run`'s
         keywords."""
         return {"method": self.method, "sequence": self.start == "coarse",
-                "multigrid": {"auto": None, "on": True, "off": False}[self.multigrid]}
+                "multigrid": {"auto": None, "on": True, "off": False}[self.multigrid],
+                "unsteady": self.unsteady, "average_window": self.average_window,
+                "time_step": self.time_step, "average_from": self.average_from}
 
     @field_validator("reference_temperature")
     @classmethod
@@ -447,12 +460,30 @@ class FlowSpec(CaseSection):
             raise ValueError("cfl must lie in (0, 1]")
         return v
 
-    @field_validator("end_time")
+    @field_validator("end_time", "average_window", "time_step")
     @classmethod
-    def _end(cls, v):
-        if v is not None and not v > 0:
-            raise ValueError("end_time must be positive (s)")
+    def _end(cls, v, info):
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise ValueError(f"{info.field_name} must be positive (s)")
         return v
+
+    @field_validator("average_from")
+    @classmethod
+    def _from(cls, v):
+        if v is not None and not (v >= 0 and math.isfinite(v)):
+            raise ValueError("average_from must be a time from 0 s on")
+        return v
+
+    @model_validator(mode="after")
+    def _implicit_transient(self):
+        if self.average_from is not None:
+            if self.end_time is None or self.average_from >= self.end_time:
+                raise ValueError("average_from needs an end_time after it (a transient's "
+                                 "mean over [average_from, end_time])")
+            if self.method != "simplec":
+                raise ValueError("average_from needs method: simplec (the mean is taken over "
+                                 "implicit steps)")
+        return self
 
     @field_validator("tolerance")
     @classmethod

@@ -166,7 +166,7 @@ def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
     in ``cache``; or, kept there before, copied from it.  Returns (the run: metrics, wall
     time in s, steps, steady, when; its folder in the cache, or None)."""
     from .study import case_key, jsonable, simulate
-    from .unconverged import NotSteady
+    from .unconverged import NotSteady, averaged_phrase
 
     names = [f"{kind}.h5", f"{kind}.xdmf", f"{kind}.png", f"{kind}.residuals.png"]
     held = cache / case_key(data, backend, str(path)) if cache else None
@@ -187,10 +187,17 @@ def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
     wall = time.perf_counter() - t0
     h5 = workdir / "runs" / names[0]
     result.save(h5)
+    st = result.stats
     run = {"metrics": jsonable(result.metrics()), "wall": wall,
-           "steps": int(result.stats.steps), "steady": bool(result.stats.converged),
-           "stalled": result.stats.stalled if not result.stats.converged else "",
+           "steps": int(st.steps), "steady": bool(st.converged),
+           "stalled": st.stalled if not st.converged else "",
+           # no steady state, so its time mean (thermosim.flow.unsteady): what it is the
+           # mean of, and each part of the window's figures (their spread: its uncertainty)
+           "averaged": averaged_phrase(st) if getattr(st, "averaged", None) else "",
+           "batch_metrics": [jsonable(b.metrics()) for b in getattr(result, "batches", [])],
            "when": time.strftime("%Y-%m-%d %H:%M")}
+    if run["averaged"]:
+        log(f"  {case.name}: {run['averaged']}")
     if held is not None:
         held.mkdir(parents=True, exist_ok=True)
         for n in names[:2] + names[3:]:          # (the hotspot picture is drawn later)
@@ -200,6 +207,13 @@ def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
         tmp.write_text(json.dumps(run))
         os.replace(tmp, held / "run.json")       # last: the run is whole
     return run, held
+
+
+def run_state(run: dict) -> str:
+    """``steady``, ``time-averaged`` (no steady state; its mean over a window) or
+    ``UNCONVERGED`` (its last iteration)."""
+    return "steady" if run["steady"] else "time-averaged" if run.get("averaged") else \
+        "UNCONVERGED"
 
 
 def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | None = None,
@@ -229,14 +243,19 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
                 shutil.copy2(png, part)
         m = run["metrics"]
         e = facility_energy(m, case.layout, plant)
+        batch_energy = [facility_energy(b, case.layout, plant)
+                        for b in run.get("batch_metrics", [])]
         unit = "outer iterations" if case.flow.method == "simplec" else "steps"
-        log(f"  {'steady' if run['steady'] else 'UNCONVERGED'} after {run['steps']} {unit}, "
+        log(f"  {run_state(run)} after {run['steps']} {unit}, "
             f"{run['wall']:.0f} s;"
             f" hottest junction {max(c['junction_temperature'] for c in m['chips']) - 273.15:.1f}"
             f" degC; PUE {e['pue']:.3f}")
         records.append({"kind": kind, "path": str(path), "data": data, "case": case,
                         "metrics": m, "energy": e, "wall": run["wall"], "steps": run["steps"],
                         "steady": run["steady"], "stalled": run.get("stalled", ""),
+                        "averaged": run.get("averaged", ""),
+                        "batch_metrics": run.get("batch_metrics", []),
+                        "batch_energy": batch_energy,
                         "png": png.name if png.exists() else None})
     return records
 

@@ -114,6 +114,40 @@ def _value(get, record) -> float:
     return math.nan if v is None else float(v)
 
 
+def time_mean_error(get, record, scale: float = 1.0) -> float | None:
+    """The standard error (in the unit shown: times ``scale``) of a figure of a run whose
+    result is a time mean, from its window's parts (:mod:`thermosim.flow.unsteady`); None
+    for a steady run."""
+    from .flow.unsteady import standard_error
+
+    if not record.get("averaged") or not record.get("batch_metrics"):
+        return None
+    parts = [_value(get, {"metrics": m, "energy": e})
+             for m, e in zip(record["batch_metrics"], record["batch_energy"])]
+    se = standard_error([v for v in parts if math.isfinite(v)])
+    return se * scale if math.isfinite(se) else None
+
+
+def saving_error(air: dict, other: dict, kind: str, key: str) -> float | None:
+    """The standard error (percentage points) of a saving against air from the time means'
+    parts of either run (each run's parts against the other's mean, in quadrature); None
+    when neither is a time mean."""
+    from .flow.unsteady import standard_error
+
+    parts = []
+    for run, mate, first in ((other, air, False), (air, other, True)):
+        if not run.get("averaged") or not run.get("batch_energy"):
+            continue
+        vals = []
+        for e in run["batch_energy"]:
+            pair = {"air_cooled": e, kind: mate["energy"]} if first else \
+                {"air_cooled": mate["energy"], kind: e}
+            vals.append(100.0 * savings_against_air(pair)[kind][key])
+        parts.append(standard_error(vals))
+    parts = [p for p in parts if math.isfinite(p)]
+    return math.sqrt(sum(p * p for p in parts)) if parts else None
+
+
 def formal_order(case) -> float:
     """The formal order of a layout's flow solution: 1 with upwind momentum advection (the
     layouts' default), 2 with central differences."""
@@ -150,7 +184,7 @@ def grid_study(levels: list[list[dict]], ratio: float) -> dict:
             cells, volume, h = mesh_size(r["case"])
             row[k] = {"cell": float(r["data"].get("cell", math.nan)), "cells": cells,
                       "volume": volume, "h": h, "steps": r["steps"],
-                      "steady": bool(r["steady"])}
+                      "steady": bool(r["steady"]), "averaged": bool(r.get("averaged"))}
         meshes.append(row)
     hs = {k: [m[k]["h"] for m in meshes] for k in kinds}
     formal = {k: formal_order(by[-1][k]["case"]) for k in kinds}
@@ -162,7 +196,8 @@ def grid_study(levels: list[list[dict]], ratio: float) -> dict:
             if all(not math.isfinite(v) for v in vals):
                 continue
             figures[k][key] = {"label": label, "unit": unit,
-                               **_study_row(vals, hs[k], formal[k], offset)}
+                               **_study_row(vals, hs[k], formal[k], offset),
+                               "time_mean_error": time_mean_error(get, by[-1][k])}
     savings, moves = {}, {}
     per_mesh = [savings_against_air({k: r["energy"] for k, r in lv.items()}) for lv in by]
     for k in kinds:
@@ -172,7 +207,9 @@ def grid_study(levels: list[list[dict]], ratio: float) -> dict:
         pair = [math.sqrt(a * b) for a, b in zip(hs["air_cooled"], hs[k])]
         savings[k] = {key: {"label": label, "unit": "%",
                             **_study_row([sv[k][key] for sv in per_mesh], pair,
-                                         min(formal[k], formal["air_cooled"]), 0.0, 100.0)}
+                                         min(formal[k], formal["air_cooled"]), 0.0, 100.0),
+                            "time_mean_error": saving_error(by[-1]["air_cooled"], by[-1][k],
+                                                            k, key)}
                       for key, label in SAVINGS}
         fac = savings[k]["facility"]["shown"]["values"]
         moves[k] = fac[-1] - fac[-2]
@@ -187,8 +224,16 @@ def _notes(study: dict) -> list[str]:
     """What to be wary of: runs that did not settle, savings that move by more than a
     point between the two finest meshes, figures with no band."""
     notes = []
+    means = [f"{LABEL[k]} on mesh {i + 1}" for i, m in enumerate(study["meshes"])
+             for k, x in m.items() if not x["steady"] and x.get("averaged")]
+    if means:
+        notes.append("Time means (no steady state; their figures are means over a window of "
+                     "implicit time steps): " + ", ".join(means) + ". The finest mesh's "
+                     "standard error of each such figure, from the means of the window's "
+                     "four parts, is the 's.e.' column: a grid band smaller than it is "
+                     "within the averaging's own uncertainty.")
     unsteady = [f"{LABEL[k]} on mesh {i + 1}" for i, m in enumerate(study["meshes"])
-                for k, x in m.items() if not x["steady"]]
+                for k, x in m.items() if not x["steady"] and not x.get("averaged")]
     if unsteady:
         notes.append("UNCONVERGED (their last iteration is used): " + ", ".join(unsteady) +
                      ". Their differences between meshes mix iteration error with "
@@ -234,8 +279,10 @@ def headline(study: dict) -> str:
             fine = s["shown"]["values"][-1]
             ext = s["shown"].get("extrapolated")
             u = s["shown"].get("uncertainty")
+            se = s.get("time_mean_error")
             txt.append(f"{fine:.1f} %" + (f" ± {_small(u, 1)} points" if u is not None else
                                          f" (no band: {s['convergence']})") +
+                       (f" (time mean, s.e. {_small(se, 1)})" if se is not None else "") +
                        f" of the {what} energy" +
                        (f" (extrapolated {ext:.1f} %)" if ext is not None else ""))
         parts.append(f"{LABEL[k]} saves " + " and ".join(txt))
@@ -280,11 +327,12 @@ def grid_markdown(study: dict) -> list[str]:
                       (f"{meshes[1][k]['h'] / meshes[2][k]['h']:.3f} / "
                        f"{meshes[0][k]['h'] / meshes[1][k]['h']:.3f}"),
                       " / ".join(f"{m[k]['steps']:,}" for m in meshes),
-                      " / ".join("yes" if m[k]["steady"] else "UNCONVERGED"
+                      " / ".join("yes" if m[k]["steady"] else "time mean"
+                                 if m[k].get("averaged") else "UNCONVERGED"
                                  for m in meshes)]
                      for k in kinds])
     head = ["figure", "coarse", "medium", "fine", "order p", "extrapolated", "GCI band",
-            "convergence"]
+            "convergence", "s.e. (fine)"]
 
     def rows(studies):
         out = []
@@ -295,7 +343,10 @@ def grid_markdown(study: dict) -> list[str]:
                         f"{s['order']:.2f}" if s["order"] is not None else "-",
                         _fmt(sh["extrapolated"], u) if "extrapolated" in sh else "-",
                         _band(s, 3 if u == "" else 1 if u in ("degC", "%") else 0),
-                        s["convergence"]])
+                        s["convergence"],
+                        "-" if s.get("time_mean_error") is None else
+                        _small(s["time_mean_error"],
+                               3 if u == "" else 1 if u in ("degC", "%") else 0)])
         return out
     for k in kinds:
         parts += [f"### {LABEL[k]}", ""] + _table(head, rows(study["figures"][k]))

@@ -246,21 +246,31 @@ def _run_row(r: dict) -> list:
 
 
 def unconverged_mark(r: dict) -> str:
-    """A layout run's marker after its step count: nothing for a steady run, else
+    """A layout run's marker after its step count: nothing for a steady run, `` time mean``
+    for one with no steady state whose figures are their mean over a window, else
     `` UNCONVERGED`` (issue 19, item 8)."""
-    return "" if r["steady"] else " UNCONVERGED"
+    return "" if r["steady"] else " time mean" if r.get("averaged") else " UNCONVERGED"
 
 
 def unconverged_notice(records) -> list[str]:
     """Under the verdict, for each run that did not reach a steady state: what stalled,
     that its figures are its last iteration's, and its residual plot (none when all
     converged)."""
-    bad = [r for r in records if not r["steady"]]
+    lines = []
+    means = [r for r in records if not r["steady"] and r.get("averaged")]
+    if means:
+        lines += ["**Time means: these runs have no steady state; their figures are means "
+                  "over a window of implicit time steps, each with the standard error of "
+                  "its parts' means.**", ""]
+        for r in means:
+            lines.append(f"- {LABEL[r['kind']]}: {r['averaged']}")
+        lines.append("")
+    bad = [r for r in records if not r["steady"] and not r.get("averaged")]
     if not bad:
-        return []
-    lines = ["**UNCONVERGED: the figures of these runs are their last iteration's, not a "
-             "steady state; every figure that uses them, savings included, is uncertain.**",
-             ""]
+        return lines
+    lines += ["**UNCONVERGED: the figures of these runs are their last iteration's, not a "
+              "steady state; every figure that uses them, savings included, is "
+              "uncertain.**", ""]
     for r in bad:
         plot = f"runs/{r['kind']}.residuals.png"
         lines.append(f"- {LABEL[r['kind']]}: no steady state after {r['steps']:,} steps"
@@ -383,7 +393,9 @@ def write_results_h5(path: Path, records, climates, sens_rows, line):
             write_tree(g.create_group("metrics"), m)
             g.attrs["case"] = r["path"]
             g.attrs["converged"] = bool(r["steady"])
-            if not r["steady"]:
+            if r.get("averaged"):
+                g.attrs["time_averaged"] = r["averaged"]
+            elif not r["steady"]:
                 g.attrs["unconverged"] = f"UNCONVERGED: {r.get('stalled') or 'not steady'}"
         cg = f.create_group("climates")
         for c, e in climates.items():

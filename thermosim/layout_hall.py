@@ -45,6 +45,7 @@ AIR_DEFAULTS = dict(
     hot_aisle_width=1.0, plenum_height=0.6, room_height=3.0, end_space=1.4, cell=0.1,
     turbulence="lvel", advection="upwind", air_changes=0.0, tolerance=1e-4, energy_tolerance=1e-3,
     max_steps=200000, method="simplec",
+    unsteady="average", average_window=None,
     precision="float64", name="air_cooled")
 
 
@@ -331,6 +332,7 @@ def _hall(p: dict, kind: str) -> dict:
         "flow": {"fluid": "air", "reference_temperature": T_s,
                  "gravity": [0.0, 0.0, -9.81], "turbulence": p["turbulence"],
                  "advection": p["advection"], "method": p["method"],
+                 "unsteady": p["unsteady"], "average_window": p["average_window"],
                  "tolerance": p["tolerance"], "energy_tolerance": p["energy_tolerance"],
                  "max_steps": int(p["max_steps"]),
                  **({"end_time": end_time} if end_time else {}),

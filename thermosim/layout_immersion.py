@@ -37,6 +37,7 @@ IMMERSION_DEFAULTS = dict(
     loop_pressure_drop=50e3, floor_space=0.1, headspace=0.05, margin=0.0,
     cell=0.05, turbulence="none", advection="upwind", tolerance=1e-4,
     energy_tolerance=1e-3, max_steps=200000, method="march", precision="float64",
+    unsteady="average", average_window=None,
     name="immersion")
 
 
@@ -140,6 +141,7 @@ def immersion(**params) -> dict:
         "flow": {"fluid": p["fluid"], "reference_temperature": p["supply_temperature"],
                  "gravity": [0.0, 0.0, -9.81], "turbulence": p["turbulence"],
                  "advection": p["advection"], "method": p["method"],
+                 "unsteady": p["unsteady"], "average_window": p["average_window"],
                  "tolerance": p["tolerance"],
                  "energy_tolerance": p["energy_tolerance"], "max_steps": int(p["max_steps"]),
                  "boundaries": {"z-": {"type": "inflow", "velocity": [0.0, 0.0, w_in],

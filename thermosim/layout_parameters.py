@@ -118,6 +118,8 @@ def _rules() -> dict:
         turbulence=_choice("none", "lvel", "smagorinsky"),
         advection=_choice("central", "upwind"), method=_choice("march", "simplec"),
         air_changes=_number("hall volumes", 0),
+        unsteady=_choice("stop", "average"),
+        average_window=_number("s", 0, lo_open=True, optional=True),
         tolerance=tolerance, energy_tolerance=_number("", 0, 1, lo_open=True, hi_open=True,
                                                       optional=True),
         max_steps=count1, precision=_choice("float64", "float32"), name=_text,

@@ -190,6 +190,8 @@ def rack_metrics(result, ashrae_class: str = "A1", hotspots: int = 5) -> dict:
             v for k, v in result.heat_flows.items() if not k.startswith("cooler")))
         / max(abs(power), 1e-300),
         "steady": bool(result.stats.converged),
+        # a time mean over a window (thermosim.flow.unsteady): no steady state, its mean
+        "time_averaged": bool(getattr(result.stats, "averaged", None)),
         "ashrae_class": ashrae_class,
         "rci_hi": rci_hi, "rci_lo": rci_lo,
         "max_inlet_temperature": max(intakes) if intakes else float("nan"),
@@ -214,6 +216,8 @@ def format_metrics(m: dict) -> str:
     """The metrics as the lines ``thermosim run`` prints."""
     c = lambda t: f"{t:.2f} K ({t - C0:.1f} degC)"  # noqa: E731
     balance = (f"balance error {m['energy_balance_error']:.2e}" if m["steady"] else
+               f"time-mean balance error {m['energy_balance_error']:.2e}"
+               if m.get("time_averaged") else
                f"{(m['it_power'] - m['heat_removed_by_coolers']) / 1e3:.3f} kW still being "
                "stored: not steady")
     lines = [f"IT power       {m['it_power'] / 1e3:.2f} kW (to air {m['heat_to_air'] / 1e3:.2f}"

@@ -91,7 +91,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .unconverged import stall_attrs
+from .unconverged import averaged_phrase, stall_attrs
 
 LAYOUT_VERSION = 1
 _GZIP = dict(compression="gzip", compression_opts=1, shuffle=True)
@@ -480,8 +480,10 @@ def write_flow_result(result, path, xdmf: bool = True, residual_plot: bool = Tru
                 f.attrs["case"] = p.case.model_dump_json()
             _write_flow_fields(f, result, fields, vel)
             _write_solver(f.create_group("solver"), _flow_stats(result))
-            if st.stalled and not st.converged:
-                # whoever opens the file sees it first: not a steady state
+            # whoever opens the file sees it first: a time mean, or not a steady state
+            if st.averaged:
+                f.attrs["time_averaged"] = averaged_phrase(st)
+            elif st.stalled and not st.converged:
                 f.attrs["unconverged"] = f"UNCONVERGED: {st.stalled}"
             _write_flow_metrics(f.create_group("metrics"), result, fields["block"], vel)
             if xdmf:
@@ -562,6 +564,7 @@ def _flow_stats(result) -> dict:
             # the coarser meshes a coarse start solved first or multigrid cycles ran on
             "steps_unit": st.unit,
             **({"multigrid_cycles": int(st.cycles)} if getattr(st, "cycles", 0) else {}),
+            **{f"averaged_{k}": v for k, v in getattr(st, "averaged", {}).items()},
             **({"coarse_cells": [int(c[0]) for c in st.coarse],
                 "coarse_iterations": [int(c[1]) for c in st.coarse]} if st.coarse else {}),
             "cells": int(result.T.size), "shape": list(result.T.shape)}

@@ -153,6 +153,18 @@ KEYS: dict[str, tuple[str, str]] = {
                        "whatever `start`): `on`, `off`, or `auto` (on where no fans, "
                        "porous blocks, coolers, chips or eddy viscosity lag the flow and "
                        "no solid blocks conduct)."),
+    "flow.unsteady": ("-", "What a steady run that finds no steady state does: `stop` "
+                      "(its last iteration written, marked unconverged, exit status 3) or "
+                      "`average` (it continues in implicit time steps and its result is "
+                      "the time mean over `average_window`, marked time-averaged)."),
+    "flow.average_window": ("s", "Window of the time mean after a stall (null: four "
+                            "turnover times, L over the fluid's mean speed), after a "
+                            "settling time of half of it."),
+    "flow.time_step": ("s", "Implicit time step of a transient with `method: simplec`, or "
+                       "of the time mean after a stall (null: the outer iterations' "
+                       "pseudo-step, at most a fiftieth of the turnover time)."),
+    "flow.average_from": ("s", "A transient with `method: simplec`: its result is the "
+                          "mean over [average_from, end_time] of implicit steps."),
     "flow.energy_tolerance": ("1", "Steady criterion on energy instead of the temperature "
                               "residual: heat still being stored over the power."),
     "flow.porous": ("-", "Porous blocks: servers, heat sinks, perforated tiles, coils."),
@@ -267,6 +279,10 @@ LAYOUT_KEYS: dict[str, tuple[str, str]] = {
     "turbulence": ("-", "Turbulence model: `lvel`, `smagorinsky` or `none`."),
     "advection": ("-", "Momentum advection: `upwind` or `central`."),
     "method": ("-", "Steady solver (`flow.method`): `march` or `simplec`."),
+    "unsteady": ("-", "No steady state found: `average` (the time mean, the layouts' "
+                 "default) or `stop` (`flow.unsteady`)."),
+    "average_window": ("s", "Window of that time mean (`flow.average_window`; null: four "
+                       "turnover times)."),
     "air_changes": ("1", "0: march to a steady state; N > 0: a transient of N hall volumes "
                     "of CRAH air."),
     "tolerance": ("1", "Steady criterion on the velocity residual (`flow.tolerance`)."),
@@ -345,6 +361,8 @@ LAYOUT_TYPES: dict[str, dict] = {
     "turbulence": {"enum": ["none", "lvel", "smagorinsky"]},
     "advection": {"enum": ["central", "upwind"]},
     "method": {"enum": ["march", "simplec"]},
+    "unsteady": {"enum": ["stop", "average"]},
+    "average_window": _NULLABLE_NUMBER,
     "precision": {"enum": ["float64", "float32"]},
 }
 

@@ -258,8 +258,10 @@ class NotSteady(SolverError):
 
 
 def marked(stats) -> bool:
-    """Whether a flow run's ``stats`` are those of a steady run stopped unconverged."""
-    return bool(getattr(stats, "stalled", "")) and not stats.converged
+    """Whether a flow run's ``stats`` are those of a steady run stopped unconverged (not
+    one whose result became its time mean, ``stats.averaged``)."""
+    return bool(getattr(stats, "stalled", "")) and not stats.converged and \
+        not getattr(stats, "averaged", None)
 
 
 def unconverged_line(file, error: NotSteady, h5_path) -> str:
@@ -301,5 +303,18 @@ def stall_attrs(stats) -> dict:
             "stalled_trend": st.get("trend", ""), "advice": st.get("advice", "")}
 
 
-__all__ = ["Criterion", "EXIT_UNCONVERGED", "NotSteady", "Stall", "diagnose", "marked",
-           "stall_attrs", "unconverged_line"]
+def averaged_phrase(st) -> str:
+    """What a time mean is the mean of: "time-averaged over 60 s (400 implicit steps of
+    0.15 s), after settling for 30 s; no steady state after 1,500 outer iterations:
+    ..." (``st.averaged``, see :mod:`thermosim.flow.unsteady`)."""
+    av = st.averaged
+    text = (f"time-averaged over {av['window']:.4g} s ({av['steps']:,} implicit steps of "
+            f"{av['time_step']:.3g} s)")
+    if "after" in av:
+        text += (f", after settling for {av['settle']:.4g} s; no steady state after "
+                 f"{av['after']:,} {st.stall.get('unit', st.unit)}: {st.stalled}")
+    return text
+
+
+__all__ = ["Criterion", "EXIT_UNCONVERGED", "NotSteady", "Stall", "averaged_phrase",
+           "diagnose", "marked", "stall_attrs", "unconverged_line"]

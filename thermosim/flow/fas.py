@@ -36,8 +36,9 @@ import numpy as np
 
 from ..errors import CaseError
 from .march import StallWatch, converged, finish, not_steady, save_if_due
-from .outer import (STALL_PATIENCE, Anderson, OuterIteration, StateVector,
-                    accelerate_below, default_relax, lagged, solve_steady)
+from .anderson import Anderson, StateVector
+from .outer import (STALL_PATIENCE, OuterIteration, accelerate_below, default_relax, lagged,
+                    solve_steady)
 from .sequence import coarser, transfer
 from .steppers import RunMode, relative_residuals
 

@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from .march import StallWatch, converged, finish, not_steady, save_if_due
+from .anderson import Anderson, StateVector
 from .sequence import coarse_start
 from .steppers import RunMode, relative_residuals
 
@@ -106,6 +107,19 @@ class OuterIteration:
         # level's restricted residuals less this level's own at the restricted state, added
         # to each momentum component's residual (m/s^2) and the energy's (W); None: none
         self.forcing = None
+        # an implicit time step (:mod:`thermosim.flow.unsteady`): its length (s) and the
+        # state it starts from; None: a steady solve.  The time derivative then joins the
+        # residuals and 1/step the operators' diagonals, with the physical heat capacities
+        self.step = None
+        self.old = None
+        self._C_phys = None
+        # an open face's normal velocity predicted from inside before the projection;
+        # an implicit step's later outer iterations leave it to the projection, or where
+        # the flow leaves unevenly (a wake) the prediction and the projection fight and
+        # hold the step's residual at a floor (measured: 4e-3 at the outflow column)
+        self.extrapolate = True
+        self._energy_mg = None          # the conduction V-cycle of implicit steps
+        self._energy_D = None
         model.implicit.use_capacity(model.heat.capacities[True][0])
 
     def _pressure_convection_diffusion(self, vel, phi, dt: float, nu: float) -> None:
@@ -136,6 +150,67 @@ class OuterIteration:
         inc[inner] = val * self.fluid_cells[inner]
         m.boundaries.fill_pressure(inc, mirror=True)
         phi += inc
+
+    def _fold_copied_halos(self, c: int) -> None:
+        """Where a face's halo copies the cell inside it (component ``c`` tangential to a
+        slip or outflow face), the right-hand side's flux to the halo does not depend on
+        that cell at all, but the operator took the halo as a wall (a slip face: its halo
+        is not fluid) or as a neighbour held in the sweeps (an outflow face): either way
+        the increment was pulled towards zero there.  Here those terms leave the diagonal,
+        so the operator is that Jacobian (measured: a 2D case's slip halos across its
+        one cell made the sweeps undo nine tenths of the viscous solve's update, and the
+        started channel's time error was 15 times the backward-Euler one).  Implicit
+        steps only: in the steady iterations that extra diagonal is an under-relaxation
+        their pseudo-steps were measured with (folded, the Re 1000 cavity's cycles ran
+        away at relax 0.5)."""
+        m = self.model
+        coeffs, mesh = self.coeffs, m.mesh
+        nu = m.problem.fluid.kinematic_viscosity
+        for b in m.boundaries.faces:
+            if b.axis == c or b.holds_tangential or b.connected or self.solved[c] is None:
+                continue
+            layer = tuple(b.inner if ax == b.axis else slice(None) for ax in range(3))
+            a = coeffs[2 * b.axis + b.side]
+            wall = nu / (0.5 * mesh.h_host[b.axis][b.inner] ** 2)
+            held = m.be.xp.where(a[layer] != 0, a[layer], wall)
+            coeffs[6][layer] -= held * self.solved[c][layer]
+            a[layer] = 0.0
+
+    def _conduction_cycle(self, Q, key) -> None:
+        """self.x = one V-cycle of (C / dt + extra + conduction)^-1 Q on the solved cells:
+        the energy operator without its advection, whose error the sweeps then meet.
+        ``key``: the steps (s) its capacity term was made of; the hierarchy's diagonal is
+        set anew only when they change."""
+        m = self.model
+        be = m.be
+        if self._energy_mg is None or key != self._energy_D:
+            D = np.asarray(be.to_host(self._cap + self.extra), float)[1:-1, 1:-1, 1:-1]
+        if self._energy_mg is None:
+            from ..linear_system import LinearSystem
+            from ..solvers.multigrid import Multigrid
+
+            zero = np.zeros(m.mesh.shape)
+            self._energy_mg = Multigrid(LinearSystem(*m.heat.G_host, np.asarray(D, float),
+                                                     zero), m.problem.grid.faces, be,
+                                        m.dtype, periodic=m.mesh.periodic, arch=m.mesh.arch)
+            self._energy_D = None
+        if key != self._energy_D:
+            self._energy_mg.set_capacity(D)
+            self._energy_D = key
+        self._rv[...] = Q * self.cells
+        self._energy_mg.apply(self._rv, self.x)
+        self.x *= self.cells
+
+    def physical_capacities(self):
+        """The cells' physical heat capacities (J/K, padded, 0 in the halos): a time step's
+        heat stored, where the steady iterations take the lowered ones of
+        :mod:`thermosim.flow.heat`."""
+        if self._C_phys is None:
+            m = self.model
+            C = np.zeros(m.mesh.padded)
+            C[1:-1, 1:-1, 1:-1] = m.heat.capacities[False][0]
+            self._C_phys = m.be.asarray(C, m.dtype)
+        return self._C_phys
 
     @staticmethod
     def _linear_sinks(model):
@@ -168,6 +243,10 @@ class OuterIteration:
         dt = self.relax * L / U
         # on a ladder of 2^(1/4): the multigrid hierarchies change only between rungs
         dt = 2.0 ** (math.floor(4.0 * math.log2(dt)) / 4.0)
+        pseudo = dt
+        if self.step is not None:
+            # dual time: the pseudo-step and the physical one, both on the diagonal
+            dt = 1.0 / (1.0 / dt + 1.0 / self.step)
         self.dt = dt
         if self.multigrid:
             m.implicit.prepare(dt)
@@ -184,6 +263,8 @@ class OuterIteration:
             r = self.r
             be.momentum_operator(c, vel, mesh.fluid, mesh.h, mesh.d, nu, 1.0 / dt,
                                  self.coeffs, mesh.kernel_periodic[c])
+            if self.step is not None:
+                self._fold_copied_halos(c)
             self._momentum_residual(c, state, r, self.coeffs[6])
             ru = max(ru, float(xp.max(xp.abs(r))))
             self.x.fill(0)
@@ -192,30 +273,52 @@ class OuterIteration:
                 # operator at this pseudo-step; the sweeps then meet the advection
                 be.lincomb(self._rv, 1.0, r, 0.0, r)
                 self._rv *= m.implicit.weight(c)
-                m.implicit.ops[c]["mg"].apply(self._rv, self.x)
+                if getattr(self, "exact_viscous", False):
+                    m.implicit.solve(c, self._rv, self.x)
+                else:
+                    m.implicit.ops[c]["mg"].apply(self._rv, self.x)
                 self.x *= self.solved[c]
             be.sweep(self.coeffs, r, self.x, self.solved[c], self.sweeps, c)
             vel[c] += self.x
         m.apply_bc(vel, T)
-        m.boundaries.extrapolate(vel)
+        if self.extrapolate:
+            m.boundaries.extrapolate(vel)
         m.pressure.project(vel, phi, dt, True, tolerance)
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
         m.apply_bc(vel, T)
-        # energy
+        rt = self._energy_update(state, pseudo)
+        return m.arch.max(ru), m.arch.max(rt)
+
+    def _energy_update(self, state, pseudo: float) -> float:
+        """The energy part of :meth:`iterate`: ``(C / dt_T + A_T) dT = Q(T, u)`` (``pseudo``:
+        the momentum's pseudo-step, s); returns max |Q / C| (K/s) it started from."""
+        m = self.model
+        be, mesh, xp = m.be, m.mesh, m.be.xp
+        vel, T = state.vel, state.T
         Q = self._Q
         self._net_heat(state, Q)
         rt = float(xp.max(xp.abs(Q * self.inv_C)))
-        be.lincomb(self._cap, 1.0 / (dt * self.energy_factor), self.C, 0.0, self.C)
+        if self.step is None:
+            be.lincomb(self._cap, 1.0 / (pseudo * self.energy_factor), self.C, 0.0, self.C)
+        else:
+            be.lincomb(self._cap, 1.0 / (pseudo * self.energy_factor), self.C,
+                       1.0 / self.step, self.physical_capacities())
         heat = m.heat
         be.energy_operator(vel, mesh.fluid, heat.G, m.problem.fluid.volumetric_heat_capacity,
                            mesh.h, self._cap, self.extra, self.coeffs)
         self.x.fill(0)
+        if self.step is not None:
+            # an implicit step stores heat in solids at their physical capacities, and
+            # conduction through them is the slow, smooth error two sweeps leave: one
+            # V-cycle of the conduction operator first (measured: a heated block's step
+            # kept 40 % of its heat residual after 40 outer iterations without it)
+            self._conduction_cycle(Q, (pseudo, self.step))
         be.sweep(self.coeffs, Q, self.x, self.cells, self.sweeps)
         T += self.x
         m.hold(T)
         m.apply_bc(vel, T)
-        return m.arch.max(ru), m.arch.max(rt)
+        return rt
 
     def residuals(self, state, out) -> None:
         """out[c] = the momentum residual of component c (m/s^2, 0 where not solved) and
@@ -248,84 +351,19 @@ class OuterIteration:
                     diagonal += k
         if self.forcing is not None:
             r += self.forcing[c]
+        if self.old is not None:
+            r -= (vel[c] - self.old.vel[c]) * (1.0 / self.step)
         r *= self.solved[c]
 
     def _net_heat(self, state, Q) -> None:
         """Q = the net heat into each cell (W) where the energy is solved, forcing
         included."""
         self.model.net_heat(state.T, state.vel, Q)
+        if self.old is not None:
+            Q -= (state.T - self.old.T) * self.physical_capacities() * (1.0 / self.step)
         Q *= self.cell_weight
         if self.forcing is not None:
             Q += self.forcing[3]
-
-
-class Anderson:
-    """Anderson acceleration of a fixed-point iteration x <- G(x) (Walker & Ni, SIAM J.
-    Numer. Anal. 49 (2011) 1715): the next iterate is the combination of the last
-    ``depth`` iterates and their images whose residual G(x) - x is least in the weighted
-    norm (``weights``: one over each field's scale).  Linear combinations of
-    divergence-free fields with the same boundary values keep both.  The differences
-    live in ring buffers and their Gram matrix is updated a row at a time: 4 N depth
-    operations an iteration."""
-
-    def __init__(self, be, size: int, dtype, depth: int = 16):
-        self.be = be
-        xp = self.xp = be.xp
-        self.depth = depth
-        self.dX = xp.zeros((depth, size), dtype)
-        self.dF = xp.zeros((depth, size), dtype)
-        self.gram = np.zeros((depth, depth))
-        self.count = 0
-        self.x_prev = xp.zeros(size, dtype)
-        self.f_prev = xp.zeros(size, dtype)
-        self.started = False
-
-    def step(self, x, gx, weights):
-        """Given x and G(x) (flat arrays), return the accelerated next iterate."""
-        xp = self.xp
-        f = (gx - x) * weights
-        if not self.started:
-            self.started = True
-            self.x_prev[...] = x
-            self.f_prev[...] = f
-            return gx
-        j = self.count % self.depth
-        self.dX[j] = x - self.x_prev
-        self.dF[j] = f - self.f_prev
-        self.x_prev[...] = x
-        self.f_prev[...] = f
-        self.count += 1
-        k = min(self.count, self.depth)
-        row = self._rows_dot(k, self.dF[j])
-        self.gram[j, :k] = row
-        self.gram[:k, j] = row
-        G = self.gram[:k, :k]
-        rhs = self._rows_dot(k, f)
-        # regularised against the near-dependence of the last differences as it settles
-        reg = 1e-10 * max(float(np.trace(G)), 1e-300)
-        try:
-            gamma = np.linalg.solve(G + reg * np.eye(k), rhs)
-        except np.linalg.LinAlgError:
-            return gx
-        out = xp.empty_like(gx)
-        if hasattr(self.be, "anderson_combine"):
-            self.be.anderson_combine(out, gx, gamma, self.dX, self.dF, weights, k)
-        else:
-            g = xp.asarray(gamma, x.dtype)
-            out[...] = gx - g @ self.dX[:k] - (g @ self.dF[:k]) / weights
-        return out
-
-    def reset(self) -> None:
-        """Forget the history (a restart)."""
-        self.count = 0
-        self.started = False
-
-    def _rows_dot(self, k: int, v) -> np.ndarray:
-        """The first k rows of dF dotted with v, on the host."""
-        if hasattr(self.be, "rows_dot"):
-            return self.be.rows_dot(self.dF, k, v)
-        r = self.dF[:k] @ v
-        return np.asarray(r.get() if hasattr(r, "get") else r, float)
 
 
 def _face_slopes(xp, x, vel_a, fluid, d, a, weight=None):
@@ -346,62 +384,6 @@ def _face_slopes(xp, x, vel_a, fluid, d, a, weight=None):
     first, second = [slice(None)] * 3, [slice(None)] * 3
     first[a], second[a] = slice(0, n), slice(1, n + 1)
     return 0.5 * (f[tuple(first)] + f[tuple(second)])
-
-
-class StateVector:
-    """The unknowns the outer iterations accelerate, gathered into one flat vector: the
-    velocity components that move (not a 2D case's third; the faces 1..n+1 along each),
-    the temperature when anything heats, and the pressure, interior cells only (the halos
-    are the boundaries' to fill: in 2D they are two thirds of a padded array)."""
-
-    def __init__(self, solver, dT: float):
-        self.solver = solver
-        be, state = solver.be, solver.state_
-        n = solver.model.mesh.shape
-        inner = (slice(1, -1),) * 3
-        parts = []
-        for c in range(3):
-            if n[c] >= 2:
-                sl = tuple(slice(1, n[a] + 2) if a == c else slice(1, -1) for a in range(3))
-                parts.append(("vel", c, sl))
-        if dT > 1e-9:
-            parts.append(("T", None, inner))
-        parts.append(("phi", None, inner))
-        self.parts = parts
-        self.sizes = [int(np.prod([len(range(*s_.indices(m))) for s_, m in
-                                   zip(sl, state.T.shape)])) for _, _, sl in parts]
-        total = sum(self.sizes)
-        self.flat = be.zeros(total, state.T.dtype)
-        self.weights = be.zeros(total, state.T.dtype)
-
-    def _field(self, name, c):
-        st = self.solver.state_
-        return st.vel[c] if name == "vel" else getattr(st, name)
-
-    def gather(self, out=None):
-        """The unknowns now, as one flat array (``out`` if given)."""
-        out = self.flat if out is None else out
-        i = 0
-        for (name, c, sl), m in zip(self.parts, self.sizes):
-            out[i:i + m] = self._field(name, c)[sl].ravel()
-            i += m
-        return out
-
-    def scatter(self, x) -> None:
-        """Put the flat unknowns back into the fields (halos: the caller's)."""
-        i = 0
-        for (name, c, sl), m in zip(self.parts, self.sizes):
-            f = self._field(name, c)
-            f[sl] = x[i:i + m].reshape(f[sl].shape)
-            i += m
-
-    def weigh(self, U: float, dT: float) -> None:
-        """One over each field's scale: U (m/s), dT (K), U^2 (m^2/s^2)."""
-        i = 0
-        for (name, _, _), m in zip(self.parts, self.sizes):
-            scale = {"vel": U, "T": dT, "phi": U * U}[name]
-            self.weights[i:i + m] = 1.0 / max(scale, 1e-30)
-            i += m
 
 
 def lagged(problem) -> bool:

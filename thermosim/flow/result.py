@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from ..grid import Grid
+from ..unconverged import averaged_phrase
 from .problem import FACES, FlowProblem
 
 
@@ -40,6 +41,10 @@ class FlowStats:
     coarse: list = field(default_factory=list)
     cycles: int = 0                         # multigrid V-cycles of a steady run
     unit: str = "steps"                     # what ``steps`` counts (or "outer iterations")
+    # a time mean (thermosim.flow.unsteady): its window (from, to, window s), implicit
+    # steps and their length (s), batches; after a stall also the settling time (s), the
+    # turnover time (s), the steady iterations before it and the outer iterations after
+    averaged: dict = field(default_factory=dict)
 
 
 def coarse_phrase(coarse, cycles: int) -> str:
@@ -72,6 +77,8 @@ class FlowResult:
     total_power: float = 0.0                           # W put in (blocks, heat-flux faces)
     block_index: Optional[np.ndarray] = None           # block of each cell, -1 in the fluid
     components: dict = field(default_factory=dict)     # fans, coolers, porous blocks
+    # a time mean's consecutive parts, each a result (their spread: the mean's uncertainty)
+    batches: list = field(default_factory=list)
 
     @property
     def grid(self) -> Grid:
@@ -117,7 +124,8 @@ class FlowResult:
         stored = "" if math.isnan(st.stored_fraction) else \
             f", heat still stored {st.stored_fraction:.1e} of the power"
         after = coarse_phrase(st.coarse, st.cycles)
-        state = (f"steady after {st.steps:,} {st.unit}{after} (residuals "
+        state = (averaged_phrase(st) if st.averaged
+                 else f"steady after {st.steps:,} {st.unit}{after} (residuals "
                  f"{st.residual_velocity:.1e} "
                  f"velocity, {st.residual_temperature:.1e} temperature{stored})" if st.converged
                  else f"UNCONVERGED: no steady state after {st.steps:,} "

@@ -14,12 +14,14 @@ import numpy as np
 
 from ..errors import CaseError, Interrupted, SolverError, names_case_file
 from ..parallel import SERIAL
+from ..unconverged import NotSteady
 from .march import march
 from .fas import solve_cycles, suits
 from .outer import solve_steady
 from .model import FlowModel
 from .report import StoredHeat, flow_result
 from .result import FlowResult, FlowStats
+from .unsteady import average_after_stall, implicit_transient
 from .steppers import (DIFFUSION, TIME_ACCURATE, DiffusionChoice, FlowState, Heun, RunMode,
                        StepPlan)
 
@@ -209,7 +211,9 @@ class FlowSolver:
             checkpoint=None, energy_tolerance: float | None = None,
             method: str = "march", relax: float | None = None, sweeps: int = 2,
             depth: int = 30, sequence: bool = False,
-            multigrid: bool | None = None) -> FlowResult:
+            multigrid: bool | None = None, unsteady: str = "stop",
+            average_window: float | None = None, time_step: float | None = None,
+            average_from: float | None = None) -> FlowResult:
         """March to a steady state (``steady``) or to ``end_time`` (s).  ``progress`` is
         called as progress(step, time, residual_velocity, residual_temperature).
         ``checkpoint`` (a :class:`thermosim.checkpoint.Checkpointer`): the state is saved
@@ -225,13 +229,19 @@ class FlowSolver:
         last ``depth`` iterates (0: none), started from coarser meshes' answer
         (``sequence``, :mod:`thermosim.flow.sequence`), or in multigrid cycles over them
         (``multigrid``, :mod:`thermosim.flow.fas`; None: where the problem has none of
-        the lagged terms, see :func:`thermosim.flow.fas.suits`)."""
+        the lagged terms, see :func:`thermosim.flow.fas.suits`).
+
+        ``unsteady``: what a steady run that finds no steady state does: ``stop`` (raise
+        :class:`~thermosim.unconverged.NotSteady` with its last iterate) or ``average``
+        (continue in implicit steps and return the mean over ``average_window`` s, None:
+        four turnover times; :mod:`thermosim.flow.unsteady`).  A transient (``end_time``)
+        with ``method`` ``simplec`` and a ``time_step`` (s) or ``average_from`` (s) takes
+        implicit steps (of the outer iterations' pseudo-step when no ``time_step``, at most
+        a fiftieth of the turnover time), and with ``average_from`` returns the mean over
+        [average_from, end_time]; with neither it marches explicitly, as before."""
         steady_tolerance = tolerance if steady and end_time is None else None
-        if method not in ("march", "simplec"):
-            raise CaseError(f"unknown method '{method}' (march or simplec)", "flow.method")
-        if method == "simplec" and steady_tolerance is not None and self.arch.size > 1:
-            raise CaseError("the simplec outer iterations run on one process for now: use "
-                            "method march", "flow.method")
+        implicit_steps = self._check_run(method, unsteady, end_time, steady_tolerance,
+                                         time_step, average_from)
         self.choice.start(RunMode(steady_tolerance))
         # components (porous blocks, fans, coolers) mark room-scale cases: their steady
         # marches take local time steps in the energy equation
@@ -239,20 +249,32 @@ class FlowSolver:
         local = steady_tolerance is not None and not self.choice.implicit and \
             bool(p.porous or p.fans or p.coolers)
         mode = RunMode(steady_tolerance, energy_tolerance, local)
-        self.stats.converged = False
-        self.stats.stored_fraction = math.nan
-        self.stats.stopped = ""
-        self.stats.stalled = ""
-        self.stats.stall = {}
+        st = self.stats
+        st.converged, st.stored_fraction, st.stopped, st.stalled = False, math.nan, "", ""
+        st.stall, st.averaged = {}, {}
         try:
-            if method == "simplec" and steady_tolerance is not None:
+            if implicit_steps:
                 self.outer = True
-                if suits(self.problem) if multigrid is None else multigrid:
-                    return solve_cycles(self, mode, max_steps, progress, check_every,
-                                        checkpoint, relax, sweeps)
-                return solve_steady(self, mode, max_steps, progress, check_every, checkpoint,
-                                    relax, sweeps, depth, sequence)
-            return march(self, mode, end_time, max_steps, progress, check_every, checkpoint)
+                return implicit_transient(self, end_time, time_step, tolerance, max_steps,
+                                          progress, check_every, checkpoint, relax, sweeps,
+                                          average_from)
+            try:
+                if method == "simplec" and steady_tolerance is not None:
+                    self.outer = True
+                    if suits(self.problem) if multigrid is None else multigrid:
+                        return solve_cycles(self, mode, max_steps, progress, check_every,
+                                            checkpoint, relax, sweeps)
+                    return solve_steady(self, mode, max_steps, progress, check_every,
+                                        checkpoint, relax, sweeps, depth, sequence)
+                return march(self, mode, end_time, max_steps, progress, check_every,
+                             checkpoint)
+            except NotSteady:
+                if unsteady != "average":
+                    raise
+            self.outer = True           # no steady state: its time mean (the stall kept)
+            return average_after_stall(self, steady_tolerance, max_steps, progress,
+                                       check_every, checkpoint, relax, sweeps,
+                                       average_window, time_step)
         except KeyboardInterrupt:
             if checkpoint is None:
                 raise
@@ -263,6 +285,28 @@ class FlowSolver:
         finally:
             self.choice.finish()
             self.outer = False
+
+    def _check_run(self, method, unsteady, end_time, steady_tolerance, time_step,
+                   average_from) -> bool:
+        """:meth:`run`'s choices refused with one line where they do not fit; returns
+        whether the run takes implicit time steps."""
+        if method not in ("march", "simplec"):
+            raise CaseError(f"unknown method '{method}' (march or simplec)", "flow.method")
+        if unsteady not in ("stop", "average"):
+            raise CaseError(f"unknown unsteady '{unsteady}' (stop or average)",
+                            "flow.unsteady")
+        if average_from is not None and (end_time is None or method != "simplec"
+                                         or not 0 <= average_from < end_time):
+            raise CaseError("average_from needs a transient in implicit steps (end_time, "
+                            "method simplec) and must lie in [0, end_time)",
+                            "flow.average_from")
+        implicit_steps = method == "simplec" and end_time is not None and (
+            time_step is not None or average_from is not None)
+        if (implicit_steps or method == "simplec" and steady_tolerance is not None) and \
+                self.arch.size > 1:
+            raise CaseError("the simplec outer iterations run on one process for now: use "
+                            "method march", "flow.method")
+        return implicit_steps
 
     # -- checks ---------------------------------------------------------------------------
     def _diverged(self, where: str) -> SolverError:

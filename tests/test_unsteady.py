@@ -1,0 +1,169 @@
+"""Implicit time steps and time means (issue 19, item 6: refined halls and tanks have no
+steady state; their figures are time means).
+
+- the steps are first order in time against the exact start-up of plane Poiseuille flow;
+- they conserve heat over a window (what the mean heat flows leave, the stored heat
+  makes up);
+- they sustain vortex shedding behind a square cylinder, whose mean wake is symmetric
+  while every instant is not;
+- a steady run that finds no steady state, with ``unsteady: average``, returns the time
+  mean, marked; with ``stop`` it stops as before;
+- a steady flow's time mean is the steady flow.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
+from thermosim.flow.problem import SolidBlock
+from thermosim.flow.unsteady import _mean, standard_error
+from thermosim.flow_verification import SLIP_Z, _grid_2d
+from thermosim.grid import Grid
+from thermosim.unconverged import NotSteady
+
+NU, G, H = 0.1, 1.0, 1.0
+
+
+def started_channel(ny: int = 32) -> FlowProblem:
+    """A channel between walls at y = 0 and H, periodic along x, driven from rest by the
+    body force G (m/s^2) at t = 0."""
+    g = _grid_2d(np.linspace(0.0, 1.0, 5), np.linspace(0.0, H, ny + 1))
+    bc = {"x-": FlowBoundary("periodic"), "x+": FlowBoundary("periodic"),
+          "y-": FlowBoundary("wall"), "y+": FlowBoundary("wall"), **SLIP_Z}
+    return FlowProblem(g, Fluid("channel", 1.0, NU, NU, 1.0), bc, body_force=(G, 0.0, 0.0))
+
+
+def started_poiseuille(y, t):
+    """The exact start-up of plane Poiseuille flow (White, Viscous Fluid Flow, 3rd ed.
+    (2006), sec. 3-3.4, with a body force for the pressure gradient): the steady
+    parabola less its odd sine modes, each decaying at n^2 pi^2 nu / H^2."""
+    u = G / (2.0 * NU) * y * (H - y)
+    for n in range(1, 400, 2):
+        u -= (4.0 * G * H * H / (NU * math.pi ** 3 * n ** 3) * np.sin(n * math.pi * y / H)
+              * math.exp(-n * n * math.pi ** 2 * NU * t / (H * H)))
+    return u
+
+
+def test_implicit_steps_are_first_order_in_time():
+    """At t = 0.1 H^2 / nu the error against the exact start-up halves with the step
+    (backward Euler) and the 32-cell profile's own error is below the smallest."""
+    errors = []
+    for dt in (0.2, 0.1, 0.05):
+        s = FlowSolver(started_channel(), "cpu", np.float64)
+        r = s.run(end_time=1.0, method="simplec", time_step=dt, tolerance=1e-8)
+        exact = started_poiseuille(r.grid.centres(1), 1.0)
+        errors.append(float(np.abs(r.u[0, :, 0] - exact).max() / exact.max()))
+    orders = [math.log2(errors[i] / errors[i + 1]) for i in range(2)]
+    assert all(0.9 < p < 1.1 for p in orders), (errors, orders)
+    assert errors[-1] < 0.02, errors
+
+
+def wake(nx: int = 64, ny: int = 16, Re: float = 200.0, power: float = 0.0) -> FlowSolver:
+    """A square cylinder (side D = 0.5 m, a quarter of the channel) in a 2D channel with
+    slip walls, uniform inflow 1 m/s, Re = U D / nu; a sideways kick behind it starts the
+    shedding.  ``power`` (W) heats the cylinder."""
+    D = 0.5
+    g = Grid(np.linspace(0.0, 8.0, nx + 1), np.linspace(0.0, 2.0, ny + 1),
+             np.array([0.0, 2.0 / ny]))
+    bc = {"x-": FlowBoundary("inflow", velocity=(1.0, 0.0, 0.0), temperature=300.0),
+          "x+": FlowBoundary("outflow"), "y-": FlowBoundary("slip"),
+          "y+": FlowBoundary("slip"), **SLIP_Z}
+    block = SolidBlock("cylinder", (1.5, 0.75, -1.0), (2.0, 1.25, 1.0), 5.0, 1.0, 1.0,
+                       power=power)
+    p = FlowProblem(g, Fluid("f", 1.0, D / Re, D / Re, 1.0), bc, blocks=[block],
+                    name="square cylinder")
+    s = FlowSolver(p, "cpu", np.float64)
+    s.vel[1][nx * 40 // 96:nx * 60 // 96, ny * 5 // 24:ny * 20 // 24, 1] = 0.3
+    s.model.apply_bc(s.vel, s.T)
+    return s
+
+
+def antisymmetry(v) -> float:
+    """max |v(y) + v(H - y)| (m/s): zero for a wake symmetric about the centreline."""
+    return float(np.abs(v + v[:, ::-1]).max())
+
+
+def test_mean_wake_of_a_shedding_cylinder_is_symmetric():
+    """At Re 200 the wake sheds: every instant is far from symmetric; the mean over the
+    last 15 s (about seven shedding periods) is symmetric to a few percent of that."""
+    s = wake()
+    r = s.run(end_time=30.0, method="simplec", time_step=0.15, average_from=15.0,
+              tolerance=1e-5)
+    now = antisymmetry(s.result().v[:, :, 0])
+    mean = antisymmetry(r.v[:, :, 0])
+    assert now > 0.3, now                   # shedding, not a steady symmetric wake
+    assert mean < 0.1 * now, (mean, now)
+    av = s.stats.averaged
+    assert av["from"] == 15.0 and av["window"] == pytest.approx(15.0)
+    assert av["steps"] == 100 and av["batches"] == 4 and len(r.batches) == 4
+    # the batches' mean is the window's (equal parts)
+    assert np.allclose(np.mean([b.v for b in r.batches], axis=0), r.v, atol=1e-12)
+
+
+def test_implicit_steps_conserve_heat():
+    """Over a window, the power less the mean heat the outflow carries away is the heat
+    the domain stored, to 1e-3 of the power (each step's residual to 1e-2 of its
+    start)."""
+    s = wake(power=1.0)
+    C = s.model.heat.capacities[False][0]
+
+    def stored():
+        return float((C * np.asarray(s.T)[1:-1, 1:-1, 1:-1]).sum())
+
+    s.run(end_time=6.0, method="simplec", time_step=0.15, tolerance=1e-5)
+    e0 = stored()
+    r = s.run(end_time=12.0, method="simplec", time_step=0.15, average_from=6.0,
+              tolerance=1e-5)
+    rate = (stored() - e0) / 6.0
+    out = sum(r.heat_flows.values())
+    assert rate > 0.5                       # still warming: the test has something to check
+    assert abs(r.total_power - out - rate) < 1e-3 * r.total_power, (r.total_power, out, rate)
+
+
+def test_a_steady_run_with_no_steady_state_averages_or_stops():
+    """``unsteady: average``: the run that stops unconverged continues in implicit steps and
+    returns the window's mean, marked; ``stop``: NotSteady, as before."""
+    with pytest.raises(NotSteady):
+        wake().run(method="simplec", tolerance=1e-5, max_steps=150)
+    s = wake()
+    r = s.run(method="simplec", tolerance=1e-5, max_steps=150, unsteady="average",
+              average_window=6.0, time_step=0.15)
+    st = s.stats
+    assert not st.converged and st.stalled          # no steady state: said
+    av = st.averaged
+    assert av["after"] == 150 and av["settle"] == pytest.approx(3.0)
+    assert av["window"] == pytest.approx(6.0) and av["steps"] == 40
+    assert av["iterations"] == st.steps - 150 > 40
+    assert av["turnover"] > 0 and len(r.batches) == 4
+    assert "time-averaged" in r.summary()
+
+
+def test_time_mean_of_a_steady_flow_is_the_steady_flow():
+    """From the steady cavity the steps change nothing: the mean is that state."""
+    f = np.linspace(0.0, 1.0, 17)
+    p = FlowProblem(Grid(f, f, np.array([0.0, 1.0 / 16])), Fluid("c", 1.0, 0.01, 0.01, 1.0),
+                    {"y+": FlowBoundary("wall", velocity=(1.0, 0.0, 0.0)), **SLIP_Z})
+    s = FlowSolver(p, "cpu", np.float64)
+    steady = s.run(method="simplec", tolerance=1e-9)
+    t = s.stats.time
+    mean = s.run(end_time=t + 2.0, method="simplec", time_step=0.1, average_from=t,
+                 tolerance=1e-9)
+    for a in ("u", "v", "phi"):
+        assert np.abs(getattr(mean, a) - getattr(steady, a)).max() < 1e-6
+
+
+def test_mean_of_figures():
+    """Numbers are averaged by weight, flags set if ever set, text the latest; lists of
+    like length entry by entry (the chips' figures), dicts key by key."""
+    a = {"chips": [{"name": "c1", "T": 350.0, "over": False}], "n": 2, "label": "x"}
+    b = {"chips": [{"name": "c1", "T": 356.0, "over": True}], "n": 2, "label": "y"}
+    m = _mean([(a, 1.0), (b, 2.0)])
+    assert m["chips"][0]["T"] == pytest.approx(354.0)
+    assert m["chips"][0]["over"] is True and m["n"] == 2 and m["label"] == "y"
+    assert standard_error([1.0, 2.0, 3.0, 4.0]) == pytest.approx(np.std([1, 2, 3, 4], ddof=1)
+                                                                 / 2.0)
+    assert math.isnan(standard_error([1.0]))

@@ -1,0 +1,139 @@
+"""Anderson acceleration of the steady iterations, and the state vector it works on.
+
+The outer iterations (:mod:`thermosim.flow.outer`) and the multigrid cycles
+(:mod:`thermosim.flow.fas`) are fixed-point maps of the flow's state; Anderson mixing of
+their last iterates (Walker & Ni 2011) turns their slow linear tail into a few dozen
+iterations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Anderson:
+    """Anderson acceleration of a fixed-point iteration x <- G(x) (Walker & Ni, SIAM J.
+    Numer. Anal. 49 (2011) 1715): the next iterate is the combination of the last
+    ``depth`` iterates and their images whose residual G(x) - x is least in the weighted
+    norm (``weights``: one over each field's scale).  Linear combinations of
+    divergence-free fields with the same boundary values keep both.  The differences
+    live in ring buffers and their Gram matrix is updated a row at a time: 4 N depth
+    operations an iteration."""
+
+    def __init__(self, be, size: int, dtype, depth: int = 16):
+        self.be = be
+        xp = self.xp = be.xp
+        self.depth = depth
+        self.dX = xp.zeros((depth, size), dtype)
+        self.dF = xp.zeros((depth, size), dtype)
+        self.gram = np.zeros((depth, depth))
+        self.count = 0
+        self.x_prev = xp.zeros(size, dtype)
+        self.f_prev = xp.zeros(size, dtype)
+        self.started = False
+
+    def step(self, x, gx, weights):
+        """Given x and G(x) (flat arrays), return the accelerated next iterate."""
+        xp = self.xp
+        f = (gx - x) * weights
+        if not self.started:
+            self.started = True
+            self.x_prev[...] = x
+            self.f_prev[...] = f
+            return gx
+        j = self.count % self.depth
+        self.dX[j] = x - self.x_prev
+        self.dF[j] = f - self.f_prev
+        self.x_prev[...] = x
+        self.f_prev[...] = f
+        self.count += 1
+        k = min(self.count, self.depth)
+        row = self._rows_dot(k, self.dF[j])
+        self.gram[j, :k] = row
+        self.gram[:k, j] = row
+        G = self.gram[:k, :k]
+        rhs = self._rows_dot(k, f)
+        # regularised against the near-dependence of the last differences as it settles
+        reg = 1e-10 * max(float(np.trace(G)), 1e-300)
+        try:
+            gamma = np.linalg.solve(G + reg * np.eye(k), rhs)
+        except np.linalg.LinAlgError:
+            return gx
+        out = xp.empty_like(gx)
+        if hasattr(self.be, "anderson_combine"):
+            self.be.anderson_combine(out, gx, gamma, self.dX, self.dF, weights, k)
+        else:
+            g = xp.asarray(gamma, x.dtype)
+            out[...] = gx - g @ self.dX[:k] - (g @ self.dF[:k]) / weights
+        return out
+
+    def reset(self) -> None:
+        """Forget the history (a restart)."""
+        self.count = 0
+        self.started = False
+
+    def _rows_dot(self, k: int, v) -> np.ndarray:
+        """The first k rows of dF dotted with v, on the host."""
+        if hasattr(self.be, "rows_dot"):
+            return self.be.rows_dot(self.dF, k, v)
+        r = self.dF[:k] @ v
+        return np.asarray(r.get() if hasattr(r, "get") else r, float)
+
+
+class StateVector:
+    """The unknowns the outer iterations accelerate, gathered into one flat vector: the
+    velocity components that move (not a 2D case's third; the faces 1..n+1 along each),
+    the temperature when anything heats, and the pressure, interior cells only (the halos
+    are the boundaries' to fill: in 2D they are two thirds of a padded array)."""
+
+    def __init__(self, solver, dT: float):
+        self.solver = solver
+        be, state = solver.be, solver.state_
+        n = solver.model.mesh.shape
+        inner = (slice(1, -1),) * 3
+        parts = []
+        for c in range(3):
+            if n[c] >= 2:
+                sl = tuple(slice(1, n[a] + 2) if a == c else slice(1, -1) for a in range(3))
+                parts.append(("vel", c, sl))
+        if dT > 1e-9:
+            parts.append(("T", None, inner))
+        parts.append(("phi", None, inner))
+        self.parts = parts
+        self.sizes = [int(np.prod([len(range(*s_.indices(m))) for s_, m in
+                                   zip(sl, state.T.shape)])) for _, _, sl in parts]
+        total = sum(self.sizes)
+        self.flat = be.zeros(total, state.T.dtype)
+        self.weights = be.zeros(total, state.T.dtype)
+
+    def _field(self, name, c):
+        st = self.solver.state_
+        return st.vel[c] if name == "vel" else getattr(st, name)
+
+    def gather(self, out=None):
+        """The unknowns now, as one flat array (``out`` if given)."""
+        out = self.flat if out is None else out
+        i = 0
+        for (name, c, sl), m in zip(self.parts, self.sizes):
+            out[i:i + m] = self._field(name, c)[sl].ravel()
+            i += m
+        return out
+
+    def scatter(self, x) -> None:
+        """Put the flat unknowns back into the fields (halos: the caller's)."""
+        i = 0
+        for (name, c, sl), m in zip(self.parts, self.sizes):
+            f = self._field(name, c)
+            f[sl] = x[i:i + m].reshape(f[sl].shape)
+            i += m
+
+    def weigh(self, U: float, dT: float) -> None:
+        """One over each field's scale: U (m/s), dT (K), U^2 (m^2/s^2)."""
+        i = 0
+        for (name, _, _), m in zip(self.parts, self.sizes):
+            scale = {"vel": U, "T": dT, "phi": U * U}[name]
+            self.weights[i:i + m] = 1.0 / max(scale, 1e-30)
+            i += m
+
+
+__all__ = ["Anderson", "StateVector"]

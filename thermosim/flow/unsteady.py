@@ -1,0 +1,277 @@
+"""Implicit time steps, and time averages of flows that have no steady state.
+
+A refined hall or tank often has no steady state: jets flap, plumes meander.  Its steady
+iterations then stall however long they run, and their last iterate is one instant of a
+wandering flow, not an answer.  What an engineer wants of such a flow is its time mean: the
+mean junction temperatures, fan powers and heat flows over a window long enough to hold
+several of its turnovers, with how far that mean is still from settled.
+
+**Implicit steps** (dual time): each physical step ``dt`` solves the backward-Euler
+equations ``(u - u_n) / dt = R(u)``, ``C (T - T_n) / dt = Q(T, u)`` by the steady solver's
+own outer iterations (:class:`~thermosim.flow.outer.OuterIteration`), the time derivative
+added to the residuals and ``1 / dt`` to the operators' diagonals.  So a step may be far
+longer than the explicit march's stable one (the halls' eddy viscosity bounds that to
+1e-4 s); it is first order in time, which a test measures.  Heat is stored with the
+physical capacities.
+
+**The time mean** (:class:`TimeMean`): every step's result (fields, heat flows, the
+components' figures: fans, chips, coolers) is averaged over the window, weighted by its
+step, in ``batches`` consecutive parts.  The parts' spread is the statistical uncertainty
+of the mean (batch means: Law & Kelton, Simulation Modeling and Analysis, 4th ed. (2007),
+sec. 9.5.3): the standard error is their standard deviation over sqrt(batches).
+
+**After a stall** (``flow.unsteady: average``): a steady run that stops without a steady
+state continues from its last iterate with implicit steps for a settling time and then a
+window (by default two and four turnover times ``L / U_mean``, ``U_mean`` the mean speed
+of the fluid), and its result is the window's mean, marked time-averaged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .march import finish, save_if_due
+from .outer import OuterIteration, default_relax
+from .result import FlowResult
+from .steppers import FlowState, relative_residuals
+
+#: outer iterations of one implicit step at most, and the factor by which they reduce the
+#: step's residual before it is taken as solved (measured on the started channel: 1e-2
+#: keeps the time error first order down to a hundredth of the viscous time)
+INNER = 10
+REDUCTION = 1e-2
+#: parts of an averaging window, for the mean's standard error
+BATCHES = 4
+#: turnover times of a settling time and of an averaging window after a stall
+SETTLE_TURNOVERS = 2.0
+WINDOW_TURNOVERS = 4.0
+
+
+def _mean(items):
+    """The weighted mean of ``items`` ((value, weight) pairs) of like structure: numbers and
+    arrays averaged, dicts and equal-length lists by their entries; a flag is set if it
+    was set at any time (a chip over its limit for part of the window is over it); text
+    and anything else: the latest."""
+    last = items[-1][0]
+    if isinstance(last, dict):
+        return {k: _mean([(v[k], w) for v, w in items if isinstance(v, dict) and k in v])
+                for k in last}
+    if isinstance(last, (list, tuple)):
+        if all(isinstance(v, (list, tuple)) and len(v) == len(last) for v, _ in items):
+            out = [_mean([(v[i], w) for v, w in items]) for i in range(len(last))]
+            return type(last)(out) if isinstance(last, tuple) else out
+        return last
+    if isinstance(last, (bool, np.bool_)):
+        return any(bool(v) for v, _ in items)
+    if isinstance(last, (int, float, np.integer, np.floating, np.ndarray)):
+        if not isinstance(last, np.ndarray) and all(v == last for v, _ in items):
+            return last                     # constant (counts, flows held by a term)
+        total = sum(w for _, w in items)
+        return sum(np.asarray(v, float) * w for v, w in items) / total if total else last
+    return last
+
+
+class TimeMean:
+    """The time mean of a run's results over ``window`` s from ``start`` s, in ``batches``
+    consecutive equal parts (:func:`standard_error`)."""
+
+    FIELDS = ("u", "v", "w", "phi", "T")
+
+    def __init__(self, start: float, window: float, batches: int = BATCHES):
+        self.start, self.window, self.batches = start, window, batches
+        self.sums = [None] * batches            # per part: the fields times their steps
+        self.samples = [[] for _ in range(batches)]   # (heat flows, power, figures), dt
+        self.weights = [0.0] * batches
+        self.steps = 0
+
+    def add(self, result: FlowResult, t_end: float, dt: float) -> None:
+        """The result of the step of ``dt`` s that ended at ``t_end`` s."""
+        frac = (t_end - 0.5 * dt - self.start) / self.window
+        b = min(max(int(frac * self.batches), 0), self.batches - 1)
+        fields = [getattr(result, f) for f in self.FIELDS]
+        if self.sums[b] is None:
+            self.sums[b] = [f * dt for f in fields]
+        else:
+            for s, f in zip(self.sums[b], fields):
+                s += f * dt
+        self.samples[b].append(((result.heat_flows, result.total_power, result.components),
+                                dt))
+        self.weights[b] += dt
+        self.steps += 1
+
+    def _result(self, template: FlowResult, sums, samples, weight, stats) -> FlowResult:
+        flows, power, comps = _mean(samples)
+        f = [s / weight for s in sums]
+        r = FlowResult(template.problem, *f, template.fluid, stats, template.backend,
+                       template.device, flows, power, template.block_index)
+        r.components = comps
+        return r
+
+    def result(self, template: FlowResult, stats) -> FlowResult:
+        """The window's mean as a result (``template``: the last step's, for what does not
+        change), with ``batches``: each part's mean."""
+        parts = [i for i in range(self.batches) if self.sums[i] is not None]
+        batches = [self._result(template, self.sums[i], self.samples[i], self.weights[i],
+                                stats) for i in parts]
+        total = sum(self.weights[i] for i in parts)
+        sums = [sum(self.sums[i][k] for i in parts) for k in range(len(self.FIELDS))]
+        samples = [s for i in parts for s in self.samples[i]]
+        r = self._result(template, sums, samples, total, stats)
+        r.batches = batches
+        return r
+
+
+def standard_error(values) -> float:
+    """The standard error of a mean from its batch means (NaN with fewer than two)."""
+    v = np.asarray([x for x in values if x is not None], float)
+    if v.size < 2:
+        return math.nan
+    return float(np.std(v, ddof=1) / math.sqrt(v.size))
+
+
+def turnover_time(solver) -> float:
+    """L / U_mean (s): the domain's longest side over the mean speed of its fluid (cell
+    centres, volume-weighted): the time in which the bulk of the flow crosses it."""
+    r = solver.result()
+    g = r.grid
+    speed = np.sqrt((r.cell_velocity() ** 2).sum(axis=0))
+    vol = g.cell_volumes() * r.fluid
+    U = float((speed * vol).sum() / max(vol.sum(), 1e-300))
+    L = max(float(g.x[-1] - g.x[0]), float(g.y[-1] - g.y[0]), float(g.z[-1] - g.z[0]))
+    U_scale = solver.scales()[0]
+    return L / max(U, 1e-6 * U_scale, 1e-30)
+
+
+class ImplicitSteps:
+    """Backward-Euler steps of a flow solver by outer iterations (see the module's text)."""
+
+    def __init__(self, solver, relax: float | None = None, sweeps: int = 2,
+                 inner: int = INNER, reduction: float = REDUCTION):
+        self.solver = solver
+        relax = default_relax(solver.problem) if relax is None else relax
+        self.it = OuterIteration(solver.model, relax, sweeps)
+        self.inner, self.reduction = inner, reduction
+        st = solver.state_
+        self.old = FlowState([v.copy() for v in st.vel], st.T.copy(), st.phi.copy())
+        self.iterations = 0             # outer iterations of all steps
+        self.steady_rates = None        # the steady residuals at the last step's start
+
+    def natural_step(self) -> float:
+        """The pseudo-step the steady iterations take (s): relax L / U."""
+        U, L, _ = self.solver.model.scales(self.solver.vel, self.solver.T)
+        U = max(U, math.sqrt(self.solver.model.acceleration(self.solver.T) * L))
+        return self.it.relax * L / U
+
+    def step(self, dt: float, tolerance: float) -> tuple[float, float, int]:
+        """One step of ``dt`` s; returns its residuals (relative, at the start of its last
+        outer iteration) and the outer iterations it took."""
+        s, it, old = self.solver, self.it, self.old
+        for c in range(3):
+            old.vel[c][...] = s.vel[c]
+        old.T[...] = s.T
+        old.phi[...] = s.phi
+        it.step, it.old = dt, old
+        first, ru, rt, k = None, math.inf, math.inf, 0
+        try:
+            for k in range(1, self.inner + 1):
+                s.model.update(s.vel, s.T)
+                it.extrapolate = k == 1
+                rates = it.iterate(s.state_, tolerance)
+                ru, rt = relative_residuals(rates, s.scales())
+                worst = max(ru, rt)
+                if first is None:
+                    first = worst
+                    # the step starts where the last ended: no time derivative yet, so
+                    # these are the steady residuals
+                    self.steady_rates = (ru, rt)
+                elif worst <= max(self.reduction * first, 0.1 * tolerance):
+                    break
+        finally:
+            it.step, it.old, it.extrapolate = None, None, True
+        self.iterations += k
+        s.rates = rates
+        return ru, rt, k
+
+
+def implicit_transient(solver, end_time: float, time_step: float | None, tolerance: float,
+                       max_iterations: int, progress, check_every: int, checkpoint,
+                       relax: float | None = None, sweeps: int = 2,
+                       average_from: float | None = None, batches: int = BATCHES):
+    """March ``solver`` to ``end_time`` (s) in implicit steps of ``time_step`` s (None: the
+    steady iterations' pseudo-step, relax L / U at the start); the result at the end, or
+    with ``average_from`` (s) the mean over [average_from, end_time].  ``tolerance``: of
+    each step's residuals.  ``max_iterations`` bounds the outer iterations."""
+    t0 = time.perf_counter()
+    st = solver.stats
+    steps = ImplicitSteps(solver, relax, sweeps)
+    if time_step is None:
+        # the steady iterations' pseudo-step, but at least 50 steps a turnover and 20 to
+        # the end
+        dt_step = min(steps.natural_step(), turnover_time(solver) / 50.0,
+                      (end_time - st.time) / 20.0)
+    else:
+        dt_step = float(time_step)
+    st.diffusion = "implicit"
+    st.unit = "outer iterations"
+    mean = None
+    if average_from is not None:
+        mean = TimeMean(average_from, end_time - average_from, batches)
+    while st.time < end_time * (1 - 1e-12) and st.steps < max_iterations:
+        dt = min(dt_step, end_time - st.time)
+        ru, rt, k = steps.step(dt, tolerance)
+        st.time += dt
+        st.dt = dt
+        before = st.steps
+        st.steps += k
+        st.residual_velocity, st.residual_temperature = ru, rt
+        solver.check_divergence(solver.scales()[0])
+        if st.steps // check_every != before // check_every or before == 0:
+            st.history.append((st.steps, st.time, ru, rt))
+            if progress is not None:
+                progress(st.steps, st.time, ru, rt)
+        if mean is not None and st.time > average_from + 1e-12 * end_time:
+            mean.add(solver.result(), st.time, dt)
+        t0 = save_if_due(solver, checkpoint, t0)
+    finish(solver, t0)
+    if st.time < end_time * (1 - 1e-12):
+        st.stopped = (f"stopped by max_steps ({max_iterations:,} outer iterations) at "
+                      f"t = {st.time:.3g} s of {end_time:g} s")
+    last = solver.result()
+    if mean is None or mean.steps == 0:
+        return last
+    st.averaged = {"from": float(average_from), "to": float(st.time),
+                   "window": float(st.time - average_from), "steps": mean.steps,
+                   "time_step": dt_step, "batches": sum(w > 0 for w in mean.weights)}
+    return mean.result(last, st)
+
+
+def average_after_stall(solver, tolerance: float, max_iterations: int, progress,
+                        check_every: int, checkpoint, relax: float | None = None,
+                        sweeps: int = 2, window: float | None = None,
+                        time_step: float | None = None,
+                        batches: int = BATCHES) -> FlowResult:
+    """Continue a steady run that found no steady state with implicit steps for a settling
+    time of half the ``window`` (s; None: four turnover times, :func:`turnover_time`) and
+    then the window, and return the window's mean, marked time-averaged
+    (``stats.averaged``; ``stats.stalled`` is kept: the steady state was not found).
+    ``tolerance``: each step's residual target (the steady run's); the steps may take
+    ``max_iterations`` outer iterations more (at least 2,000)."""
+    st = solver.stats
+    tau = turnover_time(solver)
+    window = WINDOW_TURNOVERS * tau if window is None else float(window)
+    settle = window * SETTLE_TURNOVERS / WINDOW_TURNOVERS
+    start, steady_steps = st.time, st.steps
+    r = implicit_transient(solver, start + settle + window, time_step, tolerance,
+                           st.steps + max(max_iterations, 2000), progress, check_every,
+                           checkpoint, relax, sweeps, average_from=start + settle,
+                           batches=batches)
+    st.averaged = {**st.averaged, "settle": settle, "turnover": tau, "after": steady_steps,
+                   "iterations": st.steps - steady_steps}
+    return r
+
+
+__all__ = ["ImplicitSteps", "TimeMean", "average_after_stall", "implicit_transient",
+           "standard_error", "turnover_time"]
