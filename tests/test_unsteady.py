@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import gpu_ok
 
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
 from thermosim.flow.problem import SolidBlock
@@ -167,3 +168,55 @@ def test_mean_of_figures():
     assert standard_error([1.0, 2.0, 3.0, 4.0]) == pytest.approx(np.std([1, 2, 3, 4], ddof=1)
                                                                  / 2.0)
     assert math.isnan(standard_error([1.0]))
+
+
+def test_time_mean_is_marked_in_its_file(tmp_path):
+    """The HDF5 file of a time mean says so at its root and in /solver."""
+    import h5py
+
+    s = wake()
+    r = s.run(end_time=3.0, method="simplec", time_step=0.15, average_from=1.5,
+              tolerance=1e-5)
+    path = r.save(tmp_path / "mean.h5")
+    with h5py.File(path) as f:
+        assert f.attrs["time_averaged"].startswith("time-averaged over 1.5 s (10 implicit")
+        assert "unconverged" not in f.attrs
+        assert f["solver"].attrs["averaged_batches"] == 4
+        assert f["solver"].attrs["averaged_window"] == pytest.approx(1.5)
+
+
+def test_standard_error_of_a_figure_from_the_window_parts():
+    """compare's grid study: a time mean's figure gets the standard error of its parts'
+    values; a steady run none."""
+    from thermosim.compare_grids import FIGURES, time_mean_error
+
+    get = dict((f[0], f[3]) for f in FIGURES)["hottest_junction"]
+    parts = [350.0, 352.0, 351.0, 355.0]
+    rec = {"averaged": "time-averaged over ...",
+           "batch_metrics": [{"chips": [{"junction_temperature": t}]} for t in parts],
+           "batch_energy": [{} for _ in parts]}
+    assert time_mean_error(get, rec) == pytest.approx(np.std(parts, ddof=1) / 2.0)
+    assert time_mean_error(get, {**rec, "averaged": ""}) is None
+
+
+@pytest.mark.skipif(not gpu_ok(), reason="no CUDA GPU")
+def test_gpu_implicit_steps_equal_cpu():
+    """The implicit steps and their mean on the GPU backend (its kernels, the CPU's
+    transfers and means) give the CPU's started channel and heated wake."""
+    for make, args in ((lambda be: FlowSolver(started_channel(), be, np.float64),
+                        dict(end_time=1.0, time_step=0.1)),
+                       (lambda be: _on(wake(power=1.0), be),
+                        dict(end_time=3.0, time_step=0.15, average_from=1.5))):
+        cpu = make("cpu").run(method="simplec", tolerance=1e-8, **args)
+        gpu = make("gpu").run(method="simplec", tolerance=1e-8, **args)
+        for a in ("u", "v", "T"):
+            ref = np.abs(getattr(cpu, a)).max() + 1e-30
+            assert np.abs(getattr(gpu, a) - getattr(cpu, a)).max() < 1e-6 * ref, a
+
+
+def _on(solver: FlowSolver, backend: str) -> FlowSolver:
+    """The same problem and start (the kick) on ``backend``."""
+    s = FlowSolver(solver.problem, backend, np.float64)
+    for c in range(3):
+        s.vel[c][...] = s.be.asarray(solver.be.to_host(solver.vel[c]), np.float64)
+    return s
