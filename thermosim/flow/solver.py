@@ -272,7 +272,7 @@ class FlowSolver:
                 if unsteady != "average":
                     raise
             self.outer = True           # no steady state: its time mean (the stall kept)
-            return average_after_stall(self, steady_tolerance, max_steps, progress,
+            return average_after_stall(self, mode, max_steps, progress,
                                        check_every, checkpoint, relax, sweeps,
                                        average_window, time_step)
         except KeyboardInterrupt:

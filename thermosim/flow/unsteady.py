@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from .march import finish, save_if_due
+from .march import converged, finish, save_if_due
 from .outer import OuterIteration, default_relax
 from .result import FlowResult
 from .steppers import FlowState, relative_residuals
@@ -199,19 +199,24 @@ class ImplicitSteps:
 def implicit_transient(solver, end_time: float, time_step: float | None, tolerance: float,
                        max_iterations: int, progress, check_every: int, checkpoint,
                        relax: float | None = None, sweeps: int = 2,
-                       average_from: float | None = None, batches: int = BATCHES):
+                       average_from: float | None = None, batches: int = BATCHES,
+                       steady=None):
     """March ``solver`` to ``end_time`` (s) in implicit steps of ``time_step`` s (None: the
-    steady iterations' pseudo-step, relax L / U at the start); the result at the end, or
-    with ``average_from`` (s) the mean over [average_from, end_time].  ``tolerance``: of
-    each step's residuals.  ``max_iterations`` bounds the outer iterations."""
+    steady iterations' pseudo-step, relax L / U at the start, at most a fiftieth of the
+    turnover time, and at least what takes 400 steps to the end); the result at the end,
+    or with ``average_from`` (s) the mean over [average_from, end_time].  ``tolerance``:
+    of each step's residuals.  ``max_iterations`` bounds the outer iterations.
+    ``steady`` (a RunMode): stop, converged, where a step starts from a state that meets
+    its steady criteria (a flow that had seemed unsteady settles after all)."""
     t0 = time.perf_counter()
     st = solver.stats
     steps = ImplicitSteps(solver, relax, sweeps)
     if time_step is None:
         # the steady iterations' pseudo-step, but at least 50 steps a turnover and 20 to
         # the end
-        dt_step = min(steps.natural_step(), turnover_time(solver) / 50.0,
-                      (end_time - st.time) / 20.0)
+        span = end_time - st.time
+        dt_step = max(min(steps.natural_step(), turnover_time(solver) / 50.0, span / 20.0),
+                      span / 400.0)
     else:
         dt_step = float(time_step)
     st.diffusion = "implicit"
@@ -222,6 +227,19 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
     while st.time < end_time * (1 - 1e-12) and st.steps < max_iterations:
         dt = min(dt_step, end_time - st.time)
         ru, rt, k = steps.step(dt, tolerance)
+        if steady is not None and steps.steady_rates is not None and \
+                converged(solver, steady, *steps.steady_rates):
+            # the step started from a steady state: undo it and stop there
+            for c in range(3):
+                solver.vel[c][...] = steps.old.vel[c]
+            solver.T[...] = steps.old.T
+            solver.phi[...] = steps.old.phi
+            st.steps += k
+            st.residual_velocity, st.residual_temperature = steps.steady_rates
+            st.converged = True
+            st.stored_fraction = solver.stored_fraction()
+            st.history.append((st.steps, st.time, *steps.steady_rates))
+            break
         st.time += dt
         st.dt = dt
         before = st.steps
@@ -240,7 +258,7 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
         st.stopped = (f"stopped by max_steps ({max_iterations:,} outer iterations) at "
                       f"t = {st.time:.3g} s of {end_time:g} s")
     last = solver.result()
-    if mean is None or mean.steps == 0:
+    if mean is None or mean.steps == 0 or st.converged:
         return last
     st.averaged = {"from": float(average_from), "to": float(st.time),
                    "window": float(st.time - average_from), "steps": mean.steps,
@@ -248,7 +266,7 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
     return mean.result(last, st)
 
 
-def average_after_stall(solver, tolerance: float, max_iterations: int, progress,
+def average_after_stall(solver, mode, max_iterations: int, progress,
                         check_every: int, checkpoint, relax: float | None = None,
                         sweeps: int = 2, window: float | None = None,
                         time_step: float | None = None,
@@ -257,17 +275,22 @@ def average_after_stall(solver, tolerance: float, max_iterations: int, progress,
     time of half the ``window`` (s; None: four turnover times, :func:`turnover_time`) and
     then the window, and return the window's mean, marked time-averaged
     (``stats.averaged``; ``stats.stalled`` is kept: the steady state was not found).
-    ``tolerance``: each step's residual target (the steady run's); the steps may take
-    ``max_iterations`` outer iterations more (at least 2,000)."""
+    ``mode``: the steady run's (its tolerance each step's residual target; a step that
+    starts from a state meeting its criteria ends the run there, steady after all); the
+    steps may take ``max_iterations`` outer iterations more (at least 2,000)."""
     st = solver.stats
     tau = turnover_time(solver)
     window = WINDOW_TURNOVERS * tau if window is None else float(window)
     settle = window * SETTLE_TURNOVERS / WINDOW_TURNOVERS
     start, steady_steps = st.time, st.steps
-    r = implicit_transient(solver, start + settle + window, time_step, tolerance,
-                           st.steps + max(max_iterations, 2000), progress, check_every,
-                           checkpoint, relax, sweeps, average_from=start + settle,
-                           batches=batches)
+    r = implicit_transient(solver, start + settle + window, time_step,
+                           mode.steady_tolerance, st.steps + max(max_iterations, 2000),
+                           progress, check_every, checkpoint, relax, sweeps,
+                           average_from=start + settle, batches=batches, steady=mode)
+    if st.converged:
+        # steady after all (the steps settled it): no stall, no mean
+        st.stalled, st.stall, st.averaged = "", {}, {}
+        return r
     st.averaged = {**st.averaged, "settle": settle, "turnover": tau, "after": steady_steps,
                    "iterations": st.steps - steady_steps}
     return r
