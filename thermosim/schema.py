@@ -162,7 +162,8 @@ KEYS: dict[str, tuple[str, str]] = {
                             "settling time of half of it."),
     "flow.time_step": ("s", "Implicit time step of a transient with `method: simplec`, or "
                        "of the time mean after a stall (null: the outer iterations' "
-                       "pseudo-step, at most a fiftieth of the turnover time)."),
+                       "pseudo-step, at most a fiftieth of the turnover time, and no "
+                       "more than 400 steps to the end)."),
     "flow.average_from": ("s", "A transient with `method: simplec`: its result is the "
                           "mean over [average_from, end_time] of implicit steps."),
     "flow.energy_tolerance": ("1", "Steady criterion on energy instead of the temperature "

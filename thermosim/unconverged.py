@@ -309,7 +309,11 @@ def averaged_phrase(st) -> str:
     ..." (``st.averaged``, see :mod:`thermosim.flow.unsteady`)."""
     av = st.averaged
     text = (f"time-averaged over {av['window']:.4g} s ({av['steps']:,} implicit steps of "
-            f"{av['time_step']:.3g} s)")
+            f"{av['time_step']:.3g} s")
+    if av.get("unsolved"):
+        text += (f"; {av['unsolved']:,} of all {av['all_steps']:,} steps ended at their "
+                 "limit of outer iterations unsolved")
+    text += ")"
     if "after" in av:
         text += (f", after settling for {av['settle']:.4g} s; no steady state after "
                  f"{av['after']:,} {st.stall.get('unit', st.unit)}: {st.stalled}")

@@ -237,7 +237,7 @@ class FlowSolver:
         four turnover times; :mod:`thermosim.flow.unsteady`).  A transient (``end_time``)
         with ``method`` ``simplec`` and a ``time_step`` (s) or ``average_from`` (s) takes
         implicit steps (of the outer iterations' pseudo-step when no ``time_step``, at most
-        a fiftieth of the turnover time), and with ``average_from`` returns the mean over
+        a fiftieth of the turnover time, at least 1/400 of the time to the end), and with ``average_from`` returns the mean over
         [average_from, end_time]; with neither it marches explicitly, as before."""
         steady_tolerance = tolerance if steady and end_time is None else None
         implicit_steps = self._check_run(method, unsteady, end_time, steady_tolerance,

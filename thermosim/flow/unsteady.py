@@ -158,6 +158,7 @@ class ImplicitSteps:
         self.old = FlowState([v.copy() for v in st.vel], st.T.copy(), st.phi.copy())
         self.iterations = 0             # outer iterations of all steps
         self.steady_rates = None        # the steady residuals at the last step's start
+        self.unsolved = 0               # steps that ended at the limit of outer iterations
 
     def natural_step(self) -> float:
         """The pseudo-step the steady iterations take (s): relax L / U."""
@@ -189,6 +190,8 @@ class ImplicitSteps:
                     self.steady_rates = (ru, rt)
                 elif worst <= max(self.reduction * first, 0.1 * tolerance):
                     break
+            else:
+                self.unsolved += 1
         finally:
             it.step, it.old, it.extrapolate = None, None, True
         self.iterations += k
@@ -224,8 +227,10 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
     mean = None
     if average_from is not None:
         mean = TimeMean(average_from, end_time - average_from, batches)
+    steps_taken = 0
     while st.time < end_time * (1 - 1e-12) and st.steps < max_iterations:
         dt = min(dt_step, end_time - st.time)
+        steps_taken += 1
         ru, rt, k = steps.step(dt, tolerance)
         if steady is not None and steps.steady_rates is not None and \
                 converged(solver, steady, *steps.steady_rates):
@@ -262,7 +267,10 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
         return last
     st.averaged = {"from": float(average_from), "to": float(st.time),
                    "window": float(st.time - average_from), "steps": mean.steps,
-                   "time_step": dt_step, "batches": sum(w > 0 for w in mean.weights)}
+                   "time_step": dt_step, "batches": sum(w > 0 for w in mean.weights),
+                   # steps whose residual had not fallen a hundredfold at their limit of
+                   # outer iterations, settling included: a mean of under-solved steps
+                   "unsolved": steps.unsolved, "all_steps": steps_taken}
     return mean.result(last, st)
 
 
