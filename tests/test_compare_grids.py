@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import h5py
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -250,3 +251,42 @@ def test_finest_mesh_too_large_is_refused_before_any_run(tmp_path, monkeypatch):
     with pytest.raises(CaseError):
         compare(None, tmp_path / "r", "cpu", resolutions=True, ratio=3.0, log=lambda s: None)
     assert not Path(tmp_path / "r").exists()
+
+
+class _FakeMean(_FakeRun):
+    """A fake time mean: no steady state, four parts whose hottest junctions spread by
+    +-1 K around the mean."""
+
+    def __init__(self, case, part=None):
+        super().__init__(case)
+        self.part = part
+        self.stats = SimpleNamespace(converged=False, steps=42, stalled="stalled", stopped="",
+                                     stall={"unit": "outer iterations"}, unit="steps",
+                                     averaged={"window": 10.0, "steps": 40, "time_step": 0.25,
+                                               "settle": 5.0, "after": 30})
+        self.batches = [] if part is not None else [_FakeMean(case, p) for p in range(4)]
+
+    def metrics(self):
+        m = _fake_metrics(self.case)
+        if self.part is not None:
+            for c in m["chips"]:
+                c["junction_temperature"] += (-1.5, -0.5, 0.5, 1.5)[self.part]
+        return m
+
+
+def test_time_means_are_answers_with_their_standard_error(tmp_path, monkeypatch):
+    """Runs whose results are time means: compare exits 0, the table says "time mean",
+    and each figure's standard error comes from the parts (hottest junction: the parts
+    -1.5, -0.5, 0.5, 1.5 K about the mean, s.e. sqrt(5/3) / 2 = 0.65 K)."""
+    monkeypatch.setattr("thermosim.study.simulate",
+                        lambda case, *a, **k: _FakeMean(case))
+    out = tmp_path / "report"
+    res = CliRunner().invoke(main, ["compare", "--resolutions", "--ratio", "1.5", "-o",
+                                    str(out), "--backend", "cpu", "--climate", "greensboro"])
+    assert res.exit_code == 0, res.output
+    assert "time mean" in res.output and "UNCONVERGED" not in res.output
+    study = json.loads((out / "grid_convergence.json").read_text())
+    se = study["figures"]["air_cooled"]["hottest_junction"]["time_mean_error"]
+    assert se == pytest.approx(np.std([-1.5, -0.5, 0.5, 1.5], ddof=1) / 2.0)
+    md = (out / "report.md").read_text()
+    assert "Time means (no steady state" in md and "| yes" not in md

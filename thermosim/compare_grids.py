@@ -282,7 +282,8 @@ def headline(study: dict) -> str:
             se = s.get("time_mean_error")
             txt.append(f"{fine:.1f} %" + (f" ± {_small(u, 1)} points" if u is not None else
                                          f" (no band: {s['convergence']})") +
-                       (f" (time mean, s.e. {_small(se, 1)})" if se is not None else "") +
+                       (f" (a time mean: s.e. {_small(se, 1)} points)" if se is not None
+                        else "") +
                        f" of the {what} energy" +
                        (f" (extrapolated {ext:.1f} %)" if ext is not None else ""))
         parts.append(f"{LABEL[k]} saves " + " and ".join(txt))
