@@ -140,41 +140,12 @@ class AxisTransfer:
         return out
 
 
-class Band:
-    """An axis matrix kept as its few non-zero entries per row (a coarse cell takes two or
-    three fine ones, an interpolated value two coarse ones): ``idx`` and ``w``, (rows,
-    width) each, padded with zero weights.  Applying it costs the width per entry, where
-    the dense product cost the other mesh's length (measured: the dense products were a
-    fifth of the 128^2 cavity's run, and grow as N^1.5)."""
-
-    def __init__(self, m: np.ndarray, be, dtype):
-        nz = [np.flatnonzero(row) for row in m]
-        width = max(max((len(z) for z in nz), default=1), 1)
-        idx = np.zeros((m.shape[0], width), np.int64)
-        w = np.zeros((m.shape[0], width))
-        for r, z in enumerate(nz):
-            idx[r, :len(z)] = z
-            w[r, :len(z)] = m[r, z]
-        self.idx = [be.asarray(idx[:, k]) for k in range(width)]
-        self.w = [be.asarray(w[:, k], dtype) for k in range(width)]
-
-    def apply(self, xp, a, ax: int):
-        """The matrix applied along axis ``ax`` of ``a``."""
-        shape = [1, 1, 1]
-        shape[ax] = -1
-        out = None
-        for i, w in zip(self.idx, self.w):
-            t = xp.take(a, i, axis=ax) * w.reshape(shape)
-            out = t if out is None else out + t
-        return out
-
-
 def _apply(xp, mats, a):
-    """The tensor product of the three axis matrices (:class:`Band`; None: identity)
-    applied to a padded array."""
+    """The tensor product of the three axis matrices (None: identity) applied to a padded
+    array."""
     for ax, m in enumerate(mats):
         if m is not None:
-            a = m.apply(xp, a, ax)
+            a = xp.moveaxis(xp.tensordot(m, a, axes=(1, ax)), 0, ax)
     return a
 
 
@@ -186,7 +157,7 @@ class Transfer:
         self.xp = be.xp
         axes = [AxisTransfer(f, c) for f, c in zip(fine_grid.faces, coarse_grid.faces)]
         names = ("cell_mean", "cell_sum", "face_value", "face_mean", "to_cells", "to_faces")
-        self.m = {n: [None if f.size == 2 else Band(getattr(t, n), be, dtype)
+        self.m = {n: [None if f.size == 2 else be.asarray(getattr(t, n), dtype)
                       for t, f in zip(axes, fine_grid.faces)] for n in names}
 
     def _mats(self, name: str, axis: int | None = None, along: str = ""):
