@@ -141,6 +141,10 @@ def test_a_steady_run_with_no_steady_state_averages_or_stops():
     assert av["iterations"] == st.steps - 150 > 40
     assert av["turnover"] > 0 and len(r.batches) == 4
     assert "time-averaged" in r.summary()
+    # a window the iteration limit cannot reach: no mean, NotSteady again, said why
+    with pytest.raises(NotSteady, match="before the averaging window began"):
+        wake().run(method="simplec", tolerance=1e-5, max_steps=150, unsteady="average",
+                   average_window=1e4, time_step=1.0)
 
 
 def test_time_mean_of_a_steady_flow_is_the_steady_flow():

@@ -268,11 +268,12 @@ class FlowSolver:
                                         checkpoint, relax, sweeps, depth, sequence)
                 return march(self, mode, end_time, max_steps, progress, check_every,
                              checkpoint)
-            except NotSteady:
+            except NotSteady as e:
                 if unsteady != "average":
                     raise
+                stalled = e
             self.outer = True           # no steady state: its time mean (the stall kept)
-            return average_after_stall(self, mode, max_steps, progress,
+            return average_after_stall(self, stalled, mode, max_steps, progress,
                                        check_every, checkpoint, relax, sweeps,
                                        average_window, time_step)
         except KeyboardInterrupt:

@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+from ..unconverged import NotSteady
 from .march import converged, finish, save_if_due
 from .outer import OuterIteration, default_relax
 from .result import FlowResult
@@ -216,7 +217,7 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
     steps = ImplicitSteps(solver, relax, sweeps)
     if time_step is None:
         # the steady iterations' pseudo-step, but at least 50 steps a turnover and 20 to
-        # the end
+        # the end, and at most 400 to the end
         span = end_time - st.time
         dt_step = max(min(steps.natural_step(), turnover_time(solver) / 50.0, span / 20.0),
                       span / 400.0)
@@ -274,18 +275,20 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
     return mean.result(last, st)
 
 
-def average_after_stall(solver, mode, max_iterations: int, progress,
+def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
                         check_every: int, checkpoint, relax: float | None = None,
                         sweeps: int = 2, window: float | None = None,
                         time_step: float | None = None,
                         batches: int = BATCHES) -> FlowResult:
-    """Continue a steady run that found no steady state with implicit steps for a settling
+    """Continue a steady run that found no steady state (``stalled``: its
+    :class:`~thermosim.unconverged.NotSteady`) with implicit steps for a settling
     time of half the ``window`` (s; None: four turnover times, :func:`turnover_time`) and
     then the window, and return the window's mean, marked time-averaged
     (``stats.averaged``; ``stats.stalled`` is kept: the steady state was not found).
     ``mode``: the steady run's (its tolerance each step's residual target; a step that
     starts from a state meeting its criteria ends the run there, steady after all); the
-    steps may take ``max_iterations`` outer iterations more (at least 2,000)."""
+    steps may take ``max_iterations`` outer iterations more (at least 2,000); where they end
+    before the window begins, ``stalled`` is raised again, with the state reached."""
     st = solver.stats
     tau = turnover_time(solver)
     window = WINDOW_TURNOVERS * tau if window is None else float(window)
@@ -299,6 +302,10 @@ def average_after_stall(solver, mode, max_iterations: int, progress,
         # steady after all (the steps settled it): no stall, no mean
         st.stalled, st.stall, st.averaged = "", {}, {}
         return r
+    if not st.averaged:
+        raise NotSteady(f"{stalled}; and its implicit steps ended at the iteration limit "
+                        f"before the averaging window began (t = {st.time - start:.4g} s of "
+                        f"{settle:.4g} s settling)", r, stalled.stall, stalled.checkpoint)
     st.averaged = {**st.averaged, "settle": settle, "turnover": tau, "after": steady_steps,
                    "iterations": st.steps - steady_steps}
     return r
