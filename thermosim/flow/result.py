@@ -151,7 +151,9 @@ class FlowResult:
             lines.append(f"energy balance {self.energy_balance_error:.2e} (relative error)")
         elif self.total_power:
             stored = self.total_power - sum(self.heat_flows.values())
-            lines.append(f"  still being stored (not steady)  {stored:.6g} W")
+            what = "stored, mean over the window" if st.averaged else \
+                "still being stored (not steady)"
+            lines.append(f"  {what}  {stored:.6g} W")
         lines.append(f"pressure      {st.pressure_iterations / max(st.pressure_solves, 1):.1f} "
                      f"CG iterations per solve, residual x{st.pressure_reduction:.3f} per "
                      "iteration")
