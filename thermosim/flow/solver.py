@@ -231,10 +231,9 @@ class FlowSolver:
         (``multigrid``, :mod:`thermosim.flow.fas`; None: where the problem has none of
         the lagged terms, see :func:`thermosim.flow.fas.suits`).
 
-        ``unsteady``: what a steady run that finds no steady state does: ``stop`` (raise
-        :class:`~thermosim.unconverged.NotSteady` with its last iterate) or ``average``
-        (continue in implicit steps and return the mean over ``average_window`` s, None:
-        four turnover times; :mod:`thermosim.flow.unsteady`).  A transient (``end_time``)
+        ``unsteady`` of a steady run with no steady state: ``stop`` (:class:`NotSteady`
+        with its last iterate) or ``average`` (continue in implicit steps and return the
+        mean over ``average_window`` s, None: four turnovers; :mod:`.unsteady`).  A transient (``end_time``)
         with ``method`` ``simplec`` and a ``time_step`` (s) or ``average_from`` (s) takes
         implicit steps (of the outer iterations' pseudo-step when no ``time_step``, at most
         a fiftieth of the turnover time, at least 1/400 of the time to the end), and with ``average_from`` returns the mean over
