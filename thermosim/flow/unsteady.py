@@ -171,10 +171,7 @@ class ImplicitSteps:
         """One step of ``dt`` s; returns its residuals (relative, at the start of its last
         outer iteration) and the outer iterations it took."""
         s, it, old = self.solver, self.it, self.old
-        for c in range(3):
-            old.vel[c][...] = s.vel[c]
-        old.T[...] = s.T
-        old.phi[...] = s.phi
+        _copy(old, s.state_)
         it.step, it.old = dt, old
         first, ru, rt, k = None, math.inf, math.inf, 0
         try:
@@ -198,6 +195,18 @@ class ImplicitSteps:
         self.iterations += k
         s.rates = rates
         return ru, rt, k
+
+    def undo(self) -> None:
+        """Back to the state the last step started from."""
+        _copy(self.solver.state_, self.old)
+
+
+def _copy(dst, src) -> None:
+    """dst's fields = src's (two FlowStates of one mesh), in place."""
+    for c in range(3):
+        dst.vel[c][...] = src.vel[c]
+    dst.T[...] = src.T
+    dst.phi[...] = src.phi
 
 
 def implicit_transient(solver, end_time: float, time_step: float | None, tolerance: float,
@@ -236,10 +245,7 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
         if steady is not None and steps.steady_rates is not None and \
                 converged(solver, steady, *steps.steady_rates):
             # the step started from a steady state: undo it and stop there
-            for c in range(3):
-                solver.vel[c][...] = steps.old.vel[c]
-            solver.T[...] = steps.old.T
-            solver.phi[...] = steps.old.phi
+            steps.undo()
             st.steps += k
             st.residual_velocity, st.residual_temperature = steps.steady_rates
             st.converged = True
