@@ -284,7 +284,7 @@ def test_smagorinsky_strain_rate_of_a_uniform_shear():
     u = np.asarray(s.vel[0])
     u[:, 1:-1, :] = S * yc[None, :, None]
     s.vel[0][...] = u
-    rate = np.asarray(s.model.terms.eddy.model._strain_rate(s.vel))
+    rate = np.asarray(s.model.terms.eddy.model.strain_rate(s.vel))
     assert rate[2, 4:13, 1] == pytest.approx(S, rel=1e-12)
     s.model.terms.eddy.model.update(s.vel)
     nut = np.asarray(s.model.terms.eddy.model.nut)[2, 1:-1, 1]
@@ -296,6 +296,44 @@ def test_smagorinsky_strain_rate_of_a_uniform_shear():
     re = S * yc[4:12] * y / p.fluid.kinematic_viscosity
     yp = turb.spalding_yplus(turb.spalding_uplus(re))
     assert nut[4:12] == pytest.approx(bound[4:12] * (1 - np.exp(-yp / 26)) ** 2, rel=1e-9)
+
+
+def test_wall_shear_is_spaldings_and_lvel_the_law_of_the_wall():
+    """The turbulence kernels against the law of the wall (thermosim.turbulence's array
+    functions, Spalding 1961).  A plug flow U = 20 u_tau in a channel, nu_t = 0: the
+    first row's momentum loses the wall shear u_tau^2 = (U / u+)^2 at Re = U h/2 / nu
+    (the laminar part nu U / (h/2) is the laminar operator's), the rows inside nothing;
+    the wall function's rate is its extra viscosity over (h/2)^2.  LVEL's nu_t in a cell
+    is nu (dy+/du+ - 1) at its own |u| y / nu, or Escudier's cap (0.09 delta)^2 |S|."""
+    p, s = _turbulent_channel(8)
+    eddy = s.model.terms.eddy
+    ev = eddy.model
+    nu, U = p.fluid.kinematic_viscosity, 20.0
+    vel = [np.zeros_like(np.asarray(v)) for v in s.vel]
+    vel[0][:, 1:-1, :] = U                       # the wall halos keep the wall's 0
+    ev.nut[...] = 0
+    out = np.zeros_like(vel[0])
+    ev.add_momentum(0, vel, out, eddy.computed[0])
+    half = 0.5 * p.grid.spacing(1)[0]
+    re = U * half / nu
+    up = turb.spalding_uplus(np.array([re]))[0]
+    extra = (turb.wall_viscosity_ratio(np.array([re]))[0] - 1.0) * nu
+    assert re > 100 and extra > 2 * nu            # the log layer, not the sublayer
+    assert -out[2, 1, 1] * 2 * half == pytest.approx((U / up) ** 2 - nu * U / half, rel=1e-12)
+    assert out[2, -2, 1] == pytest.approx(out[2, 1, 1], rel=1e-12)    # the upper wall
+    assert np.all(out[2, 2:-2, 1] == 0)
+    ev.update(vel)
+    assert ev.wall_rate == pytest.approx(2 * extra / half ** 2, rel=1e-12)
+    # LVEL: a shear flow u = S y, |S| = S between the walls
+    S = 3.0
+    yc = p.grid.centres(1)
+    vel[0][:, 1:-1, :] = S * yc[None, :, None]
+    ev.update(vel)
+    nut = np.asarray(ev.nut)[2, 1:-1, 1]
+    y = np.minimum(yc, 2 - yc)
+    law = nu * turb.lvel_viscosity_ratio(turb.spalding_uplus(S * yc * y / nu))
+    assert nut == pytest.approx(np.minimum(law, ev.length_cap ** 2 * S), rel=1e-12)
+    assert np.any(law < ev.length_cap ** 2 * S) and np.any(law > ev.length_cap ** 2 * S)
 
 
 def test_turbulence_keeps_steps_explicit():

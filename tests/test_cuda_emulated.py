@@ -154,3 +154,12 @@ def test_steady_kernels_on_emulator(emulator_lib):
     assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
     assert "steady kernels on the emulated GPU: all checks passed" in r.stdout, r.stdout
     _no_leak()
+
+
+def test_turbulence_kernels_on_emulator(emulator_lib):
+    """turbulence.cu against cpu_turbulence.py on the emulated GPU (see
+    turbulence_kernels.py)."""
+    r = _run([str(EMU / "turbulence_kernels.py")], emulator_lib)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-6000:]
+    assert "turbulence kernels on the emulated GPU: all checks passed" in r.stdout, r.stdout
+    _no_leak()

@@ -29,8 +29,8 @@ import importlib.util, json, os, re, sys, types
 if importlib.util.find_spec("cupy") is None:
     sys.modules["cupy"] = types.ModuleType("cupy")
 import thermosim
-from thermosim.backends import gpu, gpu_flow, gpu_steady
-src = "".join(open(m.__file__).read() for m in (gpu, gpu_flow, gpu_steady))
+from thermosim.backends import gpu, gpu_flow, gpu_steady, gpu_turbulence
+src = "".join(open(m.__file__).read() for m in (gpu, gpu_flow, gpu_steady, gpu_turbulence))
 kdir = gpu.kernels_dir()
 os.environ["THERMOSIM_KERNELS"] = "/somewhere/else"
 override = str(gpu.kernels_dir())

@@ -23,8 +23,11 @@ lies in the viscous sublayer.  Heat: an eddy conductivity ``rho c_p nu_t / Pr_t`
 function).  The eddy diffusion of momentum is ``div(nu_t grad u_i)``; the term
 ``div(nu_t (grad u)^T)``, zero for uniform nu_t, is left out.
 
-Constants: kappa = 0.41, B = 5.2 (Pope, Turbulent Flows, 2000, sec. 7.1).  Everything below
-works on NumPy or CuPy arrays alike (``xp``), so the CPU and GPU backends share it.
+Constants: kappa = 0.41, B = 5.2 (Pope, Turbulent Flows, 2000, sec. 7.1).  The functions
+of the law below work on NumPy or CuPy arrays alike (``xp``): the reference the tests hold
+the kernels to.  A step's eddy viscosity and eddy momentum are kernels of the backend
+(``eddy_viscosity``, ``eddy_momentum``: Numba in backends/cpu_turbulence.py, CUDA in
+kernels/turbulence.cu), one pass over the cells or faces each.
 """
 
 from __future__ import annotations
@@ -140,7 +143,18 @@ class EddyViscosity:
             self.delta = big
         self.length_cap = ESCUDIER_LAMBDA * self.delta
         self.nu = p.fluid.kinematic_viscosity
-        self.wall_function = WallFunction(self.nu, xp)
+        # no-slip surfaces (solid cells and wall halos), padded: the wall function's edges
+        noslip = np.zeros(pad, np.uint8)
+        noslip[1:-1, 1:-1, 1:-1] = mesh.solid
+        for f, b in p.boundaries.items():
+            if b.kind == "wall":
+                a = "xyz".index(f[0])
+                sl = [slice(None)] * 3
+                sl[a] = -1 if f[1] == "+" else 0
+                noslip[tuple(sl)] = 1
+        self.noslip = be.asarray(noslip, np.uint8)
+        self._wall_rates = be.zeros(pad, dt_)     # per face, the wall function's rate (1/s)
+        self._strain = be.zeros(pad, dt_)
         ypad = np.zeros(pad)
         ypad[1:-1, 1:-1, 1:-1] = y
         self.y = be.asarray(ypad, dt_)
@@ -153,10 +167,8 @@ class EddyViscosity:
         vol = g.cell_volumes()
         self.delta2 = be.asarray(np.pad(vol ** (2.0 / 3.0), 1), dt_)
         self.nut = be.zeros(pad, dt_)
-        self._up = None
         self.rate = 0.0             # largest explicit diffusion rate it adds (1/s)
         self.wall_rate = 0.0
-        self._wall_rate_next = 0.0
         # heat: eddy conductance per unit nu_t on faces between fluid cells (W/K per m^2/s)
         rhoc = p.fluid.volumetric_heat_capacity / PRANDTL_TURBULENT
         self._Gt = []
@@ -177,65 +189,26 @@ class EddyViscosity:
         self._G_lam = [be.asarray(x, dt_) for x in heat.G_host]
 
     # -- the eddy viscosity --------------------------------------------------------------
-    def _cell_velocity(self, vel) -> list:
-        """The velocity components at the cell centres (padded; cell i from faces i, i+1)."""
-        xp = self.xp
-        out = []
-        for c in range(3):
-            lo, hi = [slice(None)] * 3, [slice(None)] * 3
-            lo[c], hi[c] = slice(0, -1), slice(1, None)
-            pad = [(0, 0)] * 3
-            pad[c] = (0, 1)
-            out.append(xp.pad(0.5 * (vel[c][tuple(lo)] + vel[c][tuple(hi)]), pad))
-        return out
-
-    def _strain_rate(self, vel):
-        """|S| = sqrt(2 S_ij S_ij) at cell centres (central differences of the cell-centred
-        velocities; 0 in the halo)."""
-        xp = self.xp
+    def _kernel(self, vel, model: str, out) -> None:
         s = self.s
-        n = s.shape
-        uc = [u * self.fluid for u in self._cell_velocity(vel)]
-        grad = [[None] * 3 for _ in range(3)]
-        for c in range(3):
-            for a in range(3):
-                if n[a] < 2:
-                    grad[c][a] = xp.zeros_like(uc[c][1:-1, 1:-1, 1:-1])
-                    continue
-                if a == c:
-                    f = vel[c]
-                    lo, hi = [slice(1, -1)] * 3, [slice(1, -1)] * 3
-                    lo[c], hi[c] = slice(1, n[c] + 1), slice(2, n[c] + 2)
-                    shp = [1, 1, 1]
-                    shp[a] = -1
-                    grad[c][a] = (f[tuple(hi)] - f[tuple(lo)]) / s.h[a][1:-1].reshape(shp)
-                    continue
-                lo, hi = [slice(1, -1)] * 3, [slice(1, -1)] * 3
-                lo[a], hi[a] = slice(0, n[a]), slice(2, n[a] + 2)
-                shp = [1, 1, 1]
-                shp[a] = -1
-                dist = (s.d[a][1:n[a] + 1] + s.d[a][2:n[a] + 2]).reshape(shp)
-                grad[c][a] = (uc[c][tuple(hi)] - uc[c][tuple(lo)]) / dist
-        ss = 0.0
-        for c in range(3):
-            for a in range(3):
-                sij = 0.5 * (grad[c][a] + grad[a][c])
-                ss = ss + sij * sij
-        out = xp.zeros_like(self.nut)
-        out[1:-1, 1:-1, 1:-1] = xp.sqrt(2.0 * ss)
-        return out
+        s.be.eddy_viscosity(vel, self.fluid, self.y, s.h, s.d, self.nu, model,
+                            (KAPPA, E_WALL), self.length_cap ** 2,
+                            (SMAGORINSKY_CS, VAN_DRIEST_A), self.delta2, out)
+
+    def strain_rate(self, vel):
+        """|S| = sqrt(2 S_ij S_ij) at cell centres (1/s; central differences of the
+        cell-centred velocities, 0 outside the fluid; 0 in the halo)."""
+        self._kernel(vel, "strain", self._strain)
+        return self._strain
 
     def update(self, vel) -> None:
         """Recompute nu_t from the velocities (called once per step: lagged by a step)."""
         xp = self.xp
-        speed = xp.sqrt(sum(u * u for u in self._cell_velocity(vel)))
-        re = speed * self.y / self.nu
-        self._up = spalding_uplus(re, xp=xp)
-        self.nut[...] = self.eddy_viscosity(vel) * self.fluid
+        self._kernel(vel, self.model, self.nut)
         # the wall functions' rate of the step just taken (gathered by add_momentum) bounds
-        # the coming one
-        # (gathered on the device: one host read a step, not one per wall set)
-        self.wall_rate, self._wall_rate_next = self.s.arch.max(self._wall_rate_next), 0.0
+        # the coming one (gathered on the device: one host read a step)
+        self.wall_rate = 2.0 * self.s.arch.max(xp.max(self._wall_rates))
+        self._wall_rates.fill(0)
         # explicit stability: the eddy viscosity and conductivity add their rates
         # (momentum and energy are separate equations: the larger of their two rates, the
         # eddy conductivity's, not their sum)
@@ -251,163 +224,28 @@ class EddyViscosity:
             nf = 0.5 * (self.nut[tuple(lo)] + self.nut[tuple(hi)])
             self.heat.G[a][...] = self._G_lam[a] + self._Gt[a] * nf
 
-    def eddy_viscosity(self, vel):
-        """nu_t (m^2/s, padded cells) from the velocities and ``self._up`` (u+ of each
-        cell from the law of the wall): the model's own rule."""
-        raise NotImplementedError
-
     # -- momentum --------------------------------------------------------------------------
-    def _geometry(self, comp: int):
-        """What add_momentum needs of component ``comp`` that does not change: per
-        transverse axis the fluid-fluid edge mask, and the wall edges (flat indices into
-        the edge-flux array, with the half-cell distance and on which side the fluid is)."""
-        cache = self.__dict__.setdefault("_geo", {})
-        if comp in cache:
-            return cache[comp]
-        be, dt_ = self.s.be, self.s.dtype
-        perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
-        tr = (lambda x: x) if comp == 0 else (lambda x: x.transpose(perm))  # noqa: E731
-        F = tr(self.s.fluid_host != 0)
-        p = self.s.problem
-        noslip = np.zeros(F.shape, bool)
-        noslip[1:-1, 1:-1, 1:-1] = tr(self.s.solid) if comp else self.s.solid
-        for f, b in p.boundaries.items():
-            if b.kind != "wall":
-                continue
-            a = perm.index("xyz".index(f[0]))
-            sl = [slice(None)] * 3
-            sl[a] = noslip.shape[a] - 1 if f[1] == "+" else 0
-            noslip[tuple(sl)] = True
-        n0 = F.shape[0] - 2
-        fi = slice(1, n0 + 1)
-        Fl = np.zeros(F.shape, bool)
-        Fl[1:n0 + 1] = F[0:n0] & F[1:n0 + 1]
-        Wl = np.zeros(F.shape, bool)
-        Wl[1:n0 + 1] = noslip[0:n0] | noslip[1:n0 + 1]
-        h = [self.s.h_host[perm[k]] for k in range(3)]
-        out = {}
-        for ax in (1, 2):
-            nn = F.shape[ax] - 2
-            if nn < 2:
-                continue
-
-            def cut(x, sl):
-                idx = [fi, slice(1, -1), slice(1, -1)]
-                idx[ax] = sl
-                return x[tuple(idx)]
-            lo, hi = slice(0, nn + 1), slice(1, nn + 2)
-            fa, fb = cut(Fl, lo), cut(Fl, hi)
-            wa, wb = cut(Wl, lo), cut(Wl, hi)
-            shp = [1, 1, 1]
-            shp[ax] = -1
-            walls = []
-            for side, hh in ((fa & ~fb & wb, h[ax][0:nn + 1]), (fb & ~fa & wa, h[ax][1:nn + 2])):
-                idx = np.flatnonzero(side)
-                half = np.broadcast_to(0.5 * hh.reshape(shp), side.shape).ravel()[idx]
-                walls.append((be.asarray(idx, np.int64), be.asarray(half, dt_)))
-            out[ax] = (be.asarray((fa & fb).astype(float), dt_), walls)
-        cache[comp] = out
-        return out
-
     def add_momentum(self, comp: int, vel, out, mask) -> None:
-        """out += div(nu_t grad u_comp) plus the wall function's extra shear, on the faces
-        that ``mask`` marks (padded, 1 where the momentum of the face is computed)."""
-        xp = self.xp
+        """out += div(nu_t grad u_comp) plus the wall function's extra shear (Spalding's,
+        on the edges between a fluid face row and a no-slip surface), on the faces that
+        ``mask`` marks (padded, 1 where the momentum of the face is computed)."""
         s = self.s
-        geo = self._geometry(comp)
-        perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
-        tr = (lambda x: x) if comp == 0 else (lambda x: x.transpose(perm))  # noqa: E731
-        A, N = tr(vel[comp]), tr(self.nut)
-        h = [s.h[perm[k]] for k in range(3)]
-        d = [s.d[perm[k]] for k in range(3)]
-        n0 = A.shape[0] - 2
-        fi = slice(1, n0 + 1)
-        # along the component's own axis: fluxes at cell centres m = 0..n0
-        fx = N[0:n0 + 1, 1:-1, 1:-1] * (A[1:n0 + 2, 1:-1, 1:-1] - A[0:n0 + 1, 1:-1, 1:-1]) \
-            / h[0][0:n0 + 1].reshape(-1, 1, 1)
-        term = (fx[1:] - fx[:-1]) / d[0][fi].reshape(-1, 1, 1)
-        Nl = None
-        rate = None
-        for ax, (both, walls) in geo.items():
-            nn = A.shape[ax] - 2
-            if Nl is None:
-                Nl = xp.zeros_like(N)
-                Nl[1:n0 + 1] = 0.5 * (N[0:n0] + N[1:n0 + 1])
-
-            def cut(x, sl):
-                idx = [fi, slice(1, -1), slice(1, -1)]
-                idx[ax] = sl
-                return x[tuple(idx)]
-            lo, hi = slice(0, nn + 1), slice(1, nn + 2)
-            dA = cut(A, hi) - cut(A, lo)
-            shp = [1, 1, 1]
-            shp[ax] = -1
-            dist = d[ax][1:nn + 2].reshape(shp)
-            flux = both * 0.5 * (cut(Nl, lo) + cut(Nl, hi)) * dA / dist
-            # wall function on the edges between a fluid face row and a no-slip surface
-            r = self.wall_function.add_shear(flux.reshape(-1), dA.reshape(-1), walls)
-            if r is not None:
-                rate = r if rate is None else xp.maximum(rate, r)
-            cells = [slice(None)] * 3
-            up, dn = list(cells), list(cells)
-            up[ax], dn[ax] = slice(1, None), slice(0, -1)
-            inner = [slice(None)] * 3
-            inner[ax] = slice(1, -1)
-            term = term + (flux[tuple(up)] - flux[tuple(dn)]) / h[ax].reshape(shp)[tuple(inner)]
-        M = tr(mask)
-        O = tr(out)
-        O[fi, 1:-1, 1:-1] += term * M[fi, 1:-1, 1:-1]
-        if rate is not None:
-            self._wall_rate_next = xp.maximum(self._wall_rate_next, 2.0 * rate)
+        s.be.eddy_momentum(comp, vel, self.nut, s.fluid, self.noslip, mask, s.h, s.d,
+                           self.nu, (KAPPA, E_WALL), out, self._wall_rates)
 
 
 class LVEL(EddyViscosity):
     """LVEL: Spalding's law of the wall near walls; away from them Escudier's cap on the
-    mixing length, l <= 0.09 delta, so nu_t <= (0.09 delta)^2 |S|."""
+    mixing length, l <= 0.09 delta, so nu_t <= (0.09 delta)^2 |S|:
+    nu_t = min(nu (dy+/du+ - 1), (0.09 delta)^2 |S|)."""
 
     model = "lvel"
-
-    def eddy_viscosity(self, vel):
-        xp = self.xp
-        return xp.minimum(self.nu * lvel_viscosity_ratio(self._up, xp=xp),
-                          self.length_cap ** 2 * self._strain_rate(vel))
 
 
 class Smagorinsky(EddyViscosity):
     """Smagorinsky with van Driest's damping: nu_t = (C_s Delta (1 - exp(-y+/26)))^2 |S|."""
 
     model = "smagorinsky"
-
-    def eddy_viscosity(self, vel):
-        xp = self.xp
-        yplus = spalding_yplus(self._up, xp=xp)
-        damp = 1.0 - xp.exp(-yplus / VAN_DRIEST_A)
-        return (SMAGORINSKY_CS * damp) ** 2 * self.delta2 * self._strain_rate(vel)
-
-
-class WallFunction:
-    """Spalding's wall function on the edges between a fluid face row and a no-slip
-    surface: the shear rho u_tau^2 as an effective viscosity nu y+/u+ over the half-cell
-    distance (m), added to the laminar flux there."""
-
-    def __init__(self, nu: float, xp):
-        self.nu, self.xp = nu, xp
-
-    def add_shear(self, flux, du_all, walls):
-        """flux (flat, m^2/s^2 per m) += the extra wall shear on each wall edge set
-        ``(flat indices, half-cell distances)`` of ``walls``, ``du_all`` the velocity
-        differences across the edges; returns the largest rate (1/s) it adds, or None."""
-        xp = self.xp
-        rate = None
-        for idx, half in walls:
-            if idx.size == 0:
-                continue
-            du = du_all[idx]
-            extra = (wall_viscosity_ratio(xp.abs(du) * half / self.nu, xp=xp) - 1.0) * self.nu
-            flux[idx] += extra * du / half
-            r = xp.max(extra / (half * half))
-            rate = r if rate is None else xp.maximum(rate, r)
-        return rate
 
 
 def eddy_viscosity(mesh, heat, model: str) -> EddyViscosity:

@@ -11,6 +11,7 @@
 #include "../../thermosim/kernels/multigrid.cu"
 #include "../../thermosim/kernels/flow.cu"
 #include "../../thermosim/kernels/steady.cu"
+#include "../../thermosim/kernels/turbulence.cu"
 
 #include <cstddef>
 #include <functional>
@@ -129,6 +130,9 @@ Entry make(void (*k)(A...)) {
         REG(thermosim::steady_momentum_operator<T, 1>),                                    \
         REG(thermosim::steady_momentum_operator<T, 2>),                                    \
         REG(thermosim::steady_energy_operator<T>), REG(thermosim::steady_rbgs<T>)
+#define TURBULENCE(T)                                                                      \
+    REG(thermosim::eddy_viscosity<T>), REG(thermosim::eddy_momentum<T, 0>),                \
+        REG(thermosim::eddy_momentum<T, 1>), REG(thermosim::eddy_momentum<T, 2>)
 
 std::map<std::string, Entry>& table() {
     static std::map<std::string, Entry> t = {
@@ -146,6 +150,8 @@ std::map<std::string, Entry>& table() {
         FLOW(double),
         STEADY(float),
         STEADY(double),
+        TURBULENCE(float),
+        TURBULENCE(double),
     };
     return t;
 }

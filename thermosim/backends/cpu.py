@@ -19,6 +19,7 @@ from numba import njit, prange  # noqa: E402
 
 from .cpu_flow import FlowKernels  # noqa: E402
 from .cpu_steady import AndersonKernels, SteadyKernels  # noqa: E402
+from .cpu_turbulence import TurbulenceKernels  # noqa: E402
 
 _opts = dict(parallel=True, cache=True, nogil=True)
 
@@ -246,7 +247,7 @@ CONDUCTION_KERNELS = (_apply, _rbgs, _zline_gs, _restrict, _prolong_add, _dot, _
 CG_KERNELS = (_apply, _axpy, _dot)
 
 
-class CPUBackend(FlowKernels, SteadyKernels, AndersonKernels):
+class CPUBackend(FlowKernels, SteadyKernels, AndersonKernels, TurbulenceKernels):
     """NumPy + Numba.  The reference backend that every other one is compared with."""
 
     name = "cpu"

@@ -25,6 +25,7 @@ import numpy as np
 from .cuda_types import FLOATS, IDS, ctype
 from .gpu_flow import GPUFlowKernels
 from .gpu_steady import GPUSteadyKernels, steady_names
+from .gpu_turbulence import GPUTurbulenceKernels, turbulence_names
 
 #: The per-id table columns that explicit_step reads (thermosim.conduction.TABLE_FIELDS); the last
 #: two (contact resistance and block group) only with ``contact=True``.
@@ -47,8 +48,9 @@ _MAX_GRID_YZ = 65535
 
 #: The ``.cu`` files the backend compiles (``thermosim/kernels/<name>.cu``): every file that
 #: :meth:`GPUBackend._function` is asked for; tests/test_install.py checks an installed wheel
-#: against this list and against the calls in this module, gpu_flow.py and gpu_steady.py.
-KERNEL_FILES = ("conduction", "multigrid", "flow", "steady")
+#: against this list and against the calls in this module, gpu_flow.py, gpu_steady.py and
+#: gpu_turbulence.py.
+KERNEL_FILES = ("conduction", "multigrid", "flow", "steady", "turbulence")
 
 
 def kernels_dir() -> Path:
@@ -111,6 +113,8 @@ def name_expressions(file: str, prefetch: int = PREFETCH) -> list[str]:
                       f"thermosim::lincomb<{t}>"]
         elif file == "steady":
             names += steady_names(t)
+        elif file == "turbulence":
+            names += turbulence_names(t)
         else:
             raise ValueError(f"unknown kernel file '{file}'")
     return names
@@ -174,7 +178,7 @@ def _vec(a, dtype, size: int | None, what: str):
     return v
 
 
-class GPUBackend(GPUFlowKernels, GPUSteadyKernels):
+class GPUBackend(GPUFlowKernels, GPUSteadyKernels, GPUTurbulenceKernels):
     """CuPy + CUDA C++ kernels: must give the CPU backend's answers."""
 
     name = "gpu"

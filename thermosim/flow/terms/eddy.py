@@ -1,6 +1,7 @@
 """Turbulence: an eddy viscosity (:class:`~thermosim.turbulence.LVEL` or
 :class:`~thermosim.turbulence.Smagorinsky`, each its own object) with Spalding's wall
-function (:class:`~thermosim.turbulence.WallFunction`) on no-slip surfaces, as a term: it
+function on no-slip surfaces (the backend's ``eddy_viscosity`` and ``eddy_momentum``
+kernels), as a term: it
 adds ``div(nu_t grad u)`` and the wall shear to the momentum, raises the heat equation's
 face conductances by the eddy conductivity, and limits the explicit step by its diffusion
 rate."""
