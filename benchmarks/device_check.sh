@@ -8,7 +8,7 @@
 #
 # PARTS is a space-separated choice, in the order given, of: bench tests steady kernels
 # validate flow flowval tune profile racktests rackbench rackbench8 rackprofile rackquick
-# rackrun hallsteady (default: "bench tests steady validate flow flowval").  Everything goes to
+# rackrun hallsteady cost (default: "bench tests steady validate flow flowval").  Everything goes to
 # OUTDIR/log.txt plus one JSON per table (at most seven files).  Each part has its own time
 # limit and the whole run stops by SECONDS (default 540), so that a slow part costs only
 # itself.  On a machine without thermosim's pure-Python dependencies (pydantic, CoolProp,
@@ -106,6 +106,10 @@ run_part() {
     part "air halls to steady" 420 python3 -m thermosim.cli bench --backend gpu \
       meshes/air_cooled_1e6.yaml meshes/air_cooled_1e7.yaml --to-steady \
       --json "$out/hall_steady_gpu.json" ;;
+  cost)      # issue 19, item 5: a hall's outer iteration per cell against a laminar
+    # flow's (at most 2x asked), halls of 0.05 m cells (about 8e5), float32
+    part "hall iteration cost" 180 python3 benchmarks/iteration_cost.py --backend gpu \
+      --cell 0.05 --precision float32 --json "$out/iteration_cost_gpu.json" ;;
   *) echo "=== unknown part $1" | tee -a "$log" ;;
   esac
 }
