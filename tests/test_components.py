@@ -303,7 +303,8 @@ def test_wall_shear_is_spaldings_and_lvel_the_law_of_the_wall():
     functions, Spalding 1961).  A plug flow U = 20 u_tau in a channel, nu_t = 0: the
     first row's momentum loses the wall shear u_tau^2 = (U / u+)^2 at Re = U h/2 / nu
     (the laminar part nu U / (h/2) is the laminar operator's), the rows inside nothing;
-    the wall function's rate is its extra viscosity over (h/2)^2.  LVEL's nu_t in a cell
+    the wall function's rate is its extra viscosity over (h/2)^2, and its rate on the
+    steady solver's diagonal the extra viscosity over h/2 h.  LVEL's nu_t in a cell
     is nu (dy+/du+ - 1) at its own |u| y / nu, or Escudier's cap (0.09 delta)^2 |S|."""
     p, s = _turbulent_channel(8)
     eddy = s.model.terms.eddy
@@ -322,6 +323,11 @@ def test_wall_shear_is_spaldings_and_lvel_the_law_of_the_wall():
     assert -out[2, 1, 1] * 2 * half == pytest.approx((U / up) ** 2 - nu * U / half, rel=1e-12)
     assert out[2, -2, 1] == pytest.approx(out[2, 1, 1], rel=1e-12)    # the upper wall
     assert np.all(out[2, 2:-2, 1] == 0)
+    # the steady solver's diagonal there: the wall shear's rate with u_P, extra / (h/2 h)
+    diag = np.asarray(ev.wall_diagonal[0])
+    assert diag[2, 1, 1] == pytest.approx(extra / (half * 2 * half), rel=1e-12)
+    assert diag[2, -2, 1] == pytest.approx(diag[2, 1, 1], rel=1e-12)
+    assert np.all(diag[2, 2:-2, 1] == 0)
     ev.update(vel)
     assert ev.wall_rate == pytest.approx(2 * extra / half ** 2, rel=1e-12)
     # LVEL: a shear flow u = S y, |S| = S between the walls

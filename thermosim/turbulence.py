@@ -154,6 +154,9 @@ class EddyViscosity:
                 noslip[tuple(sl)] = 1
         self.noslip = be.asarray(noslip, np.uint8)
         self._wall_rates = be.zeros(pad, dt_)     # per face, the wall function's rate (1/s)
+        # per component and face, the wall shear's rate of change with the face's velocity
+        # (1/s): the steady solver's operator takes it on its diagonal
+        self.wall_diagonal = [be.zeros(pad, dt_) for _ in range(3)]
         self._strain = be.zeros(pad, dt_)
         ypad = np.zeros(pad)
         ypad[1:-1, 1:-1, 1:-1] = y
@@ -231,7 +234,8 @@ class EddyViscosity:
         ``mask`` marks (padded, 1 where the momentum of the face is computed)."""
         s = self.s
         s.be.eddy_momentum(comp, vel, self.nut, s.fluid, self.noslip, mask, s.h, s.d,
-                           self.nu, (KAPPA, E_WALL), out, self._wall_rates)
+                           self.nu, (KAPPA, E_WALL), out, self._wall_rates,
+                           self.wall_diagonal[comp])
 
 
 class LVEL(EddyViscosity):

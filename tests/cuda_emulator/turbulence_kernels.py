@@ -1,7 +1,7 @@
 """thermosim/kernels/turbulence.cu on the emulated GPU against the Numba kernels of
 thermosim/backends/cpu_turbulence.py: the strain rate, LVEL's and Smagorinsky's eddy
-viscosity, and the eddy momentum of all three components with Spalding's wall shear and
-its rate, on a small non-uniform 3D box with solid cells, wall halos and an outflow halo,
+viscosity, and the eddy momentum of all three components with Spalding's wall shear, its
+rate and its diagonal, on a small non-uniform 3D box with solid cells, wall halos and an outflow halo,
 at velocities that put the wall edges from the viscous sublayer into the log layer.
 
 Run by tests/test_cuda_emulated.py in a subprocess with the fake cupy first on the path;
@@ -81,18 +81,19 @@ def check_eddy_viscosity(dtype):
 def check_eddy_momentum(dtype):
     pad, vel, fl, noslip, _, _, h, d, _, mask, nut = case(dtype, seed=13)
     for comp in range(3):
-        oc, rc = np.zeros(pad, dtype), np.zeros(pad, dtype)
-        og, rg = cupy.zeros(pad, dtype), cupy.zeros(pad, dtype)
-        cpu.eddy_momentum(comp, vel, nut, fl, noslip, mask, h, d, NU, WALL_LAW, oc, rc)
+        oc, rc, dc = (np.zeros(pad, dtype) for _ in range(3))
+        og, rg, dg = (cupy.zeros(pad, dtype) for _ in range(3))
+        cpu.eddy_momentum(comp, vel, nut, fl, noslip, mask, h, d, NU, WALL_LAW, oc, rc, dc)
         gpu.eddy_momentum(comp, dev(vel), dev(nut), dev(fl), dev(noslip), dev(mask), dev(h),
-                          dev(d), NU, WALL_LAW, og, rg)
-        for name, a, b in (("term", og, oc), ("rate", rg, rc)):
+                          dev(d), NU, WALL_LAW, og, rg, dg)
+        for name, a, b in (("term", og, oc), ("rate", rg, rc), ("diagonal", dg, dc)):
             err = relative(cupy.asnumpy(a), b)
             assert err <= TOL[dtype], f"eddy momentum {comp} {name} {dtype.__name__}: {err:.3g}"
         # the wall function is met: wall rates above the sublayer's zero
-        assert float(rc.max()) > 0 and np.count_nonzero(oc) > 0, comp
+        assert float(rc.max()) > 0 and float(dc.max()) > 0 and np.count_nonzero(oc) > 0, comp
+        worst = max(relative(cupy.asnumpy(a), b) for a, b in ((og, oc), (rg, rc), (dg, dc)))
         print(f"ok  eddy momentum, component {comp}, {dtype.__name__}: max relative "
-              f"difference {max(relative(cupy.asnumpy(og), oc), relative(cupy.asnumpy(rg), rc)):.1e}")
+              f"difference {worst:.1e}")
 
 
 if __name__ == "__main__":

@@ -158,11 +158,14 @@ def _edge_flux(a, nut, fl, ns, i, j, k, dj, dk, e, h, d, nu, kappa, e_wall):
 
 @njit(**_opts)
 def _eddy_momentum(a, nut, fl, ns, mask, h0, h1, h2, d0, d1, d2, nu, kappa, e_wall, out,
-                   rate):
+                   rate, diag):
     """out += mask * div(nu_t grad a) on the faces normal to axis 0 (faces 1..n0), with
     Spalding's wall shear on the edges between a fluid face row (``fl`` nonzero on both
     sides) and a no-slip surface (``ns``: solid cells and wall halos); rate = max(rate,
-    the largest wall-function rate extra / half^2 around the face, 1/s).  Along the
+    the largest wall-function rate extra / half^2 around the face, 1/s); diag = the wall
+    shear's rate of change with the face's velocity, its extra viscosity frozen: the sum
+    of extra / (half h) over the face's wall edges (1/s, the steady solver's diagonal).
+    Along the
     component's own axis the flux sits at the cell centres with that cell's nu_t; across
     the transverse edges nu_t is the mean of the four cells' around the edge.  A transverse
     axis of one cell has no flux."""
@@ -174,6 +177,7 @@ def _eddy_momentum(a, nut, fl, ns, mask, h0, h1, h2, d0, d1, d2, nu, kappa, e_wa
                 fx_lo = nut[i - 1, j, k] * (a[i, j, k] - a[i - 1, j, k]) / h0[i - 1]
                 term = (fx_hi - fx_lo) / d0[i]
                 r = 0.0
+                dg = 0.0
                 if n1 >= 2:
                     hi, rh = _edge_flux(a, nut, fl, ns, i, 0, k, 1, 0, j, h1, d1, nu,
                                         kappa, e_wall)
@@ -181,6 +185,7 @@ def _eddy_momentum(a, nut, fl, ns, mask, h0, h1, h2, d0, d1, d2, nu, kappa, e_wa
                                         kappa, e_wall)
                     term += (hi - lo) / h1[j]
                     r = max(r, max(rh, rl))
+                    dg += 0.5 * (rh + rl)
                 if n2 >= 2:
                     hi, rh = _edge_flux(a, nut, fl, ns, i, j, 0, 0, 1, k, h2, d2, nu,
                                         kappa, e_wall)
@@ -188,9 +193,13 @@ def _eddy_momentum(a, nut, fl, ns, mask, h0, h1, h2, d0, d1, d2, nu, kappa, e_wa
                                         kappa, e_wall)
                     term += (hi - lo) / h2[k]
                     r = max(r, max(rh, rl))
+                    dg += 0.5 * (rh + rl)
                 out[i, j, k] += term * mask[i, j, k]
                 if r > rate[i, j, k]:
                     rate[i, j, k] = r
+                # a wall edge's half-cell distance is half the face row's width (the fluid
+                # side's, where mask is 1): extra / (half h) = (extra / half^2) / 2
+                diag[i, j, k] = dg * mask[i, j, k]
 
 
 TURBULENCE_KERNELS = (_eddy_viscosity, _eddy_momentum)
@@ -213,12 +222,13 @@ class TurbulenceKernels:
                         delta2, MODEL_CODES[model], out)
 
     def eddy_momentum(self, comp: int, vel, nut, fluid, noslip, mask, h, d, nu, wall_law,
-                      out, rate):
+                      out, rate, diag):
         """out += the eddy diffusion (and wall shear) of velocity component ``comp``
-        (m/s^2) where ``mask``; rate = max(rate, its wall-function rate, 1/s)."""
+        (m/s^2) where ``mask``; rate = max(rate, its wall-function rate, 1/s); diag = the
+        wall shear's rate per face (1/s; see :func:`_eddy_momentum`)."""
         perm = _PERM[comp]
         tr = (lambda x: x) if comp == 0 else (lambda x: x.transpose(perm))  # noqa: E731
         t = out.dtype.type
         _eddy_momentum(tr(vel[comp]), tr(nut), tr(fluid), tr(noslip), tr(mask), h[perm[0]],
                        h[perm[1]], h[perm[2]], d[perm[0]], d[perm[1]], d[perm[2]], t(nu),
-                       t(wall_law[0]), t(wall_law[1]), tr(out), tr(rate))
+                       t(wall_law[0]), t(wall_law[1]), tr(out), tr(rate), tr(diag))

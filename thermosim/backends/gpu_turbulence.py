@@ -37,9 +37,10 @@ class GPUTurbulenceKernels:
             np.int32(ny), np.int32(nz)))
 
     def eddy_momentum(self, comp: int, vel, nut, fluid, noslip, mask, h, d, nu, wall_law,
-                      out, rate):
+                      out, rate, diag):
         """out += the eddy diffusion (and wall shear) of velocity component ``comp``
-        (m/s^2) where ``mask``; rate = max(rate, its wall-function rate), as on the CPU."""
+        (m/s^2) where ``mask``; rate = max(rate, its wall-function rate); diag = the wall
+        shear's rate per face; as on the CPU."""
         perm = ((0, 1, 2), (1, 0, 2), (2, 0, 1))[comp]
         dt = out.dtype
         nx, ny, nz = (int(s) - 2 for s in out.shape)
@@ -47,4 +48,4 @@ class GPUTurbulenceKernels:
         fn(*_launch(nx * ny * nz),
            (vel[comp], nut, fluid, noslip, mask, h[perm[0]], h[perm[1]], h[perm[2]],
             d[perm[0]], d[perm[1]], d[perm[2]], dt.type(nu), dt.type(wall_law[0]),
-            dt.type(wall_law[1]), out, rate, np.int32(nx), np.int32(ny), np.int32(nz)))
+            dt.type(wall_law[1]), out, rate, diag, np.int32(nx), np.int32(ny), np.int32(nz)))

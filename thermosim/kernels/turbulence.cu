@@ -194,7 +194,8 @@ __global__ void eddy_viscosity(const T* __restrict__ u, const T* __restrict__ v,
 // out += mask * div(nu_t grad a) on the faces normal to AX (1..n along AX), with Spalding's
 // wall shear on the edges between a fluid face row (fl nonzero on both sides) and a no-slip
 // surface (ns: solid cells and wall halos); rate = max(rate, the largest wall-function
-// rate around the face, 1/s).  See _eddy_momentum in cpu_turbulence.py.
+// rate around the face, 1/s); diag = the wall shear's rate of change with the face's
+// velocity (1/s).  See _eddy_momentum in cpu_turbulence.py.
 template <typename T, int AX>
 __global__ void eddy_momentum(const T* __restrict__ a, const T* __restrict__ nut,
                               const unsigned char* __restrict__ fl,
@@ -203,7 +204,7 @@ __global__ void eddy_momentum(const T* __restrict__ a, const T* __restrict__ nut
                               const T* __restrict__ h2, const T* __restrict__ d0,
                               const T* __restrict__ d1, const T* __restrict__ d2, T nu,
                               T kappa, T e_wall, T* __restrict__ out, T* __restrict__ rate,
-                              int nx, int ny, int nz) {
+                              T* __restrict__ diag, int nx, int ny, int nz) {
     constexpr int P1 = turbulence::Axes<AX>::p1, P2 = turbulence::Axes<AX>::p2;
     const int n[3] = {nx, ny, nz};
     const long long st[3] = {((long long)ny + 2) * (nz + 2), (long long)nz + 2, 1};
@@ -223,7 +224,7 @@ __global__ void eddy_momentum(const T* __restrict__ a, const T* __restrict__ nut
         const double fx_lo = (double)nut[p - s0] * ((double)a[p] - (double)a[p - s0]) /
                              (double)h0[i - 1];
         double term = (fx_hi - fx_lo) / (double)d0[i];
-        double r = 0.0, rh, rl;
+        double r = 0.0, dg = 0.0, rh, rl;
         if (n1 >= 2) {
             const double hi = turbulence::edge_flux(a, nut, fl, ns, p, s0, s1, j, h1, d1, nu_,
                                                     kap, ew, rh);
@@ -231,6 +232,7 @@ __global__ void eddy_momentum(const T* __restrict__ a, const T* __restrict__ nut
                                                     d1, nu_, kap, ew, rl);
             term += (hi - lo) / (double)h1[j];
             r = fmax(r, fmax(rh, rl));
+            dg += 0.5 * (rh + rl);
         }
         if (n2 >= 2) {
             const double hi = turbulence::edge_flux(a, nut, fl, ns, p, s0, s2, k, h2, d2, nu_,
@@ -239,9 +241,13 @@ __global__ void eddy_momentum(const T* __restrict__ a, const T* __restrict__ nut
                                                     d2, nu_, kap, ew, rl);
             term += (hi - lo) / (double)h2[k];
             r = fmax(r, fmax(rh, rl));
+            dg += 0.5 * (rh + rl);
         }
         out[p] += (T)(term * (double)mask[p]);
         if ((T)r > rate[p]) rate[p] = (T)r;
+        // a wall edge's half-cell distance is half the face row's width (the fluid side's,
+        // where mask is 1): extra / (half h) = (extra / half^2) / 2
+        diag[p] = (T)(dg * (double)mask[p]);
     }
 }
 
