@@ -162,7 +162,8 @@ def _eddy_momentum(a, nut, fl, ns, mask, h0, h1, h2, d0, d1, d2, nu, kappa, e_wa
     """out += mask * div(nu_t grad a) on the faces normal to axis 0 (faces 1..n0), with
     Spalding's wall shear on the edges between a fluid face row (``fl`` nonzero on both
     sides) and a no-slip surface (``ns``: solid cells and wall halos); rate = max(rate,
-    the largest wall-function rate extra / half^2 around the face, 1/s); diag = the wall
+    the largest wall-function rate extra / half^2 around the face, 1/s; faces where
+    ``mask`` is 0 are skipped); diag = the wall
     shear's rate of change with the face's velocity, its extra viscosity frozen: the sum
     of extra / (half h) over the face's wall edges (1/s, the steady solver's diagonal).
     Along the
@@ -173,6 +174,11 @@ def _eddy_momentum(a, nut, fl, ns, mask, h0, h1, h2, d0, d1, d2, nu, kappa, e_wa
     for i in prange(1, n0 + 1):
         for j in range(1, n1 + 1):
             for k in range(1, n2 + 1):
+                if mask[i, j, k] == 0.0:
+                    # not computed (a solid, a held face): nothing to add, and its wall
+                    # edges are the fluid faces' beside it (the same rates)
+                    diag[i, j, k] = 0.0
+                    continue
                 fx_hi = nut[i, j, k] * (a[i + 1, j, k] - a[i, j, k]) / h0[i]
                 fx_lo = nut[i - 1, j, k] * (a[i, j, k] - a[i - 1, j, k]) / h0[i - 1]
                 term = (fx_hi - fx_lo) / d0[i]

@@ -220,6 +220,12 @@ __global__ void eddy_momentum(const T* __restrict__ a, const T* __restrict__ nut
         turbulence::coords(t, e, o, c);
         const int i = c[AX], j = c[P1], k = c[P2];
         const long long p = c[0] * st[0] + c[1] * st[1] + c[2] * st[2];
+        if (mask[p] == T(0)) {
+            // not computed (a solid, a held face): nothing to add, and its wall edges are
+            // the fluid faces' beside it (the same rates)
+            diag[p] = T(0);
+            continue;
+        }
         const double fx_hi = (double)nut[p] * ((double)a[p + s0] - (double)a[p]) / (double)h0[i];
         const double fx_lo = (double)nut[p - s0] * ((double)a[p] - (double)a[p - s0]) /
                              (double)h0[i - 1];
