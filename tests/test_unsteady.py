@@ -241,3 +241,56 @@ def test_a_flow_that_settles_in_the_steps_ends_steady():
     assert s.stats.converged and not s.stats.stalled and not s.stats.averaged
     assert s.stats.residual_velocity < 1e-7
     assert np.abs(r.u - ref.u).max() < 1e-5
+
+
+class _Case:
+    """What a checkpoint's fingerprint reads of a case (the wake is built in code)."""
+
+    def model_dump(self, **_):
+        return {"flow": {"what": "square cylinder wake"}}
+
+
+def test_a_time_mean_resumes_from_its_checkpoint(tmp_path):
+    """Ctrl-C in the middle of a time mean's window saves the steps and the mean so far
+    with the fields; a new solver resumed from the checkpoint skips the steady iterations
+    and the settling and ends with the uninterrupted run's mean (the same steps, the same
+    four parts), to round-off.  The same from a checkpoint saved during the settling by a
+    run that then crashed."""
+    from thermosim.checkpoint import Checkpointer
+    from thermosim.errors import Interrupted
+
+    args = dict(method="simplec", tolerance=1e-5, max_steps=150, unsteady="average",
+                average_window=3.0, time_step=0.15)
+    full = wake().run(**args)
+    fa = full.stats.averaged
+    assert fa["steps"] == 20 and fa["settle"] == pytest.approx(1.5)
+
+    def cut(when, error):
+        def progress(step, t, *_):
+            if step > 150 and t > when:
+                raise error
+        return progress
+
+    # Ctrl-C mid-window (its handler saves); a crash during the settling (the checkpoint
+    # saved after the step before)
+    for when, every, error, caught in ((fa["from"] + 1.0, 1e9, KeyboardInterrupt, Interrupted),
+                                       (fa["from"] - 0.5, 0.0, MemoryError, MemoryError)):
+        ck = Checkpointer(tmp_path / f"wake{every}.h5", _Case(), every=every)
+        with pytest.raises(caught):
+            wake().run(progress=cut(when, error), checkpoint=ck, **args)
+        arrays, attrs = ck.load_state()
+        assert "implicit_window" in attrs and attrs["steps"] > 150
+        s = wake()
+        s.load_state(arrays, attrs)
+        r = s.run(**args)
+        av = r.stats.averaged
+        for k in ("steps", "window", "from", "to", "settle", "after", "iterations",
+                  "unsolved", "all_steps", "turnover"):
+            assert av[k] == pytest.approx(fa[k], rel=1e-12), k
+        assert r.stats.steps == full.stats.steps and r.stats.stalled == full.stats.stalled
+        for f in ("u", "v", "w", "T", "phi"):
+            x, y = getattr(r, f), getattr(full, f)
+            assert np.abs(x - y).max() <= 1e-12 * max(1.0, float(np.abs(y).max())), (when, f)
+        for a, b in zip(r.batches, full.batches):
+            assert np.abs(a.v - b.v).max() <= 1e-12
+        assert r.heat_flows == pytest.approx(full.heat_flows, rel=1e-12)

@@ -157,6 +157,12 @@ class Stall:
         """The unit in the singular (``step``, ``outer iteration``)."""
         return self.unit[:-1] if self.unit.endswith("s") else self.unit
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Stall:
+        """The stall :meth:`as_dict` describes (a checkpoint's)."""
+        return cls(int(d["steps"]), d["unit"], [Criterion(**c) for c in d.get("unmet", [])],
+                   dict(d.get("tolerances", {})), d.get("advection", ""), d.get("cfl"))
+
     def as_dict(self, checkpoint: str | None = None) -> dict:
         """What ``FlowStats.stall`` keeps (the HDF5's /solver attributes ``stalled_*``)."""
         d = asdict(self)

@@ -21,7 +21,7 @@ from .outer import solve_steady
 from .model import FlowModel
 from .report import StoredHeat, flow_result
 from .result import FlowResult, FlowStats
-from .unsteady import average_after_stall, implicit_transient
+from .unsteady import Window, average_after_stall, implicit_transient
 from .steppers import (DIFFUSION, TIME_ACCURATE, DiffusionChoice, FlowState, Heun, RunMode,
                        StepPlan)
 
@@ -91,6 +91,8 @@ class FlowSolver:
         self._stored = None
         self._whole = None                        # a serial model for a split run's report
         self.outer = False                        # in simplec outer iterations now
+        self.window = None                        # in implicit steps: unsteady.Window
+        self.resume_window = None                 # a checkpoint's, for the next run
 
     def _check_split(self, problem, diffusion: str) -> str:
         """What a domain split between processes does not do yet (implicit diffusion,
@@ -251,30 +253,15 @@ class FlowSolver:
         st = self.stats
         st.converged, st.stored_fraction, st.stopped, st.stalled = False, math.nan, "", ""
         st.stall, st.averaged = {}, {}
+        # a checkpoint taken during implicit steps continues them (and their mean)
+        resume, self.resume_window = self.resume_window, None
         try:
-            if implicit_steps:
-                self.outer = True
-                return implicit_transient(self, end_time, time_step, tolerance, max_steps,
-                                          progress, check_every, checkpoint, relax, sweeps,
-                                          average_from)
-            try:
-                if method == "simplec" and steady_tolerance is not None:
-                    self.outer = True
-                    if suits(self.problem) if multigrid is None else multigrid:
-                        return solve_cycles(self, mode, max_steps, progress, check_every,
-                                            checkpoint, relax, sweeps)
-                    return solve_steady(self, mode, max_steps, progress, check_every,
-                                        checkpoint, relax, sweeps, depth, sequence)
-                return march(self, mode, end_time, max_steps, progress, check_every,
-                             checkpoint)
-            except NotSteady as e:
-                if unsteady != "average":
-                    raise
-                stalled = e
-            self.outer = True           # no steady state: its time mean (the stall kept)
-            return average_after_stall(self, stalled, mode, max_steps, progress,
-                                       check_every, checkpoint, relax, sweeps,
-                                       average_window, time_step)
+            return _solve(self, mode, implicit_steps, resume, end_time=end_time,
+                          time_step=time_step, tolerance=tolerance, max_steps=max_steps,
+                          progress=progress, check_every=check_every, checkpoint=checkpoint,
+                          relax=relax, sweeps=sweeps, depth=depth, sequence=sequence,
+                          method=method, multigrid=multigrid, unsteady=unsteady,
+                          average_window=average_window, average_from=average_from)
         except KeyboardInterrupt:
             if checkpoint is None:
                 raise
@@ -284,7 +271,7 @@ class FlowSolver:
                               "again with --resume to continue from it") from None
         finally:
             self.choice.finish()
-            self.outer = False
+            self.outer, self.window = False, None
 
     def _check_run(self, method, unsteady, end_time, steady_tolerance, time_step,
                    average_from) -> bool:
@@ -393,6 +380,10 @@ class FlowSolver:
         attrs.update(log_reduction=pr.log_reduction, log_iters=pr.log_iters,
                      last=np.asarray(self.rates), implicit=int(self.choice.implicit),
                      dtype=self.dtype.name)
+        if self.window is not None:         # in implicit steps: the steps and the mean
+            more, extra = self.window.state()
+            arrays.update(more)
+            attrs.update(extra)
         return arrays, attrs
 
     def load_state(self, arrays: dict, attrs: dict, file: str | None = None) -> None:
@@ -411,5 +402,44 @@ class FlowSolver:
         self.model.pressure.log_reduction = float(attrs["log_reduction"])
         self.model.pressure.log_iters = int(attrs["log_iters"])
         self.rates = tuple(float(x) for x in attrs["last"])
+        self.resume_window = Window.from_state(arrays, attrs)
         if self.diffusion == "auto" and "implicit" in attrs:
             self.choice.implicit = bool(attrs["implicit"])   # the treatment "auto" had
+
+
+def _solve(solver: FlowSolver, mode: RunMode, implicit_steps: bool, resume, *, end_time,
+           time_step, tolerance, max_steps, progress, check_every, checkpoint, relax, sweeps,
+           depth, sequence, method, multigrid, unsteady, average_window,
+           average_from) -> FlowResult:
+    """:meth:`FlowSolver.run`'s choice of solver, with its arguments: implicit steps,
+    outer iterations (on one mesh or in cycles) or the march, and after a stall (with
+    ``unsteady: average``) the time mean; ``resume``: a checkpoint's :class:`Window`,
+    whose steps continue."""
+    steady = mode.steady_tolerance is not None
+    if implicit_steps:
+        solver.outer = True
+        return implicit_transient(solver, end_time, time_step, tolerance, max_steps,
+                                  progress, check_every, checkpoint, relax, sweeps,
+                                  average_from,
+                                  resume=None if resume is None or resume.plan else resume)
+    if resume is not None and resume.plan and unsteady == "average" and steady:
+        solver.outer = True
+        return average_after_stall(solver, None, mode, max_steps, progress, check_every,
+                                   checkpoint, relax, sweeps, average_window, time_step,
+                                   resume=resume)
+    try:
+        if method == "simplec" and steady:
+            solver.outer = True
+            if suits(solver.problem) if multigrid is None else multigrid:
+                return solve_cycles(solver, mode, max_steps, progress, check_every,
+                                    checkpoint, relax, sweeps)
+            return solve_steady(solver, mode, max_steps, progress, check_every, checkpoint,
+                                relax, sweeps, depth, sequence)
+        return march(solver, mode, end_time, max_steps, progress, check_every, checkpoint)
+    except NotSteady as e:
+        if unsteady != "average":
+            raise
+        stalled = e
+    solver.outer = True           # no steady state: its time mean (the stall kept)
+    return average_after_stall(solver, stalled, mode, max_steps, progress, check_every,
+                               checkpoint, relax, sweeps, average_window, time_step)

@@ -28,12 +28,13 @@ of the fluid), and its result is the window's mean, marked time-averaged.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 
 import numpy as np
 
-from ..unconverged import NotSteady
+from ..unconverged import NotSteady, Stall
 from .march import converged, finish, save_if_due
 from .outer import OuterIteration, default_relax
 from .result import FlowResult
@@ -125,6 +126,64 @@ class TimeMean:
         return r
 
 
+def _plain(x):
+    """A checkpoint's JSON of a mean's samples: NumPy scalars and arrays as numbers and
+    lists."""
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"{type(x).__name__} in a time mean's samples")
+
+
+class Window:
+    """What a checkpoint taken during implicit steps keeps beside the fields, so that a
+    resumed run takes the same steps into the same mean: the step and the end (s), the
+    steps taken and those left unsolved, the mean so far (a :class:`TimeMean`, or None),
+    and after a stall the ``plan`` of the mean (its settling and window, the turnover
+    time, the stall)."""
+
+    ATTR = "implicit_window"
+
+    def __init__(self, dt_step: float, end_time: float, mean: TimeMean | None = None,
+                 plan: dict | None = None):
+        self.dt_step, self.end_time, self.mean, self.plan = dt_step, end_time, mean, plan
+        self.taken = 0
+        self.unsolved = 0
+
+    def state(self) -> tuple[dict, dict]:
+        """(arrays, attributes) for :meth:`FlowSolver.state`."""
+        info = {"dt_step": self.dt_step, "end_time": self.end_time, "taken": self.taken,
+                "unsolved": self.unsolved, "plan": self.plan}
+        arrays = {}
+        m = self.mean
+        if m is not None:
+            info["mean"] = {"start": m.start, "window": m.window, "batches": m.batches,
+                            "weights": m.weights, "steps": m.steps, "samples": m.samples}
+            for b, sums in enumerate(m.sums):
+                for f, a in zip(TimeMean.FIELDS, sums or ()):
+                    arrays[f"mean_{b}_{f}"] = a
+        return arrays, {self.ATTR: json.dumps(info, default=_plain)}
+
+    @classmethod
+    def from_state(cls, arrays: dict, attrs: dict) -> Window | None:
+        """The window a checkpoint was taken in (None: not in implicit steps)."""
+        if cls.ATTR not in attrs:
+            return None
+        info = json.loads(str(attrs[cls.ATTR]))
+        mean = None
+        if info.get("mean") is not None:
+            d = info["mean"]
+            mean = TimeMean(d["start"], d["window"], d["batches"])
+            mean.weights, mean.steps = list(d["weights"]), int(d["steps"])
+            mean.samples = [[(sample, w) for sample, w in part] for part in d["samples"]]
+            mean.sums = [[np.asarray(arrays[f"mean_{b}_{f}"]) for f in TimeMean.FIELDS]
+                         if f"mean_{b}_u" in arrays else None for b in range(mean.batches)]
+        w = cls(float(info["dt_step"]), float(info["end_time"]), mean, info.get("plan"))
+        w.taken, w.unsolved = int(info["taken"]), int(info["unsolved"])
+        return w
+
+
 def standard_error(values) -> float:
     """The standard error of a mean from its batch means (NaN with fewer than two)."""
     v = np.asarray([x for x in values if x is not None], float)
@@ -190,6 +249,10 @@ class ImplicitSteps:
                     break
             else:
                 self.unsolved += 1
+        except KeyboardInterrupt:
+            # a step cut short is no step: its start is what a checkpoint saves
+            self.undo()
+            raise
         finally:
             it.step, it.old, it.extrapolate = None, None, True
         self.iterations += k
@@ -213,34 +276,62 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
                        max_iterations: int, progress, check_every: int, checkpoint,
                        relax: float | None = None, sweeps: int = 2,
                        average_from: float | None = None, batches: int = BATCHES,
-                       steady=None):
+                       steady=None, resume: Window | None = None, plan: dict | None = None):
     """March ``solver`` to ``end_time`` (s) in implicit steps of ``time_step`` s (None: the
     steady iterations' pseudo-step, relax L / U at the start, at most a fiftieth of the
     turnover time, and at least what takes 400 steps to the end); the result at the end,
     or with ``average_from`` (s) the mean over [average_from, end_time].  ``tolerance``:
     of each step's residuals.  ``max_iterations`` bounds the outer iterations.
     ``steady`` (a RunMode): stop, converged, where a step starts from a state that meets
-    its steady criteria (a flow that had seemed unsteady settles after all)."""
+    its steady criteria (a flow that had seemed unsteady settles after all).  The steps
+    and the mean so far travel with the solver's checkpoints (``solver.window``, a
+    :class:`Window`, with ``plan``: the mean's after a stall); ``resume``: a checkpoint's
+    window, continued."""
     t0 = time.perf_counter()
     st = solver.stats
     steps = ImplicitSteps(solver, relax, sweeps)
-    if time_step is None:
-        # the steady iterations' pseudo-step, but at least 50 steps a turnover and 20 to
-        # the end, and at most 400 to the end
-        span = end_time - st.time
-        dt_step = max(min(steps.natural_step(), turnover_time(solver) / 50.0, span / 20.0),
-                      span / 400.0)
+    if resume is not None:
+        window = resume
+        steps.unsolved = window.unsolved
     else:
-        dt_step = float(time_step)
+        if time_step is None:
+            # the steady iterations' pseudo-step, but at least 50 steps a turnover and 20
+            # to the end, and at most 400 to the end
+            span = end_time - st.time
+            dt_step = max(min(steps.natural_step(), turnover_time(solver) / 50.0,
+                              span / 20.0), span / 400.0)
+        else:
+            dt_step = float(time_step)
+        window = Window(dt_step, end_time, None if average_from is None else
+                        TimeMean(average_from, end_time - average_from, batches), plan)
+    dt_step, mean = window.dt_step, window.mean
     st.diffusion = "implicit"
     st.unit = "outer iterations"
-    mean = None
-    if average_from is not None:
-        mean = TimeMean(average_from, end_time - average_from, batches)
-    steps_taken = 0
+    # (left set where the steps are interrupted: the run's Ctrl-C handler saves it)
+    solver.window = window
+    last = _steps(solver, steps, window, tolerance, max_iterations, progress, check_every,
+                  checkpoint, average_from, steady, t0)
+    solver.window = None
+    if mean is None or mean.steps == 0 or st.converged:
+        return last
+    st.averaged = {"from": float(average_from), "to": float(st.time),
+                   "window": float(st.time - average_from), "steps": mean.steps,
+                   "time_step": dt_step, "batches": sum(w > 0 for w in mean.weights),
+                   # steps whose residual had not fallen a hundredfold at their limit of
+                   # outer iterations, settling included: a mean of under-solved steps
+                   "unsolved": steps.unsolved, "all_steps": window.taken}
+    return mean.result(last, st)
+
+
+def _steps(solver, steps: ImplicitSteps, window: Window, tolerance: float,
+           max_iterations: int, progress, check_every: int, checkpoint, average_from,
+           steady, t0: float):
+    """:func:`implicit_transient`'s steps to ``window.end_time``; returns the last state's
+    result."""
+    st = solver.stats
+    end_time, dt_step, mean = window.end_time, window.dt_step, window.mean
     while st.time < end_time * (1 - 1e-12) and st.steps < max_iterations:
         dt = min(dt_step, end_time - st.time)
-        steps_taken += 1
         ru, rt, k = steps.step(dt, tolerance)
         if steady is not None and steps.steady_rates is not None and \
                 converged(solver, steady, *steps.steady_rates):
@@ -258,34 +349,29 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
         st.steps += k
         st.residual_velocity, st.residual_temperature = ru, rt
         solver.check_divergence(solver.scales()[0])
+        # the step's account is complete before anything can interrupt the run (the
+        # progress callback, a checkpoint): a resumed run neither repeats nor loses it
+        if mean is not None and st.time > average_from + 1e-12 * end_time:
+            mean.add(solver.result(), st.time, dt)
+        window.taken += 1
+        window.unsolved = steps.unsolved
         if st.steps // check_every != before // check_every or before == 0:
             st.history.append((st.steps, st.time, ru, rt))
             if progress is not None:
                 progress(st.steps, st.time, ru, rt)
-        if mean is not None and st.time > average_from + 1e-12 * end_time:
-            mean.add(solver.result(), st.time, dt)
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if st.time < end_time * (1 - 1e-12):
         st.stopped = (f"stopped by max_steps ({max_iterations:,} outer iterations) at "
                       f"t = {st.time:.3g} s of {end_time:g} s")
-    last = solver.result()
-    if mean is None or mean.steps == 0 or st.converged:
-        return last
-    st.averaged = {"from": float(average_from), "to": float(st.time),
-                   "window": float(st.time - average_from), "steps": mean.steps,
-                   "time_step": dt_step, "batches": sum(w > 0 for w in mean.weights),
-                   # steps whose residual had not fallen a hundredfold at their limit of
-                   # outer iterations, settling included: a mean of under-solved steps
-                   "unsolved": steps.unsolved, "all_steps": steps_taken}
-    return mean.result(last, st)
+    return solver.result()
 
 
 def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
                         check_every: int, checkpoint, relax: float | None = None,
                         sweeps: int = 2, window: float | None = None,
-                        time_step: float | None = None,
-                        batches: int = BATCHES) -> FlowResult:
+                        time_step: float | None = None, batches: int = BATCHES,
+                        resume: Window | None = None) -> FlowResult:
     """Continue a steady run that found no steady state (``stalled``: its
     :class:`~thermosim.unconverged.NotSteady`) with implicit steps for a settling
     time of half the ``window`` (s; None: four turnover times, :func:`turnover_time`) and
@@ -294,16 +380,28 @@ def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
     ``mode``: the steady run's (its tolerance each step's residual target; a step that
     starts from a state meeting its criteria ends the run there, steady after all); the
     steps may take ``max_iterations`` outer iterations more (at least 2,000); where they end
-    before the window begins, ``stalled`` is raised again, with the state reached."""
+    before the window begins, ``stalled`` is raised again, with the state reached.
+    ``resume``: the window of a checkpoint taken during the steps (``stalled`` None: the
+    stall is the plan's)."""
     st = solver.stats
-    tau = turnover_time(solver)
-    window = WINDOW_TURNOVERS * tau if window is None else float(window)
-    settle = window * SETTLE_TURNOVERS / WINDOW_TURNOVERS
-    start, steady_steps = st.time, st.steps
+    if resume is not None:
+        plan = resume.plan
+        st.stalled, st.stall = plan["stalled"], plan["stall"]
+        stalled = NotSteady(plan["message"], None, Stall.from_dict(plan["stall"]),
+                            plan["checkpoint"])
+    else:
+        tau = turnover_time(solver)
+        window = WINDOW_TURNOVERS * tau if window is None else float(window)
+        plan = {"start": st.time, "settle": window * SETTLE_TURNOVERS / WINDOW_TURNOVERS,
+                "window": window, "turnover": tau, "after": st.steps,
+                "limit": st.steps + max(max_iterations, 2000), "message": str(stalled),
+                "stalled": st.stalled, "stall": st.stall, "checkpoint": stalled.checkpoint}
+    start, settle, window = plan["start"], plan["settle"], plan["window"]
+    tau, steady_steps = plan["turnover"], plan["after"]
     r = implicit_transient(solver, start + settle + window, time_step,
-                           mode.steady_tolerance, st.steps + max(max_iterations, 2000),
-                           progress, check_every, checkpoint, relax, sweeps,
-                           average_from=start + settle, batches=batches, steady=mode)
+                           mode.steady_tolerance, plan["limit"], progress, check_every,
+                           checkpoint, relax, sweeps, average_from=start + settle,
+                           batches=batches, steady=mode, resume=resume, plan=plan)
     if st.converged:
         # steady after all (the steps settled it): no stall, no mean
         st.stalled, st.stall, st.averaged = "", {}, {}
@@ -317,5 +415,5 @@ def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
     return r
 
 
-__all__ = ["ImplicitSteps", "TimeMean", "average_after_stall", "implicit_transient",
-           "standard_error", "turnover_time"]
+__all__ = ["ImplicitSteps", "TimeMean", "Window", "average_after_stall",
+           "implicit_transient", "standard_error", "turnover_time"]
