@@ -204,14 +204,14 @@ class Level:
         self.iterations = 0             # outer iterations run on this mesh
         self.cpu = 0.0                  # and their CPU seconds
 
-    def smooth(self, n: int):
+    def smooth(self, n: int, tolerance):
         """``n`` outer iterations; returns the residual rates the last one started from."""
         s = self.solver
         rates = (0.0, 0.0)
         t0 = time.process_time()
         for _ in range(n):
             s.model.update(s.vel, s.T)
-            rates = self.it.iterate(s.state_)
+            rates = self.it.iterate(s.state_, tolerance)
         self.iterations += n
         self.cpu += time.process_time() - t0
         return rates
@@ -260,12 +260,13 @@ def _restrict_inflows(fine, coarse, tr: Transfer) -> None:
         b.profile[...] = tr.velocity(u, a)[tuple(sl)]
 
 
-def cycle(level: Level, pre: int = PRE, post: int = POST, coarsest: int = COARSEST):
+def cycle(level: Level, tolerance, pre: int = PRE, post: int = POST,
+          coarsest: int = COARSEST):
     """One V-cycle from ``level`` down; returns the residual rates (m/s^2, K/s) its last
     outer iteration on ``level`` started from."""
     if level.coarse is None:
-        return level.smooth(coarsest)
-    level.smooth(pre)
+        return level.smooth(coarsest, tolerance)
+    level.smooth(pre, tolerance)
     s, C, tr = level.solver, level.coarse, level.transfer
     cs = C.solver
     level.it.residuals(s.state_, level.res)
@@ -287,7 +288,7 @@ def cycle(level: Level, pre: int = PRE, post: int = POST, coarsest: int = COARSE
     C.it.forcing = forcing
     start = [None if C.computed[c] is None else cs.vel[c].copy() for c in range(3)]
     start += [cs.T.copy(), cs.phi.copy()]
-    cycle(C, pre, post, coarsest)
+    cycle(C, tolerance, pre, post, coarsest)
     # the coarse change interpolated and added
     for c in range(3):
         if start[c] is not None:
@@ -298,7 +299,7 @@ def cycle(level: Level, pre: int = PRE, post: int = POST, coarsest: int = COARSE
     s.model.hold(T)
     s.model.apply_bc(s.vel, T)
     s.model.boundaries.fill_pressure(phi, mirror=True)
-    return level.smooth(post)
+    return level.smooth(post, tolerance)
 
 
 def _level_cycles(level: Level, mode, max_cycles: int, loose: float) -> None:
@@ -317,7 +318,7 @@ def _level_cycles(level: Level, mode, max_cycles: int, loose: float) -> None:
     worst = math.inf
     for _ in range(max_cycles):
         x = acc.before() if worst < below else None
-        rates = cycle(level)
+        rates = cycle(level, crit.steady_tolerance)
         if x is not None:
             acc.after(x)
         ru, rt = relative_residuals(rates, s.scales())
@@ -379,7 +380,7 @@ def solve_cycles(solver, mode, max_iterations: int, progress, check_every: int, 
     worst = math.inf
     while st.steps < max_iterations:
         x = acc.before() if worst < below else None
-        rates = cycle(top)
+        rates = cycle(top, mode.steady_tolerance)
         if x is not None:
             acc.after(x)
         scales = solver.scales()

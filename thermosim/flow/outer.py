@@ -42,14 +42,6 @@ from .steppers import RunMode, relative_residuals
 #: 0.154 m cells fell x0.8 per 1,000 from 6e-2)
 STALL_PATIENCE = 1500
 
-#: each outer iteration's pressure increment is solved until its residual falls tenfold,
-#: not to the march's tolerance: the divergence left converges with the iteration (the
-#: increment's right-hand side vanishes at the fixed point), as SIMPLE's pressure with a
-#: relative tolerance does (measured on the quick air and cold-plate halls: 658 and 1,233
-#: outer iterations either way, 5.9 and 5.5 CG iterations a solve down to 1.0 and 1.2,
-#: 27 ms an iteration down to 21; the hottest cell the same to 2e-5 K)
-PRESSURE_REDUCTION = 0.1
-
 
 class OuterIteration:
     """The operators and work arrays of the outer iterations over one flow model."""
@@ -242,7 +234,7 @@ class OuterIteration:
             out.append(k)
         return out if any_ else None
 
-    def iterate(self, state) -> tuple[float, float]:
+    def iterate(self, state, tolerance: float | None) -> tuple[float, float]:
         """One outer iteration of ``state`` in place; returns the residuals it started
         from: max |momentum residual| (m/s^2) and max |net heat / C| (K/s)."""
         m = self.model
@@ -293,7 +285,7 @@ class OuterIteration:
         m.apply_bc(vel, T)
         if self.extrapolate:
             m.boundaries.extrapolate(vel)
-        m.pressure.project(vel, phi, dt, True, reduction=PRESSURE_REDUCTION)
+        m.pressure.project(vel, phi, dt, True, tolerance)
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
         m.apply_bc(vel, T)
@@ -462,7 +454,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         solver.model.update(solver.vel, solver.T)
         if acc is not None:
             x = vec.gather().copy()
-        rates = it.iterate(solver.state_)
+        rates = it.iterate(solver.state_, mode.steady_tolerance)
         scales = solver.scales()
         ru, rt = relative_residuals(rates, scales)
         worst = max(ru, rt if not mode.energy_tolerance else 0.0)

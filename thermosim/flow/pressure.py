@@ -129,13 +129,10 @@ class PressureProjection:
         self._work = [be.zeros(pad, dt_) for _ in range(5)]
 
     def project(self, vel, phi, dt: float, incremental: bool = False,
-                steady_tolerance: float | None = None,
-                reduction: float | None = None) -> None:
+                steady_tolerance: float | None = None) -> None:
         """Make ``vel`` (m/s) divergence-free over a step ``dt`` (s), updating ``phi``.
         ``incremental``: the predictor already carried the last pressure gradient, so the
-        solve is for the increment, added to phi.  ``reduction``: solve only until the
-        residual falls by that factor (the outer iterations, whose divergence then
-        converges with the rest, as SIMPLE's pressure does with a relative tolerance)."""
+        solve is for the increment, added to phi."""
         mesh, be, arch = self.mesh, self.mesh.be, self.mesh.arch
         be.divergence_rhs(vel, mesh.fluid, mesh.h, dt, self._rhs)
         if self.singular:
@@ -148,13 +145,9 @@ class PressureProjection:
             x.fill(0)
         self.boundaries.fill_pressure(x, mirror=False)     # the solver's halo is zero
         try:
-            if reduction is None:
-                tol, atol = self.tolerance, self.absolute_floor(dt, incremental,
-                                                                steady_tolerance)
-            else:
-                tol, atol = reduction, self.absolute_floor(dt)
-            st = pcg(be, self.operator, self._rhs, x, self.multigrid.apply, tol,
-                     500, work=self._work, atol=atol,
+            st = pcg(be, self.operator, self._rhs, x, self.multigrid.apply, self.tolerance,
+                     500, work=self._work,
+                     atol=self.absolute_floor(dt, incremental, steady_tolerance),
                      fill_halo=self.multigrid.fill_halo if self.fills_halos else None,
                      arch=arch)
         except SolverError:

@@ -237,7 +237,7 @@ class ImplicitSteps:
             for k in range(1, self.inner + 1):
                 s.model.update(s.vel, s.T)
                 it.extrapolate = k == 1
-                rates = it.iterate(s.state_)
+                rates = it.iterate(s.state_, tolerance)
                 ru, rt = relative_residuals(rates, s.scales())
                 worst = max(ru, rt)
                 if first is None:
