@@ -1,8 +1,9 @@
 """thermosim/kernels/turbulence.cu on the emulated GPU against the Numba kernels of
 thermosim/backends/cpu_turbulence.py: the strain rate, LVEL's and Smagorinsky's eddy
 viscosity, and the eddy momentum of all three components with Spalding's wall shear, its
-rate and its diagonal, on a small non-uniform 3D box with solid cells, wall halos and an outflow halo,
-at velocities that put the wall edges from the viscous sublayer into the log layer.
+rate and its diagonal, on a small non-uniform 3D box with solid cells, wall halos and an
+outflow halo, at velocities that put the wall edges from the viscous sublayer into the log
+layer.
 
 Run by tests/test_cuda_emulated.py in a subprocess with the fake cupy first on the path;
 not a pytest module.  float64 must agree to 1e-13 of the largest entry (the same formulas;

@@ -235,11 +235,13 @@ class FlowSolver:
 
         ``unsteady`` of a steady run with no steady state: ``stop`` (:class:`NotSteady`
         with its last iterate) or ``average`` (continue in implicit steps and return the
-        mean over ``average_window`` s, None: four turnovers; :mod:`.unsteady`).  A transient (``end_time``)
-        with ``method`` ``simplec`` and a ``time_step`` (s) or ``average_from`` (s) takes
+        mean over ``average_window`` s, None: four turnovers; :mod:`.unsteady`; a
+        checkpoint taken during its steps resumes them).  A transient (``end_time``) with
+        ``method`` ``simplec`` and a ``time_step`` (s) or ``average_from`` (s) takes
         implicit steps (of the outer iterations' pseudo-step when no ``time_step``, at most
-        a fiftieth of the turnover time, at least 1/400 of the time to the end), and with ``average_from`` returns the mean over
-        [average_from, end_time]; with neither it marches explicitly, as before."""
+        a fiftieth of the turnover time, at least 1/400 of the time to the end), and with
+        ``average_from`` returns the mean over [average_from, end_time]; with neither it
+        marches explicitly, as before."""
         steady_tolerance = tolerance if steady and end_time is None else None
         implicit_steps = self._check_run(method, unsteady, end_time, steady_tolerance,
                                          time_step, average_from)
