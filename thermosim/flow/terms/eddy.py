@@ -1,10 +1,9 @@
 """Turbulence: an eddy viscosity (:class:`~thermosim.turbulence.LVEL` or
 :class:`~thermosim.turbulence.Smagorinsky`, each its own object) with Spalding's wall
 function on no-slip surfaces (the backend's ``eddy_viscosity`` and ``eddy_momentum``
-kernels), as a term: it
-adds ``div(nu_t grad u)`` and the wall shear to the momentum, raises the heat equation's
-face conductances by the eddy conductivity, and limits the explicit step by its diffusion
-rate."""
+kernels), as a term: it adds ``div(nu_t grad u)`` and the wall shear to the momentum,
+raises the heat equation's face conductances by the eddy conductivity, and limits the
+explicit step by its diffusion rate."""
 
 from __future__ import annotations
 
