@@ -285,7 +285,7 @@ class OuterIteration:
         m.apply_bc(vel, T)
         if self.extrapolate:
             m.boundaries.extrapolate(vel)
-        m.pressure.project(vel, phi, dt, True, tolerance)
+        m.pressure.project(vel, phi, dt, True, tolerance, just_enough=self.step is None)
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
         m.apply_bc(vel, T)
