@@ -90,16 +90,18 @@ class PressureProjection:
         arch = mesh.arch
         G = [arch.local_faces(x, a) for a, x in enumerate(G)]
         system = LinearSystem(G[0], G[1], G[2], arch.local_cells(D), np.zeros(mesh.shape))
-        # Near-cubic cells (aspect ratio <= 2 everywhere): the pressure equation is nearly
-        # isotropic and red-black Gauss-Seidel smooths it as well as line relaxation (same
-        # CG iterations at 256^3), at a ninth of the cost per sweep on a GPU (0.15 against
-        # 1.4 ms on an H200, where a line is a sequential recurrence).  Stretched grids keep
-        # the line smoother, which stays robust where the coupling is anisotropic.
+        # Near-cubic cells (aspect <= 2) on a GPU: red-black Gauss-Seidel smooths an open
+        # box as well as lines (same CG iterations at 256^3) at a ninth of the cost a sweep
+        # (0.15 against 1.4 ms on an H200, where a line is a sequential recurrence).
+        # Stretched grids keep lines, robust where the coupling is anisotropic, and so does
+        # the CPU, where a line costs about 2.7 point sweeps and closed faces (servers,
+        # tiles) make the coupling anisotropic locally (0.1 m air hall: 26 CG iterations
+        # and 106 ms a solve with point sweeps, 12 and 72 ms with lines)
         spans = [h[a] for a in range(3) if mesh.shape[a] >= 2]
         aspect = max(float(np.max(x)) / float(np.min(y)) for x in spans for y in spans) \
             if spans else 1.0
-        self.smoother = "rbgs" if aspect <= 2.0 else "zline"
         be, dt_ = mesh.be, mesh.dtype
+        self.smoother = "rbgs" if aspect <= 2.0 and be.name != "cpu" else "zline"
         self.multigrid = multigrid_for(system, mesh.grid.faces, be, dt_, arch,
                                        solved=~mesh.solid, singular=self.singular,
                                        smoother=self.smoother, periodic=mesh.periodic)
