@@ -82,8 +82,7 @@ class OuterIteration:
         E = np.zeros(pad)
         E[1:-1, 1:-1, 1:-1] = extra
         self.extra = be.asarray(E, dt_)
-        self._cap = be.zeros(pad, dt_)
-        self._Q = be.zeros(pad, dt_)
+        self._cap, self._Q = be.zeros(pad, dt_), be.zeros(pad, dt_)
         vol = np.zeros(pad)
         vol[1:-1, 1:-1, 1:-1] = mesh.grid.cell_volumes()
         fl = (mesh.fluid_host != 0) * mesh.interior()
@@ -123,6 +122,7 @@ class OuterIteration:
         # temperatures 0.19 apart in one mesh and in cycles), but with it, a tank whose
         # oil leaves over a weir unevenly stalls (its outer iterations near 7)
         self.extrapolate = True
+        self.just_enough = True         # pressure increments: see PressureProjection.project
         self._energy_mg = None          # the conduction V-cycle of implicit steps
         self._energy_D = None
         model.implicit.use_capacity(model.heat.capacities[True][0])
@@ -285,7 +285,8 @@ class OuterIteration:
         m.apply_bc(vel, T)
         if self.extrapolate:
             m.boundaries.extrapolate(vel)
-        m.pressure.project(vel, phi, dt, True, tolerance, just_enough=self.step is None)
+        m.pressure.project(vel, phi, dt, True, tolerance,
+                           just_enough=self.step is None and self.just_enough)
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
         m.apply_bc(vel, T)
