@@ -56,11 +56,13 @@ class PressureProjection:
         coupling is anisotropic.  Near-cubic cells on a GPU take point sweeps: they smooth
         an open box as well as lines (same CG iterations at 256^3) at a ninth of the cost
         a sweep (0.15 against 1.4 ms on an H200, where a line is a sequential
-        recurrence).  On the CPU a line costs about 2.7 point sweeps, so point sweeps only
-        for an open box; solid blocks, fixed-flow fans and faces behind sinks make the
-        coupling anisotropic locally (0.1 m air hall: 26 CG iterations and 106 ms a solve
-        with point sweeps, 12 and 72 ms with lines; a 3D cavity of 13,500 cells: 20.5
-        against 26.3 ms an outer iteration)."""
+        recurrence).  On the CPU a line costs about 1.5-2.7 point sweeps, so lines only
+        where faces are all but closed (behind sinks: servers, tiles) or held (fixed-flow
+        fans), which makes the coupling anisotropic locally: the 0.1 m air hall, 26 CG
+        iterations and 106 ms a solve with point sweeps, 12 and 72 ms with lines.  Solid
+        blocks alone do not: a channel with a heated block (flow_step.py, 64^3) takes 6.7
+        and 6.6 CG iterations a solve either way, 0.078 and 0.120 s a Poisson solve; the
+        quick tank's march 25.4 and 24.4 s."""
         mesh = self.mesh
         spans = [h[a] for a in range(3) if mesh.shape[a] >= 2]
         aspect = max(float(np.max(x)) / float(np.min(y)) for x in spans for y in spans) \
@@ -69,8 +71,7 @@ class PressureProjection:
             return "zline"
         if mesh.be.name != "cpu":
             return "rbgs"
-        blocked = bool(mesh.global_solid.any()) or openness is not None or \
-            any(x is not None and bool(np.any(x)) for x in held)
+        blocked = openness is not None or any(x is not None and bool(np.any(x)) for x in held)
         return "zline" if blocked else "rbgs"
 
     def _build(self, held, openness=None) -> None:
