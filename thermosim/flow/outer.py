@@ -122,7 +122,7 @@ class OuterIteration:
         # temperatures 0.19 apart in one mesh and in cycles), but with it, a tank whose
         # oil leaves over a weir unevenly stalls (its outer iterations near 7)
         self.extrapolate = True
-        self.just_enough = True         # pressure increments: see PressureProjection.project
+        self.just_enough = True         # see absolute_floor; steps and cycles: False
         self._energy_mg = None          # the conduction V-cycle of implicit steps
         self._energy_D = None
         model.implicit.use_capacity(model.heat.capacities[True][0])
@@ -285,8 +285,7 @@ class OuterIteration:
         m.apply_bc(vel, T)
         if self.extrapolate:
             m.boundaries.extrapolate(vel)
-        m.pressure.project(vel, phi, dt, True, tolerance,
-                           just_enough=self.step is None and self.just_enough)
+        m.pressure.project(vel, phi, dt, True, tolerance, just_enough=self.just_enough)
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
         m.apply_bc(vel, T)

@@ -213,6 +213,7 @@ class ImplicitSteps:
         self.solver = solver
         relax = default_relax(solver.problem) if relax is None else relax
         self.it = OuterIteration(solver.model, relax, sweeps)
+        self.it.just_enough = False     # a step's pressure to the march's tolerance
         self.inner, self.reduction = inner, reduction
         st = solver.state_
         self.old = FlowState([v.copy() for v in st.vel], st.T.copy(), st.phi.copy())
