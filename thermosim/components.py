@@ -8,7 +8,8 @@ coils), fans and coolers (the coils of CRAH units and heat exchangers).
   ``L``: ``b = K / (2 L)``), from a pressure-drop curve ``dp = c1 Q + c2 Q^2`` over the
   frontal area ``A`` (``a = c1 A / (rho L)``, ``b = c2 A^2 / (rho L)``), or from a
   perforated plate's free-area ratio (Idelchik's thin-plate loss).  Sideways flow is
-  blocked (``a`` = 1e6 1/s) unless given: a server's case walls.
+  blocked unless given (``a`` = :data:`BLOCKED`, a server's case walls): the flow model
+  closes those faces (:mod:`thermosim.flow.terms.porous`).
 - :class:`Fan`: a plane of faces with a fan curve (pressure rise in Pa against volume flow
   in m^3/s), imposed as a momentum source ``dp(Q) / (rho d)`` on the plane's faces with
   ``Q`` the flow through it (lagged by a step); or a fixed flow, imposed as the plane's
@@ -34,8 +35,8 @@ import numpy as np
 
 from .errors import CaseError
 
-BLOCKED = 1.0e6        # 1/s: sideways leakage u = grad p / (rho a) stays below 1 mm/s at
-#                        1 kPa/m (point-implicit: any value is stable)
+BLOCKED = 1.0e6        # 1/s: the marker of a blocked axis; the flow model closes its faces
+#                        (as a sink, the leakage u = grad p / (rho a) would be 1 mm/s at 1 kPa/m)
 
 
 def perforated_plate_loss(free_area: float) -> float:

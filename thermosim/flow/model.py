@@ -51,9 +51,28 @@ class FlowModel:
         # predictor, so that the sink sees the whole force and the steady state does not
         # depend on the step; the projection then solves for the increment
         self.incremental = self.terms.has_sink
+        # the linear part of the momentum sinks (1/s, host faces per axis, or None): the
+        # projection's d = dt / (1 + dt k) behind them (see PressureProjection.reopen)
+        self.linear_sinks = self._linear_sinks()
         self._rhs = be.zeros(mesh.padded, self.dtype)
         self._Q = be.zeros(mesh.padded, self.dtype)
         self._increment = be.zeros(mesh.padded, self.dtype)
+
+    def _linear_sinks(self):
+        """Per axis, the sink coefficient k (1/s, host, padded faces) at rest, or None."""
+        be, mesh = self.be, self.mesh
+        zero = [be.zeros(mesh.padded, self.dtype) for _ in range(3)]
+        out, any_ = [], False
+        for c in range(3):
+            k = np.zeros(mesh.padded)
+            if mesh.shape[c] >= 2:
+                for t in self.terms.all:
+                    s = t.momentum_sink(c, zero)
+                    if s is not None:
+                        k = k + np.asarray(be.to_host(s), float)
+                        any_ = True
+            out.append(k)
+        return out if any_ else None
 
     # -- halos and constraints ---------------------------------------------------------
     def apply_bc(self, vel, T) -> None:

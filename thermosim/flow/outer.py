@@ -33,7 +33,9 @@ import numpy as np
 
 from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .anderson import Anderson, StateVector
+from .local_steps import LocalSteps
 from .sequence import coarse_start
+from .solids import SolidConduction
 from .steppers import RunMode, relative_residuals
 
 
@@ -54,35 +56,18 @@ class OuterIteration:
         self.coeffs = [be.zeros(pad, dt_) for _ in range(7)]
         self.r = be.zeros(pad, dt_)
         self.x = be.zeros(pad, dt_)
-        # the faces each component solves for: computed, and not held by a term (fans)
+        # the faces each component solves for: computed, and not held by a term (fans,
+        # closed sides); ``free``: 0 on the held faces, whose velocity no pressure moves
         self.solved = []
+        self.free = []
         for c in range(3):
             m = mesh.computed_faces(c)
-            if m is not None:
-                held = model.terms.held_faces(c)
-                if held is not None:
-                    m = m * (~np.asarray(held, bool))
+            held = model.terms.held_faces(c)
+            if m is not None and held is not None:
+                m = m * (~np.asarray(held, bool))
             self.solved.append(None if m is None else be.asarray(m, np.uint8))
-        # energy: every interior cell but those a term holds (coolers at their supply)
-        probe = be.asarray(np.full(pad, -1e30), dt_)
-        model.hold(probe)
-        cells = mesh.interior() * (be.to_host(probe) == -1e30)
-        self.cells = be.asarray(cells, np.uint8)
-        self.cell_weight = be.asarray(cells, dt_)
-        heat = model.heat
-        C = np.zeros(pad)
-        C[1:-1, 1:-1, 1:-1] = heat.capacities[True][0]
-        self.C = be.asarray(C, dt_)
-        inv_C = np.zeros(pad)
-        inv_C[1:-1, 1:-1, 1:-1] = 1.0 / heat.capacities[True][0]
-        self.inv_C = be.asarray(inv_C * cells, dt_)
-        extra = np.zeros(mesh.shape)
-        for t in model.terms.all:
-            t.add_coupling(extra)
-        E = np.zeros(pad)
-        E[1:-1, 1:-1, 1:-1] = extra
-        self.extra = be.asarray(E, dt_)
-        self._cap, self._Q = be.zeros(pad, dt_), be.zeros(pad, dt_)
+            self.free.append(None if held is None else be.asarray(np.where(held, 0.0, 1.0), dt_))
+        self._energy_arrays(model)
         vol = np.zeros(pad)
         vol[1:-1, 1:-1, 1:-1] = mesh.grid.cell_volumes()
         fl = (mesh.fluid_host != 0) * mesh.interior()
@@ -91,14 +76,21 @@ class OuterIteration:
         self.fluid_cells = be.asarray(fl, dt_)
         self._inc = be.zeros(pad, dt_)
         # the linear part of the momentum sinks (1/s, host faces) for the pressure operator
-        self.sinks = self._linear_sinks(model)
-        self._open_dt = None
-        # the energy equation's pseudo-step: where fans force the flow, ten times the
+        self.sinks = model.linear_sinks
+        # the energy equation's pseudo-step: where fans force the flow, thirty times the
         # momentum's (recirculation zones settle by diffusion; buoyancy is weak against the
-        # fans, measured: the quick air hall 682 against 1,500+ iterations); where buoyancy
-        # drives it, the same as the momentum's, or the explicit buoyancy coupling
-        # overshoots (de Vahl Davis Ra 1e6 diverges at 10)
-        self.energy_factor = 10.0 if model.problem.fans else 1.0
+        # fans, measured on the quick air hall: 682 iterations at 10 against 1,500+ at 1,
+        # and with local steps and the solids' cycle 576 at 10, 302 at 30, about 700 at
+        # 100: the energy then lags the flow, and at 10 the solids' heat);
+        # where buoyancy drives it, the same as the momentum's, or the explicit buoyancy
+        # coupling overshoots (de Vahl Davis Ra 1e6 diverges at 10)
+        self.energy_factor = 30.0 if model.problem.fans else 1.0
+        # local pseudo-steps (:mod:`thermosim.flow.local_steps`; solve_steady sets them
+        # for the halls) and the solids' conduction cycle (:mod:`thermosim.flow.solids`)
+        self.local = None
+        self.solids = None              # built at the first steady energy update
+        self._has_solids = bool(mesh.solid.any()) and model.arch.size == 1 \
+            and not any(mesh.periodic)
         self.pcd = pcd                  # the pressure-convection-diffusion increment
         self.multigrid = True           # a V-cycle of the viscous operator before the sweeps
         self._rv = be.zeros(pad, dt_)
@@ -127,6 +119,32 @@ class OuterIteration:
         self._energy_D = None
         model.implicit.use_capacity(model.heat.capacities[True][0])
 
+    def _energy_arrays(self, model) -> None:
+        """The energy update's cells (every interior cell but those a term holds: coolers
+        at their supply), steady capacities C (J/K) and 1 / C, and the terms'
+        conductances to fixed temperatures (W/K), padded on the backend."""
+        be, dt_, mesh = model.be, model.dtype, model.mesh
+        pad = mesh.padded
+        probe = be.asarray(np.full(pad, -1e30), dt_)
+        model.hold(probe)
+        cells = mesh.interior() * (be.to_host(probe) == -1e30)
+        self.cells = be.asarray(cells, np.uint8)
+        self.cell_weight = be.asarray(cells, dt_)
+        heat = model.heat
+        C = np.zeros(pad)
+        C[1:-1, 1:-1, 1:-1] = heat.capacities[True][0]
+        self.C = be.asarray(C, dt_)
+        inv_C = np.zeros(pad)
+        inv_C[1:-1, 1:-1, 1:-1] = 1.0 / heat.capacities[True][0]
+        self.inv_C = be.asarray(inv_C * cells, dt_)
+        extra = np.zeros(mesh.shape)
+        for t in model.terms.all:
+            t.add_coupling(extra)
+        E = np.zeros(pad)
+        E[1:-1, 1:-1, 1:-1] = extra
+        self.extra = be.asarray(E, dt_)
+        self._cap, self._Q = be.zeros(pad, dt_), be.zeros(pad, dt_)
+
     def _pressure_convection_diffusion(self, vel, phi, dt: float, nu: float) -> None:
         """The pressure increment of the pressure-convection-diffusion approximation of the
         Schur complement (Elman, Silvester & Wathen, Finite Elements and Fast Iterative
@@ -146,12 +164,17 @@ class OuterIteration:
         # behind a momentum sink k the face's d is dt / (1 + dt k), not dt: the projection's
         # factor (measured, quick air and cold-plate halls: 658 and 1,233 iterations with
         # it, 682 and 1,246 with dt)
-        op = pr.openness
+        # with local steps, the global step's weights (see local_steps)
+        local = self.local if self.step is None else None
+        op = pr.openness if local is None else local.pcd_openness
         for a in range(3):
             if mesh.shape[a] < 2:
                 continue
-            val += dt * _face_slopes(xp, x, vel[a], mesh.fluid, mesh.d[a], a,
-                                     None if op is None else op[a])
+            w = None if op is None else op[a]
+            if self.free[a] is not None:
+                # no slope across a held face: the pressure does not move its velocity
+                w = self.free[a] if w is None else w * self.free[a]
+            val += dt * _face_slopes(xp, x, vel[a], mesh.fluid, mesh.d[a], a, w)
         inc[inner] = val * self.fluid_cells[inner]
         m.boundaries.fill_pressure(inc, mirror=True)
         phi += inc
@@ -217,23 +240,6 @@ class OuterIteration:
             self._C_phys = m.be.asarray(C, m.dtype)
         return self._C_phys
 
-    @staticmethod
-    def _linear_sinks(model):
-        """Per axis, the sink coefficient k (1/s, host, padded faces) at rest, or None."""
-        be, mesh = model.be, model.mesh
-        zero = [be.zeros(mesh.padded, model.dtype) for _ in range(3)]
-        out, any_ = [], False
-        for c in range(3):
-            k = np.zeros(mesh.padded)
-            if mesh.shape[c] >= 2:
-                for t in model.terms.all:
-                    s = t.momentum_sink(c, zero)
-                    if s is not None:
-                        k = k + np.asarray(be.to_host(s), float)
-                        any_ = True
-            out.append(k)
-        return out if any_ else None
-
     def iterate(self, state, tolerance: float | None) -> tuple[float, float]:
         """One outer iteration of ``state`` in place; returns the residuals it started
         from: max |momentum residual| (m/s^2) and max |net heat / C| (K/s)."""
@@ -255,10 +261,12 @@ class OuterIteration:
         self.dt = dt
         if self.multigrid:
             m.implicit.prepare(dt)
-        if self.sinks is not None and dt != self._open_dt:
+        local = self.local if self.step is None else None
+        if local is not None:
+            local.update(vel, U, dt)
+        else:
             # SIMPLEC's d = dt / (1 + dt k) behind a sink: the pressure operator anew
-            m.pressure.reopen([None if a is None else 1.0 / (1.0 + dt * a) for a in self.sinks])
-            self._open_dt = dt
+            m.pressure.behind_sinks(self.sinks, dt, "outer")
         m.pressure.speed = U
         nu = m.problem.fluid.kinematic_viscosity
         ru = 0.0
@@ -266,8 +274,11 @@ class OuterIteration:
             if self.solved[c] is None:
                 continue
             r = self.r
-            be.momentum_operator(c, vel, mesh.fluid, mesh.h, mesh.d, nu, 1.0 / dt,
-                                 self.coeffs, mesh.kernel_periodic[c])
+            be.momentum_operator(c, vel, mesh.fluid, mesh.h, mesh.d, nu,
+                                 1.0 / dt if local is None else 0.0, self.coeffs,
+                                 mesh.kernel_periodic[c])
+            if local is not None:
+                self.coeffs[6] += local.inv[c]
             if self.step is not None:
                 self._fold_copied_halos(c)
             self._momentum_residual(c, state, r, self.coeffs[6])
@@ -310,6 +321,10 @@ class OuterIteration:
         be.energy_operator(vel, mesh.fluid, heat.G, m.problem.fluid.volumetric_heat_capacity,
                            mesh.h, self._cap, self.extra, self.coeffs)
         self.x.fill(0)
+        if self.step is None and self._has_solids:
+            if self.solids is None:
+                self.solids = SolidConduction(m, self.extra)
+            self.solids.apply(Q, pseudo * self.energy_factor, self.x)
         if self.step is not None:
             # an implicit step stores heat in solids at their physical capacities, and
             # conduction through them is the slow, smooth error two sweeps leave: one
@@ -439,6 +454,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
                      relax, sweeps, depth)
     it = OuterIteration(solver.model, default_relax(solver.problem) if relax is None
                         else relax, sweeps)
+    if lagged(solver.problem):
+        it.local = LocalSteps(it)
     st.diffusion = "implicit"
     st.unit = "outer iterations"
     acc = vec = None

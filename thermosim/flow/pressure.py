@@ -37,18 +37,30 @@ class PressureProjection:
         self.speed = 0.0                    # largest face speed at the last step limit (m/s)
         self.held = held
         self.openness = None                # per axis, backend face factors (see reopen)
+        self.open_key = None                # what the operator's openness was made for
         self._build(held)
 
-    def reopen(self, openness) -> None:
+    def reopen(self, openness, key=None) -> None:
         """Rebuild the operator with each face's conductance times ``openness[a]`` (host,
-        padded faces normal to a, in (0, 1]; None: all open): a face behind a momentum sink
+        padded faces normal to a, positive; None: all open): a face behind a momentum sink
         k moves 1 / (1 + dt k) of what an open one does under the same pressure gradient,
-        so SIMPLEC's d there is dt / (1 + dt k).  The correction then takes it too."""
+        so SIMPLEC's d there is dt / (1 + dt k).  The correction then takes it too.
+        ``key``: what this openness was made for (:attr:`open_key`), so that a user finds
+        whether another (the march, the outer iterations, local steps) reopened it since."""
+        self.open_key = key
         self._build(self.held, openness)
         be, dt_ = self.mesh.be, self.mesh.dtype
         self.openness = None if openness is None else \
             [None if w is None else be.asarray(w, dt_) for w in openness]
         self._tmp = be.zeros(self.mesh.padded, dt_)
+
+    def behind_sinks(self, sinks, dt: float, tag: str = "") -> None:
+        """The operator with d = dt / (1 + dt k) behind the momentum sinks ``sinks`` (per
+        axis, host padded faces, 1/s; None: no sinks) for a step ``dt`` (s), rebuilt
+        only if it was made for another (``tag``, dt)."""
+        if sinks is not None and self.open_key != (tag, dt):
+            self.reopen([None if k is None else 1.0 / (1.0 + dt * k) for k in sinks],
+                        (tag, dt))
 
     def _smoother(self, h, held, openness) -> str:
         """The pressure multigrid's smoother, ``rbgs`` (red-black point Gauss-Seidel) or

@@ -11,6 +11,8 @@ in as a :class:`StepPlan`, never as flags on the model.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 DIFFUSION = ("auto", "implicit", "explicit")
@@ -114,6 +116,13 @@ class Heun:
             energy, momentum = m.energy_explicit, m.momentum_explicit
         incremental = plan.implicit or m.incremental
         tol = plan.mode.steady_tolerance
+        # the projection moves a face behind a sink k as the point-implicit sink lets the
+        # pressure move it, by dt / (1 + dt k): with dt alone the pressure took 1 + dt k
+        # steps to balance the sink, unseen where closed sides pin the velocity (a tank's
+        # servers: its march stopped 4 % short of the drop).  dt on a ladder of 2^(1/4):
+        # the operator is rebuilt only when dt changes rung.
+        m.pressure.behind_sinks(m.linear_sinks, 2.0 ** (math.floor(4.0 * math.log2(dt)) / 4.0),
+                                "march")
         # stage 1
         energy(T0, v0, dt, T1, plan.inv_C)
         m.hold(T1)

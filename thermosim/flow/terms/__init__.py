@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from ...errors import CaseError
 from .base import Term
 from .body_force import BodyForce
 from .buoyancy import Buoyancy
@@ -42,6 +45,18 @@ class TermSet:
         self.eddy = None
         self.mesh = mesh
         self._order()
+        self._check_fans()
+
+    def _check_fans(self) -> None:
+        """A fan may not blow across a porous block's blocked sides (its faces closed)."""
+        if self.fans is None or self.porous is None:
+            return
+        for f, m in zip(self.problem.fans, self.fans.faces):
+            closed = self.porous.held_faces(f.axis)
+            if closed is not None and (m & closed).any():
+                raise CaseError(f"fan '{f.name}' blows across the blocked sides of a porous "
+                                "block (give the block's axis along the fan's, or "
+                                "transverse: open)", f"fans.{f.name}")
 
     def _order(self) -> None:
         self.all = [t for t in (self.buoyancy, self.body_force, self.fans, self.eddy,
@@ -66,7 +81,12 @@ class TermSet:
         return any(t is not None for t in (self.porous, self.fans, self.coolers, self.chips))
 
     def held_faces(self, axis: int):
-        return None if self.fans is None else self.fans.held_faces(axis)
+        """Host mask (padded) of the faces normal to ``axis`` some term holds (fixed-flow
+        fans, blocked porous blocks' sides), or None."""
+        masks = [m for m in (t.held_faces(axis) for t in self.all) if m is not None]
+        if not masks:
+            return None
+        return np.logical_or.reduce(masks)
 
     def reporting(self) -> list:
         """The terms that report, in the order the result lists them."""

@@ -1,12 +1,19 @@
 """Porous blocks (servers, heat sinks, perforated tiles, coils): a Darcy-Forchheimer sink
 ``-(a + b |u|) u`` (m/s^2) per axis on the superficial velocity, taken point-implicitly so
-it is stable at any resistance, and the block's power (W) spread over its cells."""
+it is stable at any resistance, and the block's power (W) spread over its cells.
+
+A block blocked sideways (``transverse: blocked``, a server's case walls) closes its faces
+across the flow, its outer ones included: they are held at zero velocity with no pressure
+coupling, as a fixed-flow fan's faces hold theirs.  A sink of 1e6 1/s left them all but
+closed (about 1 mm/s) but made the momentum and pressure operators stiff there: the steady
+iterations' first update put up to 3,400 m/s on a CRAH column's sides, and no pseudo-step
+larger than the global one survived them."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...components import box_slices, porous_metrics
+from ...components import BLOCKED, box_slices, porous_metrics
 from ...errors import CaseError
 from .base import Term
 
@@ -19,6 +26,7 @@ class PorousSinks(Term):
         g, n = problem.grid, mesh.shape
         lin = np.zeros((3, *n))
         quad = np.zeros((3, *n))
+        blocked = np.zeros((3, *n), bool)
         self.slices = []
         for b in problem.porous:
             sl = box_slices(g, b.lower, b.upper, b.name, "porous block")
@@ -35,8 +43,39 @@ class PorousSinks(Term):
                 scale = (b.upper[a] - b.lower[a]) / depth if depth > 0 else 1.0
                 lin[a][sl] = b.linear[a] * scale
                 quad[a][sl] = b.quadratic[a] * scale
+                blocked[a][sl] |= b.linear[a] >= BLOCKED
             self.slices.append(sl)
         self.drag = self._face_drag(lin, quad)
+        self.closed_host = self._closed_faces(blocked)
+        self.keep = None if self.closed_host is None else [
+            None if m is None else mesh.be.asarray(np.where(m, 0.0, 1.0), mesh.dtype)
+            for m in self.closed_host]
+
+    def _closed_faces(self, blocked) -> list | None:
+        """Per axis, the host mask (padded faces) of the faces a blocked block closes:
+        between two fluid cells, either of them blocked across that axis; None if none."""
+        n = self.mesh.shape
+        fl = self.mesh.fluid_host != 0
+        out = []
+        for a in range(3):
+            m = np.zeros(fl.shape, bool)
+            if n[a] >= 2 and blocked[a].any():
+                cell = np.pad(blocked[a], 1)
+                lo = tuple(slice(0, n[a] + 1) if b == a else slice(None) for b in range(3))
+                hi = tuple(slice(1, n[a] + 2) if b == a else slice(None) for b in range(3))
+                m[hi] = (cell[lo] | cell[hi]) & fl[lo] & fl[hi]
+            out.append(m if m.any() else None)
+        return out if any(m is not None for m in out) else None
+
+    def held_faces(self, axis: int):
+        return None if self.closed_host is None else self.closed_host[axis]
+
+    def hold_velocity(self, vel) -> None:
+        if self.keep is None:
+            return
+        for c in range(3):
+            if self.keep[c] is not None:
+                vel[c] *= self.keep[c]
 
     def _face_drag(self, lin, quad) -> list:
         """Per component, (a, b) on the faces (1/s and 1/m), or None for a flat axis."""
