@@ -35,6 +35,16 @@ EXACT = ("stats/steps", "stats/pressure_iterations", "stats/pressure_solves",
 #: float64 runs of the same code agree to round-off only where the order of operations
 #: changed; a restructure keeps every field to this (relative to the field's largest value)
 RTOL = 1e-12
+#: the solver's diagnostics (residuals, the mean reduction per pressure iteration): Krylov
+#: iterations amplify round-off, and Numba compiles for the host's CPU, whose vector width
+#: and fused multiply-adds change it: on an Emerald Rapids host the quick halls' marches
+#: moved them by up to 2e-10 relative, their fields by under 1e-12.  Those agree to this,
+#: with a floor of ``DIAGNOSTIC_FLOOR`` (a reduction that is itself round-off, 1e-15,
+#: where one iteration solves the system)
+DIAGNOSTICS = ("stats/residual_velocity", "stats/residual_temperature",
+               "stats/pressure_reduction")
+DIAGNOSTIC_RTOL = 1e-9
+DIAGNOSTIC_FLOOR = 1e-12
 #: counters of FlowStats compared (wall_time is not a result)
 STATS = ("steps", "time", "dt", "pressure_iterations", "pressure_solves",
          "implicit_iterations", "implicit_solves", "converged", "stored_fraction",
@@ -489,6 +499,10 @@ def scale_group(key: str) -> str:
         return "heat"
     if key == "result/phi_offset":
         return "field/phi"
+    if key in ("field/u", "field/v", "field/w"):
+        # one speed scale: a component that is round-off everywhere (v across a 2D
+        # channel) is measured against the flow's speed, not its own
+        return "field/velocity"
     return re.sub(r"/\d+(?=/|$)", "/*", key)
 
 
@@ -567,12 +581,16 @@ def differences(got: tuple[dict, dict], want: tuple[dict, dict], rtol: float = R
             continue
         # (consistency/ numbers are relative differences already, golden 0)
         atol = rtol * (1.0 if k.startswith("consistency/") else scale[scale_group(k)])
+        r = rtol
+        if k in DIAGNOSTICS:
+            r = max(rtol, DIAGNOSTIC_RTOL)
+            atol = max(r * scale[scale_group(k)], DIAGNOSTIC_FLOOR)
         try:
-            np.testing.assert_allclose(x, v, rtol=rtol, atol=atol, equal_nan=True)
+            np.testing.assert_allclose(x, v, rtol=r, atol=atol, equal_nan=True)
         except AssertionError:
             d = np.abs(x - v)
             worst = float(np.nanmax(d)) if d.size else 0.0
-            bad.append(f"{k}: max |difference| {worst:.3g} (atol {atol:.3g}, rtol {rtol:g})")
+            bad.append(f"{k}: max |difference| {worst:.3g} (atol {atol:.3g}, rtol {r:g})")
     for k, v in wt.items():
         if gt.get(k) != v:
             bad.append(f"{k}: {gt.get(k, 'missing')} != golden {v}")
