@@ -44,6 +44,18 @@ from .steppers import RunMode, relative_residuals
 #: 0.154 m cells fell x0.8 per 1,000 from 6e-2)
 STALL_PATIENCE = 1500
 
+#: outer iterations over which a hall's residual must halve before Anderson joins (above
+#: ten times the tolerance, :func:`accelerate_below`); if it does not, the iterations are
+#: in a limit cycle (held between 2e-2 and 6e-2 on the 0.154 m air hall, in the slot between
+#: a CRAH column and the wall: a deep cavity the column's air drags) and Anderson joins at
+#: once: its mixing of the last iterates breaks the cycle.  Measured, outer iterations
+#: (check every 10): 0.154 m air hall 594, 0.118 m 771 (at 50), both a stall and a time
+#: mean before; the quick air and cold-plate halls and the 0.1 m air hall never trigger it
+#: (302, 717, 1,183).  Anderson from the first iterations instead (below a residual of 1,
+#: or always) took the 0.154 m halls too but stalled the 0.1 m air hall near 0.2, its
+#: history the fans' spin-up
+CYCLE_PATIENCE = 300
+
 
 class OuterIteration:
     """The operators and work arrays of the outer iterations over one flow model."""
@@ -416,7 +428,8 @@ def accelerate_below(problem, tolerance: float) -> float:
     cycles): an eddy viscosity and fan curves make the early differences a poor model of
     the iteration, so those cases only near their answer, within ten times the
     tolerance (measured on the quick air hall: from 10 x tolerance 682 iterations; from
-    100 x and 1,000 x the acceleration stalls at 7e-3 and 4e-3); others always."""
+    100 x and 1,000 x the acceleration stalls at 7e-3 and 4e-3), or sooner when their
+    residual stops falling (:data:`CYCLE_PATIENCE`); others always."""
     p = problem
     return 10.0 * tolerance if p.turbulence != "none" or p.fans else math.inf
 
@@ -467,6 +480,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     if depth:
         vec = StateVector(solver, solver.scales()[2])
         acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
+    cycle = StallWatch(CYCLE_PATIENCE, st.steps) \
+        if below < math.inf and acc is not None else None
     while st.steps < max_iterations:
         solver.model.update(solver.vel, solver.T)
         if acc is not None:
@@ -501,6 +516,9 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         if st.steps % check_every == 0 and \
                 watch.stalled(st.steps, worst, mode.steady_tolerance):
             break
+        if cycle is not None and st.steps % check_every == 0 and \
+                cycle.stalled(st.steps, worst, below):
+            below, cycle = math.inf, None       # a limit cycle: Anderson's mixing breaks it
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if not st.converged:
