@@ -90,8 +90,12 @@ def compare(name, problem, arch, steps: int) -> dict:
         runs[label] = (s, time.perf_counter() - t0)
     one, split = runs["one"][0], runs["split"][0]
     diff = _difference(_fields(split.gathered_state(), split.be), _fields(one.state_, one.be))
+    # the counters exactly; the time (a sum of steps, each from the largest speed, which
+    # the split reduces in another order) to the fields' tolerance: on an Emerald Rapids
+    # host the cavity's 20 steps came to times 4e-17 s apart (2.6e-16 relative)
     same = all(getattr(one.stats, k) == getattr(split.stats, k)
-               for k in ("steps", "time", "pressure_iterations", "pressure_solves"))
+               for k in ("steps", "pressure_iterations", "pressure_solves")) and \
+        abs(one.stats.time - split.stats.time) <= TOLERANCE * abs(one.stats.time)
     return {"case": name, "cells": problem.grid.ncells, "steps": steps,
             "largest_difference": max(diff.values()), "fields": diff,
             "same_steps_time_iterations": same,
