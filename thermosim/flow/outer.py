@@ -434,6 +434,26 @@ def accelerate_below(problem, tolerance: float) -> float:
     return 10.0 * tolerance if p.turbulence != "none" or p.fans else math.inf
 
 
+class AndersonStart:
+    """When Anderson joins the outer iterations of ``problem`` (tolerance: the velocity
+    residual's): below :func:`accelerate_below`, or at once when a hall's residual above
+    that has not halved over :data:`CYCLE_PATIENCE` iterations counted from ``steps``:
+    a limit cycle, which Anderson's mixing of the last iterates breaks."""
+
+    def __init__(self, problem, tolerance: float, steps: int = 0):
+        self.below = accelerate_below(problem, tolerance)
+        self._watch = StallWatch(CYCLE_PATIENCE, steps) if self.below < math.inf else None
+
+    def joins(self, worst: float) -> bool:
+        """Whether Anderson accelerates an iteration that started at residual ``worst``."""
+        return worst < self.below
+
+    def check(self, steps: int, worst: float) -> None:
+        """At a check, after ``steps`` iterations, the residual ``worst``."""
+        if self._watch is not None and self._watch.stalled(steps, worst, self.below):
+            self.below, self._watch = math.inf, None
+
+
 def default_relax(problem, multigrid: bool = False) -> float:
     """The pseudo-step over the turnover time L / U: 0.5 for a forced laminar flow (cavity
     Re 1000: 405 and 965 iterations on 64^2 and 128^2 at 0.5, 421 and 1,185 at 0.25);
@@ -476,12 +496,10 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     # a stall (a slow decline that would take tens of thousands more, or an unsteady
     # flow) stops the run early with the diagnosis rather than at max_steps hours later
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
-    below = accelerate_below(solver.problem, mode.steady_tolerance)
+    start = AndersonStart(solver.problem, mode.steady_tolerance, st.steps)
     if depth:
         vec = StateVector(solver, solver.scales()[2])
         acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
-    cycle = StallWatch(CYCLE_PATIENCE, st.steps) \
-        if below < math.inf and acc is not None else None
     while st.steps < max_iterations:
         solver.model.update(solver.vel, solver.T)
         if acc is not None:
@@ -494,7 +512,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         if acc is not None and worst > 100.0 * best:
             acc.reset()             # the history no longer describes where it is: forget it
             best = worst
-        if acc is not None and worst < below:
+        if acc is not None and start.joins(worst):
             vec.weigh(scales[0], scales[2])
             vec.scatter(acc.step(x, vec.gather(), vec.weights))
             solver.model.apply_bc(solver.vel, solver.T)
@@ -516,9 +534,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         if st.steps % check_every == 0 and \
                 watch.stalled(st.steps, worst, mode.steady_tolerance):
             break
-        if cycle is not None and st.steps % check_every == 0 and \
-                cycle.stalled(st.steps, worst, below):
-            below, cycle = math.inf, None       # a limit cycle: Anderson's mixing breaks it
+        if st.steps % check_every == 0:
+            start.check(st.steps, worst)
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
     if not st.converged:
