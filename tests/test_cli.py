@@ -104,3 +104,27 @@ def test_view_refuses_a_file_that_is_not_a_result(tmp_path):
     assert p.stderr.strip() == "thermosim: error: x.h5: not an HDF5 file (give a result " \
                                "written by thermosim run)"
     assert not (tmp_path / "x.png").exists()
+
+
+def test_time_left_follows_the_residuals_the_run_converges_on_and_its_limit():
+    """The progress line's estimate: a hall converges on its velocity residual and the heat
+    still stored, so a temperature residual on a plateau (2.6e-2, as the 0.154 m
+    cold-plate hall's) must not stretch it (it printed 1,009,405 s); the estimate never
+    exceeds the time of the iterations left to max_steps."""
+    from types import SimpleNamespace
+
+    from thermosim.runner import steady_time_left
+
+    # the velocity residual falls x10 every 200 iterations, checked every 10
+    hist = [(s, 0.0, 10.0 ** (-s / 200), 2.6e-2) for s in range(10, 610, 10)]
+    solver = SimpleNamespace(stats=SimpleNamespace(history=hist))
+    ru, rt = hist[-1][2], hist[-1][3]
+    hall = SimpleNamespace(tolerance=1e-4, energy_tolerance=1e-3, max_steps=5000)
+    # 0.1 s an iteration: from 1e-3 to 1e-4 takes 200 more iterations, 20 s
+    assert steady_time_left(solver, 600, ru, rt, hall, 60.0) == pytest.approx(20.0)
+    # the temperature residual is the criterion: its plateau gives no estimate
+    other = SimpleNamespace(tolerance=1e-4, energy_tolerance=None, max_steps=5000)
+    assert steady_time_left(solver, 600, ru, rt, other, 60.0) is None
+    # a limit 50 iterations on caps it at 5 s
+    near = SimpleNamespace(tolerance=1e-4, energy_tolerance=1e-3, max_steps=650)
+    assert steady_time_left(solver, 600, ru, rt, near, 60.0) == pytest.approx(5.0)

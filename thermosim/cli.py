@@ -241,7 +241,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
             return
         el = time.perf_counter() - t0
         if steady:
-            s = steady_time_left(solver, step, max(ru, rt), spec.tolerance, el, steps0)
+            s = steady_time_left(solver, step, ru, rt, spec, el, steps0)
             left = f"  about {s:.0f} s left" if s is not None else ""
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
             console.print(f"  {what} {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "

@@ -110,8 +110,8 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
         if progress is not None:
             progress(step, t, ru, rt)
         if log is not None and step % quiet_every == 0:
-            left = steady_time_left(solver, step, max(ru, rt), spec.tolerance,
-                                    time.perf_counter() - t0, steps0)
+            left = steady_time_left(solver, step, ru, rt, spec, time.perf_counter() - t0,
+                                    steps0)
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
             log(f"  {case.name}: {what} {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
                 f"(temperature) of {spec.tolerance:.0e}" +
@@ -136,17 +136,26 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
     return result
 
 
-def steady_time_left(solver, step, worst, tolerance, elapsed, steps0=0):
-    """Seconds a steady flow run still needs, extrapolating the residuals' recent
-    exponential fall (None until there is a fall to extrapolate).  ``worst``: the larger of
-    the latest residuals; ``elapsed``: seconds since step ``steps0``."""
+def steady_time_left(solver, step, ru, rt, spec, elapsed, steps0=0):
+    """Seconds a steady flow run still needs, extrapolating the recent exponential fall of
+    the residuals it converges on (None until there is a fall to extrapolate): ``ru`` and
+    ``rt`` the latest velocity and temperature residuals, the velocity's alone where the
+    case's energy criterion is the heat still stored (``spec.energy_tolerance``: its
+    temperature residual may sit on a plateau and would extrapolate to years, as a hall's
+    did, 1,009,405 s); at most the time of the iterations left to ``spec.max_steps``.
+    ``elapsed``: seconds since step ``steps0``."""
+    def worst_of(a, b):
+        return a if spec.energy_tolerance is not None else max(a, b)
+
     hist = solver.stats.history
+    worst = worst_of(ru, rt)
     if len(hist) <= 20 or worst <= 0:
         return None
     s0, _, a, b = hist[-20]
-    r0 = max(a, b)
+    r0 = worst_of(a, b)
     if r0 <= worst or step <= s0:
         return None
     rate = math.log(r0 / worst) / (step - s0)
-    steps_left = max(math.log(worst / tolerance), 0.0) / rate
+    steps_left = min(max(math.log(worst / spec.tolerance), 0.0) / rate,
+                     max(spec.max_steps - step, 0))
     return elapsed / max(step - steps0, 1) * steps_left
