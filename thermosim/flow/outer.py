@@ -535,10 +535,9 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
             st.converged = True
             st.history.append((st.steps, st.time, ru, rt))
             break
-        if st.steps % check_every == 0 and \
-                watch.stalled(st.steps, worst, mode.steady_tolerance):
-            break
         if st.steps % check_every == 0:
+            if watch.stalled(st.steps, worst, mode.steady_tolerance):
+                break
             start.check(st.steps, worst)
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
