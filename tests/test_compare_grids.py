@@ -191,7 +191,8 @@ def test_command_runs_three_meshes_with_a_fake_solver(tmp_path, monkeypatch):
     monkeypatch.setattr("thermosim.study.simulate", fake)
     out = tmp_path / "report"
     res = CliRunner().invoke(main, ["compare", "--resolutions", "--ratio", "1.5", "-o",
-                                    str(out), "--backend", "cpu", "--climate", "greensboro"])
+                                    str(out), "--backend", "cpu", "--climate", "greensboro",
+                                    "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert len(solved) == 9 and ("air_cooled", 0.0888889) in solved
     assert "Grid study (finest mesh, 0.0888889 m cells" in res.output
@@ -209,7 +210,7 @@ def test_command_runs_three_meshes_with_a_fake_solver(tmp_path, monkeypatch):
     # again: every run from the cache
     solved.clear()
     res = CliRunner().invoke(main, ["compare", "--resolutions", "-o", str(out), "--backend",
-                                    "cpu"])
+                                    "cpu", "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert solved == []
 
@@ -282,7 +283,8 @@ def test_time_means_are_answers_with_their_standard_error(tmp_path, monkeypatch)
                         lambda case, *a, **k: _FakeMean(case))
     out = tmp_path / "report"
     res = CliRunner().invoke(main, ["compare", "--resolutions", "--ratio", "1.5", "-o",
-                                    str(out), "--backend", "cpu", "--climate", "greensboro"])
+                                    str(out), "--backend", "cpu", "--climate", "greensboro",
+                                    "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert "time mean" in res.output and "UNCONVERGED" not in res.output
     study = json.loads((out / "grid_convergence.json").read_text())

@@ -469,8 +469,11 @@ def _plant(plant_file, climate):
               "0.0889 m]")
 @click.option("--method", type=click.Choice(["march", "simplec"]), help="the flow solver's "
               "method for every run, where the layouts take one [default: the layouts']")
+@click.option("--workers", type=click.IntRange(min=1), help="layout runs at once, each in "
+              "its own process [default: one per core on the CPU, as many as the memory "
+              "holds; one on a GPU]")
 def compare(cases, output, backend, climate, plant_file, sensitivity, fresh, resolutions,
-            ratio, method):
+            ratio, method, workers):
     """Run the air-cooled, liquid-cooled and immersion layouts at the same IT load and write
     a report folder (Markdown and HTML, energy table, savings, plots, hotspot pictures,
     HDF5).  CASES default to the shipped quick meshes (air_cooled_quick,
@@ -488,7 +491,7 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh, res
         _fail("thermosim compare: --ratio: only with --resolutions (see thermosim compare --help)")
     res = run_compare(list(cases) or None, output, backend, plant, sensitivity=sensitivity,
                       log=lambda s: console.print(s, highlight=False, markup=False), fresh=fresh,
-                      resolutions=resolutions, ratio=ratio, method=method)
+                      resolutions=resolutions, ratio=ratio, method=method, workers=workers)
     for r in res["records"]:
         e = r["energy"]
         a = e["annual_kwh"]

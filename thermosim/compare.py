@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -32,6 +31,7 @@ import yaml
 from .atomic import atomic_path
 from .compare_report import LABEL, draw_plots, report_html, report_markdown, \
     savings_against_air, verdict, write_results_h5
+from .compare_workers import run_ahead, run_or_reuse
 from .errors import CaseError
 
 DEFAULT_CASES = ("air_cooled_quick", "liquid_cooled_quick", "immersion_quick")
@@ -160,55 +160,6 @@ def _load_layouts(paths, backend: str, method: str | None = None) -> list[tuple]
     return loaded
 
 
-def _run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
-                  cache: Path | None) -> tuple[dict, Path | None]:
-    """The run of one layout: simulated, its result saved under ``workdir/runs`` and kept
-    in ``cache``; or, kept there before, copied from it.  Returns (the run: metrics, wall
-    time in s, steps, steady, when; its folder in the cache, or None)."""
-    from .study import case_key, jsonable, simulate
-    from .unconverged import NotSteady, averaged_phrase
-
-    names = [f"{kind}.h5", f"{kind}.xdmf", f"{kind}.png", f"{kind}.residuals.png"]
-    held = cache / case_key(data, backend, str(path)) if cache else None
-    if held is not None and (held / "run.json").exists():
-        run = json.loads((held / "run.json").read_text())
-        for n in names:
-            if (held / n).exists():
-                shutil.copy2(held / n, workdir / "runs" / n)
-        log(f"  the run of {run['when']} (same case): not run again")
-        return run, held
-    t0 = time.perf_counter()
-    try:
-        result = simulate(case, backend, log)
-    except NotSteady as e:
-        # kept, marked UNCONVERGED in the report (issue 19, item 8), not thrown away
-        log(f"  {case.name}: UNCONVERGED, its last iteration taken: {e}")
-        result = e.result
-    wall = time.perf_counter() - t0
-    h5 = workdir / "runs" / names[0]
-    result.save(h5)
-    st = result.stats
-    run = {"metrics": jsonable(result.metrics()), "wall": wall,
-           "steps": int(st.steps), "steady": bool(st.converged),
-           "stalled": st.stalled if not st.converged else "",
-           # no steady state, so its time mean (thermosim.flow.unsteady): what it is the
-           # mean of, and each part of the window's figures (their spread: its uncertainty)
-           "averaged": averaged_phrase(st) if getattr(st, "averaged", None) else "",
-           "batch_metrics": [jsonable(b.metrics()) for b in getattr(result, "batches", [])],
-           "when": time.strftime("%Y-%m-%d %H:%M")}
-    if run["averaged"]:
-        log(f"  {case.name}: {run['averaged']}")
-    if held is not None:
-        held.mkdir(parents=True, exist_ok=True)
-        for n in names[:2] + names[3:]:          # (the hotspot picture is drawn later)
-            if (workdir / "runs" / n).exists():
-                shutil.copy2(workdir / "runs" / n, held / n)
-        tmp = held / "run.json.tmp"
-        tmp.write_text(json.dumps(run))
-        os.replace(tmp, held / "run.json")       # last: the run is whole
-    return run, held
-
-
 def run_state(run: dict) -> str:
     """``steady``, ``time-averaged`` (no steady state; its mean over a window) or
     ``UNCONVERGED`` (its last iteration)."""
@@ -218,13 +169,14 @@ def run_state(run: dict) -> str:
 
 def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | None = None,
                 *, loaded: list | None = None, pictures: bool = True,
-                method: str | None = None) -> list[dict]:
+                method: str | None = None, ahead=frozenset()) -> list[dict]:
     """Simulate each case; save its result and picture under ``workdir/runs``; return one
     record a layout (kind, case, metrics, energy).  With ``cache`` a run of the same case
     and backend kept there is used instead of running again (and each new run is kept).
     ``loaded``: the layouts as :func:`_load_layouts` gives them (then ``paths`` is not
     read); ``pictures`` False draws no hotspot pictures (the coarser meshes of a grid
-    study)."""
+    study); ``ahead``: the cache keys of the runs made by workers beforehand
+    (:mod:`thermosim.compare_workers`)."""
     from .facility import facility_energy
 
     (workdir / "runs").mkdir(parents=True, exist_ok=True)
@@ -233,7 +185,8 @@ def run_layouts(paths, workdir: Path, backend: str, plant, log, cache: Path | No
     noted: list = []                    # a picture's fallback note: said once
     for path, data, case, kind in loaded:
         log(f"{LABEL[kind]}: {path.name}, {case.layout['it_power'] / 1e3:.1f} kW of IT")
-        run, held = _run_or_reuse(path, data, case, kind, workdir, backend, log, cache)
+        run, held = run_or_reuse(path, data, case, kind, workdir, backend, log, cache,
+                                 ahead)
         # the picture only after the run is kept: whatever drawing does, the run is not lost
         # (a kept run without its picture, as one left by an interruption, gets it now)
         png = workdir / "runs" / f"{kind}.png"
@@ -340,11 +293,13 @@ def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | Non
 
 
 def run_meshes(paths, workdir: Path, backend: str, plant, log, cache: Path | None,
-               ratio: float, method: str | None = None) -> list[list[dict]]:
+               ratio: float, method: str | None = None, workers: int | None = 1
+               ) -> list[list[dict]]:
     """Every layout on :data:`thermosim.compare_grids.MESHES` meshes, its cell size divided
     by ``ratio`` from one to the next (the files' own first), coarse to fine; every mesh's
     size checked before the first run.  The finest mesh's runs and pictures go to
-    ``workdir/runs`` (the report's), the others' to ``workdir/meshes/meshN/runs``.
+    ``workdir/runs`` (the report's), the others' to ``workdir/meshes/meshN/runs``; the
+    nine runs in up to ``workers`` processes at once (None: one per core).
     Returns each mesh's records (:func:`run_layouts`), coarse first."""
     from .case import Case
     from .compare_grids import MESHES, mesh_size, refined
@@ -360,20 +315,33 @@ def run_meshes(paths, workdir: Path, backend: str, plant, log, cache: Path | Non
             check_case(case, backend)          # the finest mesh refused before any run
             level.append((path, d, case, kind))
         levels.append(level)
+    dirs = [workdir if k == len(levels) - 1 else workdir / "meshes" / f"mesh{k + 1}"
+            for k in range(len(levels))]
+    ahead = run_ahead([(*job, d) for loaded, d in zip(levels, dirs) for job in loaded],
+                      backend, cache, log, workers)
     out = []
     for k, loaded in enumerate(levels):
         last = k == len(levels) - 1
         log(f"mesh {k + 1} of {len(levels)}: " + ", ".join(
             f"{LABEL[kind]} {mesh_size(case)[0]:,.0f} cells" for _, _, case, kind in loaded))
-        out.append(run_layouts(None, workdir if last else workdir / "meshes" / f"mesh{k + 1}",
-                               backend, plant, log, cache, loaded=loaded, pictures=last))
+        out.append(run_layouts(None, dirs[k], backend, plant, log, cache, loaded=loaded,
+                               pictures=last, ahead=ahead))
     return out
+
+
+def _one_mesh(paths, work: Path, backend: str, plant, log, cache: Path, method, workers
+              ) -> list[dict]:
+    """The layouts' records on their own meshes, the runs side by side in up to
+    ``workers`` processes first (:func:`run_layouts`, :func:`run_ahead`)."""
+    loaded = _load_layouts(paths, backend, method)
+    ahead = run_ahead([(*job, work) for job in loaded], backend, cache, log, workers)
+    return run_layouts(None, work, backend, plant, log, cache, loaded=loaded, ahead=ahead)
 
 
 def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
             climates=None, sensitivity: bool = False, log=print, fresh: bool = False,
             resolutions: bool = False, ratio: float | None = None,
-            method: str | None = None) -> dict:
+            method: str | None = None, workers: int | None = 1) -> dict:
     """Run the comparison and write the report folder ``out`` (replaced at the end, never
     left half-written; an existing ``out`` must be an earlier report).  Every run is kept
     in ``.OUT.cache`` beside it: an interrupted comparison, or one with another climate or
@@ -382,6 +350,8 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
     ``resolutions``: every layout on three meshes (:func:`run_meshes`, cell sizes divided
     by ``ratio``), the report the finest's with the grid study added
     (:mod:`thermosim.compare_grids`).  ``method``: the flow solver's for every run.
+    ``workers``: the layouts' runs in up to that many processes at once (None: one per
+    core; :mod:`thermosim.compare_workers`).
     Returns the records, climate energies, sensitivity rows, verdict and grid study."""
     from .climate import shipped
     from .compare_grids import (DEFAULT_RATIO, check_ratio, grid_study, with_grid_section,
@@ -407,9 +377,9 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
         cache = out.parent / f".{out.name}.cache"
         if fresh:
             shutil.rmtree(cache, ignore_errors=True)
-        levels = run_meshes(paths, work, backend, plant, log, cache, ratio, method) \
-            if resolutions else [run_layouts(paths, work, backend, plant, log, cache,
-                                             method=method)]
+        levels = run_meshes(paths, work, backend, plant, log, cache, ratio, method,
+                            workers) if resolutions else \
+            [_one_mesh(paths, work, backend, plant, log, cache, method, workers)]
         records = levels[-1]
         records.sort(key=lambda r: KINDS.index(r["kind"]))
         clim = _climates(records, plant, climate_names)

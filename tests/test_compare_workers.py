@@ -1,0 +1,78 @@
+"""``thermosim compare``'s runs in worker processes (:mod:`thermosim.compare_workers`): the
+same figures as a run in this process, each run once, sized to the cores, the memory and
+the device."""
+
+import copy
+
+import pytest
+
+from thermosim.case import Case
+from thermosim.compare import _case_file, _raw
+from thermosim.compare_grids import refined
+from thermosim.compare_workers import (WORKER_BASE_BYTES, pending, run_ahead, run_or_reuse,
+                                       worker_count)
+from thermosim.sizing import estimate
+from thermosim.study import case_key
+
+
+def _tanks(tmp_path):
+    """Two immersion tanks (0.1 m and 0.077 m cells: 1,815 and about 3,000 cells, under a
+    second each), as the grid study's jobs: (path, data, case, kind, workdir)."""
+    path = _case_file("immersion_quick")
+    jobs = []
+    for k, ratio in enumerate((0.5, 0.65)):
+        data = refined(_raw(path), ratio, 1)
+        case = Case.from_dict(copy.deepcopy(data), str(path))
+        jobs.append((path, data, case, "immersion", tmp_path / f"mesh{k + 1}"))
+    return jobs
+
+
+def test_two_workers_give_the_runs_of_this_process(tmp_path):
+    """Two tanks in two spawned workers: each kept in the cache with the metrics of the same
+    run in this process (to 1e-12; each worker a thread, as this process below 100,000
+    cells), their progress lines back in the log, and a second call runs nothing."""
+    jobs = _tanks(tmp_path)
+    assert jobs[0][1]["cell"] != jobs[1][1]["cell"]
+    cache = tmp_path / "cache"
+    lines = []
+    ran = run_ahead(jobs, "cpu", cache, lines.append, 2)
+    keys = {case_key(d, "cpu", str(p)) for p, d, *_ in jobs}
+    assert ran == keys
+    assert lines[0].startswith("2 runs in 2 worker processes, the largest first")
+    for _, _, case, _, _ in jobs:
+        tag = f"immersion, {estimate(case).cells:,.0f} cells: finished in"
+        assert any(tag in line for line in lines), lines
+    for path, data, case, kind, workdir in jobs:
+        assert (workdir / "runs" / "immersion.h5").is_file()       # the worker's, kept
+        kept, _ = run_or_reuse(path, data, case, kind, workdir, "cpu", lines.append, cache,
+                               ran)
+        here, _ = run_or_reuse(path, data, case, kind, workdir, "cpu", lines.append, None)
+        assert kept["steps"] == here["steps"] > 0 and kept["steady"] == here["steady"]
+        a, b = kept["metrics"], here["metrics"]
+        assert a["pump_hydraulic_power"] == pytest.approx(b["pump_hydraulic_power"],
+                                                          rel=1e-12)
+        for x, y in zip(a["chips"], b["chips"]):
+            assert x["junction_temperature"] == pytest.approx(y["junction_temperature"],
+                                                              rel=1e-12)
+    # the runs read back from the cache were made by this comparison: no "run before" line
+    assert not any("not run again" in line for line in lines)
+    assert pending(jobs, "cpu", cache) == []
+    assert run_ahead(jobs, "cpu", cache, lines.append, 2) == set()
+
+
+def test_workers_fit_the_cores_the_memory_and_the_device(tmp_path, monkeypatch):
+    jobs = _tanks(tmp_path)
+    monkeypatch.delenv("THERMOSIM_MEMORY_LIMIT", raising=False)
+    assert worker_count(jobs, "cpu", 8) == 2          # no more than the runs
+    assert worker_count(jobs[:1], "cpu", None) == 1
+    assert worker_count(jobs, "cpu", 1) == 1
+    need = sum(estimate(j[2]).host_bytes + WORKER_BASE_BYTES for j in jobs)
+    monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", str(int(need * 1.01)))
+    assert worker_count(jobs, "cpu", 2) == 2
+    monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", str(int(need * 0.99)))
+    assert worker_count(jobs, "cpu", 2) == 1           # two would not fit together
+    monkeypatch.delenv("THERMOSIM_MEMORY_LIMIT")
+    assert worker_count(jobs, "gpu", 2) == 1           # one device: one run at a time
+    # one worker, or no cache to keep the runs in: the comparison runs them itself
+    assert run_ahead(jobs, "cpu", tmp_path / "c", print, 1) == set()
+    assert run_ahead(jobs, "cpu", None, print, 2) == set()
