@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from conftest import QUICK_HALLS
 from thermosim.cli import main
-from thermosim.compare import SENSITIVITY, compare, variant
+from thermosim.compare import QUICK_CASES, SENSITIVITY, compare, variant
 from thermosim.facility import Plant, facility_energy
 from thermosim.errors import CaseError
 
@@ -20,7 +20,8 @@ MESHES = Path(__file__).resolve().parents[1] / "meshes"
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, simulate_once):
-    """The README's comparison of the three quick halls.  Their steady runs come from the
+    """The comparison of the three quick halls (the README's main command takes the halls on
+    finer cells, and CI runs it).  Their steady runs come from the
     session's shared solves (conftest.simulate_once: the halls' own tests assert their
     energy balances on the same runs); everything after the solve -- saving, keeping in the
     cache, pictures, energy, report -- runs as it does for a user."""
@@ -28,7 +29,7 @@ def report(tmp_path_factory, simulate_once):
     lines = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("thermosim.study.simulate", simulate_once)
-        res = compare(None, out, "cpu", Plant(), log=lines.append)
+        res = compare(QUICK_CASES, out, "cpu", Plant(), log=lines.append)
     return res, out, lines
 
 
@@ -67,7 +68,7 @@ def test_another_climate_reuses_the_runs(report, tmp_path):
     epw = tmp_path / "warmer.epw"
     epw.write_text("\n".join(head + rows) + "\n")
     lines = []
-    again = compare(None, out, "cpu", Plant(climate=str(epw)), climates=["greensboro"],
+    again = compare(QUICK_CASES, out, "cpu", Plant(climate=str(epw)), climates=["greensboro"],
                     log=lines.append)
     assert sum("not run again" in x for x in lines) == 3
     # no progress lines (a march's steps, the steady solver's outer iterations): no runs

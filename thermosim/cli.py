@@ -476,8 +476,9 @@ def compare(cases, output, backend, climate, plant_file, sensitivity, fresh, res
             ratio, method, workers):
     """Run the air-cooled, liquid-cooled and immersion layouts at the same IT load and write
     a report folder (Markdown and HTML, energy table, savings, plots, hotspot pictures,
-    HDF5).  CASES default to the shipped quick meshes (air_cooled_quick,
-    liquid_cooled_quick, immersion_quick)."""
+    HDF5).  CASES default to air_cooled_medium and liquid_cooled_medium (0.118 m cells)
+    and immersion_quick (0.05 m); with --resolutions, to the quick meshes (air_cooled_quick,
+    liquid_cooled_quick, immersion_quick), refined from there."""
     from rich.console import Console
 
     from .compare import compare as run_compare

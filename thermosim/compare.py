@@ -34,7 +34,15 @@ from .compare_report import LABEL, draw_plots, report_html, report_markdown, \
 from .compare_workers import run_ahead, run_or_reuse
 from .errors import CaseError
 
-DEFAULT_CASES = ("air_cooled_quick", "liquid_cooled_quick", "immersion_quick")
+#: the README's main command, the finest meshes that fit its few minutes on 2 cores: the
+#: halls on the grid study's finest mesh (0.2 m / 1.3^2; steady in 777 and 865 outer
+#: iterations, 127-167 s and 136-180 s side by side, 2026-12-05: the report in 148 s), the
+#: tanks on their quick one (0.05 m: on finer ones they have no steady state, and their
+#: time means took 188 s and 558 s in the grid study).  Finer halls: the 0.1 m cold-plate
+#: hall's residual was still 7e-2 after 1,000 outer iterations
+DEFAULT_CASES = ("air_cooled_medium", "liquid_cooled_medium", "immersion_quick")
+#: what ``--resolutions`` refines by its ratio: the quick meshes (0.2 m halls, 0.05 m tanks)
+QUICK_CASES = ("air_cooled_quick", "liquid_cooled_quick", "immersion_quick")
 MARK = ".thermosim-compare"        # in a report folder: what compare may replace
 KINDS = ("air_cooled", "liquid_cooled", "immersion")
 
@@ -359,7 +367,7 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
     from .facility import Plant
 
     plant = plant or Plant()
-    paths = [_case_file(c) for c in (cases or DEFAULT_CASES)]
+    paths = [_case_file(c) for c in (cases or (QUICK_CASES if resolutions else DEFAULT_CASES))]
     climate_names = list(dict.fromkeys([plant.climate, *(climates or shipped())]))
     from .climate import load as load_climate
 
