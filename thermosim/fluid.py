@@ -50,8 +50,7 @@ class Fluid:
                       pressure: float = 101325.0) -> "Fluid":
         """Properties of a library fluid (``air``, ``water``, ...) from CoolProp at the
         reference ``temperature`` (K) and ``pressure`` (Pa)."""
-        from CoolProp.CoolProp import PropsSI
-
+        from .fluid_cache import properties
         from .materials import FLUIDS, LIQUIDS, fluid_names
 
         if name in LIQUIDS:
@@ -61,17 +60,10 @@ class Fluid:
         if name not in FLUIDS:
             raise CaseError(f"unknown fluid '{name}' (known: {', '.join(fluid_names())})")
         cp_name = FLUIDS[name]
-        get = lambda key: PropsSI(key, "T", temperature, "P", pressure, cp_name)  # noqa: E731
         try:
-            rho = get("D")
-            try:
-                beta = get("isobaric_expansion_coefficient")
-            except ValueError:           # incompressible mixtures: from the density slope
-                dT = 0.5
-                r1 = PropsSI("D", "T", temperature + dT, "P", pressure, cp_name)
-                r0 = PropsSI("D", "T", temperature - dT, "P", pressure, cp_name)
-                beta = -(r1 - r0) / (2 * dT) / rho
-            return cls(name, rho, get("V"), get("L"), get("C"), beta,
+            # (kept on disk: CoolProp's import alone is 2.9 s, see fluid_cache)
+            q = properties(cp_name, temperature, pressure)
+            return cls(name, q["D"], q["V"], q["L"], q["C"], q["beta"],
                        f"CoolProp {cp_name} at {temperature:g} K, {pressure:g} Pa")
         except ValueError as e:          # CoolProp: a state outside its data
             from .materials import no_properties

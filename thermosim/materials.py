@@ -113,13 +113,12 @@ def fluid(name: str, temperature: float = 300.0, pressure: float = 101325.0) -> 
         k = d["conductivity"]
         return Material(name, (k, k, k), d["density"], d["specific_heat"], "fluid",
                         d["source"])
-    from CoolProp.CoolProp import PropsSI
+    from .fluid_cache import properties
 
     cp_name = FLUIDS[name]
     try:
-        k = PropsSI("L", "T", temperature, "P", pressure, cp_name)
-        rho = PropsSI("D", "T", temperature, "P", pressure, cp_name)
-        cp = PropsSI("C", "T", temperature, "P", pressure, cp_name)
+        q = properties(cp_name, temperature, pressure)      # (kept on disk: fluid_cache)
+        k, rho, cp = q["L"], q["D"], q["C"]
     except ValueError as e:                # CoolProp: a state outside its data
         raise CaseError(no_properties(name, temperature, pressure, e)) from None
     return Material(name, (k, k, k), rho, cp, "fluid",
