@@ -62,17 +62,58 @@ def test_two_workers_give_the_runs_of_this_process(tmp_path):
 
 def test_workers_fit_the_cores_the_memory_and_the_device(tmp_path, monkeypatch):
     jobs = _tanks(tmp_path)
+    cases = [j[2] for j in jobs]
     monkeypatch.delenv("THERMOSIM_MEMORY_LIMIT", raising=False)
-    assert worker_count(jobs, "cpu", 8) == 2          # no more than the runs
-    assert worker_count(jobs[:1], "cpu", None) == 1
-    assert worker_count(jobs, "cpu", 1) == 1
+    assert worker_count(cases, "cpu", 8) == 2          # no more than the runs
+    assert worker_count(cases[:1], "cpu", None) == 1
+    assert worker_count(cases, "cpu", 1) == 1
     need = sum(estimate(j[2]).host_bytes + WORKER_BASE_BYTES for j in jobs)
     monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", str(int(need * 1.01)))
-    assert worker_count(jobs, "cpu", 2) == 2
+    assert worker_count(cases, "cpu", 2) == 2
     monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", str(int(need * 0.99)))
-    assert worker_count(jobs, "cpu", 2) == 1           # two would not fit together
+    assert worker_count(cases, "cpu", 2) == 1           # two would not fit together
     monkeypatch.delenv("THERMOSIM_MEMORY_LIMIT")
-    assert worker_count(jobs, "gpu", 2) == 1           # one device: one run at a time
+    assert worker_count(cases, "gpu", 2) == 1           # one device: one run at a time
     # one worker, or no cache to keep the runs in: the comparison runs them itself
     assert run_ahead(jobs, "cpu", tmp_path / "c", print, 1) == set()
     assert run_ahead(jobs, "cpu", None, print, 2) == set()
+
+
+def _tank_points(tmp_path, knob="supply temperature offset (K)"):
+    """The sensitivity points of the 0.1 m tank: its two supply temperatures."""
+    from dataclasses import asdict
+
+    from thermosim.compare import SENSITIVITY, variant
+    from thermosim.facility import Plant
+    from thermosim.study import point_key
+
+    path, data, _, kind, _ = _tanks(tmp_path)[0]
+    energy = asdict(Plant())
+    rec = {"kind": kind, "path": str(path), "data": data}
+    points = []
+    for value in SENSITIVITY[knob]["values"]:
+        d = variant(data, knob, value)
+        points.append((knob, value, rec, d, point_key({"run": case_key(d, "cpu", str(path))},
+                                                       energy)))
+    return points, energy
+
+
+def test_sensitivity_runs_in_workers_as_here(tmp_path):
+    """The sensitivity runs side by side (two workers) give this process's rows (PUE and
+    facility energy to 1e-12), are kept, and are read back the next time."""
+    from thermosim.compare import _sensitivity_rows
+
+    points, energy = _tank_points(tmp_path)
+    lines = []
+    two = _sensitivity_rows(points, energy, "cpu", lines.append, tmp_path / "a", 2)
+    assert "sensitivity: 2 runs in 2 worker processes" in lines
+    one = _sensitivity_rows(points, energy, "cpu", lines.append, tmp_path / "b", 1)
+    assert set(two) == set(one) == {p[4] for p in points}
+    for k in one:
+        assert two[k]["status"] == one[k]["status"] == "ok"
+        assert two[k]["pue"] == pytest.approx(one[k]["pue"], rel=1e-12)
+        assert two[k]["facility_kwh"] == pytest.approx(one[k]["facility_kwh"], rel=1e-12)
+    assert one[points[0][4]]["facility_kwh"] != one[points[1][4]]["facility_kwh"]
+    lines.clear()
+    again = _sensitivity_rows(points, energy, "cpu", lines.append, tmp_path / "a", 2)
+    assert sum("run before" in x for x in lines) == 2 and again.keys() == two.keys()

@@ -239,65 +239,108 @@ def _climates(records, plant, names):
 
 
 
-def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | None = None
-                     ) -> list[dict]:
-    """For each knob and value, every layout re-simulated (or taken from ``cache``); the
-    rows of the savings."""
+def sensitivity_runs(records, backend, plant, log, knobs=None, cache: Path | None = None,
+                     workers: int | None = 1) -> list[dict]:
+    """For each knob and value, every layout re-simulated (or taken from ``cache``; those
+    not kept there in up to ``workers`` processes at once, None: one per core); the rows of
+    the savings."""
     from dataclasses import asdict
 
-    from .study import case_key, point_key, run_point
+    from .study import case_key, point_key
 
-    rows = []
     energy = asdict(plant)
+    points = []                         # (knob, value, record, its variant, the run's key)
     for knob in knobs or SENSITIVITY:
         for value in SENSITIVITY[knob]["values"]:
-            per = {}
             for r in records:
                 data = variant(r["data"], knob, value)
                 key = point_key({"run": case_key(data, backend, r["path"])}, energy)
-                held = cache / f"{key}.json" if cache else None
-                if held is not None and held.exists():
-                    row = json.loads(held.read_text())
-                    log(f"sensitivity: {knob} = {value:g}, {LABEL[r['kind']]}: run before")
-                else:
-                    log(f"sensitivity: {knob} = {value:g}, {LABEL[r['kind']]}")
-                    # a room that does not settle is a finding here, not a failure: its
-                    # last step, marked not steady
-                    row = run_point(data, energy, backend, r["path"], log=log,
-                                    unsteady_ok=True)
-                    if held is not None and row.get("status") == "ok":
-                        held.parent.mkdir(parents=True, exist_ok=True)
-                        held.with_suffix(".tmp").write_text(json.dumps(row))
-                        os.replace(held.with_suffix(".tmp"), held)
-                if row.get("status") != "ok":
-                    raise CaseError(f"sensitivity run failed ({knob} = {value}): "
-                                    f"{row.get('error')}")
-                per[r["kind"]] = row
-            loads = [row["it_power"] for row in per.values()]
-            if max(loads) - min(loads) > 1e-6 * max(loads):
-                raise CaseError(f"sensitivity {knob} = {value}: the layouts' IT loads differ "
-                                f"({', '.join(f'{x / 1e3:.2f} kW' for x in loads)})")
-            base = per["air_cooled"]
+                points.append((knob, value, r, data, key))
+    got = _sensitivity_rows(points, energy, backend, log, cache, workers)
+    rows = []
+    for i in range(0, len(points), len(records)):
+        knob, value = points[i][:2]
+        per = {}
+        for _, _, r, _, key in points[i:i + len(records)]:
+            row = got[key]
+            if row.get("status") != "ok":
+                raise CaseError(f"sensitivity run failed ({knob} = {value}): "
+                                f"{row.get('error')}")
+            per[r["kind"]] = row
+        loads = [row["it_power"] for row in per.values()]
+        if max(loads) - min(loads) > 1e-6 * max(loads):
+            raise CaseError(f"sensitivity {knob} = {value}: the layouts' IT loads differ "
+                            f"({', '.join(f'{x / 1e3:.2f} kW' for x in loads)})")
+        base = per["air_cooled"]
 
-            def saving(row, q):
-                # a point whose energy could not be had (a chip in thermal runaway) is
-                # reported without a saving
-                a, b = base.get(f"{q}_kwh"), row.get(f"{q}_kwh")
-                return 1 - b / a if a and b is not None else float("nan")
-            for kind, row in per.items():
-                if kind == "air_cooled":
-                    continue
-                rows.append({"knob": knob, "value": value, "layout": kind,
-                             "it_power": row["it_power"],
-                             **{q: saving(row, q) for q in ("facility", "overhead", "non_it",
-                                                            "cooling_with_server_fans")},
-                             "pue": row.get("pue", float("nan")),
-                             "air_pue": base.get("pue", float("nan")),
-                             "steady": bool(row.get("converged", False) and
-                                            base.get("converged", False)),
-                             "note": "; ".join(x for x in (base.get("energy_error"),
-                                                           row.get("energy_error")) if x)})
+        def saving(row, q):
+            # a point whose energy could not be had (a chip in thermal runaway) is
+            # reported without a saving
+            a, b = base.get(f"{q}_kwh"), row.get(f"{q}_kwh")
+            return 1 - b / a if a and b is not None else float("nan")
+        for kind, row in per.items():
+            if kind == "air_cooled":
+                continue
+            rows.append({"knob": knob, "value": value, "layout": kind,
+                         "it_power": row["it_power"],
+                         **{q: saving(row, q) for q in ("facility", "overhead", "non_it",
+                                                        "cooling_with_server_fans")},
+                         "pue": row.get("pue", float("nan")),
+                         "air_pue": base.get("pue", float("nan")),
+                         "steady": bool(row.get("converged", False) and
+                                        base.get("converged", False)),
+                         "note": "; ".join(x for x in (base.get("energy_error"),
+                                                       row.get("energy_error")) if x)})
     return rows
+
+
+def _sensitivity_rows(points, energy: dict, backend: str, log, cache: Path | None,
+                      workers: int | None) -> dict:
+    """Each sensitivity point's run row by its key: kept in ``cache`` before, or run (in
+    up to ``workers`` processes when more than one can run at once, else here) and kept.
+    A room that does not settle is a finding here, not a failure: its last step, marked
+    not steady."""
+    import functools
+
+    from .case import Case
+    from .compare_workers import worker_count
+    from .study import _run_locally, run_point
+
+    got, todo = {}, {}
+    for knob, value, r, data, key in points:
+        held = cache / f"{key}.json" if cache else None
+        if held is not None and held.exists():
+            got[key] = json.loads(held.read_text())
+            log(f"sensitivity: {knob} = {value:g}, {LABEL[r['kind']]}: run before")
+        elif key not in todo:
+            todo[key] = (data, r["path"], f"sensitivity: {knob} = {value:g}, "
+                                          f"{LABEL[r['kind']]}")
+
+    def finish(key, row):
+        got[key] = row
+        held = cache / f"{key}.json" if cache else None
+        if held is not None and row.get("status") == "ok":
+            held.parent.mkdir(parents=True, exist_ok=True)
+            held.with_suffix(".tmp").write_text(json.dumps(row))
+            os.replace(held.with_suffix(".tmp"), held)
+
+    n = 1 if workers == 1 or len(todo) < 2 else worker_count(
+        [Case.from_dict(copy.deepcopy(d), str(p)) for d, p, _ in todo.values()], backend,
+        workers)
+    if n > 1:
+        log(f"sensitivity: {len(todo)} runs in {n} worker processes")
+        fn = functools.partial(run_point, unsteady_ok=True)
+
+        def done(key, row):
+            finish(key, row)
+            log(f"{todo[key][2]}: {row.get('wall_time', 0.0):.0f} s")
+        _run_locally(n, list(todo), lambda k: (todo[k][0], energy, backend, todo[k][1]),
+                     done, fn)
+        return got
+    for key, (data, path, label) in todo.items():
+        log(label)
+        finish(key, run_point(data, energy, backend, path, log=log, unsteady_ok=True))
+    return got
 
 
 def run_meshes(paths, workdir: Path, backend: str, plant, log, cache: Path | None,
@@ -393,7 +436,7 @@ def compare(cases=None, out="compare_report", backend: str = "auto", plant=None,
         clim = _climates(records, plant, climate_names)
         sens = sensitivity_runs(records, backend, plant, log,
                                 sensitivity if isinstance(sensitivity, (list, tuple)) else None,
-                                cache / "sensitivity") if sensitivity else []
+                                cache / "sensitivity", workers) if sensitivity else []
         sv = {c: savings_against_air(e) for c, e in clim.items()}
         line = verdict(sv, load_climate(plant.climate).name)
         plots = draw_plots(work, records, clim, sens)

@@ -132,16 +132,16 @@ def pending(jobs, backend: str, cache: Path) -> list:
     return out
 
 
-def worker_count(jobs, backend: str, workers: int | None) -> int:
-    """How many processes run ``jobs`` at once: ``workers`` (None: one per core), no more
-    than there are jobs, one where a run goes to the GPU (the device is one), and no more
-    than the largest runs' memory together allows."""
+def worker_count(cases, backend: str, workers: int | None) -> int:
+    """How many processes run the ``cases`` at once: ``workers`` (None: one per core), no
+    more than there are cases, one where a run goes to the GPU (the device is one), and no
+    more than the largest runs' memory together allows."""
     from .sizing import estimate, memory_limit, resolve_backend
 
-    n = min(workers or os.cpu_count() or 1, len(jobs))
+    n = min(workers or os.cpu_count() or 1, len(cases))
     if n < 2:
         return max(n, 1)
-    ests = [estimate(job[2], "cpu") for job in jobs]
+    ests = [estimate(case, "cpu") for case in cases]
     if any(resolve_backend(backend, e.cells) != "cpu" for e in ests):
         return 1
     need = sorted((e.host_bytes + WORKER_BASE_BYTES for e in ests), reverse=True)
@@ -162,7 +162,7 @@ def run_ahead(jobs, backend: str, cache: Path | None, log, workers: int | None) 
     from .study import case_key
 
     todo = pending(jobs, backend, cache)
-    n = worker_count(todo, backend, workers)
+    n = worker_count([job[2] for job in todo], backend, workers)
     if n < 2:
         return set()
     cells = [estimate(job[2], "cpu").cells for job in todo]

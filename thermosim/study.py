@@ -468,13 +468,16 @@ def _run_on_cluster(scheduler: str, todo: list, args, finish) -> None:
             raise
 
 
-def _run_locally(n: int, todo: list, args, finish) -> None:
+def _run_locally(n: int, todo: list, args, finish, fn=None) -> None:
     """The runs ``todo`` in ``n`` local processes (in this one for ``n`` = 1), each with
-    its share of the cores, each row handed to ``finish(key, row)`` as it comes."""
+    its share of the cores, each row handed to ``finish(key, row)`` as it comes.  ``fn``:
+    what runs ``args(key)`` and the thread count (default :func:`run_point`; a picklable
+    callable, a ``functools.partial`` of it)."""
+    fn = fn or run_point
     threads = max(1, (os.cpu_count() or 1) // n)
     if n == 1:
         for k in todo:
-            finish(k, run_point(*args(k), threads))
+            finish(k, fn(*args(k), threads))
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed as done_first
@@ -483,7 +486,7 @@ def _run_locally(n: int, todo: list, args, finish) -> None:
     # processes that share cores slow each other many times over)
     pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))
     try:
-        futs = {pool.submit(run_point, *args(k), threads): k for k in todo}
+        futs = {pool.submit(fn, *args(k), threads): k for k in todo}
         for fut in done_first(futs):
             try:
                 row = fut.result()
