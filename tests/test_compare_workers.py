@@ -117,3 +117,40 @@ def test_sensitivity_runs_in_workers_as_here(tmp_path):
     lines.clear()
     again = _sensitivity_rows(points, energy, "cpu", lines.append, tmp_path / "a", 2)
     assert sum("run before" in x for x in lines) == 2 and again.keys() == two.keys()
+
+
+def test_a_worker_stops_when_its_comparison_is_killed(tmp_path):
+    """kill -9 of the comparison: its worker, mid-run, is gone within seconds (it watches
+    its parent), not left to run its layout for nobody."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing as mp, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from thermosim.compare_workers import _start\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = mp.get_context('spawn')\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_start,\n"
+        "                               initargs=(ctx.Queue(), 1, os.getpid()))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 120)\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(worker, 0)                              # running
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its comparison by 15 s")

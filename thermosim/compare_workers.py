@@ -88,13 +88,25 @@ def run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
     return run, held
 
 
-def _start(lines, threads: int) -> None:
-    """A worker's set-up: where its log lines go and its share of the cores."""
+def _start(lines, threads: int, parent: int) -> None:
+    """A worker's set-up: where its log lines go, its share of the cores, and a watch on
+    the comparison's process ``parent`` (its pid): a worker whose comparison was killed
+    (not interrupted: then it is ended with it) stops within a second or two instead of
+    running its layout to the end for nobody."""
     global _log
     _log = lines
     from .backends.numba_setup import share_threads
 
     share_threads(threads)
+    import threading
+
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+
+
+def _watch(parent: int, every: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _run(path: str, data: dict, kind: str, workdir: str, backend: str, cache: str,
@@ -185,7 +197,7 @@ def _pool_runs(jobs, n: int, backend: str, cache: Path, log) -> None:
     lines = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // n)
     pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_start,
-                               initargs=(lines, threads))
+                               initargs=(lines, threads, os.getpid()))
     futures = {pool.submit(_run, str(path), data, kind, str(workdir), backend, str(cache),
                            tag) for (path, data, _, kind, workdir), tag in jobs}
     try:
