@@ -154,3 +154,4 @@ def test_a_worker_stops_when_its_comparison_is_killed(tmp_path):
         time.sleep(0.2)
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the worker outlived its comparison by 15 s")
+

@@ -215,9 +215,9 @@ def _pool_runs(jobs, n: int, backend: str, cache: Path, log) -> None:
     except BaseException:
         # stop now: the queued runs cancelled, the running ones ended (what finished is
         # kept in the cache; the next comparison runs the rest)
-        for p in list(getattr(pool, "_processes", {}).values()):
-            p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        from .study import end_pool
+
+        end_pool(pool)
         raise
     pool.shutdown()
     _drain(lines, log)              # (the workers have flushed their last lines on exit)

@@ -496,11 +496,16 @@ def _run_locally(n: int, todo: list, args, finish, fn=None) -> None:
     except KeyboardInterrupt:
         # stop now: queued points are cancelled, running workers ended (what
         # finished is kept; the next call runs the rest)
-        for p in list(getattr(pool, "_processes", {}).values()):
-            p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        end_pool(pool)
         raise
     pool.shutdown()
+
+
+def end_pool(pool) -> None:
+    """Stop a process pool now: its queued work cancelled, its running workers ended."""
+    for p in list(getattr(pool, "_processes", {}).values()):
+        p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _table_rows(points: list, keys: list, runs: Path, failed: dict, file: str) -> list[dict]:
