@@ -155,3 +155,18 @@ def test_a_worker_stops_when_its_comparison_is_killed(tmp_path):
     os.kill(worker, signal.SIGKILL)
     raise AssertionError("the worker outlived its comparison by 15 s")
 
+
+
+def test_a_failed_run_stops_the_comparison_with_its_line(tmp_path, monkeypatch):
+    """A worker's run that stops on a mistake (here its step limit, which only the run
+    checks: the workers inherit THERMOSIM_MAX_TIME_STEPS) ends the comparison with that one
+    line, and nothing of it is kept."""
+    from thermosim.errors import ThermosimError
+
+    jobs = _tanks(tmp_path)
+    monkeypatch.setenv("THERMOSIM_MAX_TIME_STEPS", "10")
+    cache = tmp_path / "cache"
+    with pytest.raises(ThermosimError) as e:
+        run_ahead(jobs, "cpu", cache, lambda s: None, 2)
+    assert "flow.max_steps" in str(e.value) and "\n" not in str(e.value)
+    assert pending(jobs, "cpu", cache) == jobs
