@@ -149,6 +149,26 @@ def test_progress_lines_count_outer_iterations():
     assert progress and all(": outer iteration " in x for x in progress), lines
 
 
+def test_progress_lines_come_by_time_as_well(monkeypatch):
+    """A run with a log says where it stands at least every LOG_EVERY_SECONDS (at its next
+    check), whatever ``quiet_every``: with 0 s, a line at every check; with a day, none."""
+    import yaml
+    from test_bench_steady import CAVITY
+
+    import thermosim.runner as runner
+
+    data = yaml.safe_load(CAVITY)
+    data["flow"]["method"] = "simplec"
+    counts, checks = [], []
+    for seconds in (0.0, 86400.0):
+        monkeypatch.setattr(runner, "LOG_EVERY_SECONDS", seconds)
+        lines = []
+        runner.solve(data, "cpu", lambda *a: checks.append(a), log=lines.append,
+                     quiet_every=10 ** 9)
+        counts.append(sum("residuals" in x for x in lines))
+    assert counts[1] == 0 and counts[0] == len(checks) // 2 > 1
+
+
 def test_cycles_converge_a_heated_channel_with_a_parabolic_inflow():
     """Channel at Re_Dh 20, Pr 5, walls at a fixed temperature, parabolic inflow (the
     validation suite's Nusselt case, 96 x 16 cells): the coarse inflow must carry the fine

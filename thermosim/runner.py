@@ -65,7 +65,9 @@ def solve(case, backend="auto", progress=None, checkpoint=None,
     backend object.  ``progress`` is called as progress(iteration, residual) by a steady
     conduction solve, progress(step, steps, time_s) by a transient one and
     progress(step, time_s, residual_velocity, residual_temperature) by a flow run.
-    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run.
+    ``log(str)`` gets a line every ``quiet_every`` steps of a flow run, and at the first
+    check after :data:`LOG_EVERY_SECONDS` without one (a hall's outer iterations take a
+    tenth of a second or more each: 1,000 of them are minutes without a word).
 
     With ``checkpoint`` (a file path) the state is saved every ``checkpoint_every`` seconds
     of wall time and on Ctrl-C (then :class:`Interrupted` is raised); ``resume=True`` starts
@@ -88,6 +90,10 @@ def solve(case, backend="auto", progress=None, checkpoint=None,
     return run_conduction(model, backend, progress, checkpoint, checkpoint_every, resume)
 
 
+#: seconds a flow run with a log goes at most without a progress line (at its next check)
+LOG_EVERY_SECONDS = 30.0
+
+
 def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, resume, log,
                 quiet_every, unsteady_ok):
     """:func:`solve` for a case with a ``flow`` section (layouts included)."""
@@ -105,11 +111,14 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
         solver.load_state(*saved, file=str(ckpt.path))
     steps0 = solver.stats.steps                     # (after a resume: not 0)
     t0 = time.perf_counter()
+    said = [t0]                                     # when the last line was logged
 
     def report(step, t, ru, rt):
         if progress is not None:
             progress(step, t, ru, rt)
-        if log is not None and step % quiet_every == 0:
+        now = time.perf_counter()
+        if log is not None and (step % quiet_every == 0 or now - said[0] >= LOG_EVERY_SECONDS):
+            said[0] = now
             left = steady_time_left(solver, step, ru, rt, spec, time.perf_counter() - t0,
                                     steps0)
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
