@@ -119,9 +119,12 @@ def test_sensitivity_runs_in_workers_as_here(tmp_path):
     assert sum("run before" in x for x in lines) == 2 and again.keys() == two.keys()
 
 
-def test_a_worker_stops_when_its_comparison_is_killed(tmp_path):
-    """kill -9 of the comparison: its worker, mid-run, is gone within seconds (it watches
-    its parent), not left to run its layout for nobody."""
+@pytest.mark.parametrize("start, args", [
+    ("from thermosim.compare_workers import _start", "(ctx.Queue(), 1, os.getpid())"),
+    ("from thermosim.study import watch_parent as _start", "(os.getpid(),)")])
+def test_a_worker_stops_when_its_comparison_is_killed(tmp_path, start, args):
+    """kill -9 of the comparison (or of a sweep): its worker, mid-run, is gone within
+    seconds (it watches its parent), not left to run its layout for nobody."""
     import os
     import signal
     import subprocess
@@ -132,11 +135,11 @@ def test_a_worker_stops_when_its_comparison_is_killed(tmp_path):
     script.write_text(
         "import multiprocessing as mp, os, sys, time\n"
         "from concurrent.futures import ProcessPoolExecutor\n"
-        "from thermosim.compare_workers import _start\n"
+        f"{start}\n"
         "if __name__ == '__main__':\n"
         "    ctx = mp.get_context('spawn')\n"
         "    pool = ProcessPoolExecutor(1, mp_context=ctx, initializer=_start,\n"
-        "                               initargs=(ctx.Queue(), 1, os.getpid()))\n"
+        f"                               initargs={args})\n"
         "    print(pool.submit(os.getpid).result(), flush=True)\n"
         "    pool.submit(time.sleep, 120)\n"
         "    time.sleep(120)\n")

@@ -90,23 +90,14 @@ def run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
 
 def _start(lines, threads: int, parent: int) -> None:
     """A worker's set-up: where its log lines go, its share of the cores, and a watch on
-    the comparison's process ``parent`` (its pid): a worker whose comparison was killed
-    (not interrupted: then it is ended with it) stops within a second or two instead of
-    running its layout to the end for nobody."""
+    the comparison's process ``parent`` (its pid; :func:`thermosim.study.watch_parent`)."""
     global _log
     _log = lines
     from .backends.numba_setup import share_threads
+    from .study import watch_parent
 
     share_threads(threads)
-    import threading
-
-    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
-
-
-def _watch(parent: int, every: float = 1.0) -> None:
-    while os.getppid() == parent:
-        time.sleep(every)
-    os._exit(1)
+    watch_parent(parent)
 
 
 def _run(path: str, data: dict, kind: str, workdir: str, backend: str, cache: str,

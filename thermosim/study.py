@@ -484,7 +484,8 @@ def _run_locally(n: int, todo: list, args, finish, fn=None) -> None:
 
     # spawned workers, each with its share of the cores (Numba's threads in
     # processes that share cores slow each other many times over)
-    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
     try:
         futs = {pool.submit(fn, *args(k), threads): k for k in todo}
         for fut in done_first(futs):
@@ -499,6 +500,21 @@ def _run_locally(n: int, todo: list, args, finish, fn=None) -> None:
         end_pool(pool)
         raise
     pool.shutdown()
+
+
+def watch_parent(parent: int) -> None:
+    """A pool worker's watch on the process that started it (pid ``parent``): a worker
+    whose sweep or comparison was killed (not interrupted: then it is ended with it)
+    stops within a second or two instead of running its case to the end for nobody."""
+    import threading
+
+    threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+
+
+def _watch(parent: int, every: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def end_pool(pool) -> None:
