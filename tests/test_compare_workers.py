@@ -173,3 +173,39 @@ def test_a_failed_run_stops_the_comparison_with_its_line(tmp_path, monkeypatch):
         run_ahead(jobs, "cpu", cache, lambda s: None, 2)
     assert "flow.max_steps" in str(e.value) and "\n" not in str(e.value)
     assert pending(jobs, "cpu", cache) == jobs
+
+
+def test_a_terminated_comparison_ends_its_workers_and_leaves_no_folder(tmp_path):
+    """SIGTERM (a batch scheduler's) to ``thermosim compare`` while its workers run: one
+    line, exit status 143, no worker left, no half-made report folder beside the cache."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cases = [str(_case_file(n)) for n in ("air_cooled_quick", "immersion_quick")]
+    p = subprocess.Popen([sys.executable, "-m", "thermosim.cli", "compare", *cases, "-o",
+                          str(tmp_path / "report"), "--backend", "cpu"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    line = ""
+    while "worker processes" not in line and time.monotonic() < deadline:
+        line = p.stderr.readline()
+    assert "worker processes" in line
+    workers = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,
+                             text=True).stdout.split()
+    time.sleep(2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "thermosim: error: terminated" in err
+    # (the cache, if a run finished; no report, no half-made one)
+    assert [x.name for x in tmp_path.iterdir() if x.name != ".report.cache"] == []
+    time.sleep(1)
+    for w in workers:
+        try:
+            os.kill(int(w), 0)
+        except ProcessLookupError:
+            continue
+        with open(f"/proc/{w}/stat") as f:       # (a zombie, not yet reaped, is gone)
+            assert f.read().split()[2] == "Z", f"worker {w} still running"

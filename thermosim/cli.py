@@ -19,11 +19,34 @@ def _fail(msg: str, code: int = 2):
     sys.exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler's, ``kill``), raised as an interruption so that what an
+    interruption cleans up is cleaned up: a comparison's workers ended, its half-made
+    report folder removed."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 class _Group(click.Group):
     """Turns user mistakes into one line on stderr each (no traceback): a case file with
     several mistakes gets a ``thermosim: error: FILE: KEY: REASON`` line per mistake."""
 
     def invoke(self, ctx):
+        import signal
+        import threading
+
+        # (only the main thread may set a handler; the old one is put back after)
+        old = signal.signal(signal.SIGTERM, _terminate) \
+            if threading.current_thread() is threading.main_thread() else None
+        try:
+            return self._invoke(ctx)
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ThermosimError as e:
@@ -42,6 +65,8 @@ class _Group(click.Group):
             where = " ".join(["thermosim", sub]).strip()
             _fail(f"{where}{': ' + name if name else ''}: {e.format_message()} "
                   f"(see {where} --help)")
+        except Terminated:
+            _fail("terminated", 143)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
 
