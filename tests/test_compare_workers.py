@@ -208,9 +208,9 @@ def test_a_terminated_comparison_ends_its_workers_and_leaves_no_folder(tmp_path)
     while "worker processes" not in line and time.monotonic() < deadline:
         line = p.stderr.readline()
     assert "worker processes" in line
+    time.sleep(2)                                       # (the pool starts after the line)
     workers = _children(p.pid)
     assert len(workers) >= 2, workers                  # the two workers (and a tracker)
-    time.sleep(2)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "thermosim: error: terminated" in err
