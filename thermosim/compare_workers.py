@@ -38,7 +38,7 @@ _log = None                     # in a worker: the queue its log lines go to
 
 
 def run_or_reuse(path, data, case, kind: str, workdir: Path, backend: str, log,
-                  cache: Path | None, ahead=frozenset()) -> tuple[dict, Path | None]:
+                 cache: Path | None, ahead=frozenset()) -> tuple[dict, Path | None]:
     """The run of one layout: simulated, its result saved under ``workdir/runs`` and kept
     in ``cache``; or, kept there before, copied from it (``ahead``: the cache keys run by
     this comparison's workers, whose reuse is not news).  Returns (the run: metrics, wall
@@ -102,8 +102,8 @@ def _start(lines, threads: int, parent: int) -> None:
 
 def _run(path: str, data: dict, kind: str, workdir: str, backend: str, cache: str,
          tag: str) -> str | None:
-    """One layout's run in a worker (:func:`run_or_reuse`); returns
-    None, or the one line of a mistake (:class:`ThermosimError`) that stopped it."""
+    """One layout's run in a worker (:func:`run_or_reuse`); returns None, or the one line
+    of the mistake (:class:`ThermosimError`) that stopped it."""
     from .case import Case
 
     def say(line: str) -> None:

@@ -34,13 +34,14 @@ def _version() -> str:
 
 
 def cache_file() -> Path:
-    """This CoolProp's file of kept states (``$THERMOSIM_FLUID_CACHE`` if set: a file)."""
+    """This CoolProp's file of kept states: ``$THERMOSIM_FLUID_CACHE`` if set, else in the
+    per-user cache folder beside Numba's kernels (``$XDG_CACHE_HOME/thermosim`` or
+    ``~/.cache/thermosim``; one that cannot be written is skipped)."""
     env = os.environ.get("THERMOSIM_FLUID_CACHE")
     if env:
         return Path(env)
-    from .backends.numba_setup import cache_dir
-
-    return cache_dir().parent / f"coolprop-{_version()}.json"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "thermosim" / f"coolprop-{_version()}.json"
 
 
 def _read(path: Path) -> dict:
