@@ -140,3 +140,30 @@ def test_anderson_joins_a_limit_cycle_at_once_and_a_falling_residual_only_near_i
     class _Cavity:
         turbulence, fans = "none", ()
     assert AndersonStart(_Cavity, tol, 0).joins(1e3)
+
+
+def test_anderson_restarts_when_it_stagnates_or_the_residual_jumps():
+    """Anderson's history is thrown away when the residual has not lost a tenth in the
+    history's length (stagnation: the 0.154 m cold-plate hall held its residual at 6.3e-4
+    for thousands of iterations without this) or has grown a hundredfold over the least;
+    never while it keeps falling, however slowly past the tenth."""
+    from thermosim.flow.anderson import Restarts
+
+    depth = 30
+    r = Restarts(depth)
+    # falling 1 % an iteration: a tenth every 11 iterations, never a restart
+    assert not any(r.due(0.99 ** k) for k in range(500))
+    # then held: the restart comes depth iterations after the last tenth lost
+    held = 0.99 ** 499
+    due = [r.due(held * (1.0 + 1e-3 * np.sin(k))) for k in range(3 * depth)]
+    first = due.index(True)
+    assert depth - 11 <= first < depth, first
+    # and again a history's length later, while it stays held
+    assert due.index(True, first + 1) == first + depth
+    # a jump of a hundredfold over the least: at once
+    r = Restarts(depth)
+    r.due(1e-3)
+    assert not r.due(5e-2) and r.due(2e-1)
+    # no history (depth 0): only the jump
+    r = Restarts(0)
+    assert not any(r.due(1.0) for _ in range(100))

@@ -10,7 +10,8 @@ iteration count.  Each face's step is lengthened where the flow through it is sl
 so that no face steps at a larger Courant number than the fastest one does with the
 global step.  The momentum operator takes 1 / dt_f on its diagonal and the projection
 SIMPLEC's d_f = 1 / (1 / dt_f + k) (k the face's linear sink), both refreshed every
-:data:`REFRESH` outer iterations (the pressure multigrid is rebuilt then).  The
+:data:`REFRESH` outer iterations (the pressure multigrid is rebuilt then), but not while
+Anderson accelerates the iterations (:attr:`LocalSteps.held`).  The
 pressure-convection-diffusion increment keeps the global step's weights: with the local
 ones it diverged within ten iterations (quick air hall, FACTOR 10).
 
@@ -44,13 +45,22 @@ class LocalSteps:
         self._count = -1
         self._dt = None
         self._key = None
+        # held (the steady solver sets it while Anderson accelerates): no refresh but
+        # where the global step moves.  Anderson builds its next iterate from the last
+        # iterates of one map, and a refresh makes another (other steps, another pressure
+        # operator).  Measured, outer iterations held / refreshed (both with Anderson's
+        # restart on stagnation, which the hold needs: see solve_steady), on 0.2 / 0.154 /
+        # 0.118 / 0.1 m cells: the cold-plate hall 335 / 725, 848 / 1,623, 902 / 865, and
+        # on 0.1 m 1.4e-4 after 2,000 against 7e-2 after 1,000; the air hall 304 / 288,
+        # 594 / 594, 700 / 777, 915 / 915
+        self.held = False
 
     def update(self, vel, U: float, dt: float) -> None:
         """Refresh the steps from the face speeds ``vel`` (m/s) against ``U`` (m/s) and
         the global step ``dt`` (s) when due: every ``refresh`` calls, or when ``dt``
         moved; the pressure operator is rebuilt with them."""
         self._count += 1
-        if self._count % self.refresh and dt == self._dt and \
+        if (self.held or self._count % self.refresh) and dt == self._dt and \
                 self.it.model.pressure.open_key == self._key:
             return
         it = self.it

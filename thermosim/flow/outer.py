@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from .march import StallWatch, converged, finish, not_steady, save_if_due
-from .anderson import Anderson, StateVector
+from .anderson import Anderson, Restarts, StateVector
 from .local_steps import LocalSteps
 from .sequence import coarse_start
 from .solids import SolidConduction
@@ -496,7 +496,6 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     st.diffusion = "implicit"
     st.unit = "outer iterations"
     acc = vec = None
-    best = math.inf
     # a stall (a slow decline that would take tens of thousands more, or an unsteady
     # flow) stops the run early with the diagnosis rather than at max_steps hours later
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
@@ -504,6 +503,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     if depth:
         vec = StateVector(solver, solver.scales()[2])
         acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
+    restarts = Restarts(depth)
     while st.steps < max_iterations:
         solver.model.update(solver.vel, solver.T)
         if acc is not None:
@@ -512,11 +512,12 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         scales = solver.scales()
         ru, rt = relative_residuals(rates, scales)
         worst = max(ru, rt if not mode.energy_tolerance else 0.0)
-        best = min(best, worst)
-        if acc is not None and worst > 100.0 * best:
-            acc.reset()             # the history no longer describes where it is: forget it
-            best = worst
-        if acc is not None and start.joins(worst):
+        if acc is not None and restarts.due(worst):
+            acc.reset()
+        accelerated = acc is not None and start.joins(worst)
+        if it.local is not None:
+            it.local.held = accelerated     # one map under Anderson (see LocalSteps)
+        if accelerated:
             vec.weigh(scales[0], scales[2])
             vec.scatter(acc.step(x, vec.gather(), vec.weights))
             solver.model.apply_bc(solver.vel, solver.T)

@@ -1,0 +1,57 @@
+"""Local pseudo-steps: refreshed every REFRESH outer iterations, not while held (while
+Anderson accelerates the iterations, which needs one map), but always when the global
+step moves."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from thermosim.backends import get_backend
+from thermosim.flow.local_steps import LocalSteps
+
+
+class _Pressure:
+    def __init__(self):
+        self.open_key = None
+        self.reopened = 0
+
+    def reopen(self, openness, key):
+        self.open_key = key
+        self.reopened += 1
+
+
+def _steps():
+    be = get_backend("cpu")
+    shape = (5, 4, 3)
+    model = SimpleNamespace(be=be, dtype=np.float64, pressure=_Pressure())
+    it = SimpleNamespace(model=model, sinks=None, solved=[np.ones(shape, np.uint8)] * 3)
+    vel = [np.full(shape, 0.1 * (c + 1)) for c in range(3)]
+    return LocalSteps(it, factor=10.0, refresh=5), model.pressure, vel
+
+
+def test_refreshed_every_refresh_iterations_and_when_the_step_moves():
+    ls, p, vel = _steps()
+    for _ in range(11):
+        ls.update(vel, 1.0, 0.5)
+    assert p.reopened == 3                      # iterations 0, 5 and 10
+    ls.update(vel, 1.0, 0.25)
+    assert p.reopened == 4
+    # 1 / dt_f = (1 / dt) max(1 / factor, min(1, |u| / U))
+    assert np.allclose(ls.inv[1], (1 / 0.25) * 0.2)
+
+
+def test_held_steps_stay_unless_the_global_step_moves():
+    ls, p, vel = _steps()
+    ls.update(vel, 1.0, 0.5)
+    ls.held = True
+    before = ls.inv[0].copy()
+    faster = [3.0 * v for v in vel]
+    for _ in range(20):
+        ls.update(faster, 1.0, 0.5)
+    assert p.reopened == 1 and np.array_equal(ls.inv[0], before)
+    ls.update(faster, 1.0, 0.25)                # the global step moved: refreshed anyway
+    assert p.reopened == 2 and np.allclose(ls.inv[0], (1 / 0.25) * 0.3)
+    ls.held = False
+    for _ in range(5):
+        ls.update(faster, 1.0, 0.25)
+    assert p.reopened == 3
