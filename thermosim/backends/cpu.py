@@ -45,32 +45,11 @@ def _apply(x, Gx, Gy, Gz, D, y, b, sign):
                 y[i + 1, j + 1, k + 1] = b[i + 1, j + 1, k + 1] + sign * ax
 
 
-@njit(**_opts)
-def _rbgs(x, Gx, Gy, Gz, D, b, color):
-    """One colour of a red-black Gauss-Seidel sweep, in place."""
-    nx, ny, nz = D.shape
-    for i in prange(nx):
-        for j in range(ny):
-            k0 = (i + j + color) & 1
-            for k in range(k0, nz, 2):
-                gw = Gx[i, j, k]
-                ge = Gx[i + 1, j, k]
-                gs = Gy[i, j, k]
-                gn = Gy[i, j + 1, k]
-                gb = Gz[i, j, k]
-                gt = Gz[i, j, k + 1]
-                s = b[i + 1, j + 1, k + 1] \
-                    + gw * x[i, j + 1, k + 1] + ge * x[i + 2, j + 1, k + 1] \
-                    + gs * x[i + 1, j, k + 1] + gn * x[i + 1, j + 2, k + 1] \
-                    + gb * x[i + 1, j + 1, k] + gt * x[i + 1, j + 1, k + 2]
-                x[i + 1, j + 1, k + 1] = s / (D[i, j, k] + gw + ge + gs + gn + gb + gt)
-
-
 @njit(inline="always")
-def _zline_row(x, Gx, Gy, Gz, D, b, i, j, k):
-    """Row k of column (i, j)'s tridiagonal system: its right-hand side with the x/y
-    neighbours from the current iterate, its diagonal and its z couplings below and
-    above."""
+def _row(x, Gx, Gy, Gz, D, b, i, j, k):
+    """Cell (i, j, k)'s row of A x = b, as the smoothers take it: the right-hand side
+    with its x/y neighbours' terms from the current iterate, the diagonal, and the z
+    couplings below and above (for the line solve; the point sweep adds their terms)."""
     gw = Gx[i, j, k]
     ge = Gx[i + 1, j, k]
     gs = Gy[i, j, k]
@@ -81,6 +60,19 @@ def _zline_row(x, Gx, Gy, Gz, D, b, i, j, k):
         + gw * x[i, j + 1, k + 1] + ge * x[i + 2, j + 1, k + 1] \
         + gs * x[i + 1, j, k + 1] + gn * x[i + 1, j + 2, k + 1]
     return r, D[i, j, k] + gw + ge + gs + gn + gb + gt, gb, gt
+
+
+@njit(**_opts)
+def _rbgs(x, Gx, Gy, Gz, D, b, color):
+    """One colour of a red-black Gauss-Seidel sweep, in place."""
+    nx, ny, nz = D.shape
+    for i in prange(nx):
+        for j in range(ny):
+            k0 = (i + j + color) & 1
+            for k in range(k0, nz, 2):
+                r, d, gb, gt = _row(x, Gx, Gy, Gz, D, b, i, j, k)
+                s = r + gb * x[i + 1, j + 1, k] + gt * x[i + 1, j + 1, k + 2]
+                x[i + 1, j + 1, k + 1] = s / d
 
 
 @njit(inline="always")
@@ -120,8 +112,8 @@ def _zline_gs(x, Gx, Gy, Gz, D, b, color):
             if j + 2 < ny:
                 q = j + 2
                 for k in range(nz):
-                    r, d, gb, gt = _zline_row(x, Gx, Gy, Gz, D, b, i, j, k)
-                    r2, d2, gb2, gt2 = _zline_row(x, Gx, Gy, Gz, D, b, i, q, k)
+                    r, d, gb, gt = _row(x, Gx, Gy, Gz, D, b, i, j, k)
+                    r2, d2, gb2, gt2 = _row(x, Gx, Gy, Gz, D, b, i, q, k)
                     _thomas_forward(x, i, j, k, nz, r, d, gb, gt, cp, dp)
                     _thomas_forward(x, i, q, k, nz, r2, d2, gb2, gt2, cq, dq)
                 x[i + 1, j + 1, nz] = dp[nz - 1]
@@ -131,7 +123,7 @@ def _zline_gs(x, Gx, Gy, Gz, D, b, color):
                     x[i + 1, q + 1, k + 1] = dq[k] - cq[k] * x[i + 1, q + 1, k + 2]
             else:
                 for k in range(nz):
-                    r, d, gb, gt = _zline_row(x, Gx, Gy, Gz, D, b, i, j, k)
+                    r, d, gb, gt = _row(x, Gx, Gy, Gz, D, b, i, j, k)
                     _thomas_forward(x, i, j, k, nz, r, d, gb, gt, cp, dp)
                 x[i + 1, j + 1, nz] = dp[nz - 1]
                 for k in range(nz - 2, -1, -1):
