@@ -51,7 +51,7 @@ class LocalSteps:
         # operator).  Measured, outer iterations held / refreshed (both with Anderson's
         # restart on stagnation, which the hold needs: see solve_steady), on 0.2 / 0.154 /
         # 0.118 / 0.1 m cells: the cold-plate hall 335 / 725, 848 / 1,623, 902 / 865, and
-        # on 0.1 m 1.4e-4 after 2,000 against 7e-2 after 1,000; the air hall 304 / 288,
+        # on 0.1 m steady in 2,224 against 7e-2 after 1,000; the air hall 304 / 288,
         # 594 / 594, 700 / 777, 915 / 915
         self.held = False
 
