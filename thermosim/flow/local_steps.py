@@ -49,7 +49,7 @@ class LocalSteps:
         # where the global step moves.  Anderson builds its next iterate from the last
         # iterates of one map, and a refresh makes another (other steps, another pressure
         # operator).  Measured, outer iterations held / refreshed (both with Anderson's
-        # restart on stagnation, which the hold needs: see solve_steady), on 0.2 / 0.154 /
+        # restart on stagnation, which the hold needs: see anderson.Restarts), on 0.2 / 0.154 /
         # 0.118 / 0.1 m cells: the cold-plate hall 335 / 725, 848 / 1,623, 902 / 865, and
         # on 0.1 m steady in 2,224 against 7e-2 after 1,000; the air hall 304 / 288,
         # 594 / 594, 700 / 777, 915 / 915
@@ -57,8 +57,8 @@ class LocalSteps:
 
     def update(self, vel, U: float, dt: float) -> None:
         """Refresh the steps from the face speeds ``vel`` (m/s) against ``U`` (m/s) and
-        the global step ``dt`` (s) when due: every ``refresh`` calls, or when ``dt``
-        moved; the pressure operator is rebuilt with them."""
+        the global step ``dt`` (s) when due: every ``refresh`` calls (none while
+        :attr:`held`), or when ``dt`` moved; the pressure operator is rebuilt with them."""
         self._count += 1
         if (self.held or self._count % self.refresh) and dt == self._dt and \
                 self.it.model.pressure.open_key == self._key:
