@@ -18,13 +18,23 @@ class _Pressure:
     def reopen(self, openness, key):
         self.open_key = key
         self.reopened += 1
+        self.openness = openness
 
 
-def _steps():
+class _Rate:
+    """A term whose implicit rate on the faces normal to axis c is c + 1 (1/s) where the
+    flow is faster than 0.15 m/s (a fan curve's slope: its own face's diagonal)."""
+
+    def implicit_rate(self, c, vel):
+        return np.where(np.abs(vel[c]) > 0.15, c + 1.0, 0.0)
+
+
+def _steps(terms=(), sinks=None):
     be = get_backend("cpu")
     shape = (5, 4, 3)
-    model = SimpleNamespace(be=be, dtype=np.float64, pressure=_Pressure())
-    it = SimpleNamespace(model=model, sinks=None, solved=[np.ones(shape, np.uint8)] * 3)
+    model = SimpleNamespace(be=be, dtype=np.float64, pressure=_Pressure(),
+                            terms=SimpleNamespace(all=list(terms)))
+    it = SimpleNamespace(model=model, sinks=sinks, solved=[np.ones(shape, np.uint8)] * 3)
     vel = [np.full(shape, 0.1 * (c + 1)) for c in range(3)]
     return LocalSteps(it, factor=10.0, refresh=5), model.pressure, vel
 
@@ -55,3 +65,25 @@ def test_held_steps_stay_unless_the_global_step_moves():
     for _ in range(5):
         ls.update(faster, 1.0, 0.25)
     assert p.reopened == 3
+
+
+def test_the_projection_takes_the_terms_rates_as_it_takes_a_sink():
+    """SIMPLEC's d_f = 1 / (a_P - sum a_nb): a term's implicit rate is on the momentum
+    diagonal with no neighbour, as a sink's k is, so both lower d_f (and the
+    pressure-convection-diffusion weights, 1 / (1 + dt (k + rate)))."""
+    shape = (5, 4, 3)
+    sinks = [np.full(shape, 2.0), np.zeros(shape), np.zeros(shape)]
+    ls, p, vel = _steps([_Rate()], sinks)
+    dt, U = 0.5, 1.0
+    ls.update(vel, U, dt)
+    for c in range(3):
+        rate = c + 1.0 if 0.1 * (c + 1) > 0.15 else 0.0
+        k = sinks[c]
+        inv = (1 / dt) * max(0.1, 0.1 * (c + 1))
+        assert np.allclose(p.openness[c], 1.0 / (dt * (inv + k + rate)))
+        assert np.allclose(ls.pcd_openness[c], 1.0 / (1.0 + dt * (k + rate)))
+    # without terms or sinks every face is open to the pressure-convection-diffusion
+    ls, p, vel = _steps()
+    ls.update(vel, U, dt)
+    assert ls.pcd_openness == [None, None, None]
+    assert np.allclose(p.openness[2], 1.0 / (dt * (1 / dt) * 0.3))

@@ -9,11 +9,24 @@ iteration count.  Each face's step is lengthened where the flow through it is sl
 
 so that no face steps at a larger Courant number than the fastest one does with the
 global step.  The momentum operator takes 1 / dt_f on its diagonal and the projection
-SIMPLEC's d_f = 1 / (1 / dt_f + k) (k the face's linear sink), both refreshed every
-:data:`REFRESH` outer iterations (the pressure multigrid is rebuilt then), but not while
-Anderson accelerates the iterations (:attr:`LocalSteps.held`).  The
-pressure-convection-diffusion increment keeps the global step's weights: with the local
-ones it diverged within ten iterations (quick air hall, FACTOR 10).
+SIMPLEC's d_f = 1 / (1 / dt_f + k + r), both refreshed every :data:`REFRESH` outer
+iterations (the pressure multigrid is rebuilt then), but not while Anderson accelerates
+the iterations (:attr:`LocalSteps.held`).  k is the face's linear sink and r the terms'
+implicit rates (the eddy viscosity's point-implicit diffusion and wall shear, a fan
+curve's slope): both sit on the momentum diagonal with no neighbour, so both are part of
+SIMPLEC's a_P - sum a_nb.  With r left out, the projection moved a fan's face or a face
+in the eddy viscosity as if it were free while its momentum equation barely moved it,
+and the two fought: at the 0.118 m cold-plate hall's stagnation, a fan face's predictor
+moved it by 5e-6 m/s and the projection undid all but 2e-10.  The
+pressure-convection-diffusion increment keeps the global step with the same k + r
+(1 / (1 + dt (k + r))): with the local steps it diverged within ten iterations (quick
+air hall, FACTOR 10).
+
+Measured, outer iterations (check every 10), without / with r in d_f and in the
+pressure-convection-diffusion weights, on 0.2 / 0.154 / 0.118 / 0.1 m cells: the air
+hall 304 / 174, 594 / 442, 700 / 646, 915 / 460; the cold-plate hall 335 / 241,
+848 / 771, 902 / 518.  r in d_f alone (not in those weights) took the 0.1 m air hall
+to 524 but held the 0.118 m cold-plate hall in a limit cycle near 5e-2.
 
 The fixed point is unchanged: the steps scale the update, not the residual.
 
@@ -69,6 +82,7 @@ class LocalSteps:
         xp = be.xp
         sinks = it.sinks
         openness = []
+        self.pcd_openness = [None, None, None]
         for c in range(3):
             if it.solved[c] is None:
                 self.inv[c] = None
@@ -78,10 +92,23 @@ class LocalSteps:
                                           xp.minimum(1.0, xp.abs(vel[c]) * (1.0 / U)))
             self.inv[c] = inv
             k = 0.0 if sinks is None else be.asarray(sinks[c], m.dtype)
-            # d_f / dt, with SIMPLEC's d_f = 1 / (1 / dt_f + k)
+            k = k + self._rates(c, vel)
+            # d_f / dt, with SIMPLEC's d_f = 1 / (1 / dt_f + k + the terms' rates)
             openness.append(np.asarray(be.to_host(1.0 / (dt * (inv + k))), float))
-        self.pcd_openness = None if sinks is None else [
-            None if k is None else be.asarray(1.0 / (1.0 + dt * k), m.dtype) for k in sinks]
+            if not np.isscalar(k):
+                self.pcd_openness[c] = 1.0 / (1.0 + dt * k)
         self._key = ("local", self._count, dt)
         m.pressure.reopen(openness, self._key)
         self._dt = dt
+
+    def _rates(self, c: int, vel):
+        """The terms' implicit rates (1/s) on the faces normal to ``c``: what they put on
+        the momentum operator's diagonal with no coupling to a neighbour (the eddy
+        viscosity's point-implicit diffusion and wall shear, the fan curves' slopes), so
+        part of SIMPLEC's a_P - sum a_nb, as a sink's k is; 0 where none."""
+        total = 0.0
+        for t in self.it.model.terms.all:
+            rate = t.implicit_rate(c, vel)
+            if rate is not None:
+                total = total + rate
+        return total
