@@ -25,8 +25,10 @@ air hall, FACTOR 10).
 Measured, outer iterations (check every 10), without / with r in d_f and in the
 pressure-convection-diffusion weights, on 0.2 / 0.154 / 0.118 / 0.1 m cells: the air
 hall 304 / 174, 594 / 442, 700 / 646, 915 / 460; the cold-plate hall 335 / 241,
-848 / 771, 902 / 518.  r in d_f alone (not in those weights) took the 0.1 m air hall
-to 524 but held the 0.118 m cold-plate hall in a limit cycle near 5e-2.
+848 / 771, 902 / 518; but the 0.1 m cold-plate hall, steady in 2,224 without, held
+between 2e-2 and 7e-2 from 500 to 2,270 with (in the slot between a CRAH column and the
+wall).  r in d_f alone (not in those weights) took the 0.1 m air hall to 524 but held the
+0.118 m cold-plate hall in a limit cycle near 5e-2.
 
 The fixed point is unchanged: the steps scale the update, not the residual.
 
