@@ -54,8 +54,14 @@ STALL_PATIENCE = 1500
 #: before; the quick air and cold-plate halls and the 0.1 m air hall never triggered it
 #: (302, 717, 1,183).  Anderson from the first iterations instead (below a residual of 1,
 #: or always) took the 0.154 m halls too but stalled the 0.1 m air hall near 0.2, its
-#: history the fans' spin-up
-CYCLE_PATIENCE = 300
+#: history the fans' spin-up.  200 since SIMPLEC's d took the terms' implicit rates (the
+#: spin-up now takes a few dozen iterations, not a few hundred; local_steps.py): outer
+#: iterations at 300 / 200 / 100, 0.154 m halls air 442 / 351 / 253 and cold plates
+#: 771 / 593 / 626, 0.118 m air 646 / 550 / -, 0.118 m cold plates 518 / 518 / not steady
+#: (1.5e-2 after 1,020: Anderson from the cycle's first hundred iterations stagnates
+#: there, as it did before that change), the quick halls and the 0.1 m air hall the same
+#: (174, 241, 460)
+CYCLE_PATIENCE = 200
 
 
 class OuterIteration:
