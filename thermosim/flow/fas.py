@@ -50,6 +50,13 @@ MIN_CELLS = 256
 #: 0.1 m air hall (85,120 cells) coarsens to 13,860 cells, which converge on their own
 #: (603 outer iterations); the quick one (12,880) to 3,332, which stall
 LAGGED_MIN_CELLS = 40_000
+#: V-cycles at most on each coarser mesh's own problem in the full-multigrid start: its
+#: answer only has to be as good as its own discretisation, the finer mesh's cycles take
+#: the rest.  Measured in outer iterations times cells over the fine mesh's cells (the
+#: work, coarse levels included), uncapped / 8 / 4: cavity Re 1000 64^2 200 / 171 / 163,
+#: 128^2 172 / 143 / 130; de Vahl Davis Ra 1e6 96^2 265 / 230 / 233, 192^2 401 / 314 /
+#: 595 (its fine cycles scatter with the start: 67 / 56 / 110)
+START_CYCLES = 8
 #: Anderson's depth over the cycles (measured, cavity Re 1000 128^2: 43 cycles without,
 #: 26 with 5, 24 with 10)
 DEPTH = 10
@@ -308,9 +315,9 @@ def cycle(level: Level, tolerance, pre: int = PRE, post: int = POST,
 
 
 def _level_cycles(level: Level, mode, max_cycles: int, loose: float) -> None:
-    """Solve one coarse level's own problem (no forcing) with its own cycles, to
-    ``loose`` times ``mode``'s criteria, itself started from the levels below; an
-    unconverged coarse answer is still handed on."""
+    """Solve one coarse level's own problem (no forcing) with at most ``max_cycles`` of
+    its own cycles, to ``loose`` times ``mode``'s criteria, itself started from the
+    levels below; an unconverged coarse answer is still handed on."""
     crit = RunMode(mode.steady_tolerance * loose,
                    None if not mode.energy_tolerance else mode.energy_tolerance * loose)
     if level.coarse is not None:
@@ -377,7 +384,8 @@ def solve_cycles(solver, mode, max_iterations: int, progress, check_every: int, 
     per_cycle = PRE + POST
     if st.steps == 0:
         top.coarse.it.forcing = None
-        _level_cycles(top.coarse, mode, max(max_iterations // per_cycle, 1), 10.0)
+        _level_cycles(top.coarse, mode, max(min(max_iterations // per_cycle, START_CYCLES),
+                                            1), 10.0)
         transfer(top.coarse.solver, solver)
     acc = _Accelerator(solver)
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
