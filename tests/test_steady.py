@@ -169,3 +169,29 @@ def test_anderson_restarts_when_it_stagnates_or_the_residual_jumps():
     # no history (depth 0): only the jump
     r = Restarts(0)
     assert not any(r.due(1.0) for _ in range(100))
+
+
+def test_an_isothermal_flow_skips_its_energy_update(monkeypatch):
+    """No heat moves in the lid-driven cavity (uniform temperature, adiabatic walls): its
+    outer iterations build no energy operator and leave the temperature exactly as it
+    was; a heated one (de Vahl Davis Ra 1e4, 8^2) builds one every iteration."""
+    from thermosim.backends.cpu import CPUBackend
+
+    calls = []
+    built = CPUBackend.energy_operator
+    monkeypatch.setattr(CPUBackend, "energy_operator",
+                        lambda self, *a, **k: calls.append(1) or built(self, *a, **k))
+    def run(solver, steps):
+        try:
+            solver.run(tolerance=1e-12, method="simplec", multigrid=False, max_steps=steps)
+        except NotSteady:
+            pass
+
+    s = FlowSolver(_cavity(100.0, 8), "cpu")
+    T0 = s.T.copy()
+    run(s, 30)
+    assert s.stats.steps == 30 and not calls
+    assert np.array_equal(s.T, T0)
+    h = FlowSolver(fv.natural_convection_case(1e4, 8), "cpu")
+    run(h, 20)
+    assert h.stats.steps == 20 and len(calls) == 20

@@ -331,9 +331,10 @@ class OuterIteration:
         Q = self._Q
         self._net_heat(state, Q)
         rt = float(xp.max(xp.abs(Q * self.inv_C)))
-        if not float(xp.max(xp.abs(Q))):
-            # no heat moves anywhere (isothermal flow, as the lid-driven cavity): the
-            # update is exactly zero, so its operator and sweeps are skipped
+        if rt == 0.0:
+            # no heat moves into any solved cell (isothermal flow, as the lid-driven
+            # cavity; Q is zero off them): the update is exactly zero, so its operator
+            # and sweeps are skipped
             return rt
         if self.step is None:
             be.lincomb(self._cap, 1.0 / (pseudo * self.energy_factor), self.C, 0.0, self.C)
