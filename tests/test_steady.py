@@ -181,6 +181,7 @@ def test_an_isothermal_flow_skips_its_energy_update(monkeypatch):
     built = CPUBackend.energy_operator
     monkeypatch.setattr(CPUBackend, "energy_operator",
                         lambda self, *a, **k: calls.append(1) or built(self, *a, **k))
+
     def run(solver, steps):
         try:
             solver.run(tolerance=1e-12, method="simplec", multigrid=False, max_steps=steps)
