@@ -35,7 +35,8 @@ def _energy_system(seed: int = 2, n=(5, 4, 3)):
     h = [np.full(s + 2, 0.1) for s in n]
     coeffs = [np.zeros(pad) for _ in range(7)]
     cap = np.full(pad, 0.1)
-    get_backend("cpu").energy_operator(vel, fluid, G, 1.0e3, h, cap, np.zeros(pad), coeffs)
+    get_backend("cpu").energy_operator(vel, fluid, G, 1.0e3, h, cap, np.zeros(pad),
+                                       np.zeros(pad), h, coeffs)
     cells = np.zeros(pad, np.uint8)
     cells[1:-1, 1:-1, 1:-1] = 1
     return coeffs, rng.standard_normal(pad), cells

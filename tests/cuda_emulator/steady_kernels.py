@@ -75,22 +75,31 @@ def check_momentum(dtype):
 
 
 def check_energy(dtype):
-    n, pad, vel, fluid, h, _ = case(dtype, seed=5)
+    n, pad, vel, fluid, h, d = case(dtype, seed=5)
     rng = np.random.default_rng(7)
     G = [rng.uniform(0.1, 2.0, tuple(s + (a == b) for b, s in enumerate(n))).astype(dtype)
          for a in range(3)]
     cap = rng.uniform(1.0, 3.0, pad).astype(dtype)
     extra = np.where(rng.random(pad) < 0.2, 0.7, 0.0).astype(dtype)
+    # temperatures with steps, so that the bounded face values' own slopes raise some
+    # diagonals (they do not where T is uniform)
+    T = (290.0 + 10.0 * rng.random(pad) ** 3).astype(dtype)
     oc, og = both(
-        lambda c: cpu.energy_operator(vel, fluid, G, 1.2e3, h, cap, extra, c),
+        lambda c: cpu.energy_operator(vel, fluid, G, 1.2e3, h, cap, extra, T, d, c),
         lambda c: gpu.energy_operator([cupy.asarray(a) for a in vel], cupy.asarray(fluid),
                                       [cupy.asarray(a) for a in G], 1.2e3,
                                       [cupy.asarray(a) for a in h], cupy.asarray(cap),
-                                      cupy.asarray(extra), c),
+                                      cupy.asarray(extra), cupy.asarray(T),
+                                      [cupy.asarray(a) for a in d], c),
         pad, dtype)
     for name, a, b in zip(("aw", "ae", "as", "an", "ab", "at", "ap"), og, oc):
         err = relative(a, b)
         assert err <= TOL[dtype], f"energy {name} {dtype.__name__}: {err:.3g}"
+    flat = [np.zeros(pad, dtype) for _ in range(7)]
+    cpu.energy_operator(vel, fluid, G, 1.2e3, h, cap, extra, np.full(pad, 295.0, dtype), d,
+                        flat)
+    raised = int(np.sum(oc[6] > flat[6]))
+    assert raised > 0 and np.all(oc[6] >= flat[6]), "energy: no diagonal raised"
     print(f"ok  energy operator, {dtype.__name__}: max relative difference "
           f"{max(relative(a, b) for a, b in zip(og, oc)):.1e}")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cuda_types import ctype
+from .cpu_steady import OWN_SHARE
 from .gpu_flow import _launch
 
 _PERM = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
@@ -49,14 +50,16 @@ class GPUSteadyKernels:
             np.int32(1 if periodic else 2), *coeffs, np.int32(nx), np.int32(ny),
             np.int32(nz)))
 
-    def energy_operator(self, vel, fluid, G, rhoc, h, cap_dt, extra, coeffs):
-        """coeffs (W/K) = the linearised energy operator, as on the CPU."""
+    def energy_operator(self, vel, fluid, G, rhoc, h, cap_dt, extra, T, d, coeffs):
+        """coeffs (W/K) = the linearised energy operator at the temperatures ``T``, as on
+        the CPU."""
         dt = coeffs[0].dtype
         nx, ny, nz = (int(s) - 2 for s in coeffs[0].shape)
         fn = self._steady("thermosim::steady_energy_operator<{t}>", dt)
         fn(*_launch(coeffs[0].size),
            (vel[0], vel[1], vel[2], fluid, G[0], G[1], G[2], dt.type(rhoc), h[0], h[1], h[2],
-            cap_dt, extra, *coeffs, np.int32(nx), np.int32(ny), np.int32(nz)))
+            cap_dt, extra, T, d[0], d[1], d[2], dt.type(OWN_SHARE), *coeffs, np.int32(nx),
+            np.int32(ny), np.int32(nz)))
 
     def sweep(self, coeffs, r, x, solved, sweeps: int, comp: int = 0):
         """x += ``sweeps`` symmetric red-black Gauss-Seidel sweeps of ``coeffs`` x = r

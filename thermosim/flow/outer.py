@@ -343,7 +343,7 @@ class OuterIteration:
                        1.0 / self.step, self.physical_capacities())
         heat = m.heat
         be.energy_operator(vel, mesh.fluid, heat.G, m.problem.fluid.volumetric_heat_capacity,
-                           mesh.h, self._cap, self.extra, self.coeffs)
+                           mesh.h, self._cap, self.extra, T, mesh.d, self.coeffs)
         self.x.fill(0)
         if self.step is None and self._has_solids:
             if self.solids is None:

@@ -45,6 +45,62 @@ struct Axes<2> { static constexpr int p1 = 0, p2 = 1; };
 template <typename T>
 __device__ __forceinline__ T pos(T x) { return x > T(0) ? x : T(0); }
 
+// The slopes of flow.cu's bounded face value in its upwind and downwind temperatures
+// (cpu_steady._face_value_slopes).
+template <typename T>
+__device__ __forceinline__ void face_value_slopes(T tu, T td, T tuu, T hu, T hd, T duu,
+                                                  T& su, T& sd) {
+    su = T(1);
+    sd = T(0);
+    const T dd = td - tu;
+    if (dd == T(0)) return;
+    const T hm = T(0.5) * (hu + hd);
+    const T a = (tu - tuu) * hm / duu;
+    const T r = a / dd;
+    if (r <= T(0)) return;                                  // upwind
+    if (T(2) * r / (T(1) + r) > (hu + hd) / hu) {           // held at the downwind value
+        su = T(0);
+        sd = T(1);
+        return;
+    }
+    const T w = hu / (hu + hd);
+    const T s2 = (a + dd) * (a + dd);
+    su = T(1) + w * (T(2) * dd * dd / s2 * hm / duu - T(2) * a * a / s2);
+    sd = w * T(2) * a * a / s2;
+}
+
+// How much more the bounded advection's heat out of a cell through its two faces along one
+// axis grows with the cell's own temperature than the upwind scheme's (W/K;
+// cpu_steady._axis_own_slope): p the cell, s the axis' stride, q its index along it.
+template <typename T>
+__device__ __forceinline__ T axis_own_slope(const T* __restrict__ vel,
+                                            const T* __restrict__ Tm, long long p,
+                                            long long s, int q, int nq,
+                                            const T* __restrict__ h,
+                                            const T* __restrict__ d, T area) {
+    T ex = T(0);
+    for (int f = 0; f < 2; ++f) {
+        const int fi = q + f;
+        const long long pf = p + f * s;
+        const T ve = vel[pf];
+        if (ve == T(0)) continue;
+        const T fl = (ve < T(0) ? -ve : ve) * area;
+        T su, sd;
+        if (ve > T(0)) {
+            if (fi - 2 < 0) continue;
+            face_value_slopes(Tm[pf - s], Tm[pf], Tm[pf - 2 * s], h[fi - 1], h[fi], d[fi - 1],
+                              su, sd);
+            ex += f == 1 ? fl * (su - T(1)) : -fl * sd;
+        } else {
+            if (fi + 1 > nq + 1) continue;
+            face_value_slopes(Tm[pf], Tm[pf - s], Tm[pf + s], h[fi], h[fi - 1], d[fi + 1],
+                              su, sd);
+            ex += f == 0 ? fl * (su - T(1)) : -fl * sd;
+        }
+    }
+    return ex;
+}
+
 }  // namespace steady
 
 // The upwind-advection and diffusion Jacobian (1/s) of momentum_rhs<T, AX> plus inv_dt on
@@ -139,7 +195,9 @@ __global__ void steady_energy_operator(
     const unsigned char* __restrict__ fluid, const T* __restrict__ Gx,
     const T* __restrict__ Gy, const T* __restrict__ Gz, T rhoc, const T* __restrict__ hx,
     const T* __restrict__ hy, const T* __restrict__ hz, const T* __restrict__ cap_dt,
-    const T* __restrict__ extra, T* __restrict__ aw, T* __restrict__ ae, T* __restrict__ as,
+    const T* __restrict__ extra, const T* __restrict__ Tm, const T* __restrict__ dx,
+    const T* __restrict__ dy, const T* __restrict__ dz, T own_share,
+    T* __restrict__ aw, T* __restrict__ ae, T* __restrict__ as,
     T* __restrict__ an, T* __restrict__ ab, T* __restrict__ at, T* __restrict__ ap, int nx,
     int ny, int nz) {
     const long long sj = (long long)nz + 2, si = ((long long)ny + 2) * sj;
@@ -189,6 +247,13 @@ __global__ void steady_energy_operator(
             gb += fb;
             gt += ft;
             diag += fw + fe + fs + fn + fb + ft;
+            // at least own_share of the bounded scheme's own diagonal (cpu_steady's
+            // _energy_operator says why)
+            const T own = diag + steady::axis_own_slope(u, Tm, p, si, i, nx, hx, dx, ax) +
+                          steady::axis_own_slope(v, Tm, p, sj, j, ny, hy, dy, ay) +
+                          steady::axis_own_slope(w, Tm, p, (long long)1, k, nz, hz, dz, az);
+            const T lo = own_share * own;
+            diag = diag < lo ? lo : diag;
         }
         aw[p] = gw;
         ae[p] = ge;
