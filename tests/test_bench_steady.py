@@ -117,3 +117,56 @@ def test_multigrid_cycles_report_their_meshes(tmp_path):
     assert [c[0] for c in row["coarse"]] == [64, 256, 1024]
     assert f"{row['iterations']:,} outer iterations in {row['cycles']:,} multigrid cycles " \
         f"(with {row['coarse'][-1][1]:,} on 1,024 cells" in r.output
+
+
+def test_estimate_is_printed_before_the_run(tmp_path):
+    """Before anything is built: the cells, the memory and what the solve may take (the
+    limit's time at most), ahead of the run's report."""
+    r, row = _bench(tmp_path, "--steps", "500")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    grid = next(i for i, s in enumerate(lines) if "grid" in s and "= 144 cells" in s)
+    solve = next(i for i, s in enumerate(lines) if "a steady solve: about" in s)
+    report = next(i for i, s in enumerate(lines) if s.endswith(": to steady state"))
+    assert grid < report and solve < report, r.output
+    assert "of memory" in lines[grid] and "the limit of 500 at most" in lines[solve]
+
+
+def test_case_that_cannot_fit_is_refused_in_one_line_before_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", "10kB")
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY)
+    r = CliRunner().invoke(main, ["bench", str(case), "--to-steady", "--backend", "cpu"])
+    assert r.exit_code == 2, r.output
+    err = [s for s in r.output.splitlines() if s.strip()]
+    assert len(err) == 1 and err[0].startswith(f"thermosim: error: {case}: grid: 144 cells "
+                                               "need about"), r.output
+    assert "Traceback" not in r.output and "to steady state" not in r.output
+
+
+def test_limit_holds_where_the_case_would_average(tmp_path):
+    """The quick air hall has ``unsteady: average`` (``thermosim run`` goes on to a time
+    mean where no steady state is found); ``--steps 5`` stops it at 5 all the same, and
+    the report says the mean was not taken."""
+    from pathlib import Path
+
+    hall = Path(__file__).resolve().parents[1] / "meshes" / "air_cooled_quick.yaml"
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(main, ["bench", str(hall), "--to-steady", "--backend", "cpu",
+                                  "--steps", "5", "--json", str(out)])
+    assert r.exit_code == EXIT_UNCONVERGED, r.output
+    row = json.loads(out.read_text())[0]
+    assert row["iterations"] == 5 and row["max_iterations"] == 5 and not row["converged"]
+    assert "unsteady: average not used" in row["note"]
+
+
+def test_progress_gives_the_measured_rate_and_the_time_left(tmp_path, capsys):
+    from thermosim.bench import bench_to_steady
+
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY)
+    row = bench_to_steady(case, "cpu", max_iterations=400, progress_every_s=0.0)
+    err = capsys.readouterr().err.splitlines()
+    assert row["converged"] and err, err
+    # one line a check, each with the measured time an iteration and the rest's bound
+    assert all(" an iteration, the limit of 400 in at most " in s for s in err), err

@@ -273,3 +273,18 @@ def test_multigrid_cycles_memory_is_counted_apart():
                                   "method": "simplec"}))
     assert not sizing.in_cycles(hall)
     assert sizing.estimate(hall).host_bytes / sizing.estimate(hall).cells > 3000
+
+
+def test_steady_solve_time_is_told_before_the_run():
+    """A steady ``simplec`` case gets a note with the time of an outer iteration on one
+    core and the bound its iteration limit sets; the march (whose steps are counted by its
+    own check) gets none."""
+    from thermosim.layouts import expand
+
+    def hall(method):
+        return Case.from_dict(expand({"layout": "air_cooled", "racks_per_row": 2,
+                                      "cell": 0.2, "method": method, "max_steps": 3000}))
+    notes = sizing.check_case(hall("simplec"), "cpu").notes
+    assert len(notes) == 1 and notes[0].startswith("a steady solve: about ") \
+        and "the limit of 3,000 at most" in notes[0], notes
+    assert not any("steady solve" in n for n in sizing.check_case(hall("march"), "cpu").notes)

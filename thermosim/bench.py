@@ -289,13 +289,16 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     it converged and the residuals reached against the case's tolerances (velocity and
     temperature residuals dimensionless; ``stored_fraction`` the heat still being stored
     over the power).  ``max_iterations`` (0: the case's ``flow.max_steps``).  A transient
-    case is run to its steady state all the same (its ``end_time`` ignored).  Nothing is
-    written; an unconverged run returns ``converged`` false and ``stalled`` (what did not
-    settle) instead of raising."""
+    case is run to its steady state all the same (its ``end_time`` ignored), and a case
+    with ``unsteady: average`` stops at the limit (no time mean).  Before anything is
+    built, the cells, the memory and the time the solve may take are printed (a case that
+    cannot fit is refused, :func:`thermosim.sizing.check_case`); the progress lines give the
+    measured time an iteration.  Nothing is written; an unconverged run returns
+    ``converged`` false and ``stalled`` (what did not settle) instead of raising."""
     from .case import load_case
     from .errors import CaseError
     from .flow import FlowSolver, problem_from_case
-    from .meshing import check_grid_memory
+    from .sizing import check_case, steady_time_text
     from .unconverged import NotSteady
 
     c = load_case(path)
@@ -303,26 +306,32 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
         raise CaseError("thermosim bench --to-steady runs flow cases (a case with a flow "
                         "section)", None, str(path))
     be = get_backend(backend)
+    spec = c.flow
+    limit = max_iterations or spec.max_steps
+    # before anything is built: the cells and memory (a case that cannot fit is refused
+    # in one line), and what the solve will take
+    est = check_case(c, be)
+    print(f"{path}: {est.describe()}", flush=True)
+    if method == "simplec":
+        print(f"{path}: {steady_time_text(est.cells, limit, est.backend)}", flush=True)
     t0 = time.perf_counter()
     problem = problem_from_case(c)
-    if be.name == "cpu":
-        check_grid_memory(problem.grid, c.source_file)
-    spec = c.flow
     prec = precision or c.solver.precision
     dtype = np.float32 if prec == "float32" else np.float64
     solver = FlowSolver(problem, be, dtype, cfl=spec.cfl, diffusion=spec.diffusion,
                         advection=spec.advection)
     build = time.perf_counter() - t0
-    limit = max_iterations or spec.max_steps
     unit = "outer iterations" if method == "simplec" else "steps"
-    progress = _progress_lines(unit, spec.tolerance, progress_every_s)
+    progress = _progress_lines(unit, spec.tolerance, progress_every_s, limit)
     be.synchronize()
     t1 = time.perf_counter()
     stall = None
     try:
         solver.run(steady=True, tolerance=spec.tolerance, max_steps=limit,
                    progress=progress, energy_tolerance=spec.energy_tolerance,
-                   **{**spec.solver_options(), "method": method})
+                   # the steady state or nothing: a case's unsteady: average would go on
+                   # to a time mean, past the limit
+                   **{**spec.solver_options(), "method": method, "unsteady": "stop"})
     except NotSteady as e:
         stall = e.stall
     be.synchronize()
@@ -345,8 +354,14 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
            "coarse": [list(c) for c in getattr(st, "coarse", [])],
            # flow.multigrid: the V-cycles; the coarse meshes' iterations are in "coarse"
            "cycles": int(getattr(st, "cycles", 0))}
+    notes = []
     if spec.end_time is not None:
-        out["note"] = f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state"
+        notes.append(f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state")
+    if spec.unsteady == "average" and not st.converged:
+        notes.append("flow.unsteady: average not used: thermosim run goes on to a time mean "
+                     "where no steady state is found")
+    if notes:
+        out["note"] = "; ".join(notes)
     if stall is not None:
         out["stalled"] = stall.describe()
         out["advice"] = stall.advice(None)
@@ -355,19 +370,26 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     return out
 
 
-def _progress_lines(unit: str, tolerance: float, every_s: float):
+def _progress_lines(unit: str, tolerance: float, every_s: float, limit: int):
     """A progress callback that prints a line on stderr every ``every_s`` of wall time
-    (s): long runs show they move."""
+    (s): long runs show they move, at what measured rate, and how long the rest of the
+    ``limit`` iterations would take at most."""
     import sys
 
-    last = [time.perf_counter()]
+    from .sizing import duration, short_duration
+
+    start = time.perf_counter()
+    last = [start]
 
     def progress(step, t, ru, rt):
         now = time.perf_counter()
-        if now - last[0] >= every_s:
+        if now - last[0] >= every_s and step > 0:
             last[0] = now
+            each = (now - start) / step
             print(f"  {step} {unit}: residuals {ru:.2e} (velocity) {rt:.2e} (temperature), "
-                  f"target {tolerance:.0e}", file=sys.stderr, flush=True)
+                  f"target {tolerance:.0e}; {short_duration(each)} an iteration, the "
+                  f"limit of {limit:,} in at most {duration(each * max(limit - step, 0))} "
+                  "more", file=sys.stderr, flush=True)
     return progress
 
 

@@ -68,6 +68,14 @@ MAX_TIME_STEPS = 10_000_000  # time steps of one run (flow or conduction)
 # the 48^3 laminar flow above, 12 steps (explicit Heun + pressure CG); conduction implicit
 # Euler steps with multigrid CG
 SECONDS_PER_CELL_STEP = {"flow": 2.0e-6, "conduction": 1.0e-6}
+# time per cell and outer iteration of the steady solver (flow.method: simplec) on one CPU
+# core (s), measured one thread, 2-core x86 machine, 2026-12-06: the 1e6 air hall 3.2 s
+# an iteration on 1,216,880 cells (2.6e-6), the 20-rack hall on 0.13 m cells 0.154 s on
+# 113,088 (1.4e-6), the 0.154 m cold-plate hall 45 ms on 33,600 (1.3e-6); the largest,
+# whose fields no longer sit in the cache, is taken
+SECONDS_PER_CELL_OUTER_ITERATION = 2.6e-6
+# outer iterations the halls' steady states took (issue 19: 121 to 600, 2026-12-06)
+HALL_OUTER_ITERATIONS = (100, 600)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -327,7 +335,7 @@ def _max_time_steps() -> float:
     return _env_float("THERMOSIM_MAX_TIME_STEPS", MAX_TIME_STEPS)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "forever"
     if seconds < 1.0:
@@ -345,7 +353,7 @@ def step_count_check(steps: float, cells: float, kind: str, what: str, key: str,
     if steps > bound or not math.isfinite(steps):
         t = steps * cells * SECONDS_PER_CELL_STEP[kind]
         n = "more than 1e308" if not math.isfinite(steps) else f"{steps:.3g}"
-        raise CaseError(f"{what} makes {n} time steps (about {_duration(t)} on one core), "
+        raise CaseError(f"{what} makes {n} time steps (about {duration(t)} on one core), "
                         f"more than the {bound:,.0f} a run may take: {fix} (or set "
                         "THERMOSIM_MAX_TIME_STEPS)", key, file)
 
@@ -374,6 +382,8 @@ def check_steps(case, est: Estimate) -> list[tuple[bool, str]]:
         raise CaseError(f"{spec.max_steps:,} steps are more than the {bound:,.0f} a run may "
                         "take (set THERMOSIM_MAX_TIME_STEPS to allow more)",
                         "flow.max_steps", file)
+    if spec.end_time is None and spec.method == "simplec":
+        warnings.append((False, steady_time_text(est.cells, spec.max_steps, est.backend)))
     dt, why = flow_step_estimate(case, est)
     if spec.end_time is not None and dt is not None:
         with np.errstate(over="ignore", divide="ignore"):
@@ -383,8 +393,29 @@ def check_steps(case, est: Estimate) -> list[tuple[bool, str]]:
             warnings.append((steps > 100 * spec.max_steps,
                 f"flow.end_time: {spec.end_time:g} s takes about {steps:.3g} steps of "
                 f"{dt:.2g} s ({why}); max_steps {spec.max_steps:,} will stop the run near "
-                f"t = {spec.max_steps * dt:.3g} s (about {_duration(t)} on one core)"))
+                f"t = {spec.max_steps * dt:.3g} s (about {duration(t)} on one core)"))
     return warnings
+
+
+def steady_time_text(cells: float, limit: int, backend: str = "cpu") -> str:
+    """What a steady solve of ``cells`` cells will take before it starts: the time of an
+    outer iteration on one CPU core (:data:`SECONDS_PER_CELL_OUTER_ITERATION`), of the few
+    hundred iterations a hall takes, and of ``limit`` iterations at most.  The GPU's
+    figure is not known before the run (no device measured it yet): the run prints its
+    measured rate after its first iterations."""
+    each = cells * SECONDS_PER_CELL_OUTER_ITERATION
+    lo, hi = HALL_OUTER_ITERATIONS
+    on = "on one CPU core" + (" (the GPU's rate is measured once it runs)"
+                              if backend == "gpu" else "")
+    return (f"a steady solve: about {short_duration(each)} an outer iteration {on}; "
+            f"{lo}-{hi} iterations (what the halls take) about {duration(lo * each)} to "
+            f"{duration(hi * each)}, the limit of {limit:,} at most "
+            f"{duration(limit * each)}")
+
+
+def short_duration(seconds: float) -> str:
+    """Like :func:`duration`, with milliseconds for an iteration."""
+    return f"{seconds * 1e3:.2g} ms" if seconds < 1.0 else duration(seconds)
 
 
 def flow_step_estimate(case, est: Estimate) -> tuple[float | None, str]:
