@@ -415,7 +415,11 @@ def steady_time_text(cells: float, limit: int, backend: str = "cpu") -> str:
 
 def short_duration(seconds: float) -> str:
     """Like :func:`duration`, with milliseconds for an iteration."""
-    return f"{seconds * 1e3:.2g} ms" if seconds < 1.0 else duration(seconds)
+    if seconds >= 10.0:
+        return duration(seconds)
+    if seconds >= 1.0:
+        return f"{seconds:.2g} s"
+    return f"{seconds * 1e3:.2g} ms" if seconds < 0.01 else f"{seconds * 1e3:.0f} ms"
 
 
 def flow_step_estimate(case, est: Estimate) -> tuple[float | None, str]:
