@@ -41,11 +41,11 @@ from .steppers import RunMode, relative_residuals
 
 #: outer iterations over which the residual's trend must at least halve (measured: the
 #: converging runs of issue 19 halve it every 20-300 iterations; the cold-plate hall on
-#: 0.154 m cells fell x0.8 per 1,000 from 6e-2).  600, twice the slowest halving: the
-#: halls with no steady state go on to their time means sooner (the 20-rack hall on
-#: 0.13 m cells spent 2,910 iterations, 7.5 minutes on one core, at 1,500, its residual
-#: flat near 1.5e-2 from 1,000 on); every steady hall of issue 19 converges in under 600
-STALL_PATIENCE = 600
+#: 0.154 m cells fell x0.8 per 1,000 from 6e-2).  Not shorter: at 600 the 20-rack hall on
+#: 0.13 m cells went on to its time mean at 1,360 rather than 2,910 iterations, 3.7 minutes
+#: sooner on one core, but its window still stored 1.9 % of the power (0.27 % at 1,500):
+#: the steady iterations settle the heat far faster than its 0.0375 s time steps do
+STALL_PATIENCE = 1500
 
 #: outer iterations over which a hall's residual must halve before Anderson joins (above
 #: a hundred times the tolerance, :func:`accelerate_below`); if it does not, the iterations are
