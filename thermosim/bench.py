@@ -298,7 +298,6 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     from .case import load_case
     from .errors import CaseError
     from .flow import FlowSolver, problem_from_case
-    from .sizing import check_case, steady_time_text
     from .unconverged import NotSteady
 
     c = load_case(path)
@@ -308,12 +307,7 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     be = get_backend(backend)
     spec = c.flow
     limit = max_iterations or spec.max_steps
-    # before anything is built: the cells and memory (a case that cannot fit is refused
-    # in one line), and what the solve will take
-    est = check_case(c, be)
-    print(f"{path}: {est.describe()}", flush=True)
-    if method == "simplec":
-        print(f"{path}: {steady_time_text(est.cells, limit, est.backend)}", flush=True)
+    _announce(c, be, path, method, limit)
     t0 = time.perf_counter()
     problem = problem_from_case(c)
     prec = precision or c.solver.precision
@@ -354,20 +348,38 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
            "coarse": [list(c) for c in getattr(st, "coarse", [])],
            # flow.multigrid: the V-cycles; the coarse meshes' iterations are in "coarse"
            "cycles": int(getattr(st, "cycles", 0))}
-    notes = []
-    if spec.end_time is not None:
-        notes.append(f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state")
-    if spec.unsteady == "average" and not st.converged:
-        notes.append("flow.unsteady: average not used: thermosim run goes on to a time mean "
-                     "where no steady state is found")
+    notes = _notes(spec, st.converged)
     if notes:
-        out["note"] = "; ".join(notes)
+        out["note"] = notes
     if stall is not None:
         out["stalled"] = stall.describe()
         out["advice"] = stall.advice(None)
     elif not st.converged:
         out["stalled"] = getattr(st, "stalled", "") or "no steady state within the limit"
     return out
+
+
+def _announce(case, be, path, method: str, limit: int) -> None:
+    """Before anything is built: the cells and the memory (a case that cannot fit is
+    refused in one line, :func:`thermosim.sizing.check_case`), and what the solve will
+    take."""
+    from .sizing import check_case, steady_time_text
+
+    est = check_case(case, be)
+    print(f"{path}: {est.describe()}", flush=True)
+    if method == "simplec":
+        print(f"{path}: {steady_time_text(est.cells, limit, est.backend)}", flush=True)
+
+
+def _notes(spec, converged: bool) -> str:
+    """What the bench did not take from the case's flow section ``spec``."""
+    notes = []
+    if spec.end_time is not None:
+        notes.append(f"flow.end_time ({spec.end_time:g} s) ignored: run to the steady state")
+    if spec.unsteady == "average" and not converged:
+        notes.append("flow.unsteady: average not used: thermosim run goes on to a time mean "
+                     "where no steady state is found")
+    return "; ".join(notes)
 
 
 def _progress_lines(unit: str, tolerance: float, every_s: float, limit: int):
