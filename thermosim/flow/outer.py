@@ -43,8 +43,10 @@ from .steppers import RunMode, relative_residuals
 #: converging runs of issue 19 halve it every 20-300 iterations; the cold-plate hall on
 #: 0.154 m cells fell x0.8 per 1,000 from 6e-2).  Not shorter: at 600 the 20-rack hall on
 #: 0.13 m cells went on to its time mean at 1,360 rather than 2,910 iterations, 3.7 minutes
-#: sooner on one core, but its window still stored 1.9 % of the power (0.27 % at 1,500):
-#: the steady iterations settle the heat far faster than its 0.0375 s time steps do
+#: sooner on one core, but its window still stored 1.9 % of the power (0.27 % at 1,500),
+#: with its heat settled at the stall all the same (unsteady.settle_heat): the later
+#: steady iterations bring the flow nearer to its unsteady state than two turnovers of
+#: steps do
 STALL_PATIENCE = 1500
 
 #: outer iterations over which a hall's residual must halve before Anderson joins (above
