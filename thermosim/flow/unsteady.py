@@ -374,12 +374,14 @@ def settle_heat(solver, mode, relax: float | None = None, sweeps: int = 2) -> tu
     """The steady energy updates (:meth:`OuterIteration._energy_update`, the solids'
     conduction cycle included) at the stalled flow until the heat still stored meets the
     steady criterion (``mode.energy_tolerance``) or :data:`HEAT_UPDATES`; returns (the
-    updates, the stored fraction reached).  Why: a window opened on heat still flowing
-    into the racks' solids averages their warming, not the hall (the 0.13 m 20-rack hall,
-    its window opened after 1,360 steady iterations: 1.9 % of the power stored over the
-    window, 0.4 K warmer than after 2,910).  The solids settle over far longer than the
-    air's two turnovers the steps settle for, and the steady updates take pseudo-steps
-    thirty times the momentum's."""
+    updates, the stored fraction reached).  Why: a window opened on solids still warming
+    averages their warming (a heated block after a stall, tests/test_unsteady.py: 1.9 % of
+    its power stored over the window without these updates, 0.07 % with).  Solids settle
+    over far longer than the air's two turnovers the steps settle for; the steady updates
+    take pseudo-steps thirty times the momentum's.  (The 0.13 m 20-rack hall needed 10 and
+    its window was unchanged: what it still stored there was the flow's move.)  The flow
+    is frozen, so its lagged terms (eddy viscosity, fan curves: functions of the
+    velocity alone) are updated once."""
     if not mode.energy_tolerance:
         return 0, math.nan
     it = OuterIteration(solver.model, default_relax(solver.problem) if relax is None
@@ -387,8 +389,8 @@ def settle_heat(solver, mode, relax: float | None = None, sweeps: int = 2) -> tu
     U, L, _ = solver.model.scales(solver.vel, solver.T)
     pseudo = it.relax * L / max(U, math.sqrt(solver.model.acceleration(solver.T) * L))
     n, frac = 0, solver.stored_fraction()
+    solver.model.update(solver.vel, solver.T)
     while n < HEAT_UPDATES and not frac < mode.energy_tolerance:
-        solver.model.update(solver.vel, solver.T)
         it._energy_update(solver.state_, pseudo)
         n += 1
         if n % 10 == 0:
