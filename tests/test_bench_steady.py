@@ -144,6 +144,34 @@ def test_case_that_cannot_fit_is_refused_in_one_line_before_the_run(tmp_path, mo
     assert "Traceback" not in r.output and "to steady state" not in r.output
 
 
+def test_step_timing_refuses_a_case_that_cannot_fit_before_building_it(tmp_path,
+                                                                       monkeypatch):
+    """``thermosim bench`` without ``--to-steady`` (it times march steps) is refused in one
+    line by the same estimate, for the march's memory: over a limit between the march's
+    need and the steady solver's, the step timing runs and the steady bench is refused."""
+    from thermosim.case import load_case
+    from thermosim.sizing import estimate
+
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY + "  method: simplec\n")
+    c = load_case(case)
+    steady = estimate(c, "cpu").host_bytes
+    march = estimate(c.model_copy(update={"flow": c.flow.model_copy(
+        update={"method": "march"})}), "cpu").host_bytes
+    assert march < steady
+    monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", f"{0.5 * march:.0f}")
+    r = CliRunner().invoke(main, ["bench", str(case), "--backend", "cpu", "--steps", "2"])
+    assert r.exit_code == 2, r.output
+    err = [s for s in r.output.splitlines() if s.strip()]
+    assert len(err) == 1 and err[0].startswith(f"thermosim: error: {case}: grid: 144 cells "
+                                               "need about"), r.output
+    monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", f"{0.5 * (march + steady):.0f}")
+    r = CliRunner().invoke(main, ["bench", str(case), "--backend", "cpu", "--steps", "2"])
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    r = CliRunner().invoke(main, ["bench", str(case), "--backend", "cpu", "--to-steady"])
+    assert r.exit_code == 2 and "need about" in r.output, r.output
+
+
 def test_limit_holds_where_the_case_would_average(tmp_path):
     """The quick air hall has ``unsteady: average`` (``thermosim run`` goes on to a time
     mean where no steady state is found); ``--steps 5`` stops it at 5 all the same, and
