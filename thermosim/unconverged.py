@@ -321,8 +321,21 @@ def averaged_phrase(st) -> str:
                  "limit of outer iterations unsolved")
     text += ")"
     if "after" in av:
-        text += (f", after settling for {av['settle']:.4g} s; no steady state after "
-                 f"{av['after']:,} {st.stall.get('unit', st.unit)}: {st.stalled}")
+        more, slid = av.get("settle_extensions", 0), av.get("window_slides", 0)
+        text += f", after settling for {av['settle']:.4g} s"
+        if more or slid:
+            said = [f"{more} turnover{'s' if more > 1 else ''} more" if more else "",
+                    f"the window slid {slid} part{'s' if slid > 1 else ''} later" if slid
+                    else ""]
+            text += (f" ({' and '.join(x for x in said if x)} than planned: the heat "
+                     f"stored drifted above {100 * av['settled_share']:.3g} % of the "
+                     "power)")
+        if av.get("drifting"):
+            text += (f"; NOT SETTLED: the window stored {100 * av['stored_share']:.2g} % "
+                     f"(+- {100 * av['stored_share_error']:.2g}) of the power, part after "
+                     "part: a longer flow.average_window settles longer")
+        text += (f"; no steady state after {av['after']:,} "
+                 f"{st.stall.get('unit', st.unit)}: {st.stalled}")
     return text
 
 

@@ -23,7 +23,9 @@ sec. 9.5.3): the standard error is their standard deviation over sqrt(batches).
 **After a stall** (``flow.unsteady: average``): a steady run that stops without a steady
 state continues from its last iterate with implicit steps for a settling time and then a
 window (by default two and four turnover times ``L / U_mean``, ``U_mean`` the mean speed
-of the fluid), and its result is the window's mean, marked time-averaged.
+of the fluid), and its result is the window's mean, marked time-averaged.  The window
+opens later, and slides later, while the heat the flow stores drifts part after part
+(:mod:`.settling`), and a window still drifting at the end is said to be.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..unconverged import NotSteady, Stall
 from .march import converged, finish, save_if_due
 from .outer import OuterIteration, default_relax
 from .result import FlowResult
+from .settling import SETTLED_SHARE, Settling, standard_error, stored_drift
 from .steppers import FlowState, relative_residuals
 
 #: outer iterations of one implicit step at most, and the factor by which they reduce the
@@ -105,6 +108,30 @@ class TimeMean:
                                 dt))
         self.weights[b] += dt
         self.steps += 1
+
+    def stored_shares(self) -> list:
+        """Each part's heat stored (its power less what leaves, mean over the part) over
+        the power."""
+        out = []
+        for part in self.samples:
+            span = sum(dt for _, dt in part)
+            if span > 0:
+                stored = sum((power - sum(flows.values())) * dt
+                             for (flows, power, _), dt in part)
+                power = part[-1][0][1]
+                out.append(stored / span / power if power else 0.0)
+        return out
+
+    def slide(self) -> float:
+        """Move the window a part later: the first part dropped, an empty one after the
+        last; returns the part's length (s)."""
+        part = self.window / self.batches
+        self.start += part
+        self.steps -= len(self.samples[0])
+        self.sums = self.sums[1:] + [None]
+        self.samples = self.samples[1:] + [[]]
+        self.weights = self.weights[1:] + [0.0]
+        return part
 
     def _result(self, template: FlowResult, sums, samples, weight, stats) -> FlowResult:
         flows, power, comps = _mean(samples)
@@ -184,14 +211,6 @@ class Window:
         w = cls(float(info["dt_step"]), float(info["end_time"]), mean, info.get("plan"))
         w.taken, w.unsolved = int(info["taken"]), int(info["unsolved"])
         return w
-
-
-def standard_error(values) -> float:
-    """The standard error of a mean from its batch means (NaN with fewer than two)."""
-    v = np.asarray([x for x in values if x is not None], float)
-    if v.size < 2:
-        return math.nan
-    return float(np.std(v, ddof=1) / math.sqrt(v.size))
 
 
 def turnover_time(solver) -> float:
@@ -317,8 +336,8 @@ def implicit_transient(solver, end_time: float, time_step: float | None, toleran
     solver.window = None
     if mean is None or mean.steps == 0 or st.converged:
         return last
-    st.averaged = {"from": float(average_from), "to": float(st.time),
-                   "window": float(st.time - average_from), "steps": mean.steps,
+    st.averaged = {"from": float(mean.start), "to": float(st.time),
+                   "window": float(st.time - mean.start), "steps": mean.steps,
                    "time_step": dt_step, "batches": sum(w > 0 for w in mean.weights),
                    # steps whose residual had not fallen a hundredfold at their limit of
                    # outer iterations, settling included: a mean of under-solved steps
@@ -332,8 +351,14 @@ def _steps(solver, steps: ImplicitSteps, window: Window, tolerance: float,
     """:func:`implicit_transient`'s steps to ``window.end_time``; returns the last state's
     result."""
     st = solver.stats
-    end_time, dt_step, mean = window.end_time, window.dt_step, window.mean
-    while st.time < end_time * (1 - 1e-12) and st.steps < max_iterations:
+    dt_step, mean = window.dt_step, window.mean
+    plan = window.plan or {}
+    settling = Settling(plan["settling"]) if plan.get("settling") and mean is not None \
+        else None
+    while st.time < window.end_time * (1 - 1e-12) and \
+            st.steps < plan.get("limit", max_iterations):
+        end_time = window.end_time          # (a settling that goes on moves it, and the
+        #                                     plan's iteration limit with it)
         dt = min(dt_step, end_time - st.time)
         ru, rt, k = steps.step(dt, tolerance)
         if steady is not None and steps.steady_rates is not None and \
@@ -354,8 +379,18 @@ def _steps(solver, steps: ImplicitSteps, window: Window, tolerance: float,
         solver.check_divergence(solver.scales()[0])
         # the step's account is complete before anything can interrupt the run (the
         # progress callback, a checkpoint): a resumed run neither repeats nor loses it
-        if mean is not None and st.time > average_from + 1e-12 * end_time:
-            mean.add(solver.result(), st.time, dt)
+        eps = 1e-12 * end_time
+        r = None
+        if settling is not None and st.time - dt < mean.start - eps:
+            # a settling step: at the one that reaches the window, settled or not
+            r = solver.result()
+            settling.add(r, st.time, dt, mean.start)
+            if st.time > mean.start - eps:
+                settling.extend(window)
+        if mean is not None and st.time > mean.start + eps:
+            mean.add(solver.result() if r is None else r, st.time, dt)
+            if settling is not None and st.time > window.end_time - eps:
+                settling.slide(window)      # (the loop goes on where it slid)
         window.taken += 1
         window.unsolved = steps.unsolved
         if st.steps // check_every != before // check_every or before == 0:
@@ -364,9 +399,10 @@ def _steps(solver, steps: ImplicitSteps, window: Window, tolerance: float,
                 progress(st.steps, st.time, ru, rt)
         t0 = save_if_due(solver, checkpoint, t0)
     finish(solver, t0)
-    if st.time < end_time * (1 - 1e-12):
-        st.stopped = (f"stopped by max_steps ({max_iterations:,} outer iterations) at "
-                      f"t = {st.time:.3g} s of {end_time:g} s")
+    if st.time < window.end_time * (1 - 1e-12):
+        st.stopped = (f"stopped by max_steps ({plan.get('limit', max_iterations):,} outer "
+                      "iterations) at "
+                      f"t = {st.time:.3g} s of {window.end_time:g} s")
     return solver.result()
 
 
@@ -428,7 +464,9 @@ def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
                 "window": window, "turnover": tau, "after": st.steps,
                 "limit": st.steps + max(max_iterations, 2000), "message": str(stalled),
                 "stalled": st.stalled, "stall": st.stall, "checkpoint": stalled.checkpoint,
-                "heat_updates": heat[0]}
+                "heat_updates": heat[0],
+                "settling": Settling.new(tau, mode.energy_tolerance or SETTLED_SHARE)}
+        plan["limit_per_s"] = (plan["limit"] - st.steps) / (plan["settle"] + window)
     start, settle, window = plan["start"], plan["settle"], plan["window"]
     tau, steady_steps = plan["turnover"], plan["after"]
     r = implicit_transient(solver, start + settle + window, time_step,
@@ -439,15 +477,32 @@ def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
         # steady after all (the steps settled it): no stall, no mean
         st.stalled, st.stall, st.averaged = "", {}, {}
         return r
+    settle = plan["settle"]                 # (longer where the settling went on)
     if not st.averaged:
         raise NotSteady(f"{stalled}; and its implicit steps ended at the iteration limit "
                         f"before the averaging window began (t = {st.time - start:.4g} s of "
                         f"{settle:.4g} s settling)", r, stalled.stall, stalled.checkpoint)
+    settling = plan.get("settling") or {}
     st.averaged = {**st.averaged, "settle": settle, "turnover": tau, "after": steady_steps,
                    "iterations": st.steps - steady_steps,
-                   "heat_updates": int(plan.get("heat_updates", 0))}
+                   "heat_updates": int(plan.get("heat_updates", 0)),
+                   "settle_extensions": int(settling.get("extensions", 0)),
+                   "window_slides": int(settling.get("slides", 0)),
+                   "settled_share": float(settling.get("tolerance", SETTLED_SHARE)),
+                   "settling_share": float((settling.get("shares") or [math.nan])[-1]),
+                   "stored_share": float(_stored_share(r)),
+                   "stored_share_error": standard_error([_stored_share(b) for b in
+                                                         getattr(r, "batches", [])])}
+    st.averaged["drifting"] = stored_drift([_stored_share(b) for b in r.batches],
+                                           st.averaged["settled_share"])
     return r
 
 
-__all__ = ["ImplicitSteps", "TimeMean", "Window", "average_after_stall",
+def _stored_share(r: FlowResult) -> float:
+    """The heat a result stores (its power less what leaves) over its power."""
+    return (r.total_power - sum(r.heat_flows.values())) / r.total_power if r.total_power \
+        else 0.0
+
+
+__all__ = ["ImplicitSteps", "Settling", "TimeMean", "stored_drift", "Window", "average_after_stall",
            "implicit_transient", "standard_error", "turnover_time"]
