@@ -40,14 +40,20 @@ from .steppers import RunMode, relative_residuals
 
 
 #: outer iterations over which the residual's trend must at least halve (measured: the
-#: converging runs of issue 19 halve it every 20-300 iterations; the cold-plate hall on
-#: 0.154 m cells fell x0.8 per 1,000 from 6e-2).  Not shorter: at 600 the 20-rack hall on
-#: 0.13 m cells went on to its time mean at 1,360 rather than 2,910 iterations, 3.7 minutes
-#: sooner on one core, but its window still stored 1.9 % of the power (0.27 % at 1,500),
-#: with its heat settled at the stall all the same (unsteady.settle_heat): the later
-#: steady iterations bring the flow nearer to its unsteady state than two turnovers of
-#: steps do
-STALL_PATIENCE = 1500
+#: converging runs of issue 19 halve it every 20-300 iterations; every steady hall is
+#: steady in under 600, the 128^2 cavity and 96^2 buoyant cavity from rest halve theirs
+#: every 300 or fewer on the way to 1,887 and 1,948).  600, not 1,500: a flow with no
+#: stable steady state leaves its stalled iterate for its unsteady state the later the
+#: nearer the iterate is to the unstable steady state.  The 20-rack hall on 0.13 m cells,
+#: 40 s of implicit steps from each stall: from 1,360 iterations (600) its heat stored
+#: 0.06 to 3.6 % of the power over its first six turnovers and it was settled from the
+#: seventh (17.5 s); from 2,910 (1,500) the same way four turnovers later, settled from
+#: 27.5 s.  The 1,500 start's planned window (5-15 s) stored 0.27 % because the move had
+#: barely begun; the mean of its hottest junction at each step read 0.75 K under the
+#: settled flow's (353.94 against 354.69 K, experiment_s35 in issue 19).  Time means
+#: open their window on a settled flow (settling.py); from the 600 start that takes the
+#: six turnovers they may add, from the 1,500 start it does not
+STALL_PATIENCE = 600
 
 #: outer iterations over which a hall's residual must halve before Anderson joins (above
 #: a hundred times the tolerance, :func:`accelerate_below`); if it does not, the iterations are
