@@ -24,6 +24,11 @@ SETTLED_SHARE = 1e-3
 EXTRA_SETTLE_TURNOVERS = 6
 
 
+def stored(flows: dict, power: float) -> float:
+    """The heat a state stores (W): its ``power`` less the heat ``flows`` take away."""
+    return power - sum(flows.values())
+
+
 def standard_error(values) -> float:
     """The standard error of a mean from its batch means (NaN with fewer than two)."""
     v = np.asarray([x for x in values if x is not None], float)
@@ -76,7 +81,7 @@ class Settling:
         if q < 0:
             return                          # before the settling's last turnover
         part = d["quarters"][min(q, 3)]
-        part[0] += (result.total_power - sum(result.heat_flows.values())) * dt
+        part[0] += stored(result.heat_flows, result.total_power) * dt
         part[1] += dt
         d["power"] = float(result.total_power)
 
@@ -90,8 +95,9 @@ class Settling:
 
     def extend(self, window) -> bool:
         """At the window's start (``window``: the steps'
-        :class:`~thermosim.flow.unsteady.Window`): open it a turnover later if the last turnover's heat
-        drifts (and the extra time allows); that turnover's stored share is kept."""
+        :class:`~thermosim.flow.unsteady.Window`): open it a turnover later if the last
+        turnover's heat drifts (and the extra time allows); that turnover's stored share
+        is kept."""
         d = self.d
         parts = [q for q in d["quarters"] if q[1] > 0]
         shares = [q[0] / q[1] / d["power"] for q in parts] if d["power"] else [0.0]
@@ -125,5 +131,5 @@ class Settling:
         return True
 
 
-__all__ = ["EXTRA_SETTLE_TURNOVERS", "SETTLED_SHARE", "Settling", "standard_error",
+__all__ = ["EXTRA_SETTLE_TURNOVERS", "SETTLED_SHARE", "Settling", "standard_error", "stored",
            "stored_drift"]

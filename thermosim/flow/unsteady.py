@@ -40,7 +40,7 @@ from ..unconverged import NotSteady, Stall
 from .march import converged, finish, save_if_due
 from .outer import OuterIteration, default_relax
 from .result import FlowResult
-from .settling import SETTLED_SHARE, Settling, standard_error, stored_drift
+from .settling import SETTLED_SHARE, Settling, standard_error, stored, stored_drift
 from .steppers import FlowState, relative_residuals
 
 #: outer iterations of one implicit step at most, and the factor by which they reduce the
@@ -116,10 +116,9 @@ class TimeMean:
         for part in self.samples:
             span = sum(dt for _, dt in part)
             if span > 0:
-                stored = sum((power - sum(flows.values())) * dt
-                             for (flows, power, _), dt in part)
+                heat = sum(stored(flows, power) * dt for (flows, power, _), dt in part)
                 power = part[-1][0][1]
-                out.append(stored / span / power if power else 0.0)
+                out.append(heat / span / power if power else 0.0)
         return out
 
     def slide(self) -> float:
@@ -490,19 +489,18 @@ def average_after_stall(solver, stalled, mode, max_iterations: int, progress,
                    "window_slides": int(settling.get("slides", 0)),
                    "settled_share": float(settling.get("tolerance", SETTLED_SHARE)),
                    "settling_share": float((settling.get("shares") or [math.nan])[-1]),
-                   "stored_share": float(_stored_share(r)),
-                   "stored_share_error": standard_error([_stored_share(b) for b in
-                                                         getattr(r, "batches", [])])}
-    st.averaged["drifting"] = stored_drift([_stored_share(b) for b in r.batches],
-                                           st.averaged["settled_share"])
+                   "stored_share": _stored_share(r)}
+    parts = [_stored_share(b) for b in r.batches]
+    st.averaged["stored_share_error"] = standard_error(parts)
+    st.averaged["drifting"] = stored_drift(parts, st.averaged["settled_share"])
     return r
 
 
 def _stored_share(r: FlowResult) -> float:
-    """The heat a result stores (its power less what leaves) over its power."""
-    return (r.total_power - sum(r.heat_flows.values())) / r.total_power if r.total_power \
+    """The heat a result stores over its power."""
+    return float(stored(r.heat_flows, r.total_power) / r.total_power) if r.total_power \
         else 0.0
 
 
-__all__ = ["ImplicitSteps", "Settling", "TimeMean", "stored_drift", "Window", "average_after_stall",
+__all__ = ["ImplicitSteps", "TimeMean", "Window", "average_after_stall",
            "implicit_transient", "standard_error", "turnover_time"]
