@@ -73,11 +73,20 @@ class Settling:
                 "extensions": 0, "slides": 0, "quarters": [[0.0, 0.0] for _ in range(4)],
                 "power": 0.0, "shares": []}
 
+    def _quarter(self, t_end: float, dt: float, start: float) -> int:
+        tau = self.d["turnover"]
+        return math.floor((t_end - 0.5 * dt - (start - tau)) / (0.25 * tau))
+
+    def wants(self, t_end: float, dt: float, start: float) -> bool:
+        """Whether the step of ``dt`` s that ended at ``t_end`` s lies in the settling's
+        last turnover before the window's ``start`` (only those steps' results are made:
+        on a GPU a result is a copy of the fields to the host)."""
+        return self._quarter(t_end, dt, start) >= 0
+
     def add(self, result: FlowResult, t_end: float, dt: float, start: float) -> None:
         """The step of ``dt`` s that ended at ``t_end`` s, before the window's ``start``."""
         d = self.d
-        tau = d["turnover"]
-        q = math.floor((t_end - 0.5 * dt - (start - tau)) / (0.25 * tau))
+        q = self._quarter(t_end, dt, start)
         if q < 0:
             return                          # before the settling's last turnover
         part = d["quarters"][min(q, 3)]

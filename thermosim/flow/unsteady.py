@@ -382,8 +382,9 @@ def _steps(solver, steps: ImplicitSteps, window: Window, tolerance: float,
         r = None
         if settling is not None and st.time - dt < mean.start - eps:
             # a settling step: at the one that reaches the window, settled or not
-            r = solver.result()
-            settling.add(r, st.time, dt, mean.start)
+            if settling.wants(st.time, dt, mean.start):
+                r = solver.result()
+                settling.add(r, st.time, dt, mean.start)
             if st.time > mean.start - eps:
                 settling.extend(window)
         if mean is not None and st.time > mean.start + eps:
