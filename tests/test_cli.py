@@ -128,3 +128,20 @@ def test_time_left_follows_the_residuals_the_run_converges_on_and_its_limit():
     # a limit 50 iterations on caps it at 5 s
     near = SimpleNamespace(tolerance=1e-4, energy_tolerance=1e-3, max_steps=650)
     assert steady_time_left(solver, 600, ru, rt, near, 60.0) == pytest.approx(5.0)
+
+
+def test_progress_lines_follow_counts_that_jump():
+    """The run's progress filter prints the first count and every multiple of 200 passed,
+    however the count moves: a time mean's implicit steps add about ten outer iterations
+    each, and ``count % 200 == 0`` printed almost nothing for them."""
+    from thermosim.cli import crossing
+
+    due = crossing(200)
+    counts = [1] + list(range(11, 1000, 11))
+    printed = [c for c in counts if due(c)]
+    assert printed[0] == 1
+    assert [c // 200 for c in printed[1:]] == [1, 2, 3, 4]
+    assert all(c - 11 < 200 * (c // 200) for c in printed[1:])     # the first past each
+    assert not any(c % 200 == 0 for c in counts)    # the old filter: nothing after 1
+    steady = crossing(200)
+    assert [c for c in range(1, 801) if steady(c)] == [1, 200, 400, 600, 800]
