@@ -145,3 +145,27 @@ def test_progress_lines_follow_counts_that_jump():
     assert not any(c % 200 == 0 for c in counts)    # the old filter: nothing after 1
     steady = crossing(200)
     assert [c for c in range(1, 801) if steady(c)] == [1, 200, 400, 600, 800]
+
+
+def test_time_left_during_a_time_means_steps():
+    """During a time mean's implicit steps the progress gives their phase and the time
+    left at the steps' own pace (the steady estimate extrapolates a residual the steps do
+    not reduce: it said 670 s with 20 minutes of steps to go), following the end as the
+    settling moves it; outside the steps, nothing."""
+    import time
+    from types import SimpleNamespace
+
+    from thermosim.runner import steps_time_left
+
+    assert steps_time_left(SimpleNamespace(window=None), 3.0, {}) is None
+    w = SimpleNamespace(end_time=20.0, mean=SimpleNamespace(start=10.0))
+    solver = SimpleNamespace(window=w)
+    mark = {}
+    assert steps_time_left(solver, 5.0, mark) == ("settling", 20.0, None)
+    mark["steps"] = (time.perf_counter() - 10.0, 5.0)     # 2.5 s of flow in 10 s of wall
+    phase, end, left = steps_time_left(solver, 7.5, mark)
+    assert phase == "settling" and end == 20.0 and left == pytest.approx(50.0, rel=1e-2)
+    w.end_time, w.mean.start = 22.5, 12.5                  # the settling went on
+    phase, end, left = steps_time_left(solver, 15.0, mark)
+    assert phase == "averaging" and end == 22.5 and left == pytest.approx(7.5 * 10 / 10,
+                                                                           rel=1e-2)

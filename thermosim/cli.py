@@ -196,7 +196,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     """``thermosim run`` for a case with a flow section."""
     from .checkpoint import Checkpointer
     from .flow import FlowSolver, problem_from_case
-    from .runner import steady_time_left
+    from .runner import steady_time_left, steps_time_left
     from .unconverged import EXIT_UNCONVERGED, NotSteady, unconverged_line
 
     problem = problem_from_case(c)        # (sizes checked by _check_sizes before this)
@@ -221,6 +221,7 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
     steady = spec.end_time is None
 
     due = crossing(200)
+    mark: dict = {}
 
     def progress(step, t, ru, rt):
         if not due(step):
@@ -228,9 +229,14 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
         el = time.perf_counter() - t0
         if steady:
             s = steady_time_left(solver, step, ru, rt, spec, el, steps0)
+            when = f"t = {t:.4g} s"
+            steps = steps_time_left(solver, t, mark)
+            if steps is not None:       # a time mean's steps: their phase and pace
+                phase, end, s = steps
+                when = f"t = {t:.4g} of {end:.4g} s, {phase}"
             left = f"  about {s:.0f} s left" if s is not None else ""
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
-            console.print(f"  {what} {step}  t = {t:.4g} s  residuals {ru:.2e} (velocity) "
+            console.print(f"  {what} {step}  {when}  residuals {ru:.2e} (velocity) "
                           f"{rt:.2e} (temperature), target {spec.tolerance:.0e}{left}")
         else:
             left = el * (spec.end_time - t) / max(t - time0, 1e-300)

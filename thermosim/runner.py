@@ -112,6 +112,7 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
     steps0 = solver.stats.steps                     # (after a resume: not 0)
     t0 = time.perf_counter()
     said = [t0]                                     # when the last line was logged
+    mark: dict = {}                                 # where a time mean's steps began
 
     def report(step, t, ru, rt):
         if progress is not None:
@@ -122,6 +123,10 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
             left = steady_time_left(solver, step, ru, rt, spec, time.perf_counter() - t0,
                                     steps0)
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
+            steps = steps_time_left(solver, t, mark)
+            if steps is not None:       # a time mean's steps: their phase and pace
+                phase, end, left = steps
+                what = f"{phase}, t = {t:.4g} of {end:.4g} s, {what}"
             log(f"  {case.name}: {what} {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
                 f"(temperature) of {spec.tolerance:.0e}" +
                 (f", about {left:.0f} s left" if left is not None else ""))
@@ -168,3 +173,19 @@ def steady_time_left(solver, step, ru, rt, spec, elapsed, steps0=0):
     steps_left = min(max(math.log(worst / spec.tolerance), 0.0) / rate,
                      max(spec.max_steps - step, 0))
     return elapsed / max(step - steps0, 1) * steps_left
+
+
+def steps_time_left(solver, t: float, mark: dict):
+    """During a time mean's implicit steps (``solver.window`` set): (its phase,
+    ``settling`` or ``averaging``; its end, s of flow time; the wall seconds left to it at
+    the steps' own pace since the first call, which ``mark`` keeps, None until then).
+    None outside the steps.  The end moves later while the settling goes on."""
+    w = getattr(solver, "window", None)
+    if w is None:
+        return None
+    now = time.perf_counter()
+    wall0, t0 = mark.setdefault("steps", (now, t))
+    phase = "averaging" if w.mean is not None and t > w.mean.start else "settling"
+    left = (now - wall0) * (w.end_time - t) / (t - t0) if t > t0 else None
+    return phase, w.end_time, left
+
