@@ -228,12 +228,13 @@ def _run_flow(c, path, output, backend, png, console, resume=False, checkpoint_e
             return
         el = time.perf_counter() - t0
         if steady:
-            s = steady_time_left(solver, step, ru, rt, spec, el, steps0)
-            when = f"t = {t:.4g} s"
             steps = steps_time_left(solver, t, mark)
             if steps is not None:       # a time mean's steps: their phase and pace
                 phase, end, s = steps
                 when = f"t = {t:.4g} of {end:.4g} s, {phase}"
+            else:
+                s = steady_time_left(solver, step, ru, rt, spec, el, steps0)
+                when = f"t = {t:.4g} s"
             left = f"  about {s:.0f} s left" if s is not None else ""
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
             console.print(f"  {what} {step}  {when}  residuals {ru:.2e} (velocity) "

@@ -120,13 +120,14 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
         now = time.perf_counter()
         if log is not None and (step % quiet_every == 0 or now - said[0] >= LOG_EVERY_SECONDS):
             said[0] = now
-            left = steady_time_left(solver, step, ru, rt, spec, time.perf_counter() - t0,
-                                    steps0)
             what = "outer iteration" if solver.stats.unit == "outer iterations" else "step"
             steps = steps_time_left(solver, t, mark)
             if steps is not None:       # a time mean's steps: their phase and pace
                 phase, end, left = steps
                 what = f"{phase}, t = {t:.4g} of {end:.4g} s, {what}"
+            else:
+                left = steady_time_left(solver, step, ru, rt, spec,
+                                        time.perf_counter() - t0, steps0)
             log(f"  {case.name}: {what} {step}, residuals {ru:.1e} (velocity) / {rt:.1e} "
                 f"(temperature) of {spec.tolerance:.0e}" +
                 (f", about {left:.0f} s left" if left is not None else ""))

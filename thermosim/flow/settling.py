@@ -95,10 +95,12 @@ class Settling:
         d["power"] = float(result.total_power)
 
     def _more(self, window, span: float) -> None:
+        """The window's end, and the plan's settling and iteration limit, ``span`` s on."""
         d, plan = self.d, window.plan
         window.end_time += span
         d["extra"] += span
         if plan is not None:
+            plan["settle"] += span
             # the iteration limit grows by the span's share of what it allowed
             plan["limit"] += math.ceil(plan.get("limit_per_s", 0.0) * span)
 
@@ -120,8 +122,6 @@ class Settling:
         window.mean.start += tau
         self._more(window, tau)
         d["extensions"] += 1
-        if window.plan is not None:
-            window.plan["settle"] += tau
         return True
 
     def slide(self, window) -> bool:
@@ -135,8 +135,6 @@ class Settling:
         mean.slide()
         self._more(window, part)
         d["slides"] += 1
-        if window.plan is not None:
-            window.plan["settle"] += part
         return True
 
 
