@@ -155,9 +155,9 @@ def test_step_timing_refuses_a_case_that_cannot_fit_before_building_it(tmp_path,
     case = tmp_path / "cavity.yaml"
     case.write_text(CAVITY + "  method: simplec\n")
     c = load_case(case)
-    steady = estimate(c, "cpu").host_bytes
+    steady = estimate(c, "cpu").host_need
     march = estimate(c.model_copy(update={"flow": c.flow.model_copy(
-        update={"method": "march"})}), "cpu").host_bytes
+        update={"method": "march"})}), "cpu").host_need
     assert march < steady
     monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", f"{0.5 * march:.0f}")
     r = CliRunner().invoke(main, ["bench", str(case), "--backend", "cpu", "--steps", "2"])

@@ -9,7 +9,7 @@ import pytest
 from thermosim.case import Case
 from thermosim.compare import _case_file, _raw
 from thermosim.compare_grids import refined
-from thermosim.compare_workers import (WORKER_BASE_BYTES, pending, run_ahead, run_or_reuse,
+from thermosim.compare_workers import (pending, run_ahead, run_or_reuse,
                                        worker_count)
 from thermosim.sizing import estimate
 from thermosim.study import case_key
@@ -67,7 +67,7 @@ def test_workers_fit_the_cores_the_memory_and_the_device(tmp_path, monkeypatch):
     assert worker_count(cases, "cpu", 8) == 2          # no more than the runs
     assert worker_count(cases[:1], "cpu", None) == 1
     assert worker_count(cases, "cpu", 1) == 1
-    need = sum(estimate(j[2]).host_bytes + WORKER_BASE_BYTES for j in jobs)
+    need = sum(estimate(j[2]).host_need for j in jobs)
     monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", str(int(need * 1.01)))
     assert worker_count(cases, "cpu", 2) == 2
     monkeypatch.setenv("THERMOSIM_MEMORY_LIMIT", str(int(need * 0.99)))

@@ -28,11 +28,6 @@ from pathlib import Path
 
 from .errors import ThermosimError
 
-#: resident memory of a worker besides its run's own (bytes): Python, NumPy, thermosim and
-#: Numba's cached kernels (measured: a process's peak after a tank run of 1,815 cells,
-#: 246 MB, on the 2-core x86 machine, 2026-12-05), added to each run's estimate when the
-#: workers are sized to the memory
-WORKER_BASE_BYTES = 250e6
 
 _log = None                     # in a worker: the queue its log lines go to
 
@@ -147,7 +142,7 @@ def worker_count(cases, backend: str, workers: int | None) -> int:
     ests = [estimate(case, "cpu") for case in cases]
     if any(resolve_backend(backend, e.cells) != "cpu" for e in ests):
         return 1
-    need = sorted((e.host_bytes + WORKER_BASE_BYTES for e in ests), reverse=True)
+    need = sorted((e.host_need for e in ests), reverse=True)
     limit, _ = memory_limit("host")
     while n > 1 and sum(need[:n]) > limit:
         n -= 1

@@ -60,6 +60,16 @@ SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 3300, "float32": 1650}
 # 30, and each coarser mesh holds a solver of its own (an eighth of the cells in 3D):
 # measured as above (40^3, 10 cycles), 2,204 B/cell; added, rounded up.
 MULTIGRID_EXTRA_BYTES_PER_CELL = {"float64": 1800, "float32": 900}
+# A steady run with ``flow.unsteady: average`` (the layouts' default) that finds no steady
+# state goes on to a time mean (flow/unsteady.py): its parts' sums, each step's result and
+# old state, on the host.  Measured as above, the kernels loaded by a quick hall's run first
+# (float64, one thread, 2026-12-06), steady (Anderson's history full) / with the mean: the
+# 0.1 m air hall (85,120 cells) 3,622 / 4,116 B a cell, the 20-rack hall on 0.13 m cells
+# 3,669 / 4,233; rounded up (a stalled march's outer-iteration arrays, about 15 values a
+# cell, counted in).  Then the process itself: Python, NumPy, thermosim and the loaded
+# kernels (222-226 MB there; a worker's peak after a 1,815-cell tank run 246 MB).
+TIME_MEAN_EXTRA_BYTES_PER_CELL = {"float64": 700, "float32": 350}
+PROCESS_BYTES = 250e6
 MEMORY_FRACTION = 0.9        # of the available memory a run may plan to use
 MAX_SWEEP_POINTS = 10_000    # a sweep beyond this is a mistake or wants splitting
 MAX_LAYOUT_PARTS = 200_000   # blocks + servers + fans + chips of one layout
@@ -196,10 +206,15 @@ class Estimate:
             n = float(np.prod(np.asarray(self.axis_cells, dtype=float)))
         return n if math.isfinite(n) else math.inf
 
+    @property
+    def host_need(self) -> float:
+        """The host memory the run's process takes (bytes): its arrays and the process."""
+        return self.host_bytes + PROCESS_BYTES
+
     def describe(self) -> str:
         """One line for the console before a run."""
         nx, ny, nz = (_cells_text(n) for n in self.axis_cells)
-        mem = f"about {human_bytes(self.host_bytes)}"
+        mem = f"about {human_bytes(self.host_need)}"
         if self.backend == "gpu":
             mem += f" on the host and {human_bytes(self.device_bytes)} on the GPU"
         else:
@@ -262,6 +277,8 @@ def estimate(case, backend: str = "cpu") -> Estimate:
         est.device_bytes = cells * (DEVICE_BYTES_PER_CELL[(kind, est.precision)] + extra)
     else:
         est.host_bytes = cells * (HOST_BYTES_PER_CELL[(kind, est.precision)] + extra)
+    if kind == "flow" and case.flow.end_time is None and case.flow.unsteady == "average":
+        est.host_bytes += cells * TIME_MEAN_EXTRA_BYTES_PER_CELL[est.precision]
     return est
 
 
@@ -300,8 +317,8 @@ def check_case(case, backend="cpu") -> Estimate:
                         f"{_extent(case)} with cells of {_spacing(case)}): {fix} or check the "
                         "domain's size (metres)", key, file)
     limit, said = memory_limit("host")
-    if est.host_bytes > limit:
-        raise CaseError(f"{_cells_text(cells)} cells need about {human_bytes(est.host_bytes)} "
+    if est.host_need > limit:
+        raise CaseError(f"{_cells_text(cells)} cells need about {human_bytes(est.host_need)} "
                         f"{on}; {said} ({fix}, or set THERMOSIM_MEMORY_LIMIT)", key, file)
     if be == "gpu":
         dlimit, dsaid = memory_limit("device")
