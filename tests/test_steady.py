@@ -144,6 +144,26 @@ def test_anderson_joins_a_limit_cycle_at_once_and_a_falling_residual_only_near_i
     assert AndersonStart(_Cavity, tol, 0).joins(1e3)
 
 
+def test_anderson_joins_a_hall_whose_plain_iterations_make_it_worse():
+    """A residual that rises to RISE times its lowest before Anderson joins (the 20-rack
+    hall on 0.08 m cells: from 1.6 at iteration 40 to 20 at 60 and 38 at 80, a flip of
+    period two it then held, issue 19) lets Anderson join at the next check; the rises
+    of the halls that converge (at most 3.2 times before Anderson joins) do not."""
+    from thermosim.flow.outer import CYCLE_PATIENCE, RISE, AndersonStart
+
+    tol = 1e-4
+    hall = {10: 8.0, 20: 4.6, 30: 2.6, 40: 1.64, 50: 5.2, 60: 20.3, 70: 34.6, 80: 37.7}
+    at = _residuals(AndersonStart(_Hall, tol, 0), lambda s: hall.get(s, 38.0))
+    assert at == 70, at
+    assert CYCLE_PATIENCE > 70
+    # a residual falling tenfold every 150 iterations with a rise of 3.9 times from 100
+    # to 130 (more than any converging hall's): Anderson waits for 100 tol
+    bump = AndersonStart(_Hall, tol, 0)
+    at = _residuals(bump, lambda s: 10.0 ** (-s / 150) * (3.9 if 100 <= s < 130 else 1.0))
+    assert at == 310, at
+    assert RISE > 3.9
+
+
 def test_anderson_restarts_when_it_stagnates_or_the_residual_jumps():
     """Anderson's history is thrown away when the residual has not lost a tenth in the
     history's length (stagnation: the 0.154 m cold-plate hall held its residual at 6.3e-4

@@ -73,6 +73,13 @@ STALL_PATIENCE = 600
 #: there, as it did before that change), the quick halls and the 0.1 m air hall the same
 #: (174, 241, 460)
 CYCLE_PATIENCE = 200
+#: ... and at once when it rises to this many times its lowest so far: the plain
+#: iterations make it worse.  The 20-rack hall on 0.08 m cells rose from 1.6 to 38 by
+#: iteration 80 and held there, a flip of period two at the CRAH columns' outlets into the
+#: plenum, until the patience above ran out at 200; joining at 60 it was at 0.28 by 100
+#: (0.35 at 300 before).  The halls that converge rise at most 3.2 times before Anderson
+#: joins, and their counts are unchanged (issue 19, stop 36)
+RISE = 10.0
 
 
 class OuterIteration:
@@ -463,12 +470,14 @@ def accelerate_below(problem, tolerance: float) -> float:
 class AndersonStart:
     """When Anderson joins the outer iterations of ``problem`` (tolerance: the velocity
     residual's): below :func:`accelerate_below`, or at once when a hall's residual above
-    that has not halved over :data:`CYCLE_PATIENCE` iterations counted from ``steps``:
-    a limit cycle, which Anderson's mixing of the last iterates breaks."""
+    that has not halved over :data:`CYCLE_PATIENCE` iterations counted from ``steps``
+    (a limit cycle, which Anderson's mixing of the last iterates breaks) or has risen
+    :data:`RISE` times over its lowest."""
 
     def __init__(self, problem, tolerance: float, steps: int = 0):
         self.below = accelerate_below(problem, tolerance)
         self._watch = StallWatch(CYCLE_PATIENCE, steps) if self.below < math.inf else None
+        self.lowest = math.inf
 
     def joins(self, worst: float) -> bool:
         """Whether Anderson accelerates an iteration that started at residual ``worst``."""
@@ -476,8 +485,10 @@ class AndersonStart:
 
     def check(self, steps: int, worst: float) -> None:
         """At a check, after ``steps`` iterations, the residual ``worst``."""
-        if self._watch is not None and self._watch.stalled(steps, worst, self.below):
+        if self._watch is not None and (worst > RISE * self.lowest or
+                                        self._watch.stalled(steps, worst, self.below)):
             self.below, self._watch = math.inf, None
+        self.lowest = min(self.lowest, worst)
 
 
 def default_relax(problem, multigrid: bool = False) -> float:
