@@ -352,13 +352,7 @@ def _rb_colour(aw, ae, as_, an, ab, at, ap, r, x, solved, colour):
         for j in range(1, n1 + 1):
             k0 = 1 + (i + j + 1 + colour) % 2
             for k in range(k0, n2 + 1, 2):
-                if solved[i, j, k] != 0:
-                    x[i, j, k] = (r[i, j, k] + aw[i, j, k] * x[i - 1, j, k]
-                                  + ae[i, j, k] * x[i + 1, j, k]
-                                  + as_[i, j, k] * x[i, j - 1, k]
-                                  + an[i, j, k] * x[i, j + 1, k]
-                                  + ab[i, j, k] * x[i, j, k - 1]
-                                  + at[i, j, k] * x[i, j, k + 1]) / ap[i, j, k]
+                _sgs_point(aw, ae, as_, an, ab, at, ap, r, x, solved, i, j, k)
 
 
 @njit(cache=True, nogil=True)
