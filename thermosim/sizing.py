@@ -30,7 +30,7 @@ from .errors import CaseError
 # Peak resident memory per cell, bytes, measured with resource.getrusage (ru_maxrss) around
 # one run in a fresh process, less the resident size before it, after a warm-up run on a
 # 6^3 grid (so that Numba's compiled kernels sit in the baseline), NUMBA_NUM_THREADS=1,
-# 2-core x86 machine, 2026-12-05 (script: the tests' _peak_rss_per_cell in test_sizes.py):
+# 2-core x86 machine, 2026-12-05; no script of it is kept:
 #   conduction, steady, float64, uniform 40^3 (64,000 cells): 217 B/cell; 80^3: 213 B/cell
 #     (the earlier figure of this project: 240 B/cell at 160^3)
 #   conduction, steady, float32, 80^3: 141 B/cell (the model is assembled in float64)
