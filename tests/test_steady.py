@@ -216,3 +216,34 @@ def test_an_isothermal_flow_skips_its_energy_update(monkeypatch):
     h = FlowSolver(fv.natural_convection_case(1e4, 8), "cpu")
     run(h, 20)
     assert h.stats.steps == 20 and len(calls) == 20
+
+
+def test_a_hall_continued_after_a_stop_takes_the_iterations_it_would_have():
+    """A run resumed from a checkpoint (or started from coarser meshes' answer) starts
+    heated; which unknowns Anderson mixes is the problem's choice, not the state's
+    (:func:`thermosim.flow.anderson.temperature_joins`).  The quick cold-plate hall
+    stopped after 100 outer iterations and continued converges at the count of the run
+    that never stopped (234; 283 when the heated state brought the temperature in)."""
+    from thermosim.case import load_case
+    from thermosim.cases import HERE
+    from thermosim.flow import problem_from_case
+    from thermosim.flow.anderson import temperature_joins
+
+    case = load_case(HERE / "liquid_cooled_quick.yaml")
+    problem = problem_from_case(case)
+    assert not temperature_joins(problem)
+    assert temperature_joins(fv.natural_convection_case(1e4, 16))
+    opts = {**case.flow.solver_options(), "method": "simplec", "unsteady": "stop",
+            "tolerance": case.flow.tolerance, "energy_tolerance": case.flow.energy_tolerance}
+    counts = []
+    for stops in ([1000], [100, 1000]):
+        s = FlowSolver(problem, "cpu", np.float64, cfl=case.flow.cfl,
+                       diffusion=case.flow.diffusion, advection=case.flow.advection)
+        for limit in stops:
+            try:
+                s.run(max_steps=limit, **opts)
+            except NotSteady:
+                assert limit < 1000
+        assert s.stats.converged
+        counts.append(s.stats.steps)
+    assert counts[0] == counts[1], counts

@@ -347,7 +347,7 @@ class _Accelerator:
         self.s = solver
         self.acc = None
         if depth:
-            self.vec = StateVector(solver, solver.scales()[2])
+            self.vec = StateVector(solver)
             self.acc = Anderson(solver.be, self.vec.flat.size, self.vec.flat.dtype, depth)
 
     def before(self):

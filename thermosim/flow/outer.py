@@ -534,7 +534,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
     start = AndersonStart(solver.problem, mode.steady_tolerance, st.steps)
     if depth:
-        vec = StateVector(solver, solver.scales()[2])
+        vec = StateVector(solver)
         acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
     restarts = Restarts(depth)
     while st.steps < max_iterations:
