@@ -2,8 +2,7 @@
 building its grid), the memory they need on a backend, the points of a sweep, the parts of
 a layout and the time steps of a run, each refused in one line when it cannot fit.
 
-The cells are counted by :mod:`thermosim.cell_counts` (as the grid would be built, without
-building it); output paths are checked by :mod:`thermosim.output_paths`.
+Cells are counted by :mod:`thermosim.cell_counts`; output paths checked by :mod:`.output_paths`.
 
 Limits (each can be raised, see :func:`memory_limit`):
 
@@ -62,12 +61,12 @@ SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 3300, "float32": 1650}
 MULTIGRID_EXTRA_BYTES_PER_CELL = {"float64": 1800, "float32": 900}
 # A steady run with ``flow.unsteady: average`` (the layouts' default) that finds no steady
 # state goes on to a time mean (flow/unsteady.py): its parts' sums, each step's result and
-# old state, on the host.  Measured as above, the kernels loaded by a quick hall's run first
-# (float64, one thread, 2026-12-06), steady (Anderson's history full) / with the mean: the
-# 0.1 m air hall (85,120 cells) 3,622 / 4,116 B a cell, the 20-rack hall on 0.13 m cells
-# 3,669 / 4,233; rounded up (a stalled march's outer-iteration arrays, about 15 values a
-# cell, counted in).  Then the process itself: Python, NumPy, thermosim and the loaded
-# kernels (222-226 MB there; a worker's peak after a 1,815-cell tank run 246 MB).
+# old state, on the host.  Measured as above (float64, one thread), B a cell, steady / with
+# the mean, the steady arrays held / freed at the stall (as now, flow/solver.py): 0.1 m air
+# hall 3,622 / 4,116 / 3,569, 20-rack hall on 0.13 m cells 3,669 / 4,233 / 3,634.  On a CPU
+# the mean takes the steady arrays' place; this comes on top of a march's arrays (15 values
+# a cell of outer iterations counted in) or a GPU run's host arrays.  Then the process:
+# Python, NumPy, thermosim, the loaded kernels (222-226 MB; a worker after a tank 246 MB).
 TIME_MEAN_EXTRA_BYTES_PER_CELL = {"float64": 700, "float32": 350}
 PROCESS_BYTES = 250e6
 MEMORY_FRACTION = 0.9        # of the available memory a run may plan to use
@@ -277,7 +276,8 @@ def estimate(case, backend: str = "cpu") -> Estimate:
         est.device_bytes = cells * (DEVICE_BYTES_PER_CELL[(kind, est.precision)] + extra)
     else:
         est.host_bytes = cells * (HOST_BYTES_PER_CELL[(kind, est.precision)] + extra)
-    if kind == "flow" and case.flow.end_time is None and case.flow.unsteady == "average":
+    if kind == "flow" and case.flow.end_time is None and case.flow.unsteady == "average" \
+            and (backend == "gpu" or not extra):
         est.host_bytes += cells * TIME_MEAN_EXTRA_BYTES_PER_CELL[est.precision]
     return est
 
