@@ -35,7 +35,7 @@ from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .anderson import Anderson, Restarts, StateVector
 from .local_steps import LocalSteps
 from .sequence import coarse_start
-from .solids import SolidConduction
+from .solids import SolidConduction, steady_capacities
 from .steppers import RunMode, relative_residuals
 
 
@@ -169,7 +169,7 @@ class OuterIteration:
         self.cell_weight = be.asarray(cells, dt_)
         heat = model.heat
         C = np.zeros(pad)
-        C[1:-1, 1:-1, 1:-1] = heat.capacities[True][0]
+        C[1:-1, 1:-1, 1:-1] = steady_capacities(model)
         self.C = be.asarray(C, dt_)
         inv_C = np.zeros(pad)
         inv_C[1:-1, 1:-1, 1:-1] = 1.0 / heat.capacities[True][0]
