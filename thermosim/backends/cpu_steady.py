@@ -305,41 +305,66 @@ class SteadyKernels:
         _sgs(*[tr(a) for a in coeffs], tr(r), tr(x), tr(solved), int(sweeps))
 
 
+#: elements of a history row handled together: the pieces of the vectors a row meets (and
+#: of the iterate being built) stay in the first-level cache while every row streams by
+#: once, where a row at a time re-read them from memory for each row
+ANDERSON_BLOCK = 2048
+
+
+@njit(fastmath=True, **_opts)
+def _rows_dots(M, k, a, b, out):
+    """out[0, r] = M[r] . a and out[1, r] = M[r] . b for the first ``k`` rows (Anderson's
+    Gram row and right-hand side), each row of M read once, block by block."""
+    n = a.size
+    nb = (n + ANDERSON_BLOCK - 1) // ANDERSON_BLOCK
+    part = np.zeros((nb, 2, k))
+    for ib in prange(nb):
+        lo = ib * ANDERSON_BLOCK
+        hi = min(lo + ANDERSON_BLOCK, n)
+        for r in range(k):
+            sa = 0.0
+            sb = 0.0
+            for q in range(lo, hi):
+                m = M[r, q]
+                sa += m * a[q]
+                sb += m * b[q]
+            part[ib, 0, r] = sa
+            part[ib, 1, r] = sb
+    for ib in range(nb):
+        for r in range(k):
+            out[0, r] += part[ib, 0, r]
+            out[1, r] += part[ib, 1, r]
+
+
 @njit(**_opts)
-def _rows_dot(M, k, v, out):
-    """out[r] = M[r] . v for the first ``k`` rows (Anderson's Gram rows)."""
-    n = v.size
-    for r in range(k):
-        s = 0.0
-        for q in prange(n):
-            s += M[r, q] * v[q]
-        out[r] = s
-
-
-@njit(cache=True, nogil=True)
-def _anderson_combine(out, gx, g, dX, dF, w, k):
-    """out = gx - sum_r g[r] (dX[r] + dF[r] / w): Anderson's next iterate, row by row (each
-    history row streamed once, in memory order)."""
+def _anderson_combine(out, gx, g, dG, k):
+    """out = gx - sum_r g[r] dG[r]: Anderson's next iterate, block by block (each history
+    row streamed once; the block of ``out`` stays in cache)."""
     n = gx.size
-    for q in range(n):
-        out[q] = gx[q]
-    for r in range(k):
-        a = g[r]
-        for q in range(n):
-            out[q] -= a * (dX[r, q] + dF[r, q] / w[q])
+    nb = (n + ANDERSON_BLOCK - 1) // ANDERSON_BLOCK
+    for ib in prange(nb):
+        lo = ib * ANDERSON_BLOCK
+        hi = min(lo + ANDERSON_BLOCK, n)
+        for q in range(lo, hi):
+            out[q] = gx[q]
+        for r in range(k):
+            c = g[r]
+            for q in range(lo, hi):
+                out[q] -= c * dG[r, q]
 
 
 class AndersonKernels:
     """Anderson acceleration's products on NumPy arrays without BLAS (whose threads
     oversubscribe the cores Numba already uses: ten times slower on two cores)."""
 
-    def rows_dot(self, M, k: int, v):
-        out = np.zeros(max(k, 1))
-        _rows_dot(M, k, v, out)
-        return out[:k]
+    def rows_dots(self, M, k: int, a, b):
+        """(M[:k] @ a, M[:k] @ b) on the host, M read once."""
+        out = np.zeros((2, max(k, 1)))
+        _rows_dots(M, k, a, b, out)
+        return out[0, :k], out[1, :k]
 
-    def anderson_combine(self, out, gx, g, dX, dF, w, k: int):
-        _anderson_combine(out, gx, np.asarray(g, gx.dtype), dX, dF, w, k)
+    def anderson_combine(self, out, gx, g, dG, k: int):
+        _anderson_combine(out, gx, np.asarray(g, gx.dtype), dG, k)
 
 
 @njit(**_opts)

@@ -8,7 +8,7 @@ iterates therefore differ from the CPU's (another smoother, which meets the upwi
 couplings less well: more outer iterations where advection dominates), while the converged
 answer, fixed by the right-hand sides of the delta form alone, is the same.
 
-Anderson acceleration's products (``rows_dot``, ``anderson_combine``) are left to CuPy:
+Anderson acceleration's products (``rows_dots``, ``anderson_combine``) are left to CuPy:
 :class:`thermosim.flow.outer.Anderson` falls back to array expressions (cuBLAS) where the
 backend has none.
 """
