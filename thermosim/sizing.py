@@ -26,16 +26,13 @@ import numpy as np
 from .cell_counts import axis_count, breakpoints
 from .errors import CaseError
 
-# Peak resident memory per cell, bytes, measured with resource.getrusage (ru_maxrss) around
-# one run in a fresh process, less the resident size before it, after a warm-up run on a
-# 6^3 grid (so that Numba's compiled kernels sit in the baseline), NUMBA_NUM_THREADS=1,
-# 2-core x86 machine, 2026-12-05; no script of it is kept:
-#   conduction, steady, float64, uniform 40^3 (64,000 cells): 217 B/cell; 80^3: 213 B/cell
-#     (the earlier figure of this project: 240 B/cell at 160^3)
+# Peak resident memory per cell, bytes (ru_maxrss around one run in a fresh process, less the
+# resident size before it, after a warm-up run so that Numba's kernels sit in the baseline),
+# NUMBA_NUM_THREADS=1, 2-core x86 machine, 2026-12-05:
+#   conduction, steady, float64, uniform 40^3: 217 B/cell; 80^3: 213 (240 at 160^3 before)
 #   conduction, steady, float32, 80^3: 141 B/cell (the model is assembled in float64)
 #   flow, laminar, inflow/outflow, 12 steps, float64, 40^3: 440 B/cell; 72^3: 451 B/cell
-# float32 flow was not measured: its fields are half of the float64 ones and the host's
-# float64 set-up stays, so it is put at three quarters.  The figures round up.
+# float32 flow (not measured): its fields halve, the float64 set-up stays: three quarters.
 HOST_BYTES_PER_CELL = {("conduction", "float64"): 240, ("conduction", "float32"): 170,
                        ("flow", "float64"): 500, ("flow", "float32"): 380}
 # A GPU run keeps on the host what the model build needs, on the device the fields.  Not
@@ -50,23 +47,24 @@ HOST_BYTES_PER_CELL_GPU_RUN = {"conduction": 140, "flow": 250}
 DEVICE_BYTES_PER_CELL = {("conduction", "float64"): 130, ("conduction", "float32"): 70,
                          ("flow", "float64"): 300, ("flow", "float32"): 160}
 # The steady solver (flow.method: simplec) adds Anderson's history, two vectors per iterate
-# over the last 30 of the interior unknowns (3 velocities, temperature, pressure: 5 a cell),
-# 2 x 30 x 5 = 300 values a cell, and 7 coefficient arrays: measured on the host as above,
-# laminar 40^3, 40 outer iterations, float64: 3,670 B/cell against the march's 490.  Added to
-# the march's figures; float32 and the GPU counted (half the bytes a value).
+# of the last 30 of the interior unknowns (3 velocities, temperature, pressure), and 7
+# coefficient arrays: measured as above, laminar 40^3, 40 outer iterations, float64: 3,670
+# B/cell against the march's 490.  Float32 and the GPU counted (half the bytes a value).
+# A hall's history (lagged terms) is 100 deep in float32 (flow/anderson.history), 4
+# unknowns: 3,200 B/cell for the 2,400 (1,200) above (0.1 m air hall, 400 iterations: 3,978
+# B/cell measured, 3,626 with 30 in float64).
 SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 3300, "float32": 1650}
+HALL_SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 4100, "float32": 3650}
 # In multigrid cycles (flow.multigrid, thermosim.flow.fas) Anderson keeps 10 iterates, not
 # 30, and each coarser mesh holds a solver of its own (an eighth of the cells in 3D):
 # measured as above (40^3, 10 cycles), 2,204 B/cell; added, rounded up.
 MULTIGRID_EXTRA_BYTES_PER_CELL = {"float64": 1800, "float32": 900}
-# A steady run with ``flow.unsteady: average`` (the layouts' default) that finds no steady
-# state goes on to a time mean (flow/unsteady.py): its parts' sums, each step's result and
-# old state, on the host.  Measured as above (float64, one thread), B a cell, steady / with
-# the mean, the steady arrays held / freed at the stall (as now, flow/solver.py): 0.1 m air
-# hall 3,622 / 4,116 / 3,569, 20-rack hall on 0.13 m cells 3,669 / 4,233 / 3,634.  On a CPU
-# the mean takes the steady arrays' place; this comes on top of a march's arrays (15 values
-# a cell of outer iterations counted in) or a GPU run's host arrays.  Then the process:
-# Python, NumPy, thermosim, the loaded kernels (222-226 MB; a worker after a tank 246 MB).
+# A steady run with ``flow.unsteady: average`` that finds no steady state goes on to a time
+# mean (flow/unsteady.py): its parts' sums, each step's result and old state, on the host.
+# Measured as above, B a cell, steady / with the mean (the steady arrays freed at the stall):
+# 0.1 m air hall 3,622 / 3,569, 20-rack hall 0.13 m 3,669 / 3,634: on a CPU it takes the
+# steady arrays' place; it adds to a march's arrays or a GPU run's host arrays.  Then the
+# process: Python, NumPy, thermosim, the loaded kernels (222-246 MB).
 TIME_MEAN_EXTRA_BYTES_PER_CELL = {"float64": 700, "float32": 350}
 PROCESS_BYTES = 250e6
 MEMORY_FRACTION = 0.9        # of the available memory a run may plan to use
@@ -269,7 +267,9 @@ def estimate(case, backend: str = "cpu") -> Estimate:
     cells = est.cells
     extra = 0.0
     if kind == "flow" and case.flow.method == "simplec" and case.flow.end_time is None:
+        from .flow.outer import lagged
         extra = (MULTIGRID_EXTRA_BYTES_PER_CELL if in_cycles(case) else
+                 HALL_SIMPLEC_EXTRA_BYTES_PER_CELL if lagged(case.flow) else
                  SIMPLEC_EXTRA_BYTES_PER_CELL)[est.precision]
     if backend == "gpu":
         est.host_bytes = cells * HOST_BYTES_PER_CELL_GPU_RUN[kind]

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .problem import lagged
+
 
 class Anderson:
     """Anderson acceleration of a fixed-point iteration x <- G(x) (Walker & Ni, SIAM J.
@@ -25,12 +27,15 @@ class Anderson:
     iterates' differences took four reads (measured, one thread, 340,000 unknowns: the
     two products 27 -> 20 ms a step at depth 30, 152 -> 87 ms at depth 100)."""
 
-    def __init__(self, be, size: int, dtype, depth: int = 16):
+    def __init__(self, be, size: int, dtype, depth: int = 16, history=None):
+        """``history``: the dtype the differences are kept in (None: ``dtype``); the last
+        image and residual, which they are taken from, keep ``dtype``."""
         self.be = be
         xp = self.xp = be.xp
         self.depth = depth
-        self.dG = xp.zeros((depth, size), dtype)
-        self.dF = xp.zeros((depth, size), dtype)
+        hist = dtype if history is None else history
+        self.dG = xp.zeros((depth, size), hist)
+        self.dF = xp.zeros((depth, size), hist)
         self.gram = np.zeros((depth, depth))
         self.count = 0
         self.g_prev = xp.zeros(size, dtype)
@@ -69,7 +74,7 @@ class Anderson:
         if hasattr(self.be, "anderson_combine"):
             self.be.anderson_combine(out, gx, gamma, self.dG, k)
         else:
-            out[...] = gx - self.xp.asarray(gamma, gx.dtype) @ self.dG[:k]
+            out[...] = gx - self.xp.asarray(gamma, self.dG.dtype) @ self.dG[:k]
         return out
 
     def reset(self) -> None:
@@ -82,7 +87,8 @@ class Anderson:
         the history (it is read twice for each step's combination anyway)."""
         if hasattr(self.be, "rows_dots"):
             return self.be.rows_dots(self.dF, k, a, b)
-        r = self.dF[:k] @ self.xp.stack([a, b], axis=1)
+        # in the history's precision: a wider operand would copy the whole history
+        r = self.dF[:k] @ self.xp.stack([a, b], axis=1).astype(self.dF.dtype)
         r = np.asarray(r.get() if hasattr(r, "get") else r, float)
         return r[:, 0], r[:, 1]
 
@@ -118,6 +124,26 @@ class Restarts:
         if stagnant:
             self.mark, self.quiet = worst, 0
         return grown or stagnant
+
+
+#: Anderson's depth in a hall's outer iterations (the flows with no lagged terms keep 30,
+#: multigrid cycles 10), its history in single precision: see :func:`history`
+HALL_DEPTH = 100
+
+
+def history(problem) -> tuple:
+    """Anderson's depth and the dtype of its history (None: the run's) in the outer
+    iterations of ``problem``.  Anderson is GMRES on the linearised map (Walker & Ni 2011),
+    and a hall's tail wants the longer Krylov space.  Measured, outer iterations at depth
+    30 / 100 (issue 19, stop 38): the quick air and cold-plate halls 143 / 134 and 194 /
+    191, on 0.154 m cells 375 / 364 and 472 / 410, on 0.118 m 449 / 427 and 559 / 512, on
+    0.1 m 460 / 443 and not steady in 1,500 / 912; the 20-rack hall on 0.2 and 0.154 m
+    118 / 117 and 396 / 373.  At 150 the same but the 0.1 m cold-plate hall (stalled at
+    1,200); at 60 and 80 that hall stalled too.  The history is the accelerator's model
+    of the map, not the answer (the fixed point is the map's): in single precision the
+    same counts, the 0.1 m cold-plate hall's aside (657 in double), the same answers
+    (test_steady); so 100 differences take 3,200 B a cell, 30 in double took 1,920."""
+    return (HALL_DEPTH, np.float32) if lagged(problem) else (30, None)
 
 
 def temperature_joins(problem) -> bool:
@@ -193,4 +219,4 @@ class StateVector:
             i += m
 
 
-__all__ = ["Anderson", "Restarts", "StateVector", "temperature_joins"]
+__all__ = ["Anderson", "HALL_DEPTH", "Restarts", "StateVector", "history", "temperature_joins"]

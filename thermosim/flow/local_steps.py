@@ -36,7 +36,7 @@ Measured on the quick air hall (12,880 cells; with the solids' conduction cycle 
 energy step at 30 times the momentum's): 467 outer iterations with the global step, 302
 with FACTOR 10 (300 and 306 refreshing every 15 and 25).  FACTOR 30 took 3,566 (measured
 before the solids' cycle).  Only for flows that lagged terms steer
-(:func:`thermosim.flow.outer.lagged`): the Re 1000 cavity's multigrid cycles diverged
+(:func:`thermosim.flow.problem.lagged`): the Re 1000 cavity's multigrid cycles diverged
 with them and de Vahl Davis Ra 1e6 took 23 cycles against 20.
 """
 

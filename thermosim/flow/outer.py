@@ -32,8 +32,9 @@ import time
 import numpy as np
 
 from .march import StallWatch, converged, finish, not_steady, save_if_due
-from .anderson import Anderson, Restarts, StateVector
+from .anderson import Anderson, Restarts, StateVector, history
 from .local_steps import LocalSteps
+from .problem import lagged
 from .sequence import coarse_start
 from .solids import SolidConduction, steady_capacities
 from .steppers import RunMode, relative_residuals
@@ -445,14 +446,6 @@ def _face_slopes(xp, x, vel_a, fluid, d, a, weight=None):
     return 0.5 * (f[tuple(first)] + f[tuple(second)])
 
 
-def lagged(problem) -> bool:
-    """Whether terms whose coefficients lag the flow steer it: fans, porous blocks,
-    coolers, chips, an eddy viscosity (the halls).  ``problem``: a FlowProblem, or a case's
-    flow section (the same names)."""
-    p = problem
-    return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
-
-
 def accelerate_below(problem, tolerance: float) -> float:
     """The residual below which Anderson accelerates the iterations (or the multigrid
     cycles): an eddy viscosity and fan curves make the early differences a poor model of
@@ -510,13 +503,14 @@ def default_relax(problem, multigrid: bool = False) -> float:
 
 
 def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_every: int,
-                 checkpoint, relax: float | None = None, sweeps: int = 2, depth: int = 30,
-                 sequence: bool = False):
+                 checkpoint, relax: float | None = None, sweeps: int = 2,
+                 depth: int | None = None, sequence: bool = False):
     """Outer iterations of ``solver`` (a :class:`~thermosim.flow.solver.FlowSolver`) until
     its residuals meet ``mode``'s criteria (those of the time march: velocity residual
     max |du/dt| L / U^2, and the temperature residual or the heat still being stored) or
     ``max_iterations``; returns its result.  ``sequence``: a run from rest starts from the
-    answer on coarser meshes (:mod:`thermosim.flow.sequence`)."""
+    answer on coarser meshes (:mod:`thermosim.flow.sequence`); ``depth``: Anderson's
+    (None: the problem's, :func:`~thermosim.flow.anderson.history`)."""
     t0 = time.perf_counter()
     st = solver.stats
     if sequence and st.steps == 0:
@@ -533,9 +527,11 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     # flow) stops the run early with the diagnosis rather than at max_steps hours later
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
     start = AndersonStart(solver.problem, mode.steady_tolerance, st.steps)
+    depth_for, kept_as = history(solver.problem)
+    depth = depth_for if depth is None else depth
     if depth:
         vec = StateVector(solver)
-        acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth)
+        acc = Anderson(solver.be, vec.flat.size, vec.flat.dtype, depth, kept_as)
     restarts = Restarts(depth)
     while st.steps < max_iterations:
         solver.model.update(solver.vel, solver.T)

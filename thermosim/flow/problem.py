@@ -165,3 +165,11 @@ class FlowProblem:
         if self.turbulence not in MODELS:
             raise CaseError(f"unknown turbulence model '{self.turbulence}' (choose from "
                             f"{', '.join(MODELS)})", "turbulence")
+
+
+def lagged(problem) -> bool:
+    """Whether terms whose coefficients lag the flow steer it: fans, porous blocks,
+    coolers, chips, an eddy viscosity (the halls).  ``problem``: a FlowProblem, or a case's
+    flow section (the same names)."""
+    p = problem
+    return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)

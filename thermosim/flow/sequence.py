@@ -138,7 +138,7 @@ def transfer(coarse, fine) -> None:
 
 
 def coarse_start(solver, tolerance: float, energy_tolerance: float | None, max_iterations: int,
-                 relax, sweeps: int, depth: int) -> None:
+                 relax, sweeps: int, depth: int | None) -> None:
     """Start ``solver`` (a FlowSolver at rest) from its problem solved on coarser meshes,
     recursively, each to 10x looser criteria than the mesh above it; each level's cells,
     outer iterations and CPU seconds go to ``solver.stats.coarse``.  A coarse level that

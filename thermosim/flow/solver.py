@@ -212,7 +212,7 @@ class FlowSolver:
             progress: Callable | None = None, check_every: int = 10,
             checkpoint=None, energy_tolerance: float | None = None,
             method: str = "march", relax: float | None = None, sweeps: int = 2,
-            depth: int = 30, sequence: bool = False,
+            depth: int | None = None, sequence: bool = False,
             multigrid: bool | None = None, unsteady: str = "stop",
             average_window: float | None = None, time_step: float | None = None,
             average_from: float | None = None) -> FlowResult:
@@ -228,7 +228,8 @@ class FlowSolver:
         (:mod:`thermosim.flow.outer`; ``max_steps`` then counts them), with the pseudo-time
         step ``relax`` L / U (None: :func:`thermosim.flow.outer.default_relax`),
         ``sweeps`` Gauss-Seidel sweeps per linear solve and Anderson acceleration over the
-        last ``depth`` iterates (0: none), started from coarser meshes' answer
+        last ``depth`` iterates (0: none; None: the problem's,
+        :func:`thermosim.flow.anderson.history`), started from coarser meshes' answer
         (``sequence``, :mod:`thermosim.flow.sequence`), or in multigrid cycles over them
         (``multigrid``, :mod:`thermosim.flow.fas`; None: where the problem has none of
         the lagged terms, see :func:`thermosim.flow.fas.suits`).
