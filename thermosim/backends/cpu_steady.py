@@ -308,9 +308,9 @@ class SteadyKernels:
 #: elements of a history row handled together: the pieces of the vectors a row meets (and
 #: of the iterate being built) stay in the first-level cache while every row streams by
 #: once.  The loops run over views of the pieces, which LLVM vectorises: indexed into the
-#: whole arrays they ran five times slower (measured, 271,000 unknowns, 100 rows in
-#: single precision, one thread: 26.5 -> 5.0 ms the products, 27.5 -> 4.0 ms the
-#: combination)
+#: whole arrays they ran two to five times slower (measured, 271,000 unknowns, 100 rows
+#: in single precision, one thread: 26.5 -> 5-13 ms the products, 27.5 -> 4-11 ms the
+#: combination, 8-10 GB/s: bound by memory)
 ANDERSON_BLOCK = 2048
 
 

@@ -443,7 +443,8 @@ def _solve(solver: FlowSolver, mode: RunMode, implicit_steps: bool, resume, *, e
         if unsteady != "average":
             raise
         # kept without its traceback, whose frames would hold the steady solver's arrays
-        # (Anderson's history: 2 x 30 iterates of every unknown) through the time mean
+        # (Anderson's history: 2 x 30 iterates of every unknown, a hall's 100) through
+        # the time mean
         stalled = e.with_traceback(None)
     solver.outer = True           # no steady state: its time mean (the stall kept)
     return average_after_stall(solver, stalled, mode, max_steps, progress, check_every,
