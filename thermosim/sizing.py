@@ -267,7 +267,7 @@ def estimate(case, backend: str = "cpu") -> Estimate:
     cells = est.cells
     extra = 0.0
     if kind == "flow" and case.flow.method == "simplec" and case.flow.end_time is None:
-        from .flow.outer import lagged
+        from .flow.problem import lagged
         extra = (MULTIGRID_EXTRA_BYTES_PER_CELL if in_cycles(case) else
                  HALL_SIMPLEC_EXTRA_BYTES_PER_CELL if lagged(case.flow) else
                  SIMPLEC_EXTRA_BYTES_PER_CELL)[est.precision]

@@ -37,8 +37,9 @@ import numpy as np
 from ..errors import CaseError
 from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .anderson import Anderson, StateVector
-from .outer import (STALL_PATIENCE, OuterIteration, accelerate_below, default_relax, lagged,
+from .outer import (STALL_PATIENCE, OuterIteration, accelerate_below, default_relax,
                     solve_steady)
+from .problem import lagged
 from .sequence import coarser, transfer
 from .steppers import RunMode, relative_residuals
 
