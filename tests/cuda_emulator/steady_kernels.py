@@ -56,21 +56,24 @@ def check_momentum(dtype):
     _, pad, vel, fluid, h, d = case(dtype)
     vg = [cupy.asarray(a) for a in vel]
     fg, hg, dg = cupy.asarray(fluid), [cupy.asarray(a) for a in h], [cupy.asarray(a) for a in d]
+    # an eddy viscosity (m^2/s, cells) coupled in full, or none
+    nut = np.random.default_rng(11).uniform(0.0, 0.05, pad).astype(dtype)
     for comp in range(3):
-        for periodic in (False, True):
+        for periodic, eddy in ((False, None), (True, None), (False, nut), (True, nut)):
+            eg = None if eddy is None else cupy.asarray(eddy)
             oc, og = both(
-                lambda c, a=comp, p=periodic: cpu.momentum_operator(a, vel, fluid, h, d, 0.01,
-                                                                   2.0, c, p),
-                lambda c, a=comp, p=periodic: gpu.momentum_operator(a, vg, fg, hg, dg, 0.01,
-                                                                   2.0, c, p),
+                lambda c, a=comp, p=periodic, e=eddy: cpu.momentum_operator(
+                    a, vel, fluid, h, d, 0.01, 2.0, c, p, e),
+                lambda c, a=comp, p=periodic, e=eg: gpu.momentum_operator(
+                    a, vg, fg, hg, dg, 0.01, 2.0, c, p, e),
                 pad, dtype)
             for name, a, b in zip(("aw", "ae", "as", "an", "ab", "at", "ap"), og, oc):
                 err = relative(a, b)
                 assert err <= TOL[dtype], f"momentum {comp} {name} {dtype.__name__}: {err:.3g}"
             # the operator is not trivial: couplings on both sides and walls in the diagonal
             assert min(float(np.abs(b).max()) for b in oc[:6]) > 0
-            print(f"ok  momentum operator, component {comp}, periodic {periodic}, "
-                  f"{dtype.__name__}: max relative difference "
+            print(f"ok  momentum operator, component {comp}, periodic {periodic}, eddy "
+                  f"viscosity {eddy is not None}, {dtype.__name__}: max relative difference "
                   f"{max(relative(a, b) for a, b in zip(og, oc)):.1e}")
 
 

@@ -2,7 +2,8 @@
 energy operators and the symmetric Gauss-Seidel sweeps that solve them approximately.
 
 The operators are the Jacobians of the explicit right-hand sides with first-order upwind
-advection (the convecting velocities frozen), whatever scheme the right-hand side uses:
+advection (the convecting velocities frozen) and, in the momentum, the eddy viscosity's
+diffusion (nu_t frozen), whatever scheme the right-hand side uses:
 the solver iterates in delta form, ``M delta = R(x)``, so M only steers the iteration and
 never changes the converged answer, while upwind keeps M an M-matrix (positive diagonal,
 non-positive couplings, diagonally dominant) on which Gauss-Seidel converges.  A neighbour
@@ -31,12 +32,16 @@ _opts = dict(parallel=True, cache=True, nogil=True)
 
 
 @njit(**_opts)
-def _momentum_operator(a, b, c, fluid, h0, h1, h2, d0, d1, d2, nu, inv_dt, first,
-                       aw, ae, as_, an, ab, at, ap):
+def _momentum_operator(a, b, c, fluid, h0, h1, h2, d0, d1, d2, nu, inv_dt, first, nut,
+                       eddy, aw, ae, as_, an, ab, at, ap):
     """The upwind-advection and diffusion Jacobian (1/s) of the momentum right-hand side
     of the velocity normal to axis 0 (:func:`thermosim.backends.cpu_flow._momentum_rhs`),
     plus ``inv_dt``, on the faces ``first``..n0; faces not computed get ap = 1, no
-    couplings.  A wall beside a face row couples through half a cell, into the diagonal."""
+    couplings.  A wall beside a face row couples through half a cell, into the diagonal.
+    ``eddy``: also the eddy diffusion's, ``nut`` (m^2/s, cells) frozen, with the eddy
+    momentum kernel's averages (:func:`thermosim.backends.cpu_turbulence._eddy_momentum`:
+    a cell's nu_t along the component's axis, the four cells' mean across an edge; its
+    wall shear is its term's implicit rate); else ``nut`` is not read."""
     n0, n1, n2 = a.shape[0] - 2, a.shape[1] - 2, a.shape[2] - 2
     for i in prange(a.shape[0]):
         wl = h0[i] / (h0[i - 1] + h0[i]) if 1 <= i <= n0 + 1 else 0.5
@@ -59,6 +64,9 @@ def _momentum_operator(a, b, c, fluid, h0, h1, h2, d0, d1, d2, nu, inv_dt, first
                 cl = 0.5 * (a[i - 1, j, k] + a[i, j, k])
                 de = nu / (h0[i] * d0[i])
                 dw = nu / (h0[i - 1] * d0[i])
+                if eddy:
+                    de += nut[i, j, k] / (h0[i] * d0[i])
+                    dw += nut[i - 1, j, k] / (h0[i - 1] * d0[i])
                 ae[i, j, k] = max(-cr, 0.0) / d0[i] + de
                 aw[i, j, k] = max(cl, 0.0) / d0[i] + dw
                 diag += (max(cr, 0.0) + max(-cl, 0.0)) / d0[i] + de + dw
@@ -68,12 +76,18 @@ def _momentum_operator(a, b, c, fluid, h0, h1, h2, d0, d1, d2, nu, inv_dt, first
                     diag += nu / (0.5 * h1[j] * h1[j])
                 else:
                     g = nu / (d1[j + 1] * h1[j])
+                    if eddy and n1 >= 2:
+                        g += 0.25 * (nut[i - 1, j, k] + nut[i, j, k] + nut[i - 1, j + 1, k]
+                                     + nut[i, j + 1, k]) / (d1[j + 1] * h1[j])
                     an[i, j, k] = max(-bu, 0.0) / h1[j] + g
                     diag += max(bu, 0.0) / h1[j] + g
                 if fluid[i - 1, j - 1, k] == 0 or fluid[i, j - 1, k] == 0:
                     diag += nu / (0.5 * h1[j] * h1[j])
                 else:
                     g = nu / (d1[j] * h1[j])
+                    if eddy and n1 >= 2:
+                        g += 0.25 * (nut[i - 1, j, k] + nut[i, j, k] + nut[i - 1, j - 1, k]
+                                     + nut[i, j - 1, k]) / (d1[j] * h1[j])
                     as_[i, j, k] = max(bl, 0.0) / h1[j] + g
                     diag += max(-bl, 0.0) / h1[j] + g
                 cu = wl * c[i - 1, j, k + 1] + wr * c[i, j, k + 1]
@@ -82,12 +96,18 @@ def _momentum_operator(a, b, c, fluid, h0, h1, h2, d0, d1, d2, nu, inv_dt, first
                     diag += nu / (0.5 * h2[k] * h2[k])
                 else:
                     g = nu / (d2[k + 1] * h2[k])
+                    if eddy and n2 >= 2:
+                        g += 0.25 * (nut[i - 1, j, k] + nut[i, j, k] + nut[i - 1, j, k + 1]
+                                     + nut[i, j, k + 1]) / (d2[k + 1] * h2[k])
                     at[i, j, k] = max(-cu, 0.0) / h2[k] + g
                     diag += max(cu, 0.0) / h2[k] + g
                 if fluid[i - 1, j, k - 1] == 0 or fluid[i, j, k - 1] == 0:
                     diag += nu / (0.5 * h2[k] * h2[k])
                 else:
                     g = nu / (d2[k] * h2[k])
+                    if eddy and n2 >= 2:
+                        g += 0.25 * (nut[i - 1, j, k] + nut[i, j, k] + nut[i - 1, j, k - 1]
+                                     + nut[i, j, k - 1]) / (d2[k] * h2[k])
                     ab[i, j, k] = max(cb, 0.0) / h2[k] + g
                     diag += max(-cb, 0.0) / h2[k] + g
                 ap[i, j, k] = diag
@@ -278,7 +298,7 @@ class SteadyKernels:
     """The steady solver's operations on NumPy arrays (mixed into the CPU backend)."""
 
     def momentum_operator(self, comp: int, vel, fluid, h, d, nu, inv_dt, coeffs,
-                          periodic: bool = False):
+                          periodic: bool = False, nut=None):
         """coeffs (aw, ae, as, an, ab, at, ap; halo shape, 1/s) = the linearised momentum
         operator of velocity component ``comp`` (axes in the component's order: aw/ae
         along ``comp``)."""
@@ -288,6 +308,7 @@ class SteadyKernels:
         _momentum_operator(tr(vel[comp]), tr(vel[perm[1]]), tr(vel[perm[2]]), tr(fluid),
                            h[perm[0]], h[perm[1]], h[perm[2]], d[perm[0]], d[perm[1]],
                            d[perm[2]], t(nu), t(inv_dt), 1 if periodic else 2,
+                           tr(vel[comp] if nut is None else nut), nut is not None,
                            *[tr(x) for x in coeffs])
 
     def energy_operator(self, vel, fluid, G, rhoc, h, cap_dt, extra, T, d, coeffs):

@@ -37,7 +37,7 @@ class GPUSteadyKernels:
         return self._function("steady", name.format(t=ctype(dtype)))
 
     def momentum_operator(self, comp: int, vel, fluid, h, d, nu, inv_dt, coeffs,
-                          periodic: bool = False):
+                          periodic: bool = False, nut=None):
         """coeffs (aw, ae, as, an, ab, at, ap; halo shape, 1/s) = the linearised momentum
         operator of velocity component ``comp`` (aw/ae along ``comp``), as on the CPU."""
         perm = _PERM[comp]
@@ -47,8 +47,8 @@ class GPUSteadyKernels:
         fn(*_launch(coeffs[0].size),
            (vel[comp], vel[perm[1]], vel[perm[2]], fluid, h[perm[0]], h[perm[1]], h[perm[2]],
             d[perm[0]], d[perm[1]], d[perm[2]], dt.type(nu), dt.type(inv_dt),
-            np.int32(1 if periodic else 2), *coeffs, np.int32(nx), np.int32(ny),
-            np.int32(nz)))
+            np.int32(1 if periodic else 2), vel[comp] if nut is None else nut,
+            np.int32(nut is not None), *coeffs, np.int32(nx), np.int32(ny), np.int32(nz)))
 
     def energy_operator(self, vel, fluid, G, rhoc, h, cap_dt, extra, T, d, coeffs):
         """coeffs (W/K) = the linearised energy operator at the temperatures ``T``, as on

@@ -4,8 +4,10 @@ One outer iteration, in delta form (the right-hand sides are the time march's ow
 converged state is the march's steady state, whatever the iteration's operators):
 
 1. momentum, each component: ``(1/dt + A_c + k) du = R_c(u, T) - k u - grad phi``, ``A_c``
-   the Jacobian of the right-hand side with upwind advection and the terms' implicit
-   rates (eddy viscosity, fan-curve slopes), ``k`` the momentum sinks; solved
+   the Jacobian of the right-hand side with upwind advection, the molecular and eddy
+   diffusion (nu_t frozen, its neighbours coupled: see :meth:`OuterIteration.iterate`)
+   and the terms' implicit rates (wall shear, fan-curve slopes), ``k`` the momentum
+   sinks; solved
    approximately by one multigrid V-cycle of the viscous operator (the smooth, diffusive
    error) and symmetric Gauss-Seidel sweeps (the advective);
 2. pressure: the projection with step ``dt`` makes the faces divergence-free.  With a
@@ -299,6 +301,17 @@ class OuterIteration:
         self.dt = dt
         if self.multigrid:
             m.implicit.prepare(dt)
+        # an eddy viscosity's diffusion, coupled in full in the momentum operator, not
+        # only its diagonal (point-implicit, as before stop 39): a diagonal alone is a
+        # Jacobi iteration on that diffusion, which multiplies its cell-to-cell error by
+        # 1 - 2 s / (1 + s) an iteration, s = 2 nu_t dt sum(1 / h^2): towards -1 where s
+        # is large (fine meshes, fast jets: a sign flip, barely damped).  Measured, outer
+        # iterations (issue 19, stop 39): the 0.1 m cold-plate hall 912 -> 524, the
+        # 20-rack hall on 0.13 m cells 1,532 -> 456, the 0.154 m air hall 364 -> 237; but
+        # the quick cold-plate hall 191 -> 455, the 0.1 m air hall 443 -> 530 and the
+        # 0.11 m 20-rack hall 814 -> 1,196 (the halls' tails are chaotic: README)
+        nut = next((v for v in (t.coupled_viscosity() for t in m.terms.all)
+                    if v is not None), None)
         local = self.local if self.step is None else None
         if local is not None:
             local.update(vel, U, dt)
@@ -314,7 +327,7 @@ class OuterIteration:
             r = self.r
             be.momentum_operator(c, vel, mesh.fluid, mesh.h, mesh.d, nu,
                                  1.0 / dt if local is None else 0.0, self.coeffs,
-                                 mesh.kernel_periodic[c])
+                                 mesh.kernel_periodic[c], nut)
             if local is not None:
                 self.coeffs[6] += local.inv[c]
             if self.step is not None:
@@ -401,7 +414,7 @@ class OuterIteration:
         be.correct(c, r, state.phi, mesh.fluid, mesh.d, 1.0)
         for t in m.terms.all:
             if diagonal is not None:
-                rate = t.implicit_rate(c, vel)
+                rate = t.implicit_rate(c, vel, coupled=True)
                 if rate is not None:
                     diagonal += rate
             k = t.momentum_sink(c, vel)

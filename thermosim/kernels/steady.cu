@@ -107,15 +107,17 @@ __device__ __forceinline__ T axis_own_slope(const T* __restrict__ vel,
 // the faces normal to AX from `first` to n[AX] (1/s); every other entry of the halo-shaped
 // coefficient arrays gets ap = 1 and no couplings (one thread per entry).  a: the normal
 // velocity; b, c: the velocities along P1, P2 (m/s).  A wall beside a face row couples
-// through half a cell, into the diagonal.
+// through half a cell, into the diagonal.  eddy: also the eddy diffusion's, nut (m^2/s,
+// cells) frozen, averaged as eddy_momentum does; else nut is not read.
 template <typename T, int AX>
 __global__ void steady_momentum_operator(
     const T* __restrict__ a, const T* __restrict__ b, const T* __restrict__ c,
     const unsigned char* __restrict__ fluid, const T* __restrict__ h0,
     const T* __restrict__ h1, const T* __restrict__ h2, const T* __restrict__ d0,
     const T* __restrict__ d1, const T* __restrict__ d2, T nu, T inv_dt, int first,
-    T* __restrict__ aw, T* __restrict__ ae, T* __restrict__ as, T* __restrict__ an,
-    T* __restrict__ ab, T* __restrict__ at, T* __restrict__ ap, int nx, int ny, int nz) {
+    const T* __restrict__ nut, int eddy, T* __restrict__ aw, T* __restrict__ ae,
+    T* __restrict__ as, T* __restrict__ an, T* __restrict__ ab, T* __restrict__ at,
+    T* __restrict__ ap, int nx, int ny, int nz) {
     constexpr int P1 = steady::Axes<AX>::p1, P2 = steady::Axes<AX>::p2;
     const int n[3] = {nx, ny, nz};
     const long long st[3] = {((long long)ny + 2) * (nz + 2), (long long)nz + 2, 1};
@@ -144,8 +146,12 @@ __global__ void steady_momentum_operator(
         T diag = inv_dt;
         const T cr = T(0.5) * (a[p] + a[p + s0]);
         const T cl = T(0.5) * (a[p - s0] + a[p]);
-        const T de = nu / (h0[i] * d0[i]);
-        const T dw = nu / (h0[i - 1] * d0[i]);
+        T de = nu / (h0[i] * d0[i]);
+        T dw = nu / (h0[i - 1] * d0[i]);
+        if (eddy) {
+            de += nut[p] / (h0[i] * d0[i]);
+            dw += nut[p - s0] / (h0[i - 1] * d0[i]);
+        }
         ae[p] = steady::pos(-cr) / d0[i] + de;
         aw[p] = steady::pos(cl) / d0[i] + dw;
         diag += (steady::pos(cr) + steady::pos(-cl)) / d0[i] + de + dw;
@@ -154,14 +160,20 @@ __global__ void steady_momentum_operator(
         if (fluid[p - s0 + s1] == 0 || fluid[p + s1] == 0) {
             diag += nu / (T(0.5) * h1[j] * h1[j]);
         } else {
-            const T g = nu / (d1[j + 1] * h1[j]);
+            T g = nu / (d1[j + 1] * h1[j]);
+            if (eddy && n1 >= 2)
+                g += T(0.25) * (nut[p - s0] + nut[p] + nut[p - s0 + s1] + nut[p + s1]) /
+                     (d1[j + 1] * h1[j]);
             an[p] = steady::pos(-bu) / h1[j] + g;
             diag += steady::pos(bu) / h1[j] + g;
         }
         if (fluid[p - s0 - s1] == 0 || fluid[p - s1] == 0) {
             diag += nu / (T(0.5) * h1[j] * h1[j]);
         } else {
-            const T g = nu / (d1[j] * h1[j]);
+            T g = nu / (d1[j] * h1[j]);
+            if (eddy && n1 >= 2)
+                g += T(0.25) * (nut[p - s0] + nut[p] + nut[p - s0 - s1] + nut[p - s1]) /
+                     (d1[j] * h1[j]);
             as[p] = steady::pos(bl) / h1[j] + g;
             diag += steady::pos(-bl) / h1[j] + g;
         }
@@ -170,14 +182,20 @@ __global__ void steady_momentum_operator(
         if (fluid[p - s0 + s2] == 0 || fluid[p + s2] == 0) {
             diag += nu / (T(0.5) * h2[k] * h2[k]);
         } else {
-            const T g = nu / (d2[k + 1] * h2[k]);
+            T g = nu / (d2[k + 1] * h2[k]);
+            if (eddy && n2 >= 2)
+                g += T(0.25) * (nut[p - s0] + nut[p] + nut[p - s0 + s2] + nut[p + s2]) /
+                     (d2[k + 1] * h2[k]);
             at[p] = steady::pos(-cu) / h2[k] + g;
             diag += steady::pos(cu) / h2[k] + g;
         }
         if (fluid[p - s0 - s2] == 0 || fluid[p - s2] == 0) {
             diag += nu / (T(0.5) * h2[k] * h2[k]);
         } else {
-            const T g = nu / (d2[k] * h2[k]);
+            T g = nu / (d2[k] * h2[k]);
+            if (eddy && n2 >= 2)
+                g += T(0.25) * (nut[p - s0] + nut[p] + nut[p - s0 - s2] + nut[p - s2]) /
+                     (d2[k] * h2[k]);
             ab[p] = steady::pos(cb) / h2[k] + g;
             diag += steady::pos(-cb) / h2[k] + g;
         }

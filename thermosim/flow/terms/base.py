@@ -12,7 +12,8 @@ has a do-nothing default, so a term overrides only what it adds:
   at the flow now through it), :meth:`add_momentum` (explicit right-hand side, m/s^2),
   :meth:`momentum_sink` (a linear sink coefficient, 1/s, the model treats point-implicitly),
   :meth:`implicit_rate` (how fast the explicit force falls with the velocity, 1/s: the
-  steady solver's operator takes it),
+  steady solver's operator takes it), :meth:`coupled_viscosity` (a viscosity whose
+  diffusion that operator couples in full: the eddy viscosity),
   :meth:`add_heat` (heat into cells that depends on the temperature, W),
   :meth:`hold_temperature` / :meth:`hold_velocity` (constraints after a stage);
 * the step's length: :meth:`stable_rate` (1/s, added to the explicit limit),
@@ -53,11 +54,18 @@ class Term:
         ``du/dt = ... - k u``, taken point-implicitly; None for no sink."""
         return None
 
-    def implicit_rate(self, c: int, vel):
+    def coupled_viscosity(self):
+        """A viscosity (m^2/s, padded cells) whose diffusion of momentum the steady solver's
+        operator couples in full, neighbours included; None for none."""
+        return None
+
+    def implicit_rate(self, c: int, vel, coupled: bool = False):
         """The rate (1/s, scalar or an array on the faces normal to ``c``) at which this
         term's explicit force falls as the velocity there rises, -dF/du: the steady
         solver adds it to its momentum operator's diagonal (the right-hand side, and so
-        the answer, unchanged); None for none."""
+        the answer, unchanged); None for none.  ``coupled``: the rate beside what
+        :meth:`coupled_viscosity` puts into the operator (the operator's diagonal), not
+        the whole (SIMPLEC's d)."""
         return None
 
     def add_heat(self, T, Q) -> None:

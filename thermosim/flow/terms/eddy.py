@@ -33,13 +33,26 @@ class EddyViscosityTerm(Term):
     def add_momentum(self, c, vel, T, rhs) -> None:
         self.model.add_momentum(c, vel, rhs, self.computed[c])
 
-    def implicit_rate(self, c, vel):
+    def coupled_viscosity(self):
+        """The eddy viscosity (m^2/s, padded cells): the steady solver's momentum operator
+        couples its diffusion in full, neighbours included (the Jacobian of
+        :meth:`add_momentum` with nu_t frozen)."""
+        return self.nut
+
+    def implicit_rate(self, c, vel, coupled=False):
         """The eddy viscosity's diffusion, point-implicit: sum over axes of 2 nu_t / h^2 at
         the faces normal to ``c`` (1/s), nu_t the mean of the two cells', plus the wall
         function's shear rate on faces beside a no-slip surface (its extra viscosity over
-        the half cell, from the last add_momentum of ``c``)."""
+        the half cell, from the last add_momentum of ``c``).  ``coupled``: for an operator
+        that couples the diffusion in full (:meth:`coupled_viscosity`), the wall shear's
+        rate alone.  SIMPLEC's d takes the whole rate (local_steps.py): with the wall's
+        alone (the d consistent with the coupled operator) the 0.2 and 0.154 m halls took
+        224, 349, 355 and 400 outer iterations against 161, 455, 237 and 390 (issue 19,
+        stop 39)."""
         mesh = self.mesh
         xp = mesh.be.xp
+        if coupled:
+            return self.model.wall_diagonal[c]
         if getattr(self, "_inv_h2", None) is None:
             inv = np.zeros(mesh.padded)
             for a in range(3):

@@ -134,7 +134,7 @@ class Fans(Term):
                 for f, m in zip(self.problem.fans, self.faces)])
         return self._areas
 
-    def implicit_rate(self, c, vel):
+    def implicit_rate(self, c, vel, coupled=False):
         return self.rate[c]
 
     def add_momentum(self, c, vel, T, rhs) -> None:
