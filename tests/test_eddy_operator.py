@@ -1,11 +1,9 @@
 """The steady solver's momentum operator couples the eddy viscosity's diffusion in full
-(issue 19): its neighbour coefficients (the Gauss-Seidel sweeps') and the viscous
-V-cycle's conductances are the derivative of the eddy momentum kernel
-(:func:`thermosim.backends.cpu_turbulence._eddy_momentum`) with respect to the face
-velocities, next to a solid block, walls, a slip face and open faces.  Before, only the
-diagonal of that diffusion was taken (point-implicit), so on fine meshes, where nu_t dt /
-h^2 is large, the iteration flipped the cell-to-cell error with period two instead of
-damping it."""
+(issue 19, stop 39): its coefficients (the Gauss-Seidel sweeps') are the derivative of the
+eddy momentum kernel (:func:`thermosim.backends.cpu_turbulence._eddy_momentum`) with
+respect to the face velocities, next to a solid block, walls, a slip face and open faces.
+Before, only the diagonal of that diffusion was taken (point-implicit): a Jacobi iteration
+on it, which barely damps the cell-to-cell error where nu_t dt / h^2 is large."""
 
 from __future__ import annotations
 
@@ -19,9 +17,10 @@ from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid, SolidBl
 from thermosim.grid import Grid
 
 
-def _box() -> FlowSolver:
+def _box():
     """A non-uniform 6 x 4 x 4 box with a solid block, an inflow, an outflow, a slip face
-    and walls, with LVEL turbulence and a random eddy viscosity (m^2/s) in its cells."""
+    and walls, with LVEL turbulence and a random eddy viscosity (m^2/s) in its cells;
+    returns the solver and its eddy viscosity term."""
     g = Grid(fv.clustered(6, 1.0, 0.06), np.array([0.0, 0.005, 0.012, 0.02, 0.03]),
              fv.clustered(4, 0.5, 0.02))
     blk = SolidBlock("chip", (0.02, 0.0, 0.005), (0.035, 0.012, 0.015), 400.0, 8900.0, 385.0)
@@ -64,14 +63,14 @@ def test_momentum_operator_couples_the_eddy_diffusion(c):
     idx = np.flatnonzero(comp.ravel())
     assert idx.size > 10
     rest = [np.zeros(s.T.shape) for _ in range(3)]
-    coeffs = {}
-    for key, nut in (("eddy", term.coupled_viscosity()), ("laminar", None)):
+
+    def operator(nut):
         co = [np.zeros(s.T.shape) for _ in range(7)]
         s.be.momentum_operator(c, rest, mesh.fluid, mesh.h, mesh.d, 0.02, 0.0, co,
                                mesh.kernel_periodic[c], nut)
-        coeffs[key] = [a - b for a, b in zip(co, coeffs.get("laminar", [0] * 7))] \
-            if key == "laminar" else co
-    diff = [a - b for a, b in zip(coeffs["eddy"], coeffs["laminar"])]
+        return co
+
+    diff = [a - b for a, b in zip(operator(term.coupled_viscosity()), operator(None))]
     # the operator's rows over the computed faces, in the padded array's flat indices
     n = s.T.shape
     strides = [n[1] * n[2], n[2], 1]
