@@ -308,8 +308,9 @@ class OuterIteration:
         # is large (fine meshes, fast jets: a sign flip, barely damped).  Measured, outer
         # iterations (issue 19, stop 39): the 0.1 m cold-plate hall 912 -> 524, the
         # 20-rack hall on 0.13 m cells 1,532 -> 456, the 0.154 m air hall 364 -> 237; but
-        # the quick cold-plate hall 191 -> 455, the 0.1 m air hall 443 -> 530 and the
-        # 0.11 m 20-rack hall 814 -> 1,196 (the halls' tails are chaotic: README)
+        # the quick cold-plate hall 191 -> 308, the 0.1 m air hall 443 -> 530 and the
+        # 0.11 m 20-rack hall 814 -> 1,196 (one thread, BLAS's too; the cold-plate halls' tails
+        # are chaotic: 455 and 1,060 on 0.2 and 0.1 m cells with BLAS on two threads: README)
         nut = next((v for v in (t.coupled_viscosity() for t in m.terms.all)
                     if v is not None), None)
         local = self.local if self.step is None else None

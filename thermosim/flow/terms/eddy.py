@@ -47,7 +47,7 @@ class EddyViscosityTerm(Term):
         that couples the diffusion in full (:meth:`coupled_viscosity`), the wall shear's
         rate alone.  SIMPLEC's d takes the whole rate (local_steps.py): with the wall's
         alone (the d consistent with the coupled operator) the 0.2 and 0.154 m halls took
-        224, 349, 355 and 400 outer iterations against 161, 455, 237 and 390 (issue 19,
+        224, 349, 355 and 400 outer iterations against 161, 308, 237 and 390 (issue 19,
         stop 39)."""
         mesh = self.mesh
         xp = mesh.be.xp
