@@ -87,3 +87,32 @@ def test_the_projection_takes_the_terms_rates_as_it_takes_a_sink():
     ls.update(vel, U, dt)
     assert ls.pcd_openness == [None, None, None]
     assert np.allclose(p.openness[2], 1.0 / (dt * (1 / dt) * 0.3))
+
+
+def test_the_longest_step_follows_the_residual_between_one_and_its_cap():
+    """Switched evolution relaxation: the factor is multiplied by the residual's fall
+    since the last control and kept in [1, cap]; a refresh then uses it (a slow face's
+    1 / dt_f = (1 / dt) / factor)."""
+    ls, p, vel = _steps()
+    ls.control(1.0)                             # the first control only records
+    assert ls.factor == 10.0
+    ls.control(4.0)                             # the residual rose fourfold
+    assert np.isclose(ls.factor, 2.5)
+    ls.control(400.0)                           # a hundredfold: not below the global step
+    assert ls.factor == 1.0
+    ls.update(vel, 10.0, 0.5)                   # |u| / U = 0.01-0.03: the slowest faces
+    assert np.allclose(ls.inv[0], 1 / 0.5)
+    ls.control(100.0)
+    assert np.isclose(ls.factor, 4.0)
+    ls.control(1.0)                             # a hundredfold fall: capped
+    assert ls.factor == 10.0
+    for _ in range(5):
+        ls.update(vel, 10.0, 0.5)
+    assert np.allclose(ls.inv[0], (1 / 0.5) / 10.0)
+
+
+def test_a_continued_run_controls_the_step_where_it_left_off():
+    ls, _, _ = _steps()
+    assert ls.resume(float("nan"), float("nan")).factor == 10.0     # a fresh run
+    ls.resume(2.5, 4.0)
+    assert ls.control(2.0) == (5.0, 2.0)        # the fall since the stopped run's control

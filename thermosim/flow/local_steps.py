@@ -38,9 +38,25 @@ with FACTOR 10 (300 and 306 refreshing every 15 and 25).  FACTOR 30 took 3,566 (
 before the solids' cycle).  Only for flows that lagged terms steer
 (:func:`thermosim.flow.problem.lagged`): the Re 1000 cavity's multigrid cycles diverged
 with them and de Vahl Davis Ra 1e6 took 23 cycles against 20.
+
+The longest local step is controlled by the residual (switched evolution relaxation,
+Mulder & van Leer, J. Comput. Phys. 59 (1985) 232; :meth:`LocalSteps.control`): every
+:data:`CONTROL` outer iterations the factor is multiplied by the residual's fall since the
+last control (shortened when the residual rose), between 1 and FACTOR.  Why: a backward-Euler
+step dt on a mode that grows at the rate s multiplies it by 1 / (1 - s dt), which is
+below -1 for 1 < s dt < 2: a flip of period two that grows.  The shear layers a finer
+mesh resolves grow faster, and the long steps of a slow face put them in that band: the
+20-rack hall on 0.08 m cells (403,564 cells) flipped above its CRAH intakes (vertical
+velocities of 100-195 m/s, a sign change every iteration, from iteration 40; not steady in
+1,000) with FACTOR 10 held, and was steady in 599 with the global step alone (FACTOR 1),
+which takes the quick and 0.154 m halls 1.2-2.6 times as many iterations as FACTOR 10 (328,
+364, 627, 729 against 161, 308, 237, 390).  Measured, outer iterations with FACTOR 10
+held / controlled (issue 19, stop 40, one thread): see :data:`CONTROL`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -48,6 +64,13 @@ import numpy as np
 FACTOR = 10.0
 #: outer iterations between refreshes of the local steps (and the pressure operator)
 REFRESH = 20
+#: outer iterations between controls of the longest local step (:meth:`LocalSteps.control`).
+#: Measured, outer iterations with FACTOR 10 held / controlled (issue 19, stop 40, one
+#: thread, BLAS's too): air halls on 0.2 / 0.154 / 0.118 / 0.1 m cells 161 / 161,
+#: 237 / 231, 411 / 410, 530 / 425; cold-plate halls 308 / 211, 390 / 419, 433 / 448,
+#: 524 / 675; the 20-rack hall on 0.13 / 0.11 / 0.08 m cells 456 / 446, 1,196 / 852,
+#: not steady in 1,000 / 847 (599 with the global step alone)
+CONTROL = 10
 
 
 class LocalSteps:
@@ -55,6 +78,8 @@ class LocalSteps:
 
     def __init__(self, it, factor: float = FACTOR, refresh: int = REFRESH):
         self.it, self.factor, self.refresh = it, factor, refresh
+        self.longest = factor           # the factor's cap (:meth:`control`)
+        self._last = None               # the residual at the last control
         self.inv = [None, None, None]   # per component, 1 / dt_f (1/s, padded faces)
         self.pcd_openness = None        # the global step's 1 / (1 + dt k), per axis
         self._count = -1
@@ -102,6 +127,22 @@ class LocalSteps:
         self._key = ("local", self._count, dt)
         m.pressure.reopen(openness, self._key)
         self._dt = dt
+
+    def control(self, residual: float) -> tuple[float, float]:
+        """Switched evolution relaxation of the longest local step: the factor times the
+        residual's fall since the last call (``residual``: the outer iterations' largest
+        relative one), between 1 and its cap; it takes effect at the next refresh.
+        Returns the factor and the residual, for :meth:`resume`."""
+        if self._last is not None and residual > 0.0:
+            self.factor = min(self.longest, max(1.0, self.factor * self._last / residual))
+        self._last = residual
+        return self.factor, residual
+
+    def resume(self, factor: float, residual: float) -> "LocalSteps":
+        """Continue the control where :meth:`control` left it (nan: from the start)."""
+        if not math.isnan(factor):
+            self.factor, self._last = factor, residual
+        return self
 
     def _rates(self, c: int, vel):
         """The terms' implicit rates (1/s) on the faces normal to ``c``: what they put on

@@ -35,7 +35,7 @@ import numpy as np
 
 from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .anderson import Anderson, Restarts, StateVector, history
-from .local_steps import LocalSteps
+from .local_steps import CONTROL, LocalSteps
 from .problem import lagged
 from .sequence import coarse_start
 from .solids import SolidConduction, steady_capacities
@@ -533,7 +533,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     it = OuterIteration(solver.model, default_relax(solver.problem) if relax is None
                         else relax, sweeps)
     if lagged(solver.problem):
-        it.local = LocalSteps(it)
+        it.local = LocalSteps(it).resume(st.step_factor, st.step_residual)
     st.diffusion = "implicit"
     st.unit = "outer iterations"
     acc = vec = None
@@ -568,6 +568,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         st.steps += 1
         st.time += it.dt
         st.dt = it.dt
+        if it.local is not None and (st.steps % CONTROL == 0 or st.steps == 1):
+            st.step_factor, st.step_residual = it.local.control(max(ru, rt))
         solver.rates = rates
         st.residual_velocity, st.residual_temperature = ru, rt
         if st.steps % check_every == 0 or st.steps == 1:

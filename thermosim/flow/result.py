@@ -45,6 +45,11 @@ class FlowStats:
     # steps and their length (s), batches; after a stall also the settling time (s), the
     # turnover time (s), the steady iterations before it and the outer iterations after
     averaged: dict = field(default_factory=dict)
+    # the steady iterations' longest local step over the global one and the residual at its
+    # last control (thermosim.flow.local_steps; nan: not started), kept so that a run
+    # continued (or resumed from its checkpoint) controls it as the run would have
+    step_factor: float = math.nan
+    step_residual: float = math.nan
 
 
 def coarse_phrase(coarse, cycles: int) -> str:

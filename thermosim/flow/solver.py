@@ -369,7 +369,8 @@ class FlowSolver:
     # -- checkpoints ------------------------------------------------------------------------
     _STATE_ATTRS = ("steps", "time", "dt", "pressure_iterations", "pressure_solves",
                     "residual_velocity", "residual_temperature", "wall_time",
-                    "implicit_iterations", "implicit_solves", "stored_fraction")
+                    "implicit_iterations", "implicit_solves", "stored_fraction",
+                    "step_factor", "step_residual")
 
     def state(self) -> tuple[dict, dict]:
         """Everything the rest of the run depends on, on the host: the face velocities,
