@@ -101,29 +101,72 @@ def _padded_coordinates(faces: np.ndarray, staggered: bool) -> np.ndarray:
     return np.concatenate([[faces[0] - 0.5 * h[0]], c, [faces[-1] + 0.5 * h[-1]]])
 
 
-def _interpolate(values: np.ndarray, src: list, dst: list) -> np.ndarray:
+def _axis_weights(src: np.ndarray, dst: np.ndarray, breaks) -> np.ndarray:
+    """The matrix (dst x src) of linear interpolation along one axis, constant beyond the
+    ends, that never reaches across a coordinate in ``breaks``: each destination takes
+    only the sources between the same two breaks (the nearest one where none lies
+    there)."""
+    w = np.zeros((dst.size, src.size))
+    seg_src = np.searchsorted(breaks, src)
+    seg_dst = np.searchsorted(breaks, dst)
+    eye = np.eye(src.size)
+    for seg in np.unique(seg_dst):
+        rows = seg_dst == seg
+        cols = np.flatnonzero(seg_src == seg)
+        if cols.size == 0:
+            cols = np.array([int(np.argmin(np.abs(src - dst[rows].mean())))])
+        w[rows] = np.array([np.interp(dst[rows], src[cols], eye[k, cols])
+                            for k in range(src.size)]).T
+    return w
+
+
+def _interpolate(values: np.ndarray, src: list, dst: list, breaks=None) -> np.ndarray:
     """Tensor-product linear interpolation of a padded array from the ``src`` positions to
-    the ``dst`` positions, an axis at a time (constant beyond the ends)."""
+    the ``dst`` positions, an axis at a time (constant beyond the ends); along axis ``a``
+    not across the coordinates ``breaks[a]`` (None: anywhere)."""
     out = values
     for a in range(3):
         if src[a].size == dst[a].size and (src[a].size <= 3 or np.allclose(src[a], dst[a])):
             continue                # the same positions, or one cell across (2D)
-        out = np.apply_along_axis(lambda v, a=a: np.interp(dst[a], src[a], v), a, out)
+        if breaks is None or not len(breaks[a]):
+            out = np.apply_along_axis(lambda v, a=a: np.interp(dst[a], src[a], v), a, out)
+            continue
+        w = _axis_weights(src[a], dst[a], breaks[a])
+        out = np.moveaxis(np.tensordot(w, np.moveaxis(out, a, 0), axes=1), 0, a)
     return out
 
 
-def transfer(coarse, fine) -> None:
+def _breaks(problem, coarse_faces: list) -> list:
+    """Per axis, the coarse faces nearest the problem's features (fans' planes, the sides
+    of porous boxes, blocks, coolers and chips): a fan's pressure jump or a porous box's
+    resistance sits there, and interpolating across one would smear it over the fine
+    cells beside it (a pressure gradient of 1e4 m/s^2 in the slot beside a CRAH column of
+    the 20-rack hall on 0.08 m cells, and 3,500 m/s there after the first iteration)."""
+    out = []
+    for a, f in enumerate(coarse_faces):
+        keep = {float(f[int(np.argmin(np.abs(f - x)))]) for x in feature_faces(problem, a)}
+        out.append(np.array(sorted(keep - {float(f[0]), float(f[-1])})))
+    return out
+
+
+def transfer(coarse, fine, solenoidal: bool = False) -> None:
     """Set ``fine``'s velocity, temperature and pressure (FlowSolvers of one problem on two
     meshes) from ``coarse``'s: interpolated, zero on faces the fine mesh does not compute
-    (walls, solids), the boundaries then applied.  The first outer iteration's projection
-    makes the velocity divergence-free on the fine mesh."""
+    (walls, solids), the boundaries then applied.  ``solenoidal``: the velocity then
+    projected onto the fine mesh's divergence-free fields (else the first outer
+    iteration's projection does it)."""
     be = fine.be
     cg, fg = coarse.problem.grid, fine.problem.grid
     cf, ff = (cg.x, cg.y, cg.z), (fg.x, fg.y, fg.z)
+    # not across a feature's faces, except along a velocity's own axis, whose staggered
+    # positions hold those faces themselves
+    breaks = _breaks(fine.problem, cf)
     for c in range(3):
         src = [_padded_coordinates(cf[a], a == c) for a in range(3)]
         dst = [_padded_coordinates(ff[a], a == c) for a in range(3)]
-        v = _interpolate(np.asarray(be.to_host(coarse.vel[c]), float), src, dst)
+        along = [None if a == c else breaks[a] for a in range(3)]
+        v = _interpolate(np.asarray(be.to_host(coarse.vel[c]), float), src, dst,
+                         [x if x is not None else np.array([]) for x in along])
         m = fine.model.mesh.computed_faces(c)
         if m is not None:
             v = v * np.asarray(m, bool)
@@ -131,9 +174,20 @@ def transfer(coarse, fine) -> None:
     src = [_padded_coordinates(f, False) for f in cf]
     dst = [_padded_coordinates(f, False) for f in ff]
     for name in ("T", "phi"):
-        v = _interpolate(np.asarray(be.to_host(getattr(coarse, name)), float), src, dst)
+        v = _interpolate(np.asarray(be.to_host(getattr(coarse, name)), float), src, dst,
+                         breaks)
         getattr(fine, name)[...] = be.asarray(v, fine.dtype)
     fine.model.apply_bc(fine.vel, fine.T)
+    if solenoidal:
+        # as the solver's own initial field: interpolated faces are not divergence-free
+        # on the fine mesh (net outflows of a few percent of a face's flow on the quick
+        # air hall), and an outer iteration's momentum operator is diagonally dominant by
+        # 1 / dt only where the faces' volumes are balanced (its diagonal minus its
+        # couplings is 1 / dt plus their net outflow)
+        phi = fine.phi.copy()
+        fine.model.pressure.project(fine.vel, fine.phi, 1.0)
+        fine.model.apply_bc(fine.vel, fine.T)
+        fine.phi[...] = phi
     fine.model.boundaries.fill_pressure(fine.phi, mirror=True)
 
 
@@ -166,4 +220,4 @@ def coarse_start(solver, tolerance: float, energy_tolerance: float | None, max_i
     st.coarse = coarse.stats.coarse + [(problem.grid.ncells, coarse.stats.steps,
                                         time.process_time() - t0
                                         - sum(c[2] for c in coarse.stats.coarse))]
-    transfer(coarse, solver)
+    transfer(coarse, solver, solenoidal=True)
