@@ -109,14 +109,14 @@ def _axis_weights(src: np.ndarray, dst: np.ndarray, breaks) -> np.ndarray:
     w = np.zeros((dst.size, src.size))
     seg_src = np.searchsorted(breaks, src)
     seg_dst = np.searchsorted(breaks, dst)
-    eye = np.eye(src.size)
     for seg in np.unique(seg_dst):
-        rows = seg_dst == seg
+        rows = np.flatnonzero(seg_dst == seg)
         cols = np.flatnonzero(seg_src == seg)
         if cols.size == 0:
             cols = np.array([int(np.argmin(np.abs(src - dst[rows].mean())))])
-        w[rows] = np.array([np.interp(dst[rows], src[cols], eye[k, cols])
-                            for k in range(src.size)]).T
+        # each source's weight: the interpolation of its unit vector
+        for j, unit in enumerate(np.eye(cols.size)):
+            w[rows, cols[j]] = np.interp(dst[rows], src[cols], unit)
     return w
 
 
@@ -164,9 +164,8 @@ def transfer(coarse, fine, solenoidal: bool = False) -> None:
     for c in range(3):
         src = [_padded_coordinates(cf[a], a == c) for a in range(3)]
         dst = [_padded_coordinates(ff[a], a == c) for a in range(3)]
-        along = [None if a == c else breaks[a] for a in range(3)]
-        v = _interpolate(np.asarray(be.to_host(coarse.vel[c]), float), src, dst,
-                         [x if x is not None else np.array([]) for x in along])
+        along = [np.array([]) if a == c else breaks[a] for a in range(3)]
+        v = _interpolate(np.asarray(be.to_host(coarse.vel[c]), float), src, dst, along)
         m = fine.model.mesh.computed_faces(c)
         if m is not None:
             v = v * np.asarray(m, bool)
