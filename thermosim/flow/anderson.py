@@ -93,13 +93,25 @@ class Anderson:
         return r[:, 0], r[:, 1]
 
 
+#: the most iterations Anderson may go without its residual losing a tenth before its
+#: history is thrown away (:class:`Restarts`).  A hall's history is 100 deep
+#: (:data:`HALL_DEPTH`), and the 0.11 m 20-rack hall, its temperature in the vector, held
+#: its velocity residual between 2.40e-3 and 2.53e-3 from iteration 440 to 590 and
+#: between 7.35e-4 and 7.60e-4 from 760 to 820, restarted at 515 and 765 by the depth's
+#: rule: 899 outer iterations, 689 restarting after 30 quiet ones (the other halls'
+#: counts: :func:`temperature_joins`).  The flows with no lagged terms keep their 30
+#: deep, the multigrid cycles their 10: unchanged
+QUIET = 30
+
+
 class Restarts:
     """When Anderson's history is thrown away, from the residual of each iteration:
 
     * the residual has grown a hundredfold over the least so far: the history no longer
       describes where the iterations are;
-    * it has not lost a tenth in ``depth`` iterations (the history's length): Anderson
-      has stagnated, its next iterate its last.  Seen as the residual the same to three
+    * it has not lost a tenth in ``depth`` iterations (the history's length) or in
+      :data:`QUIET`, whichever is fewer: Anderson has stagnated, its next iterate its
+      last.  Seen as the residual the same to three
       digits for thousands of iterations (the 0.154 m cold-plate hall at 6.3e-4, once its
       local steps were held under Anderson).  Measured, outer iterations with / without
       this restart: that hall 848 / not steady in 3,000; de Vahl Davis Ra 1e6 on one 48^2
@@ -107,6 +119,7 @@ class Restarts:
 
     def __init__(self, depth: int):
         self.depth = depth
+        self.patience = min(depth, QUIET)
         self.best = self.mark = math.inf
         self.quiet = 0
 
@@ -120,7 +133,7 @@ class Restarts:
             self.mark, self.quiet = worst, 0
         else:
             self.quiet += 1
-        stagnant = bool(self.depth) and self.quiet >= self.depth
+        stagnant = bool(self.depth) and self.quiet >= self.patience
         if stagnant:
             self.mark, self.quiet = worst, 0
         return grown or stagnant
@@ -147,16 +160,25 @@ def history(problem) -> tuple:
 
 
 def temperature_joins(problem) -> bool:
-    """Whether the temperature is one of Anderson's unknowns: where the problem's own
+    """Whether the temperature is one of Anderson's unknowns: where lagged terms steer the
+    flow (the halls: :func:`~thermosim.flow.problem.lagged`), and where the problem's own
     fixed temperatures differ (its boundaries' and the initial one: de Vahl Davis's hot
-    and cold walls), not where power alone heats it (the halls, whose energy steps thirty
-    times the momentum's pseudo-step).  Decided from the problem, not from the state: a
-    run resumed from a checkpoint or started from coarser meshes' answer starts heated,
-    and with the temperature in its vector took more outer iterations than from rest.
-    Measured with it / without (issue 19, stop 37): the quick air and cold-plate halls
-    269 / 175 and 283 / 234, on 0.154 m cells 708 / 347 and 881 / 571, the 0.118 m
-    cold-plate hall 713 / 533; the quick cold-plate hall stopped after 100 and continued,
-    283 in all before this rule."""
+    and cold walls).  Decided from the problem, not from the state: a run resumed from a
+    checkpoint or started from coarser meshes' answer starts heated.
+
+    Why the halls: the outer iteration's map, linearised at a hall's fixed point, has
+    modes that do not decay, most of them in the temperature (the 0.11 m 20-rack hall: a
+    pair of modulus 1.14 whose temperature share is 0.8, in the slot between a CRAH column
+    and the end wall; ``benchmarks/outer_spectrum.py``), and Anderson leaves what is not
+    in its vector to the plain iteration.  Measured, outer iterations before / with the
+    temperature and :data:`QUIET`'s restarts (issue 19, stop 42, one thread): the air halls on 0.2
+    / 0.154 / 0.118 / 0.1 m cells 161 / 159, 231 / 223, 410 / 422, 425 / 422; the
+    cold-plate halls 211 / 191, 419 / 396, 448 / 425, 675 / 554; the 20-rack hall on
+    0.2 / 0.13 / 0.11 m 117 / 121, 446 / 457, 852 / 689.  (In stop 37, before the local
+    steps were held under Anderson and before its restarts, the temperature made the
+    halls slower: 175 -> 269 on the quick air hall.)"""
+    if lagged(problem):
+        return True
     temps = [b.temperature for b in problem.boundaries.values() if b.temperature is not None]
     temps.append(problem.initial_temperature)
     return max(temps) - min(temps) > 1e-9
