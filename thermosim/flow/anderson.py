@@ -111,11 +111,11 @@ class Restarts:
       describes where the iterations are;
     * it has not lost a tenth in ``depth`` iterations (the history's length) or in
       :data:`QUIET`, whichever is fewer: Anderson has stagnated, its next iterate its
-      last.  Seen as the residual the same to three
-      digits for thousands of iterations (the 0.154 m cold-plate hall at 6.3e-4, once its
-      local steps were held under Anderson).  Measured, outer iterations with / without
-      this restart: that hall 848 / not steady in 3,000; de Vahl Davis Ra 1e6 on one 48^2
-      mesh 702 / 946; the Re 1000 cavity on 64^2 406 / 400."""
+      last.  Seen as the residual the same to three digits for thousands of iterations
+      (the 0.154 m cold-plate hall at 6.3e-4, once its local steps were held under
+      Anderson).  Measured, outer iterations with / without this restart: that hall 848
+      / not steady in 3,000; de Vahl Davis Ra 1e6 on one 48^2 mesh 702 / 946; the Re
+      1000 cavity on 64^2 406 / 400."""
 
     def __init__(self, depth: int):
         self.depth = depth
@@ -171,12 +171,12 @@ def temperature_joins(problem) -> bool:
     pair of modulus 1.14 whose temperature share is 0.8, in the slot between a CRAH column
     and the end wall; ``benchmarks/outer_spectrum.py``), and Anderson leaves what is not
     in its vector to the plain iteration.  Measured, outer iterations before / with the
-    temperature and :data:`QUIET`'s restarts (issue 19, stop 42, one thread): the air halls on 0.2
-    / 0.154 / 0.118 / 0.1 m cells 161 / 159, 231 / 223, 410 / 422, 425 / 422; the
-    cold-plate halls 211 / 191, 419 / 396, 448 / 425, 675 / 554; the 20-rack hall on
-    0.2 / 0.13 / 0.11 m 117 / 121, 446 / 457, 852 / 689.  (In stop 37, before the local
-    steps were held under Anderson and before its restarts, the temperature made the
-    halls slower: 175 -> 269 on the quick air hall.)"""
+    temperature and :data:`QUIET`'s restarts (issue 19, stop 42, one thread): the air
+    halls on 0.2 / 0.154 / 0.118 / 0.1 m cells 161 / 159, 231 / 223, 410 / 422, 425 /
+    422; the cold-plate halls 211 / 191, 419 / 396, 448 / 425, 675 / 554; the 20-rack
+    hall on 0.2 / 0.13 / 0.11 / 0.08 m 117 / 121, 446 / 457, 852 / 689, 847 / 929.  (In
+    stop 37, before the local steps were held under Anderson and before its restarts,
+    the temperature made the halls slower: 175 -> 269 on the quick air hall.)"""
     if lagged(problem):
         return True
     temps = [b.temperature for b in problem.boundaries.values() if b.temperature is not None]
