@@ -160,11 +160,15 @@ def history(problem) -> tuple:
 
 
 def temperature_joins(problem) -> bool:
-    """Whether the temperature is one of Anderson's unknowns: where lagged terms steer the
-    flow (the halls: :func:`~thermosim.flow.problem.lagged`), and where the problem's own
-    fixed temperatures differ (its boundaries' and the initial one: de Vahl Davis's hot
-    and cold walls).  Decided from the problem, not from the state: a run resumed from a
-    checkpoint or started from coarser meshes' answer starts heated.
+    """Whether the temperature is one of Anderson's unknowns: where fans and lagged terms
+    steer the flow (the air and cold-plate halls: :func:`~thermosim.flow.problem.lagged`),
+    and where the problem's own fixed temperatures differ (its boundaries' and the initial
+    one: de Vahl Davis's hot and cold walls).  Decided from the problem, not from the
+    state: a run resumed from a checkpoint or started from coarser meshes' answer starts
+    heated.  Not the immersion tank (porous servers, no fans: its energy steps with the
+    momentum, not thirty times it): with its temperature joined its outer iterations
+    stalled near a velocity residual of 10 by 660, without it 9.9e-3 at 1,500 (neither is
+    steady; the tank's layout runs the march).
 
     Why the halls: the outer iteration's map, linearised at a hall's fixed point, has
     modes that do not decay, most of them in the temperature (the 0.11 m 20-rack hall: a
@@ -177,7 +181,7 @@ def temperature_joins(problem) -> bool:
     hall on 0.2 / 0.13 / 0.11 / 0.08 m 117 / 121, 446 / 457, 852 / 689, 847 / 929.  (In
     stop 37, before the local steps were held under Anderson and before its restarts,
     the temperature made the halls slower: 175 -> 269 on the quick air hall.)"""
-    if lagged(problem):
+    if lagged(problem) and problem.fans:
         return True
     temps = [b.temperature for b in problem.boundaries.values() if b.temperature is not None]
     temps.append(problem.initial_temperature)
