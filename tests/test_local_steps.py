@@ -25,6 +25,9 @@ class _Rate:
     """A term whose implicit rate on the faces normal to axis c is c + 1 (1/s) where the
     flow is faster than 0.15 m/s (a fan curve's slope: its own face's diagonal)."""
 
+    def coupled_viscosity(self):
+        return None
+
     def implicit_rate(self, c, vel):
         return np.where(np.abs(vel[c]) > 0.15, c + 1.0, 0.0)
 
@@ -116,3 +119,35 @@ def test_a_continued_run_controls_the_step_where_it_left_off():
     assert ls.resume(float("nan"), float("nan")).factor == 10.0     # a fresh run
     ls.resume(2.5, 4.0)
     assert ls.control(2.0) == (5.0, 2.0)        # the fall since the stopped run's control
+
+
+class _Eddy:
+    """An eddy viscosity's rates on the faces normal to c: a wall shear's 0.5 (1/s) and a
+    diffusion diagonal of 4 (c + 1) that the coupled operator's neighbours balance
+    (``coupled``: the wall's alone, as EddyViscosityTerm.implicit_rate)."""
+
+    def coupled_viscosity(self):
+        return np.ones(1)
+
+    def implicit_rate(self, c, vel, coupled=False):
+        wall = np.full(vel[c].shape, 0.5)
+        return wall if coupled else wall + 4.0 * (c + 1)
+
+
+def test_the_eddy_diagonals_share_in_simplecs_d(monkeypatch):
+    """local_steps.EDDY_IN_D: SIMPLEC's d_f = 1 / (1/dt_f + k + the wall's rate + share x
+    the eddy diffusion's diagonal); 1 (the default) takes it whole, 0 gives the d
+    consistent with the coupled operator.  A fan curve's slope (no coupled viscosity)
+    stays whole either way."""
+    from thermosim.flow import local_steps
+
+    dt, U = 0.5, 1.0
+    for share in (1.0, 0.5, 0.0):
+        monkeypatch.setattr(local_steps, "EDDY_IN_D", share)
+        ls, p, vel = _steps([_Eddy(), _Rate()])
+        ls.update(vel, U, dt)
+        for c in range(3):
+            inv = (1 / dt) * max(0.1, 0.1 * (c + 1))
+            fan = c + 1.0 if 0.1 * (c + 1) > 0.15 else 0.0
+            rate = 0.5 + share * 4.0 * (c + 1) + fan
+            assert np.allclose(p.openness[c], 1.0 / (dt * (inv + rate))), (share, c)

@@ -71,6 +71,23 @@ REFRESH = 20
 #: 524 / 675; the 20-rack hall on 0.13 / 0.11 / 0.08 m cells 456 / 446, 1,196 / 852,
 #: not steady in 1,000 / 847 (599 with the global step alone)
 CONTROL = 10
+#: the share of the eddy diffusion's diagonal (2 nu_t sum 1 / h^2, the part its coupled
+#: operator's neighbours balance) in SIMPLEC's d: 1 takes it whole (:meth:`LocalSteps._rates`,
+#: stop 39: fewer outer iterations on the 0.2-0.11 m halls), 0 leaves it out, the d
+#: consistent with the operator (a smooth correction moves a face by 1 / (1/dt_f + k +
+#: the wall shear's rate) whatever nu_t is).  Measured (issue 19, stop 43, one thread),
+#: outer iterations with 1 / 0: air halls on 0.2 / 0.154 / 0.1 m cells 159 / 186, 223 /
+#: 261, 422 / 575; cold-plate halls on 0.2 / 0.154 / 0.1 m 191 / 226, 396 / 402, 554 /
+#: 651; the 0.11 m 20-rack hall 689 / stalled near 4e-3 from 550 to 1,040.  But the
+#: 1.2e6-cell hall (0.055 m) blows up with 1 from its second iteration (398 m/s beside a
+#: server's inlet corner, 3,900 m/s over a CRAH's intake by the ninth, the global step
+#: alone too: 375 m/s by the eighth) and stays bounded only with 0 (the largest speed
+#: 17-21 m/s over the first 23; with 1/2, 50-70 m/s; not steady either way, relative
+#: residual 0.5-1 from 180 to 390 with 0).  At the 0.1 m cold-plate hall's answer the
+#: plain iteration's largest eigenvalue is -1.053 with 1 (a flip above a CRAH's intake,
+#: benchmarks/outer_spectrum.py) and 0.794 +- 0.609i (modulus 1.0008, a buoyant mode
+#: under the ceiling) with 0.
+EDDY_IN_D = 1.0
 
 
 class LocalSteps:
@@ -152,6 +169,9 @@ class LocalSteps:
         total = 0.0
         for t in self.it.model.terms.all:
             rate = t.implicit_rate(c, vel)
+            if rate is not None and EDDY_IN_D != 1.0 and t.coupled_viscosity() is not None:
+                wall = t.implicit_rate(c, vel, coupled=True)
+                rate = wall + EDDY_IN_D * (rate - wall)
             if rate is not None:
                 total = total + rate
         return total
