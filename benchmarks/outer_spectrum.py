@@ -2,6 +2,7 @@
 and where their modes live.
 
     python benchmarks/outer_spectrum.py CASE.yaml [--modes 6] [--save fixed.npz]
+                                                  [--eddy-in-d 1]
 
 The outer iteration is a map x -> G(x) of the state (face velocities, temperatures,
 pressure); the plain iteration (without Anderson) converges near the fixed point only
@@ -33,7 +34,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
 from thermosim.backends import get_backend
 from thermosim.case import load_case
 from thermosim.flow import FlowSolver, problem_from_case
-from thermosim.flow import outer
+from thermosim.flow import local_steps, outer
 from thermosim.flow.local_steps import LocalSteps
 
 
@@ -91,7 +92,12 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", type=int, default=6)
     ap.add_argument("--save", default=None, help="file holding the steady state (npz)")
     ap.add_argument("--restarts", type=int, default=20)
+    ap.add_argument("--eddy-in-d", type=float, default=None,
+                    help="the eddy diffusion's diagonal's share in SIMPLEC's d "
+                         "(local_steps.EDDY_IN_D, default 1)")
     args = ap.parse_args(argv)
+    if args.eddy_in_d is not None:
+        local_steps.EDDY_IN_D = args.eddy_in_d
     case = load_case(args.case)
     spec = case.flow
     problem = problem_from_case(case)
