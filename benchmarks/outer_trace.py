@@ -66,7 +66,8 @@ def trace(case_path: str, iterations: int, out=print) -> list:
         rates = plain(it, state, tolerance)
         k = len(largest) + 1
         factor = it.local.factor if it.local is not None else 1.0
-        line = [f"{k:4d}  residual {rates[0]:.2e} m/s^2  step {it.dt:.2e} s  longest x{factor:.2f}"]
+        line = [f"{k:4d}  residual {rates[0]:.2e} m/s^2  step {it.dt:.2e} s  "
+                f"longest x{factor:.2f}"]
         top = []
         for c in range(3):
             v = np.asarray(state.vel[c])
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
     if a.eddy_in_d is not None:
         local_steps.EDDY_IN_D = a.eddy_in_d
     if a.longest_step is not None:
-        local_steps.LocalSteps.__init__.__defaults__ = (a.longest_step, local_steps.REFRESH)
+        local_steps.FACTOR = a.longest_step
     main.largest = trace(a.case, a.iterations)
     return 0
 

@@ -93,7 +93,8 @@ EDDY_IN_D = 1.0
 class LocalSteps:
     """The local pseudo-steps of one :class:`~thermosim.flow.outer.OuterIteration`."""
 
-    def __init__(self, it, factor: float = FACTOR, refresh: int = REFRESH):
+    def __init__(self, it, factor: float | None = None, refresh: int = REFRESH):
+        factor = FACTOR if factor is None else factor       # FACTOR as it is now
         self.it, self.factor, self.refresh = it, factor, refresh
         self.longest = factor           # the factor's cap (:meth:`control`)
         self._last = None               # the residual at the last control
