@@ -83,7 +83,7 @@ CONTROL = 10
 #: server's inlet corner, 3,900 m/s over a CRAH's intake by the ninth, the global step
 #: alone too: 375 m/s by the eighth) and stays bounded only with 0 (the largest speed
 #: 17-21 m/s over the first 23; with 1/2, 50-70 m/s; not steady either way, relative
-#: residual 0.5-1 from 180 to 390 with 0).  At the 0.1 m cold-plate hall's answer the
+#: residual 0.5-1 from 180 to 550 with 0).  At the 0.1 m cold-plate hall's answer the
 #: plain iteration's largest eigenvalue is -1.053 with 1 (a flip above a CRAH's intake,
 #: benchmarks/outer_spectrum.py) and 0.794 +- 0.609i (modulus 1.0008, a buoyant mode
 #: under the ceiling) with 0.
