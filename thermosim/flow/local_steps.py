@@ -81,7 +81,7 @@ CONTROL = 10
 #: 651; the 0.11 m 20-rack hall 689 / stalled near 4e-3 from 550 to 1,040.  But the
 #: 1.2e6-cell hall (0.055 m) blows up with 1 from its second iteration (398 m/s beside a
 #: server's inlet corner, 3,900 m/s over a CRAH's intake by the ninth, the global step
-#: alone too: 375 m/s by the eighth) and stays bounded only with 0 (the largest speed
+#: alone too: 164 m/s by the sixth) and stays bounded only with 0 (the largest speed
 #: 17-21 m/s over the first 23; with 1/2, 50-70 m/s; not steady either way, relative
 #: residual 0.5-1 from 180 to 550 with 0).  At the 0.1 m cold-plate hall's answer the
 #: plain iteration's largest eigenvalue is -1.053 with 1 (a flip above a CRAH's intake,
