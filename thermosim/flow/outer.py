@@ -117,14 +117,15 @@ class OuterIteration:
         self._inc = be.zeros(pad, dt_)
         # the linear part of the momentum sinks (1/s, host faces) for the pressure operator
         self.sinks = model.linear_sinks
-        # the energy equation's pseudo-step: where fans force the flow, thirty times the
-        # momentum's (recirculation zones settle by diffusion; buoyancy is weak against the
-        # fans, measured on the quick air hall: 682 iterations at 10 against 1,500+ at 1,
-        # and with local steps and the solids' cycle 576 at 10, 302 at 30, about 700 at
-        # 100: the energy then lags the flow, and at 10 the solids' heat);
-        # where buoyancy drives it, the same as the momentum's, or the explicit buoyancy
-        # coupling overshoots (de Vahl Davis Ra 1e6 diverges at 10)
-        self.energy_factor = 30.0 if model.problem.fans else 1.0
+        # the energy equation's pseudo-step: in the halls and tanks (lagged terms), thirty
+        # times the momentum's (recirculation zones settle by diffusion; measured on the
+        # quick air hall: 682 iterations at 10 against 1,500+ at 1, and with local steps
+        # and the solids' cycle 576 at 10, 302 at 30, about 700 at 100: the energy then
+        # lags the flow, and at 10 the solids' heat; the quick immersion tank, buoyant
+        # plumes through porous servers, 396 at 30, not steady at 1 and 10: 5.5 by 800,
+        # stalled by 1,160, stop 44); in the laminar cases the same as the momentum's, or the
+        # explicit buoyancy coupling overshoots (de Vahl Davis Ra 1e6 diverges at 10)
+        self.energy_factor = 30.0 if lagged(model.problem) else 1.0
         # local pseudo-steps (:mod:`thermosim.flow.local_steps`; solve_steady sets them
         # for the halls) and the solids' conduction cycle (:mod:`thermosim.flow.solids`)
         self.local = None
