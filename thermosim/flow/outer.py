@@ -35,6 +35,7 @@ import numpy as np
 
 from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .anderson import Anderson, Restarts, StateVector, history
+from . import outlet
 from .local_steps import CONTROL, LocalSteps
 from .problem import lagged
 from .sequence import coarse_start
@@ -122,8 +123,9 @@ class OuterIteration:
         # quick air hall: 682 iterations at 10 against 1,500+ at 1, and with local steps
         # and the solids' cycle 576 at 10, 302 at 30, about 700 at 100: the energy then
         # lags the flow, and at 10 the solids' heat; the quick immersion tank, buoyant
-        # plumes through porous servers, 396 at 30, not steady at 1 and 10: 5.5 by 800,
-        # stalled by 1,160, stop 44); in the laminar cases the same as the momentum's, or the
+        # plumes through porous servers, 1,273 / 600 / 311 / 383 at 1 / 10 / 30 / 100 with
+        # outlet.py, and with its outflow face copied not steady at 1 (5.5 by 800) or 10,
+        # 396 at 30: stop 44); in the laminar cases the same as the momentum's, or the
         # explicit buoyancy coupling overshoots (de Vahl Davis Ra 1e6 diverges at 10)
         self.energy_factor = 30.0 if lagged(model.problem) else 1.0
         # local pseudo-steps (:mod:`thermosim.flow.local_steps`; solve_steady sets them
@@ -348,7 +350,7 @@ class OuterIteration:
             vel[c] += self.x
         m.apply_bc(vel, T)
         if self.extrapolate:
-            m.boundaries.extrapolate(vel)
+            outlet.predict(self, state, dt)
         m.pressure.project(vel, phi, dt, True, tolerance, just_enough=self.just_enough)
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
