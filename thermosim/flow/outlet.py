@@ -26,17 +26,19 @@ for its weir.  Its fixed point is a traction-free outlet that lets nothing in.  
 (issue 19, stop 44, one thread), outer iterations of the immersion tank (2 tanks) on 0.05
 / 0.038 / 0.025 m cells (11,115 / 26,244 / 82,764 cells): open both ways, 329 / stalled
 near 6 at 670 (413 of the 960 top faces drawing oil in at up to 3.0 cm/s) / stalled near
-11 at 600; leaving only, 311 / 238 / 319.  The quick tank's hottest junction 82.0265 degC
-either way, the march's 82.0256.  With the copy: 396 / stalled near 2e-2 at 660 (and with
-the energy's pseudo-step at the momentum's, as before, 5.5 at 800 on 0.05 m).  The face's
-local step (up to ten times the global one, :mod:`.local_steps`) instead of the global
-one: 477 on the quick tank.
+11 at 600; leaving only, 311 / 238 / 319 (but on 0.0333, 0.0222 and 0.019 m cells not
+steady: 0.18 at 830, 1.2e-2 at 1,480, 5.4e-2 at 980).  The quick tank's hottest junction
+82.0265 degC either way, the march's 82.0256.  With the copy: 396 / stalled near 2e-2 at
+660 (and with the energy's pseudo-step at the momentum's, as before, 5.5 at 800 on 0.05
+m).  The face's local step (up to ten times the global one, :mod:`.local_steps`) instead
+of the global one: 477 on the quick tank.
 
-Only in the iterations with local pseudo-steps (the halls and tanks, whose terms lag the
-flow: :func:`~.problem.lagged`): the multigrid cycles of the laminar cases keep the copy,
-because a coarse level has no forcing for the face (its residual is not among the
-restricted ones), and with the face's equation there the heated channel's cycles ran away
-(2e4 m/s by the 72nd iteration).
+Only in the steady iterations with local pseudo-steps (the halls and tanks, whose terms lag
+the flow: :func:`~.problem.lagged`); implicit time steps keep the march's prediction (a
+copy in their first outer iteration, the projection after), and the multigrid cycles of
+the laminar cases keep the copy, because a coarse level has no forcing for the face (its
+residual is not among the restricted ones), and with the face's equation there the heated
+channel's cycles ran away (2e4 m/s by the 72nd iteration).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def predict(it, state, dt: float) -> None:
     """The outflow faces' normal velocity (m/s) before the projection of one outer
     iteration ``it`` at ``state``; ``dt``: its global pseudo-step (s)."""
     m = it.model
-    if it.local is None:
+    if it.local is None or it.step is not None:     # cycles, implicit time steps
         m.boundaries.extrapolate(state.vel)
         return
     for b in m.boundaries.open:
