@@ -62,6 +62,21 @@ def test_the_refined_tank_is_steady_with_an_outlet_that_lets_nothing_in(tmp_path
     assert abs((top * area).sum() - (floor * area).sum()) < 1e-6 * (floor * area).sum()
 
 
+def test_a_tanks_projection_is_held_to_the_residuals_speed_not_the_free_fall_speed(tmp_path):
+    """The projection's absolute floor (pressure.absolute_floor) keeps what it leaves
+    undone a hundredth of the steady criterion at the pressure's speed; both scale with
+    that speed squared (steppers.relative_residuals: the field's largest speed).  In a
+    tank the buoyant free-fall speed sqrt(beta g dT L) the outer iterations gave it, 0.18
+    m/s, is 48 times the oil's largest speed (3.6 mm/s at the 0.0333 m answer), so the
+    floor sat far above the criterion and the outer iterations stalled on it: on 0.0333 m
+    cells near 0.18 by 830, on 0.0222 m at 1.2e-2 after 1,480.  With the
+    field's speed: steady in 684 and 401 (stop 44; 557 on 0.0333 m with the projection to
+    the march's tolerance).  Asserted: the 0.0333 m tank (38,626 cells) steady within
+    1,000."""
+    r = _tank_run("simplec", tmp_path, "0.0333")
+    assert r.stats.converged and r.stats.steps <= 1000, r.stats.steps
+
+
 class _Mesh:
     """The parts of a flow mesh :func:`outlet._lateral` reads, on a uniform grid of
     ``n`` cells of ``h`` metres along every axis."""

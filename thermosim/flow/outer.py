@@ -123,7 +123,7 @@ class OuterIteration:
         # quick air hall: 682 iterations at 10 against 1,500+ at 1, and with local steps
         # and the solids' cycle 576 at 10, 302 at 30, about 700 at 100: the energy then
         # lags the flow, and at 10 the solids' heat; the quick immersion tank, buoyant
-        # plumes through porous servers, 1,273 / 600 / 311 / 383 at 1 / 10 / 30 / 100 with
+        # plumes through porous servers, 1,391 / 545 / 260 / 186 at 1 / 10 / 30 / 100 with
         # outlet.py, and with its outflow face copied not steady at 1 (5.5 by 800) or 10,
         # 396 at 30: stop 44); in the laminar cases the same as the momentum's, or the
         # explicit buoyancy coupling overshoots (de Vahl Davis Ra 1e6 diverges at 10)
@@ -293,6 +293,7 @@ class OuterIteration:
         # the pseudo-time step (s): relax times L / U, U the largest of the boundary
         # velocities, the field's and the free-fall speed of buoyancy, sqrt(a L)
         U, L, _ = m.scales(vel, T)
+        speed = U               # the steady residual's scale, for the projection's floor
         U = max(U, math.sqrt(m.acceleration(T) * L))
         dt = self.relax * L / U
         # on a ladder of 2^(1/4): the multigrid hierarchies change only between rungs
@@ -322,7 +323,9 @@ class OuterIteration:
         else:
             # SIMPLEC's d = dt / (1 + dt k) behind a sink: the pressure operator anew
             m.pressure.behind_sinks(self.sinks, dt, "outer")
-        m.pressure.speed = U
+        # not the free-fall speed, 48 times the oil's in a tank: the floor goes as its
+        # square (tanks stalled on it; outlet.py)
+        m.pressure.speed = speed
         nu = m.problem.fluid.kinematic_viscosity
         ru = 0.0
         for c in range(3):

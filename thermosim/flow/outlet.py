@@ -22,16 +22,20 @@ with w beyond the face equal to w (zero gradient: d2w/dn2 = (w_behind - w) / h_P
 last cell's temperature and eddy viscosity (nu_e = nu + nu_t), lateral neighbours that are
 not fluid taken as no-slip walls half a cell away; and the liquid only leaves: where the
 pressure would draw it back in, the face is closed (w = 0), as a tank's surface is but
-for its weir.  Its fixed point is a traction-free outlet that lets nothing in.  Measured
-(issue 19, stop 44, one thread), outer iterations of the immersion tank (2 tanks) on 0.05
-/ 0.038 / 0.025 m cells (11,115 / 26,244 / 82,764 cells): open both ways, 329 / stalled
-near 6 at 670 (413 of the 960 top faces drawing oil in at up to 3.0 cm/s) / stalled near
-11 at 600; leaving only, 311 / 238 / 319 (but on 0.0333, 0.0222 and 0.019 m cells not
-steady: 0.18 at 830, 1.2e-2 at 1,480, 5.4e-2 at 980).  The quick tank's hottest junction
-82.0265 degC either way, the march's 82.0256.  With the copy: 396 / stalled near 2e-2 at
-660 (and with the energy's pseudo-step at the momentum's, as before, 5.5 at 800 on 0.05
-m).  The face's local step (up to ten times the global one, :mod:`.local_steps`) instead
-of the global one: 477 on the quick tank.
+for its weir.  Its fixed point is a traction-free outlet that lets nothing in.
+
+Measured (issue 19, stop 44, one thread), outer iterations of the immersion tank (2
+tanks) on 0.05 / 0.038 / 0.0333 / 0.025 / 0.0222 / 0.019 m cells (11,115 / 26,244 /
+38,626 / 82,764 / 129,465 / 190,944 cells), with the projection held to the residual's
+speed (:mod:`.outer`): 260 / 248 / 684 / 307 / 401 / 657; with the copy 963 / stalled near
+5e-2 at 660 / stalled near 5 at 940.  Before that floor: this outlet 311 / 238 / stalled
+(0.18 at 830) / 319 / 1.2e-2 at 1,480 / stalled (5.4e-2 at 980); open both ways 329 /
+stalled near 6 at 670 (413 of the 960 top faces drawing oil in at up to 3.0 cm/s) / - /
+stalled near 11 at 600; the copy 396 / stalled near 2e-2 at 660 (and with the energy's
+pseudo-step at the momentum's, 5.5 at 800 on 0.05 m).  The quick tank's hottest junction
+82.0265 degC, the march's 82.0256; on 0.038 m 81.0846 against the march's time mean over
+9,000 steps, 81.0845.  The face's local step (up to ten times the global one,
+:mod:`.local_steps`) instead of the global one: 477 on the quick tank.
 
 Only in the steady iterations with local pseudo-steps (the halls and tanks, whose terms lag
 the flow: :func:`~.problem.lagged`); implicit time steps keep the march's prediction (a
