@@ -68,9 +68,8 @@ def _advance(it, b, state, dt: float) -> None:
     w, wb = vel[a][b.at_normal], vel[a][b.at_behind]
     fluid = mesh.fluid[b.at_inner] != 0         # the last layer of cells, padded
     nu = m.problem.fluid.kinematic_viscosity
-    nut = next((v for v in (t.coupled_viscosity() for t in m.terms.all) if v is not None),
-               None)
-    nue = nu if nut is None else nu + nut[b.at_inner]
+    eddy = m.terms.eddy
+    nue = nu if eddy is None else nu + eddy.nut[b.at_inner]
     out = sgn * w                               # > 0: leaving
     force = xp.where(out > 0, -out * (w - wb) / hP, 0.0) + nue * (wb - w) / hP ** 2
     rate = xp.maximum(out, 0.0) / hP + nue / hP ** 2
