@@ -57,7 +57,8 @@ run_part() {
       -k "gpu and not plane_poiseuille and not channel_heat and not lid_driven and not natural_conv" ;;
   steady)    # the steady solver (SIMPLEC outer iterations, steady.cu) against the CPU's answer
     part "GPU steady solver test" 120 python3 -m pytest -q -rs -s -p no:cacheprovider \
-      tests/test_cuda_steady.py tests/test_unsteady.py -k "gpu_simplec or gpu_implicit" ;;
+      tests/test_cuda_steady.py tests/test_unsteady.py tests/test_outlet.py \
+      -k "gpu_simplec or gpu_implicit or on_the_gpu" ;;
   kernels)   # the GPU kernels against the CPU's alone (no suite rows)
     part "GPU kernel tests" 100 python3 -m pytest -q -rs -p no:cacheprovider \
       tests/test_gpu_backend.py tests/test_flow.py::test_gpu_flow_steps_equal_cpu ;;
