@@ -124,7 +124,7 @@ def test_anderson_joins_a_limit_cycle_at_once_and_a_falling_residual_only_near_i
     makes it join within two patiences of the cycle's start, one that halves every two
     thirds of the patience (the 0.1 m air hall falls faster) never before a hundred times
     the tolerance, and the flows with no lagged terms have it from the first iteration."""
-    from thermosim.flow.outer import CYCLE_PATIENCE, AndersonStart
+    from thermosim.flow.anderson_start import CYCLE_PATIENCE, AndersonStart
 
     tol = 1e-4
     cycle = AndersonStart(_Hall, tol, 0)
@@ -149,7 +149,7 @@ def test_anderson_joins_a_hall_whose_plain_iterations_make_it_worse():
     hall on 0.08 m cells: from 1.6 at iteration 40 to 20 at 60 and 38 at 80, a flip of
     period two it then held, issue 19) lets Anderson join at the next check; the rises
     of the halls that converge (at most 3.2 times before Anderson joins) do not."""
-    from thermosim.flow.outer import CYCLE_PATIENCE, RISE, AndersonStart
+    from thermosim.flow.anderson_start import CYCLE_PATIENCE, RISE, AndersonStart
 
     tol = 1e-4
     hall = {10: 8.0, 20: 4.6, 30: 2.6, 40: 1.64, 50: 5.2, 60: 20.3, 70: 34.6, 80: 37.7}

@@ -37,7 +37,8 @@ import numpy as np
 from ..errors import CaseError
 from .march import StallWatch, converged, finish, not_steady, save_if_due
 from .anderson import Anderson, StateVector
-from .outer import (STALL_PATIENCE, OuterIteration, accelerate_below, default_relax,
+from .anderson_start import accelerate_below
+from .outer import (STALL_PATIENCE, OuterIteration, default_relax,
                     solve_steady)
 from .problem import lagged
 from .sequence import coarser, transfer
