@@ -123,7 +123,8 @@ def test_anderson_joins_a_limit_cycle_at_once_and_a_falling_residual_only_near_i
     residual held between 2e-2 and 6e-2 (the 0.154 m air hall's limit cycle, issue 19)
     makes it join within two patiences of the cycle's start, one that halves every two
     thirds of the patience (the 0.1 m air hall falls faster) never before a hundred times
-    the tolerance, and the flows with no lagged terms have it from the first iteration."""
+    the tolerance, and the flows with no lagged terms have it from the first iteration;
+    a tank (porous servers, no fans) waits as a hall does."""
     from thermosim.flow.anderson_start import CYCLE_PATIENCE, AndersonStart
 
     tol = 1e-4
@@ -140,8 +141,14 @@ def test_anderson_joins_a_limit_cycle_at_once_and_a_falling_residual_only_near_i
         10.0 * 0.5 ** ((at - 10) / half)
 
     class _Cavity:
-        turbulence, fans = "none", ()
+        turbulence, fans, porous = "none", (), ()
     assert AndersonStart(_Cavity, tol, 0).joins(1e3)
+
+    class _Tank:
+        """An immersion tank: porous servers, laminar oil, no fans (issue 19, stop 45)."""
+        turbulence, fans, porous = "none", (), ("server",)
+    tank = AndersonStart(_Tank, tol, 0)
+    assert not tank.joins(1.0) and tank.joins(0.99 * 100 * tol)
 
 
 def test_anderson_joins_a_hall_whose_plain_iterations_make_it_worse():

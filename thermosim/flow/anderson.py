@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .problem import lagged
+from .problem import heat_driven, lagged
 
 
 class Anderson:
@@ -165,10 +165,15 @@ def temperature_joins(problem) -> bool:
     and where the problem's own fixed temperatures differ (its boundaries' and the initial
     one: de Vahl Davis's hot and cold walls).  Decided from the problem, not from the
     state: a run resumed from a checkpoint or started from coarser meshes' answer starts
-    heated.  Not the immersion tank (porous servers, no fans: its energy steps with the
-    momentum, not thirty times it): with its temperature joined its outer iterations
-    stalled near a velocity residual of 10 by 660, without it 9.9e-3 at 1,500 (neither is
-    steady; the tank's layout runs the march).
+    heated.  And the immersion tanks (:func:`~thermosim.flow.problem.heat_driven`): left
+    out, the temperature moved by the plain energy update under Anderson's velocities
+    and pressure, and after every restart the 0.0333 m tank's residual rose linearly
+    (1e-3 to 8e-2 in 30 iterations, the change of one server cell's temperature, 4e-5 K
+    an iteration, as buoyancy at its top face) until the next restart; joined from the
+    first iteration (with the energy first), the 0.019 m tank held between 2 and 5 for
+    its first 380 iterations (issue 19, stop 45).  So a tank's temperature
+    joins when Anderson does (:mod:`.anderson_start`), with the weights of
+    :func:`~thermosim.flow.outer.tank_weights`.
 
     Why the halls: the outer iteration's map, linearised at a hall's fixed point, has
     modes that do not decay, most of them in the temperature (the 0.11 m 20-rack hall: a
@@ -181,7 +186,7 @@ def temperature_joins(problem) -> bool:
     hall on 0.2 / 0.13 / 0.11 / 0.08 m 117 / 121, 446 / 457, 852 / 689, 847 / 929.  (In
     stop 37, before the local steps were held under Anderson and before its restarts,
     the temperature made the halls slower: 175 -> 269 on the quick air hall.)"""
-    if lagged(problem) and problem.fans:
+    if lagged(problem) and problem.fans or heat_driven(problem):
         return True
     temps = [b.temperature for b in problem.boundaries.values() if b.temperature is not None]
     temps.append(problem.initial_temperature)
@@ -236,12 +241,17 @@ class StateVector:
             f[sl] = x[i:i + m].reshape(f[sl].shape)
             i += m
 
-    def weigh(self, U: float, dT: float) -> None:
-        """One over each field's scale: U (m/s), dT (K), U^2 (m^2/s^2)."""
+    def weigh(self, U: float, dT: float, pressure: float | None = None,
+              stiffness=None) -> None:
+        """One over each field's scale: U (m/s), dT (K), ``pressure`` (m^2/s^2; None:
+        U^2).  ``stiffness``: per velocity component, None or each face's factor (padded
+        faces) on its weight."""
         i = 0
-        for (name, _, _), m in zip(self.parts, self.sizes):
-            scale = {"vel": U, "T": dT, "phi": U * U}[name]
+        for (name, c, sl), m in zip(self.parts, self.sizes):
+            scale = {"vel": U, "T": dT, "phi": U * U if pressure is None else pressure}[name]
             self.weights[i:i + m] = 1.0 / max(scale, 1e-30)
+            if name == "vel" and stiffness is not None and stiffness[c] is not None:
+                self.weights[i:i + m] *= stiffness[c][sl].ravel()
             i += m
 
 

@@ -1,9 +1,9 @@
 """When Anderson acceleration joins the steady outer iterations (:mod:`.outer`).
 
 Anderson mixes the last iterates as if the map were linear, so where the early iterates
-are far from that (a hall's fans spinning up, an eddy viscosity finding its level) it
-waits until the residual is within a hundred times the tolerance, or joins at once when
-the plain iterations cycle or grow.
+are far from that (a hall's fans spinning up, an eddy viscosity finding its level, a
+tank's plumes rising) it waits until the residual is within a hundred times the tolerance,
+or joins at once when the plain iterations cycle or grow.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .march import StallWatch
+from .problem import heat_driven
 
 #: outer iterations over which a hall's residual must halve before Anderson joins (above
 #: a hundred times the tolerance, :func:`accelerate_below`); if it does not, the iterations are
@@ -48,9 +49,13 @@ def accelerate_below(problem, tolerance: float) -> float:
     / 302 on 0.2 m cells, 915 / 1,183 on 0.1 m; the cold-plate hall 725 / 717 on 0.2 m,
     865 / 1,202 on 0.118 m; the 0.154 m halls and the 0.118 m air hall the same (594,
     1,021, 777: the limit cycle brings it in first).  (Before the closed sides and local
-    steps of issue 19, from 100 x it stalled at 7e-3 on the quick air hall.)"""
+    steps of issue 19, from 100 x it stalled at 7e-3 on the quick air hall.)  The
+    immersion tanks (:func:`~.problem.heat_driven`) too, since their temperature joins
+    Anderson's vector (:func:`~.anderson.temperature_joins`): their first iterates are
+    the plumes rising, and a history that starts there stagnates (issue 19, stop 45)."""
     p = problem
-    return 100.0 * tolerance if p.turbulence != "none" or p.fans else math.inf
+    late = p.turbulence != "none" or p.fans or heat_driven(p)
+    return 100.0 * tolerance if late else math.inf
 
 
 class AndersonStart:

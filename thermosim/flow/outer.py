@@ -38,7 +38,7 @@ from .anderson import Anderson, Restarts, StateVector, history
 from .anderson_start import AndersonStart
 from . import outlet
 from .local_steps import CONTROL, LocalSteps
-from .problem import lagged
+from .problem import heat_driven, lagged
 from .sequence import coarse_start
 from .solids import SolidConduction, steady_capacities
 from .steppers import RunMode, relative_residuals
@@ -134,6 +134,8 @@ class OuterIteration:
         # oil leaves over a weir unevenly stalls (its outer iterations near 7)
         self.extrapolate = True
         self.just_enough = True         # see absolute_floor; steps and cycles: False
+        # the energy update before the momentum's, not after: the tanks (see tank_weights)
+        self.energy_first = False
         self._energy_mg = None          # the conduction V-cycle of implicit steps
         self._energy_D = None
         model.implicit.use_capacity(model.heat.capacities[True][0])
@@ -286,6 +288,12 @@ class OuterIteration:
         vel, T, phi = state.vel, state.T, state.phi
         dt, pseudo, U, speed = self._steps(vel, T)
         self.dt = dt
+        rt = None
+        if self.energy_first and self.step is None:
+            # the energy first, so that an iterate's velocities and pressure are those of
+            # its own temperature (see the attribute); the terms then see that temperature
+            rt = self._energy_update(state, pseudo)
+            m.update(vel, T)
         if self.multigrid:
             m.implicit.prepare(dt)
         # an eddy viscosity's diffusion, coupled in full in the momentum operator, not
@@ -341,7 +349,8 @@ class OuterIteration:
         if self.pcd:
             self._pressure_convection_diffusion(vel, phi, dt, nu)
         m.apply_bc(vel, T)
-        rt = self._energy_update(state, pseudo)
+        if rt is None:
+            rt = self._energy_update(state, pseudo)
         return m.arch.max(ru), m.arch.max(rt)
 
     def _energy_update(self, state, pseudo: float) -> float:
@@ -449,6 +458,50 @@ def _face_slopes(xp, x, vel_a, fluid, d, a, weight=None):
     return 0.5 * (f[tuple(first)] + f[tuple(second)])
 
 
+def stiffness(it: OuterIteration) -> list | None:
+    """Per velocity component, each face's 1 + k dt_f (k its linear sink, 1/s; dt_f its
+    pseudo-step, s; padded faces) or None; None without sinks.  A face moves by its
+    momentum residual times dt_f / (1 + k dt_f): a server's face, k dt_f near 170 in
+    a tank, by 170 times less than a free face for the same residual, so Anderson
+    weighs its change by this to see it as it sees a free face's."""
+    if it.sinks is None:
+        return None
+    m = it.model
+    out = []
+    for c in range(3):
+        local = None if it.local is None else it.local.inv[c]
+        inv = 1.0 / it.dt if local is None else local
+        out.append(None if it.solved[c] is None else
+                   1.0 + m.be.asarray(it.sinks[c], m.dtype) / inv)
+    return out
+
+
+def tank_weights(it: OuterIteration, solver, scales) -> tuple:
+    """Anderson's pressure scale (m^2/s^2) and the faces' stiffness in a tank (where
+    :attr:`OuterIteration.energy_first`), else (None, None): the field's U^2 and none.
+    In a tank the buoyant pressure a L is thousands of times U^2 (the oil's 3.6 mm/s:
+    a L / U^2 near 5,000 in the quick tank), so over U^2 the pressure's changes were all
+    Anderson saw; and a server's face moves 1 + k dt_f times less than a free face for
+    the same residual (:func:`stiffness`).
+
+    Why the energy goes first there (:attr:`OuterIteration.energy_first`): after the
+    momentum, an iterate carries the pressure and velocities of the temperature before
+    its update, and in a server (k = 114 1/s) the buoyancy of that update, beta g dT, is
+    most of the next momentum residual: the criterion (1e-4 U^2 / L, U = 3.6 mm/s in the
+    quick tank) asks a server's face to balance to 1.3e-9 m/s^2 of the 0.37 m/s^2 its
+    sink holds.  Measured, outer iterations on 0.05 / 0.038 / 0.0333 / 0.025 / 0.0222 /
+    0.019 m cells (issue 19, stop 45, one thread): stop 44's 260 / 248 / 684 / 307 / 401
+    / 657; with the energy first and these weights 161 / 135 / 255 / 234 / 574 / 448;
+    the temperature joining late and the buoyant pressure scale with the energy last 169
+    / 503 / 580 / 257 / 755 / 724; the energy first alone 253 / - / 396.  The tails are
+    chaotic (one detail more: 122 / 93 / 210 / 168 / 279 / 419, or 169 / 193 / 262 / 327
+    / 656 / 385; the issue's note)."""
+    if not it.energy_first:
+        return None, None
+    U, L, _ = scales
+    return max(U * U, solver.model.acceleration(solver.T) * L), stiffness(it)
+
+
 def default_relax(problem, multigrid: bool = False) -> float:
     """The pseudo-step over the turnover time L / U: 0.5 for a forced laminar flow (cavity
     Re 1000: 405 and 965 iterations on 64^2 and 128^2 at 0.5, 421 and 1,185 at 0.25);
@@ -483,6 +536,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
                      relax, sweeps, depth)
     it = OuterIteration(solver.model, default_relax(solver.problem) if relax is None
                         else relax, sweeps)
+    it.energy_first = heat_driven(solver.problem)
     if lagged(solver.problem):
         it.local = LocalSteps(it).resume(st.step_factor, st.step_residual)
     st.diffusion = "implicit"
@@ -512,7 +566,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
         if it.local is not None:
             it.local.held = accelerated     # one map under Anderson (see LocalSteps)
         if accelerated:
-            vec.weigh(scales[0], scales[2])
+            vec.weigh(scales[0], scales[2], *tank_weights(it, solver, scales))
             vec.scatter(acc.step(x, vec.gather(), vec.weights))
             solver.model.apply_bc(solver.vel, solver.T)
             solver.model.boundaries.fill_pressure(solver.phi, mirror=True)

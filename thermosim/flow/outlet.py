@@ -27,8 +27,9 @@ for its weir.  Its fixed point is a traction-free outlet that lets nothing in.
 Measured (issue 19, stop 44, one thread), outer iterations of the immersion tank (2
 tanks) on 0.05 / 0.038 / 0.0333 / 0.025 / 0.0222 / 0.019 m cells (11,115 / 26,244 /
 38,626 / 82,764 / 129,465 / 190,944 cells), with the projection held to the residual's
-speed (:mod:`.outer`): 260 / 248 / 684 / 307 / 401 / 657; with the copy 963 / stalled near
-5e-2 at 660 / stalled near 5 at 940.  Before that floor: this outlet 311 / 238 / stalled
+speed (:mod:`.outer`): 260 / 248 / 684 / 307 / 401 / 657 (with the energy first and the
+tank's weights of Anderson, stop 45: 161 / 135 / 255 / 234 / 574 / 448); with the copy
+963 / stalled near 5e-2 at 660 / stalled near 5 at 940.  Before that floor: this outlet 311 / 238 / stalled
 (0.18 at 830) / 319 / 1.2e-2 at 1,480 / stalled (5.4e-2 at 980); open both ways 329 /
 stalled near 6 at 670 (413 of the 960 top faces drawing oil in at up to 3.0 cm/s) / - /
 stalled near 11 at 600; the copy 396 / stalled near 2e-2 at 660 (and with the energy's

@@ -173,3 +173,12 @@ def lagged(problem) -> bool:
     flow section (the same names)."""
     p = problem
     return p.turbulence != "none" or bool(p.fans or p.porous or p.coolers or p.chips)
+
+
+def heat_driven(problem) -> bool:
+    """Whether the flow is lifted by its own heat through porous blocks, with no fans to
+    drive it (the immersion tanks: servers in oil that rises through them, leaves over the
+    top and returns cooled at the floor).  The steady solver treats these apart where
+    buoyancy sets the pressure (:mod:`.outer`, :mod:`.anderson`)."""
+    p = problem
+    return bool(p.porous) and not p.fans
