@@ -26,7 +26,7 @@ def test_a_tank_is_heat_driven_and_a_hall_is_not():
     assert temperature_joins(tank.problem) and temperature_joins(hall.problem)
 
 
-def test_a_tanks_anderson_weighs_a_servers_faces_by_their_stiffness_and_the_pressure_by_buoyancy():
+def test_a_tanks_anderson_weighs_its_servers_faces_by_stiffness_and_pressure_by_buoyancy():
     """A face with the sink k (1/s) moves by its residual times dt / (1 + k dt), so its
     weight is 1 + k dt over U: a server's vertical face (k = 114 1/s) 1 + 114 dt, an open
     face 1; the pressure over max(U^2, a L), a the buoyant acceleration (m/s^2)."""

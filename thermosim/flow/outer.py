@@ -61,7 +61,6 @@ from .steppers import RunMode, relative_residuals
 STALL_PATIENCE = 600
 
 
-
 class OuterIteration:
     """The operators and work arrays of the outer iterations over one flow model."""
 
@@ -492,8 +491,9 @@ def tank_weights(it: OuterIteration, solver, scales) -> tuple:
     sink holds.  Measured, outer iterations on 0.05 / 0.038 / 0.0333 / 0.025 / 0.0222 /
     0.019 m cells (issue 19, stop 45, one thread): stop 44's 260 / 248 / 684 / 307 / 401
     / 657; with the energy first and these weights 161 / 135 / 255 / 234 / 574 / 448;
-    the temperature joining late and the buoyant pressure scale with the energy last 169
-    / 503 / 580 / 257 / 755 / 724; the energy first alone 253 / - / 396.  The tails are
+    the temperature joining late and the buoyant pressure scale, the energy last, 169 /
+    503 / 580 / 257 / 755 / 724; the energy first alone 253 on 0.05 m and 396 on 0.0333
+    m.  The tails are
     chaotic (one detail more: 122 / 93 / 210 / 168 / 279 / 419, or 169 / 193 / 262 / 327
     / 656 / 385; the issue's note)."""
     if not it.energy_first:

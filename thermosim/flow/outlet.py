@@ -29,10 +29,10 @@ tanks) on 0.05 / 0.038 / 0.0333 / 0.025 / 0.0222 / 0.019 m cells (11,115 / 26,24
 38,626 / 82,764 / 129,465 / 190,944 cells), with the projection held to the residual's
 speed (:mod:`.outer`): 260 / 248 / 684 / 307 / 401 / 657 (with the energy first and the
 tank's weights of Anderson, stop 45: 161 / 135 / 255 / 234 / 574 / 448); with the copy
-963 / stalled near 5e-2 at 660 / stalled near 5 at 940.  Before that floor: this outlet 311 / 238 / stalled
-(0.18 at 830) / 319 / 1.2e-2 at 1,480 / stalled (5.4e-2 at 980); open both ways 329 /
-stalled near 6 at 670 (413 of the 960 top faces drawing oil in at up to 3.0 cm/s) / - /
-stalled near 11 at 600; the copy 396 / stalled near 2e-2 at 660 (and with the energy's
+963 / stalled near 5e-2 at 660 / stalled near 5 at 940.  Before that floor: this outlet
+311 / 238 / stalled (0.18 at 830) / 319 / 1.2e-2 at 1,480 / stalled (5.4e-2 at 980);
+open both ways 329 / stalled near 6 at 670 (413 of the 960 top faces drawing oil in at
+up to 3.0 cm/s) / - / stalled near 11 at 600; the copy 396 / stalled near 2e-2 at 660 (and with the energy's
 pseudo-step at the momentum's, 5.5 at 800 on 0.05 m).  The quick tank's hottest junction
 82.0265 degC, the march's 82.0256; on 0.038 m 81.0846 against the march's time mean over
 9,000 steps, 81.0845.  The face's local step (up to ten times the global one,
