@@ -51,7 +51,7 @@ DEVICE_BYTES_PER_CELL = {("conduction", "float64"): 130, ("conduction", "float32
 # coefficient arrays: measured as above, laminar 40^3, 40 outer iterations, float64: 3,670
 # B/cell against the march's 490.  Float32 and the GPU counted (half the bytes a value).
 # A hall's history (lagged terms) is 100 deep in float32 (flow/anderson.history), 5
-# unknowns (a tank's 4, counted as 5): 4,000 B/cell for the 2,400 (1,200) above (0.1 m air
+# unknowns (a tank's too, since stop 45): 4,000 B/cell for the 2,400 (1,200) above (0.1 m air
 # hall, 400 iterations: 3,978 B/cell with 4; the temperature 817 more, 2026-12-07).
 SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 3300, "float32": 1650}
 HALL_SIMPLEC_EXTRA_BYTES_PER_CELL = {"float64": 4900, "float32": 4450}
