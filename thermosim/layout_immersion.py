@@ -36,7 +36,7 @@ IMMERSION_DEFAULTS = dict(
     fluid="hydrocarbon_oil", supply_temperature=303.15, design_rise=10.0, pump_flow=None,
     loop_pressure_drop=50e3, floor_space=0.1, headspace=0.05, margin=0.0,
     cell=0.05, turbulence="none", advection="upwind", tolerance=1e-4,
-    energy_tolerance=1e-3, max_steps=200000, method="march", precision="float64",
+    energy_tolerance=1e-3, max_steps=200000, method="simplec", precision="float64",
     unsteady="average", average_window=None,
     name="immersion")
 
