@@ -93,6 +93,7 @@ class OuterIteration:
         self._inc = be.zeros(pad, dt_)
         # the linear part of the momentum sinks (1/s, host faces) for the pressure operator
         self.sinks = model.linear_sinks
+        self.sinks_on_backend = None    # the same on the backend (:func:`stiffness`)
         # the energy equation's pseudo-step: in the halls and tanks (lagged terms), thirty
         # times the momentum's (recirculation zones settle by diffusion; measured on the
         # quick air hall: 682 iterations at 10 against 1,500+ at 1, and with local steps
@@ -466,12 +467,13 @@ def stiffness(it: OuterIteration) -> list | None:
     if it.sinks is None:
         return None
     m = it.model
+    if it.sinks_on_backend is None:     # once: not a host-to-device copy every iteration
+        it.sinks_on_backend = [m.be.asarray(k, m.dtype) for k in it.sinks]
     out = []
     for c in range(3):
         local = None if it.local is None else it.local.inv[c]
         inv = 1.0 / it.dt if local is None else local
-        out.append(None if it.solved[c] is None else
-                   1.0 + m.be.asarray(it.sinks[c], m.dtype) / inv)
+        out.append(None if it.solved[c] is None else 1.0 + it.sinks_on_backend[c] / inv)
     return out
 
 
