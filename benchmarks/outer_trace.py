@@ -10,7 +10,10 @@ each one it prints the momentum residual the iteration started from (m/s^2), the
 (s), the longest local step over it, and for u, v and w the largest speed (m/s) and the
 largest change in that iteration, each with its face's position (the low corner of the
 cell it bounds, m) and the parts within 0.1 m.  A blow-up shows as speeds far above the
-fans' (a CRAH blows 9-15 m/s) and says where it starts.  ``--eddy-in-d`` sets
+fans' (a CRAH blows 9-15 m/s) and says where it starts; the solver's own check
+(:data:`thermosim.flow.solver.FAN_RUNAWAY`, at the first iteration and every tenth) ends
+the trace with its message once the speed passes ten times the fastest the fans can drive
+(since stop 46: the 1.2e6-cell hall at its tenth iteration).  ``--eddy-in-d`` sets
 :data:`thermosim.flow.local_steps.EDDY_IN_D` (the eddy diffusion's diagonal's share in
 SIMPLEC's d), ``--longest-step`` the longest local step over the global one
 (:data:`~thermosim.flow.local_steps.FACTOR`).
@@ -35,6 +38,7 @@ from outer_spectrum import near  # noqa: E402
 
 from thermosim.backends import get_backend  # noqa: E402
 from thermosim.case import load_case  # noqa: E402
+from thermosim.errors import SolverError  # noqa: E402
 from thermosim.flow import FlowSolver, local_steps, outer, problem_from_case  # noqa: E402
 from thermosim.unconverged import NotSteady  # noqa: E402
 
@@ -92,6 +96,9 @@ def trace(case_path: str, iterations: int, out=print) -> list:
                    **{**spec.solver_options(), "method": "simplec", "unsteady": "stop"})
     except NotSteady:
         pass
+    except SolverError as e:
+        # the runaway the trace is for: its lines so far, then why the solver stopped
+        out(f"stopped: {e}")
     finally:
         outer.OuterIteration.iterate = plain
     return largest

@@ -198,3 +198,29 @@ def test_progress_gives_the_measured_rate_and_the_time_left(tmp_path, capsys):
     assert row["converged"] and err, err
     # one line a check, each with the measured time an iteration and the rest's bound
     assert all(" an iteration, the limit of 400 in at most " in s for s in err), err
+
+
+def test_a_case_that_runs_away_is_a_row_and_the_next_still_runs(tmp_path, monkeypatch):
+    """``bench --to-steady`` over several cases (the device check's 1e6 and 1e7 halls): a
+    case that diverges is reported as a row, with why, and the cases after it still run.
+    The quick air hall is made to run away at its first check by a runaway threshold of a
+    hundredth of its fans' fastest speed (its largest speed is 0.23 of it)."""
+    from pathlib import Path
+
+    import thermosim.flow.solver as solver
+
+    monkeypatch.setattr(solver, "FAN_RUNAWAY", 0.01)
+    hall = Path(__file__).resolve().parents[1] / "meshes" / "air_cooled_quick.yaml"
+    case = tmp_path / "cavity.yaml"
+    case.write_text(CAVITY)
+    out = tmp_path / "bench.json"
+    r = CliRunner().invoke(main, ["bench", str(hall), str(case), "--to-steady", "--backend",
+                                  "cpu", "--json", str(out)])
+    assert r.exit_code == EXIT_UNCONVERGED, r.output
+    hall_row, cavity_row = json.loads(out.read_text())
+    assert not hall_row["converged"] and hall_row["iterations"] == 1
+    assert "the velocity ran away to" in hall_row["stalled"]
+    assert "the fastest the fans can drive) at outer iteration 1" in hall_row["stalled"]
+    assert cavity_row["converged"]
+    assert f"thermosim: error: {hall}: flow: diverged: the velocity ran away to" in r.output, \
+        r.output

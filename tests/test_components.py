@@ -19,7 +19,7 @@ import pytest
 from conftest import QUICK_HALLS, gpu_ok
 from thermosim.components import (Chip, ColdPlate, Cooler, Fan, PorousBlock, cold_plate_split,
                                   perforated_plate_loss)
-from thermosim.errors import CaseError
+from thermosim.errors import CaseError, SolverError
 from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
 from thermosim.grid import Grid
 from thermosim import turbulence as turb
@@ -78,6 +78,25 @@ def test_fixed_flow_fan_holds_its_flow_and_reports_the_pressure_it_needs():
     assert fan["flow"] == pytest.approx(0.3, rel=1e-12)
     u = 0.3 / 0.16
     assert fan["pressure_rise"] == pytest.approx(p.fluid.density * 10 * u * u / 2, rel=1e-6)
+
+
+def test_a_fan_driven_runaway_stops_with_what_to_change():
+    """A room driven by fans alone (this duct is periodic, slip-walled) has no boundary
+    velocity to measure a runaway by; its fans' fastest speed does: a curve's highest
+    pressure rise all turned into speed, sqrt(2 x 200 Pa / rho) = 18.6 m/s here, or a
+    fixed flow over its plane's area.  At ten times that the run stops with what to
+    change (the 1.2e6-cell hall reached 3,900 m/s unseen); at nine it goes on."""
+    p, s = _duct(_fan(curve=((0.0, 200.0), (0.5, 0.0))))
+    rho = p.fluid.density
+    assert s.fan_speed == pytest.approx(math.sqrt(400.0 / rho), rel=1e-12)
+    assert 18.0 < s.fan_speed < 19.0
+    assert _fan(flow=0.3).driving_speed(rho) == pytest.approx(0.3 / 0.16, rel=1e-12)
+    s.vel[0][5, 2, 2] = 9.0 * s.fan_speed
+    s.check_divergence(s.scales()[0])
+    s.vel[0][5, 2, 2] = 11.0 * s.fan_speed
+    with pytest.raises(SolverError, match=r"ran away to 20\d m/s \(11 x 18\.\d m/s, the "
+                                          r"fastest the fans can drive\) at step 0"):
+        s.check_divergence(s.scales()[0])
 
 
 def test_each_component_conserves_energy():

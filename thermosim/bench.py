@@ -295,10 +295,11 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     with ``unsteady: average`` stops at the limit (no time mean).  Before anything is
     built, the cells, the memory and the time the solve may take are printed (a case that
     cannot fit is refused, :func:`thermosim.sizing.check_case`); the progress lines give the
-    measured time an iteration.  Nothing is written; an unconverged run returns
-    ``converged`` false and ``stalled`` (what did not settle) instead of raising."""
+    measured time an iteration.  Nothing is written; an unconverged or diverged run
+    returns ``converged`` false and ``stalled`` (what did not settle, or why it stopped)
+    instead of raising."""
     from .case import load_case
-    from .errors import CaseError
+    from .errors import CaseError, SolverError
     from .flow import FlowSolver, problem_from_case
     from .unconverged import NotSteady
 
@@ -321,7 +322,7 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     progress = _progress_lines(unit, spec.tolerance, progress_every_s, limit)
     be.synchronize()
     t1 = time.perf_counter()
-    stall = None
+    stall = diverged = None
     try:
         solver.run(steady=True, tolerance=spec.tolerance, max_steps=limit,
                    progress=progress, energy_tolerance=spec.energy_tolerance,
@@ -330,6 +331,9 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
                    **{**spec.solver_options(), "method": method, "unsteady": "stop"})
     except NotSteady as e:
         stall = e.stall
+    except SolverError as e:
+        # a run that diverged is a row of its own (the cases after it still run)
+        diverged = str(e)
     be.synchronize()
     wall = time.perf_counter() - t1
     st = solver.stats
@@ -353,12 +357,20 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     notes = _notes(spec, st.converged)
     if notes:
         out["note"] = notes
-    if stall is not None:
-        out["stalled"] = stall.describe()
-        out["advice"] = stall.advice(None)
-    elif not st.converged:
-        out["stalled"] = getattr(st, "stalled", "") or "no steady state within the limit"
+    out.update(_why_not(st, stall, diverged))
     return out
+
+
+def _why_not(st, stall, diverged: str | None) -> dict:
+    """A row's ``stalled`` (and ``advice``, or ``diverged``) where the run did not
+    converge: the SolverError's message of a run that diverged, or the stall's."""
+    if diverged is not None:
+        return {"stalled": diverged, "diverged": True}
+    if stall is not None:
+        return {"stalled": stall.describe(), "advice": stall.advice(None)}
+    if not st.converged:
+        return {"stalled": getattr(st, "stalled", "") or "no steady state within the limit"}
+    return {}
 
 
 def _announce(case, be, path, method: str, limit: int) -> None:
@@ -452,13 +464,16 @@ def cases_to_steady(cases, backend="auto", method: str = "simplec",
                     precision: str | None = None, max_iterations: int = 0):
     """``thermosim bench CASES --to-steady``: each case run to its steady state and its
     figures printed as it finishes; returns (the rows, one ``FILE: flow.max_steps: ...``
-    error line per case that did not converge)."""
+    error line per case that did not converge, ``FILE: flow: diverged ...`` per case
+    that diverged)."""
     rows, unconverged = [], []
     for path in cases:
         r = bench_to_steady(path, backend, method, precision, max_iterations)
         print_steady_report(r)
         rows.append(r)
-        if not r["converged"]:
+        if r.get("diverged"):
+            unconverged.append(f"{path}: flow: diverged: {r['stalled']}")
+        elif not r["converged"]:
             how = "; ".join(x for x in (r.get("stalled"), r.get("advice")) if x)
             unconverged.append(f"{path}: flow.max_steps: no steady state after "
                                f"{r['iterations']:,} {r['unit']}: {how} (thermosim bench "

@@ -25,6 +25,16 @@ from .unsteady import Window, average_after_stall, implicit_transient
 from .steppers import (DIFFUSION, TIME_ACCURATE, DiffusionChoice, FlowState, Heun, RunMode,
                        StepPlan)
 
+#: a fan-driven flow has run away once its fastest face moves this many times faster than
+#: the fastest speed any of its fans can drive (:meth:`~thermosim.components.Fan.
+#: driving_speed`).  Measured, the largest speed at the checks over the outer iterations
+#: of the halls that converge, over it (issue 19, stop 46): 0.23 (quick air and
+#: cold-plate halls), 0.26 (0.1 m cells), 0.67 (20-rack, 0.11 m), 2.26 (20-rack, 0.08 m:
+#: 65 m/s at its 60th, recovered); the 1.2e6-cell hall, whose walls give no boundary speed
+#: to measure it by, ran to 398 m/s (14 x) by its second outer iteration and 1,620 m/s
+#: (56 x) by its tenth, unseen before
+FAN_RUNAWAY = 10.0
+
 
 class FlowSolver:
     """A flow-and-heat run on one backend (and architecture: one process by default)."""
@@ -93,6 +103,8 @@ class FlowSolver:
         self.outer = False                        # in simplec outer iterations now
         self.window = None                        # in implicit steps: unsteady.Window
         self.resume_window = None                 # a checkpoint's, for the next run
+        self.fan_speed = max((f.driving_speed(problem.fluid.density) for f in problem.fans),
+                             default=0.0)         # m/s: a runaway's measure (check_divergence)
 
     def _check_split(self, problem, diffusion: str) -> str:
         """What a domain split between processes does not do yet (implicit diffusion,
@@ -311,7 +323,8 @@ class FlowSolver:
 
     def check_divergence(self, U: float) -> None:
         """Stop with what to change on NaN, or on a velocity (m/s) 1000 x the largest
-        boundary velocity."""
+        boundary velocity or :data:`FAN_RUNAWAY` x the fans' fastest (a closed hall has no
+        boundary velocity)."""
         fix = "run it with flow.method: march" if self.outer else \
             f"lower cfl (now {self.cfl})"
         at = f"outer iteration {self.stats.steps}" if self.outer else \
@@ -325,6 +338,11 @@ class FlowSolver:
             raise SolverError(f"the velocity ran away to {U:.3g} m/s (1000 x the largest "
                               f"boundary velocity) at {at}: {fix} or check the boundary "
                               "conditions")
+        if self.fan_speed > 0.0 and U > FAN_RUNAWAY * self.fan_speed:
+            raise SolverError(f"the velocity ran away to {U:.3g} m/s ({U / self.fan_speed:.0f}"
+                              f" x {self.fan_speed:.3g} m/s, the fastest the fans can drive) "
+                              f"at {at}: {fix} or refine the grid where the velocity is "
+                              "largest")
 
     def scales(self) -> tuple[float, float, float]:
         """Velocity (m/s), length (m) and temperature difference (K) scales of the run."""
