@@ -85,7 +85,9 @@ def test_a_fan_driven_runaway_stops_with_what_to_change():
     velocity to measure a runaway by; its fans' fastest speed does: a curve's highest
     pressure rise all turned into speed, sqrt(2 x 200 Pa / rho) = 18.6 m/s here, or a
     fixed flow over its plane's area.  At ten times that the run stops with what to
-    change (the 1.2e6-cell hall reached 3,900 m/s unseen); at nine it goes on."""
+    change (the 1.2e6-cell hall reached 3,900 m/s unseen); at nine it goes on; and not
+    where something else drives faster than the fans (an inflow, buoyancy, a body force:
+    the free-fall speed over the domain)."""
     p, s = _duct(_fan(curve=((0.0, 200.0), (0.5, 0.0))))
     rho = p.fluid.density
     assert s.fan_speed == pytest.approx(math.sqrt(400.0 / rho), rel=1e-12)
@@ -96,6 +98,16 @@ def test_a_fan_driven_runaway_stops_with_what_to_change():
     s.vel[0][5, 2, 2] = 11.0 * s.fan_speed
     with pytest.raises(SolverError, match=r"ran away to 20\d m/s \(11 x 18\.\d m/s, the "
                                           r"fastest the fans can drive\) at step 0"):
+        s.check_divergence(s.scales()[0])
+    # a weak fan (0.5 Pa: 0.93 m/s) in a duct that a body force of 10 m/s^2 drives faster
+    # (free fall over its 0.4 m: 2 m/s): 15 m/s is not yet a runaway, 25 m/s is
+    p, s = _duct(_fan(curve=((0.0, 0.5), (0.5, 0.0))))
+    s = FlowSolver(dataclasses.replace(p, body_force=(10.0, 0.0, 0.0)), "cpu")
+    assert s.fan_speed == pytest.approx(math.sqrt(1.0 / rho), rel=1e-12)
+    s.vel[0][5, 2, 2] = 15.0
+    s.check_divergence(s.scales()[0])
+    s.vel[0][5, 2, 2] = 25.0
+    with pytest.raises(SolverError, match="ran away to 25 m/s"):
         s.check_divergence(s.scales()[0])
 
 

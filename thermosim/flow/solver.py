@@ -324,7 +324,7 @@ class FlowSolver:
     def check_divergence(self, U: float) -> None:
         """Stop with what to change on NaN, or on a velocity (m/s) 1000 x the largest
         boundary velocity or :data:`FAN_RUNAWAY` x the fans' fastest (a closed hall has no
-        boundary velocity)."""
+        boundary velocity) where neither an inflow nor buoyancy drives faster."""
         fix = "run it with flow.method: march" if self.outer else \
             f"lower cfl (now {self.cfl})"
         at = f"outer iteration {self.stats.steps}" if self.outer else \
@@ -339,10 +339,14 @@ class FlowSolver:
                               f"boundary velocity) at {at}: {fix} or check the boundary "
                               "conditions")
         if self.fan_speed > 0.0 and U > FAN_RUNAWAY * self.fan_speed:
-            raise SolverError(f"the velocity ran away to {U:.3g} m/s ({U / self.fan_speed:.0f}"
-                              f" x {self.fan_speed:.3g} m/s, the fastest the fans can drive) "
-                              f"at {at}: {fix} or refine the grid where the velocity is "
-                              "largest")
+            # not where an inflow or buoyancy (free fall over the domain) drives faster
+            m = self.model
+            drive = max(ref, math.sqrt(max(m.acceleration(self.T), 0.0) * m.pressure.length))
+            if U > FAN_RUNAWAY * drive:
+                raise SolverError(f"the velocity ran away to {U:.3g} m/s ("
+                                  f"{U / self.fan_speed:.0f} x {self.fan_speed:.3g} m/s, the "
+                                  f"fastest the fans can drive) at {at}: {fix} or refine the "
+                                  "grid where the velocity is largest")
 
     def scales(self) -> tuple[float, float, float]:
         """Velocity (m/s), length (m) and temperature difference (K) scales of the run."""
