@@ -93,6 +93,9 @@ def test_a_fan_driven_runaway_stops_with_what_to_change():
     assert s.fan_speed == pytest.approx(math.sqrt(400.0 / rho), rel=1e-12)
     assert 18.0 < s.fan_speed < 19.0
     assert _fan(flow=0.3).driving_speed(rho) == pytest.approx(0.3 / 0.16, rel=1e-12)
+    # a fixed flow's speed over the faces it blows through (half its plane blocked: twice)
+    assert _fan(flow=0.3).driving_speed(rho, 0.08) == pytest.approx(0.3 / 0.08, rel=1e-12)
+    assert _duct(_fan(flow=0.3))[1].fan_speed == pytest.approx(0.3 / 0.16, rel=1e-12)
     s.vel[0][5, 2, 2] = 9.0 * s.fan_speed
     s.check_divergence(s.scales()[0])
     s.vel[0][5, 2, 2] = 11.0 * s.fan_speed

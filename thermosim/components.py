@@ -121,14 +121,17 @@ class Fan:
                 raise CaseError(f"fan '{self.name}': the curve needs two or more points with "
                                 "the flow increasing")
 
-    def driving_speed(self, density: float) -> float:
+    def driving_speed(self, density: float, area: float | None = None) -> float:
         """The fastest air speed (m/s) this fan can drive: a curve's highest pressure rise
         all turned into speed, sqrt(2 dp / rho) (Bernoulli; a 500 Pa server fan in air
-        29 m/s), or a fixed flow over its plane's area."""
+        29 m/s), or a fixed flow over ``area`` (m^2, its open faces'; None: its whole
+        rectangle's)."""
         if self.curve is not None:
             return math.sqrt(2.0 * max(max(p[1] for p in self.curve), 0.0) / density)
-        a = [self.upper[b] - self.lower[b] for b in range(3) if b != self.axis]
-        return abs(self.flow) / max(a[0] * a[1], 1e-30)
+        if area is None:
+            a = [self.upper[b] - self.lower[b] for b in range(3) if b != self.axis]
+            area = a[0] * a[1]
+        return abs(self.flow) / max(area, 1e-30)
 
     def pressure_rise(self, Q: float) -> float:
         """dp (Pa) at volume flow Q (m^3/s) from the curve, linear beyond its ends."""

@@ -103,8 +103,9 @@ class FlowSolver:
         self.outer = False                        # in simplec outer iterations now
         self.window = None                        # in implicit steps: unsteady.Window
         self.resume_window = None                 # a checkpoint's, for the next run
-        self.fan_speed = max((f.driving_speed(problem.fluid.density) for f in problem.fans),
-                             default=0.0)         # m/s: a runaway's measure (check_divergence)
+        fans = self.model.terms.fans            # a fixed flow over its open faces' area
+        self.fan_speed = 0.0 if fans is None else max(  # m/s: check_divergence's measure
+            f.driving_speed(problem.fluid.density, a) for f, a in zip(problem.fans, fans.areas))
 
     def _check_split(self, problem, diffusion: str) -> str:
         """What a domain split between processes does not do yet (implicit diffusion,
