@@ -152,3 +152,27 @@ print(json.dumps(out))
     assert str(tmp_path / "xdg" / "thermosim" / "numba") in line
     # a new process finds the float64 version in the cache: no notice
     assert [s for s, _ in _json(code, tmp_path)] == [False, False, True]
+
+
+def test_every_kernel_the_flow_notice_checks_is_one_the_steady_solver_runs():
+    # the notice says "compiling ... about 60 s" while any of its kernels is cold; one that
+    # only the march calls stayed cold in a steady user's cache and the notice came every run
+    import numpy as np
+
+    from thermosim.backends.cpu import CG_KERNELS
+    from thermosim.backends.cpu_flow import FLOW_KERNELS
+    from thermosim.flow import FlowBoundary, FlowProblem, FlowSolver, Fluid
+    from thermosim.flow_verification import SLIP_Z
+    from thermosim.grid import Grid
+
+    f = np.linspace(0.0, 1.0, 9)
+    problem = FlowProblem(Grid(f, f, np.array([0.0, 0.125])),
+                          Fluid("cavity", 1.0, 0.01, 0.01, 1.0),
+                          {"y+": FlowBoundary("wall", velocity=(1.0, 0.0, 0.0)), **SLIP_Z})
+    s = FlowSolver(problem, "cpu", np.float64)
+    try:
+        s.run(tolerance=1e-12, max_steps=4, method="simplec", multigrid=False)
+    except Exception as e:              # not steady in 4: it has run them all the same
+        assert getattr(e, "result", None) is not None
+    cold = [k.py_func.__name__ for k in FLOW_KERNELS + CG_KERNELS if not k.signatures]
+    assert cold == []
