@@ -204,7 +204,8 @@ def test_a_case_that_runs_away_is_a_row_and_the_next_still_runs(tmp_path, monkey
     """``bench --to-steady`` over several cases (the device check's 1e6 and 1e7 halls): a
     case that diverges is reported as a row, with why, and the cases after it still run.
     The quick air hall is made to run away at its first check by a runaway threshold of a
-    hundredth of its fans' fastest speed (its largest speed is 0.23 of it)."""
+    hundredth of its fans' fastest speed (its largest speed is 0.23 of it), and again in
+    its second try (thermosim/flow/retry.py) at that try's first check, the tenth."""
     from pathlib import Path
 
     import thermosim.flow.solver as solver
@@ -218,9 +219,12 @@ def test_a_case_that_runs_away_is_a_row_and_the_next_still_runs(tmp_path, monkey
                                   "cpu", "--json", str(out)])
     assert r.exit_code == EXIT_UNCONVERGED, r.output
     hall_row, cavity_row = json.loads(out.read_text())
-    assert not hall_row["converged"] and hall_row["iterations"] == 1
+    assert not hall_row["converged"] and hall_row["iterations"] == 10
     assert "the velocity ran away to" in hall_row["stalled"]
-    assert "the fastest the fans can drive) at outer iteration 1" in hall_row["stalled"]
+    assert "the fastest the fans can drive) at outer iteration 10" in hall_row["stalled"]
+    assert "(the second try, with SIMPLEC's d consistent with the momentum operator; the " \
+        "first diverged after 1 outer iterations)" in hall_row["stalled"]
+    assert hall_row["retried"].startswith("the first 1 outer iterations diverged")
     assert cavity_row["converged"]
     assert f"thermosim: error: {hall}: flow: diverged: the velocity ran away to" in r.output, \
         r.output

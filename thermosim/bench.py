@@ -357,6 +357,8 @@ def bench_to_steady(path, backend="auto", method: str = "simplec",
     notes = _notes(spec, st.converged)
     if notes:
         out["note"] = notes
+    if st.retried:      # iterations counts both tries (thermosim.flow.retry)
+        out["retried"] = st.retried
     out.update(_why_not(st, stall, diverged))
     return out
 
@@ -457,6 +459,8 @@ def print_steady_report(r: dict) -> None:
         lines.append(f"  stalled      {r['stalled']}")
     if "note" in r:
         lines.append(f"  note         {r['note']}")
+    if "retried" in r:
+        lines.append(f"  retried      {r['retried']}")
     print("\n".join(lines))
 
 

@@ -557,7 +557,7 @@ def _flow_stats(result) -> dict:
             "pressure_reduction": st.pressure_reduction, "wall_time": st.wall_time,
             "diffusion": st.diffusion, "implicit_iterations": st.implicit_iterations,
             "implicit_solves": st.implicit_solves,
-            **({"stopped": st.stopped} if getattr(st, "stopped", "") else {}),
+            **{k: getattr(st, k) for k in ("stopped", "retried") if getattr(st, k, "")},
             **stall_attrs(st),
             "residual_history": [tuple(r) for r in st.history],
             # what "steps" counts (time steps, or the steady solver's outer iterations), and

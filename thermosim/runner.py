@@ -146,6 +146,8 @@ def _solve_flow(case: Case, backend, progress, checkpoint, checkpoint_every, res
         result = e.result
     if log is not None and result.stats.stopped:
         log(f"  {case.name}: {result.stats.stopped}")
+    if log is not None and result.stats.retried:
+        log(f"  {case.name}: {result.stats.retried}")
     if ckpt:
         ckpt.remove()
     return result

@@ -86,16 +86,20 @@ CONTROL = 10
 #: residual 0.5-1 from 180 to 550 with 0).  At the 0.1 m cold-plate hall's answer the
 #: plain iteration's largest eigenvalue is -1.053 with 1 (a flip above a CRAH's intake,
 #: benchmarks/outer_spectrum.py) and 0.794 +- 0.609i (modulus 1.0008, a buoyant mode
-#: under the ceiling) with 0.
+#: under the ceiling) with 0.  So a steady run that diverges with 1 tries again from its
+#: start with 0 (:mod:`thermosim.flow.retry`).
 EDDY_IN_D = 1.0
 
 
 class LocalSteps:
     """The local pseudo-steps of one :class:`~thermosim.flow.outer.OuterIteration`."""
 
-    def __init__(self, it, factor: float | None = None, refresh: int = REFRESH):
+    def __init__(self, it, factor: float | None = None, refresh: int = REFRESH,
+                 eddy_in_d: float | None = None):
         factor = FACTOR if factor is None else factor       # FACTOR as it is now
         self.it, self.factor, self.refresh = it, factor, refresh
+        # EDDY_IN_D as it is now, or the retry's 0 (thermosim.flow.retry)
+        self.eddy_in_d = EDDY_IN_D if eddy_in_d is None else eddy_in_d
         self.longest = factor           # the factor's cap (:meth:`control`)
         self._last = None               # the residual at the last control
         self.inv = [None, None, None]   # per component, 1 / dt_f (1/s, padded faces)
@@ -170,9 +174,10 @@ class LocalSteps:
         total = 0.0
         for t in self.it.model.terms.all:
             rate = t.implicit_rate(c, vel)
-            if rate is not None and EDDY_IN_D != 1.0 and t.coupled_viscosity() is not None:
+            share = self.eddy_in_d
+            if rate is not None and share != 1.0 and t.coupled_viscosity() is not None:
                 wall = t.implicit_rate(c, vel, coupled=True)
-                rate = wall + EDDY_IN_D * (rate - wall)
+                rate = wall + share * (rate - wall)
             if rate is not None:
                 total = total + rate
         return total

@@ -540,7 +540,8 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
                         else relax, sweeps)
     it.energy_first = heat_driven(solver.problem)
     if lagged(solver.problem):
-        it.local = LocalSteps(it).resume(st.step_factor, st.step_residual)
+        it.local = LocalSteps(it, eddy_in_d=0.0 if st.retried else None).resume(
+            st.step_factor, st.step_residual)
     st.diffusion = "implicit"
     st.unit = "outer iterations"
     acc = vec = None

@@ -50,6 +50,9 @@ class FlowStats:
     # continued (or resumed from its checkpoint) controls it as the run would have
     step_factor: float = math.nan
     step_residual: float = math.nan
+    # why the steady iterations started again from the start (thermosim.flow.retry: the
+    # first try diverged), "" if they did not; a resumed run keeps the second try's d
+    retried: str = ""
 
 
 def coarse_phrase(coarse, cycles: int) -> str:
@@ -142,6 +145,7 @@ class FlowResult:
             f"case          {self.problem.name}  (flow, {self.T.size:,} cells, "
             f"{self.problem.fluid.name})",
             f"state         {state}",
+            *([f"retried       {st.retried}"] if st.retried else []),
             f"max T         {hs['T']:.3f} K ({hs['T'] - 273.15:.2f} degC) in '{hs['block']}' "
             f"at ({', '.join(f'{v * 1e3:.2f}' for v in hs['position'])}) mm",
             f"max speed     {float(speed.max()):.4g} m/s",

@@ -17,7 +17,7 @@ from ..parallel import SERIAL
 from ..unconverged import NotSteady
 from .march import march
 from .fas import solve_cycles, suits
-from .outer import solve_steady
+from .retry import solve_steady_or_retry
 from .model import FlowModel
 from .report import StoredHeat, flow_result
 from .result import FlowResult, FlowStats
@@ -89,16 +89,10 @@ class FlowSolver:
         self.pressure_tolerance = pressure_tolerance or (1e-9 if self.dtype == np.float64
                                                          else 1e-5)
         self.stats = FlowStats()
-        self.model = FlowModel(problem, self.be, self.dtype, self.arch, cfl,
-                               self.pressure_tolerance, advection, self.stats, self._diverged)
+        self.build_model()
         self.choice = DiffusionChoice(diffusion)
-        heat = self.model.heat
-        self.model.implicit.use_capacity(heat.capacities[False][0])
-        self.stepper = Heun(self.model)
         self.state_ = self._initial_state()
         self.rates = (math.inf, math.inf)         # max |du/dt|, |dT/dt| of the last step
-        self._updated_for = None                  # the step the terms were updated for
-        self._stored = None
         self._whole = None                        # a serial model for a split run's report
         self.outer = False                        # in simplec outer iterations now
         self.window = None                        # in implicit steps: unsteady.Window
@@ -106,6 +100,16 @@ class FlowSolver:
         fans = self.model.terms.fans            # a fixed flow over its open faces' area
         self.fan_speed = 0.0 if fans is None else max(  # m/s: check_divergence's measure
             f.driving_speed(problem.fluid.density, a) for f, a in zip(problem.fans, fans.areas))
+
+    def build_model(self) -> None:
+        """The model (operators, terms, lagged coefficients, warm starts) and stepper, new:
+        a try begun again (:mod:`.retry`) inherits nothing from the one before."""
+        self.model = FlowModel(self.problem, self.be, self.dtype, self.arch, self.cfl,
+                               self.pressure_tolerance, self.advection, self.stats, self._diverged)
+        self.model.implicit.use_capacity(self.model.heat.capacities[False][0])
+        self.stepper = Heun(self.model)
+        self._stored = None
+        self._updated_for = None                  # the step the terms were updated for
 
     def _check_split(self, problem, diffusion: str) -> str:
         """What a domain split between processes does not do yet (implicit diffusion,
@@ -393,7 +397,7 @@ class FlowSolver:
     _STATE_ATTRS = ("steps", "time", "dt", "pressure_iterations", "pressure_solves",
                     "residual_velocity", "residual_temperature", "wall_time",
                     "implicit_iterations", "implicit_solves", "stored_fraction",
-                    "step_factor", "step_residual")
+                    "step_factor", "step_residual", "retried")
 
     def state(self) -> tuple[dict, dict]:
         """Everything the rest of the run depends on, on the host: the face velocities,
@@ -460,8 +464,8 @@ def _solve(solver: FlowSolver, mode: RunMode, implicit_steps: bool, resume, *, e
             if suits(solver.problem) if multigrid is None else multigrid:
                 return solve_cycles(solver, mode, max_steps, progress, check_every,
                                     checkpoint, relax, sweeps)
-            return solve_steady(solver, mode, max_steps, progress, check_every, checkpoint,
-                                relax, sweeps, depth, sequence)
+            return solve_steady_or_retry(solver, mode, max_steps, progress, check_every,
+                                         checkpoint, relax, sweeps, depth, sequence)
         return march(solver, mode, end_time, max_steps, progress, check_every, checkpoint)
     except NotSteady as e:
         if unsteady != "average":
