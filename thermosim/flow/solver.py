@@ -102,8 +102,8 @@ class FlowSolver:
             f.driving_speed(problem.fluid.density, a) for f, a in zip(problem.fans, fans.areas))
 
     def build_model(self) -> None:
-        """The model (operators, terms, lagged coefficients, warm starts) and stepper, new:
-        a try begun again (:mod:`.retry`) inherits nothing from the one before."""
+        """A new model and stepper (operators, terms, warm starts): :mod:`.retry`'s 2nd try."""
+        self.model = None                   # (the old one's device memory freed first)
         self.model = FlowModel(self.problem, self.be, self.dtype, self.arch, self.cfl,
                                self.pressure_tolerance, self.advection, self.stats, self._diverged)
         self.model.implicit.use_capacity(self.model.heat.capacities[False][0])
