@@ -7,9 +7,9 @@ diffusion in full, whose neighbours balance its diagonal ``2 nu_t sum(1 / h^2)``
 ``d`` consistent with that operator leaves the diagonal out (``EDDY_IN_D = 0`` in
 :mod:`.local_steps`).  Taking it in (``EDDY_IN_D = 1``, the default since issue 19's stop
 39) makes ``d`` smaller where the eddy viscosity is large, SIMPLE's choice rather than
-SIMPLEC's, without SIMPLE's pressure under-relaxation.  On the halls up to 400,000
-cells it takes 10-40 % fewer outer iterations (the constant's comment has the table),
-but on the 1.2e6-cell halls (0.055 m cells) it runs away from the second iteration (the
+SIMPLEC's, without SIMPLE's pressure under-relaxation.  On the halls up to 180,000
+cells it takes 2-27 % fewer outer iterations, and the 0.11 m 20-rack hall steady where it
+stalled without (the constant's comment has the table), but on the 1.2e6-cell halls (0.055 m cells) it runs away from the second iteration (the
 fan runaway check stops it at the tenth: 1,620 m/s in the air hall, 993 m/s in the
 cold-plate hall), where the consistent ``d`` stays bounded (17-21 m/s over the first 23
 iterations, issue 19, stop 43).
