@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 _OURS = ("THERMOSIM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "OMP_WAIT_POLICY",
          "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "NUMBA_THREADING_LAYER",
@@ -22,7 +24,8 @@ _OURS = ("THERMOSIM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "OMP_WAIT_
 
 def _py(code: str, tmp_path, **env) -> subprocess.CompletedProcess:
     e = {k: v for k, v in os.environ.items() if k not in _OURS}
-    e.update(NUMBA_NUM_THREADS="2", XDG_CACHE_HOME=str(tmp_path / "xdg"), **env)
+    e.update(NUMBA_NUM_THREADS="2", XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    e.update(env)
     e["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in e.get(
         "PYTHONPATH", "").split(os.pathsep) if p])
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=e,
@@ -176,3 +179,33 @@ def test_every_kernel_the_flow_notice_checks_is_one_the_steady_solver_runs():
         assert getattr(e, "result", None) is not None
     cold = [k.py_func.__name__ for k in FLOW_KERNELS + CG_KERNELS if not k.signatures]
     assert cold == []
+
+
+_TANK = """
+import hashlib, json
+from thermosim.runner import solve
+r = solve(r"{case}", "cpu")
+fields = b"".join(a.tobytes() for a in (r.u, r.v, r.w, r.phi, r.T))
+print(json.dumps([r.stats.steps, hashlib.sha256(fields).hexdigest()]))
+"""
+
+
+@pytest.mark.parametrize("blas, numba", [("2", "1"), ("1", "2")])
+def test_a_steady_state_does_not_depend_on_the_thread_counts(tmp_path, blas, numba):
+    """The quick tank's steady state, bit for bit, with OpenBLAS and Numba on one thread
+    each and with either on two: a sweep worker (its share of the cores) and the process
+    that started it give the same run.  It did not (stop 48): the iterations' tail
+    amplifies the last bits of the sums, and both libraries split their sums by thread
+    (a parallel dot product's reduction; LAPACK's factorisations, BLAS's matrix-vector
+    product): 366 outer iterations with everything on one thread, 384 with OpenBLAS on
+    two, 253 with Numba on two, on the 0.1 m tank of tests/test_compare_workers.py."""
+    from thermosim.backends.numba_setup import cache_dir
+
+    case = ROOT / "meshes" / "immersion_quick.yaml"
+    code = _TANK.format(case=case)
+    cache = str(cache_dir())            # this process's compiled kernels, not a cold cache
+    one = _json(code, tmp_path, THERMOSIM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                NUMBA_CACHE_DIR=cache)
+    other = _json(code, tmp_path, THERMOSIM_THREADS=numba, OPENBLAS_NUM_THREADS=blas,
+                  NUMBA_CACHE_DIR=cache)
+    assert other == one

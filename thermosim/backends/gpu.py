@@ -445,6 +445,10 @@ class GPUBackend(GPUFlowKernels, GPUSteadyKernels, GPUTurbulenceKernels):
         else:
             mem(src.data, src.nbytes)
 
+    def dense_matvec(self, A, v):
+        """A v for a dense square matrix (the multigrid's coarsest inverse): cuBLAS."""
+        return A @ v
+
     def dot(self, a, b) -> float:
         """sum(a * b), accumulated in float64.  CuPy runs a reduction to one scalar in a
         single thread block (13.8 ms for 256^3 on an H200, one multiprocessor of 132), so

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ..backends.blas_threads import one_blas_thread
 from .problem import heat_driven, lagged
 
 
@@ -67,7 +68,8 @@ class Anderson:
         # regularised against the near-dependence of the last differences as it settles
         reg = 1e-10 * max(float(np.trace(G)), 1e-300)
         try:
-            gamma = np.linalg.solve(G + reg * np.eye(k), rhs)
+            with one_blas_thread():     # LAPACK's rounding follows its thread count
+                gamma = np.linalg.solve(G + reg * np.eye(k), rhs)
         except np.linalg.LinAlgError:
             return gx
         out = self.xp.empty_like(gx)

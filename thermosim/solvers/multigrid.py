@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backends.blas_threads import one_blas_thread
 from ..linear_system import LinearSystem
 # (wrap_halos lives with the architectures now; older callers import it from here)
 from ..parallel.architecture import SERIAL, wrap_halos  # noqa: F401
@@ -348,7 +349,8 @@ class Multigrid:
 
     def _invert_coarsest(self, Dc: np.ndarray) -> None:
         A = dense_matrix(self._coarsest_G, Dc, self.periodic)
-        inv = np.linalg.pinv(A, hermitian=True) if self._singular else np.linalg.inv(A)
+        with one_blas_thread():         # LAPACK's rounding follows its thread count
+            inv = np.linalg.pinv(A, hermitian=True) if self._singular else np.linalg.inv(A)
         self.coarse_inverse = self.backend.asarray(inv, self.dtype)
 
     def set_capacity(self, D: np.ndarray) -> None:
@@ -386,8 +388,8 @@ class Multigrid:
         if li == len(self.levels) - 1:
             if self.coarsest_direct:
                 n = lev.shape
-                x[1:-1, 1:-1, 1:-1] = (self.coarse_inverse @ b[1:-1, 1:-1, 1:-1].ravel()
-                                       ).reshape(n)
+                x[1:-1, 1:-1, 1:-1] = be.dense_matvec(self.coarse_inverse,
+                                                      b[1:-1, 1:-1, 1:-1].ravel()).reshape(n)
             else:
                 x.fill(0)
                 for order in ((0, 1), (1, 0)):
