@@ -13,7 +13,8 @@ circle a growing oscillation, a real one above 1 a steady state that pseudo-time
 state is read back from ``--save``'s file), the local pseudo-steps are held as Anderson
 holds them, and ARPACK finds the eigenvalues of largest modulus from Jacobian-vector
 products by finite differences, J v = (G(x + e v) - G(x)) / e, with the velocities
-scaled by the largest speed, temperatures by 10 K and the pressure by the speed squared.
+scaled by the largest speed, temperatures by 10 K and the pressure by the larger of the
+speed squared and the buoyant pressure (acceleration times length).
 One product is one outer iteration (the pressure solve to 1e-11, so that the products
 are those of the map, not of its solver's tolerance).
 
@@ -135,9 +136,14 @@ def main(argv=None) -> int:
     if it.local is not None:
         it.local.held = True
     g0 = G(x0)
-    U = model.scales(solver.vel, solver.T)[0]
+    U, L, _ = model.scales(solver.vel, solver.T)
+    # the pressure over the larger of U^2 and the buoyant pressure a L, as Anderson weighs
+    # it in a tank (outer.tank_weights): over U^2 (a L / U^2 near 2,200 in the 0.025 m
+    # tank) its perturbation was lost in the pressure solve, and ARPACK's six largest were
+    # pressure-only "modes" of 1.03-1.10 over the servers (issue 19, stop 48)
+    P = max(U * U, model.acceleration(solver.T) * L)
     w = np.concatenate([np.full(a[sl].size, 1.0 / U if name.startswith("vel") else
-                                0.1 if name == "temperature" else 1.0 / U ** 2)
+                                0.1 if name == "temperature" else 1.0 / P)
                         for name, a, sl in parts])
     print(f"{x0.size:,} unknowns; pseudo-step {it.dt:.3g} s; largest change of one "
           f"iteration at the fixed point {np.abs((g0 - x0) * w).max():.2e} (scaled)")
