@@ -82,6 +82,21 @@ def test_a_tanks_projection_is_held_to_the_residuals_speed_not_the_free_fall_spe
     assert r.stats.converged and r.stats.steps <= 500, r.stats.steps
 
 
+def test_the_finest_tank_is_steady_with_the_outlet_face_on_its_own_local_step(tmp_path):
+    """The outflow face advanced by its own local pseudo-step, the one the projection's d
+    takes for it (stop 48), not the global one: the tank family's slow modes (the outer
+    iteration's linearisation at the 0.025 m answer, benchmarks/outer_spectrum.py: real
+    eigenvalues 1.03-1.06 and a cluster near 1, the top layer's w with the temperature
+    over the servers' tops) lived there.  Outer iterations on 0.05 / 0.038 / 0.0333 /
+    0.025 / 0.0222 / 0.019 m cells, one thread: 161 / 135 / 259 / 233 / 583 / 516 with
+    the global step, 155 / 164 / 238 / 238 / 262 / 168 with the face's own.  Asserted: the
+    0.019 m tank (190,944 cells) steady within issue 19's 500, no top face drawing oil
+    in."""
+    r = _tank_run("simplec", tmp_path, "0.019")
+    assert r.stats.converged and r.stats.steps <= 500, r.stats.steps
+    assert r.w[:, :, -1].min() >= 0.0
+
+
 @pytest.mark.skipif(not gpu_ok(), reason="no CUDA GPU")
 def test_the_quick_tank_on_the_gpu_equals_the_cpu():
     """The outlet's face layer is array expressions on the backend's module (CuPy on the

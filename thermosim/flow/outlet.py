@@ -36,7 +36,21 @@ up to 3.0 cm/s) / - / stalled near 11 at 600; the copy 396 / stalled near 2e-2 a
 pseudo-step at the momentum's, 5.5 at 800 on 0.05 m).  The quick tank's hottest junction
 82.0265 degC, the march's 82.0256; on 0.038 m 81.0846 against the march's time mean over
 9,000 steps, 81.0845.  The face's local step (up to ten times the global one,
-:mod:`.local_steps`) instead of the global one: 477 on the quick tank.
+:mod:`.local_steps`) instead of the global one: 477 on the quick tank then.
+
+Since stop 48 the face takes its own local step where the iterations have them: the step
+the projection's d already took for it (the face's conductance in the pressure operator,
+``LocalSteps.update``), so that the face moves under a pressure gradient as the correction
+assumes; with the global step it moved up to ten times less.  The fixed point is the same
+(the step only scales the update).  At the 0.025 m tank's answer the outer iteration's
+slowest modes (benchmarks/outer_spectrum.py: real eigenvalues 1.03-1.06 and a cluster near
+1) were the top layer's w with the temperature, over the servers' tops.  Outer iterations
+on the six meshes above (one thread, with the energy first and the tank's weights of
+Anderson): 161 / 135 / 259 / 233 / 583 / 516 with the global step, 155 / 164 / 238 / 238 /
+262 / 168 with the face's own (the 0.019 m tank in 38 s, not 97); four tanks on 0.05 /
+0.025 m 160 / 237 against 160 / 253; the fluorocarbon (``fluid: fc40``) on 0.05 / 0.025 m
+stalled at 870 and not steady in 1,240 with the global step, steady in 1,138 and 521 with
+the face's own (0.0222 m: stalled near 1.8 at 670).
 
 Only in the steady iterations with local pseudo-steps (the halls and tanks, whose terms lag
 the flow: :func:`~.problem.lagged`); implicit time steps keep the march's prediction (a
@@ -80,8 +94,12 @@ def _advance(it, b, state, dt: float) -> None:
     buoy = m.terms.buoyancy
     force = force - buoy.coefficient(a) * (state.T[b.at_inner] - buoy.reference_temperature)
     force = force + sgn * state.phi[b.at_inner] / (0.5 * hP)      # -dphi/dn, phi = 0 on it
+    # the face's own local pseudo-step where the iterations have them: the step the
+    # projection's d takes for this face (its conductance, LocalSteps.update), so that
+    # the face moves under a pressure gradient as the correction assumes
+    inv = 1.0 / dt if it.local.inv[a] is None else it.local.inv[a][b.at_normal]
     # leaving only: where the pressure would draw the liquid back in, the face is closed
-    new = sgn * xp.maximum(sgn * (w + force / (1.0 / dt + rate)), 0.0)
+    new = sgn * xp.maximum(sgn * (w + force / (inv + rate)), 0.0)
     vel[a][b.at_normal] = xp.where(fluid, new, 0.0)
 
 
