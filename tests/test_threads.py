@@ -198,7 +198,8 @@ def test_a_steady_state_does_not_depend_on_the_thread_counts(tmp_path, blas, num
     amplifies the last bits of the sums, and both libraries split their sums by thread
     (a parallel dot product's reduction; LAPACK's factorisations, BLAS's matrix-vector
     product): 366 outer iterations with everything on one thread, 384 with OpenBLAS on
-    two, 253 with Numba on two, on the 0.1 m tank of tests/test_compare_workers.py."""
+    two, 253 with Numba on two, on the 0.1 m tanks of tests/test_compare_workers.py; the
+    quick tank here took 161 in every case, its fields differing in the last bits."""
     from thermosim.backends.numba_setup import cache_dir
 
     case = ROOT / "meshes" / "immersion_quick.yaml"

@@ -4,7 +4,8 @@ in every process.
 OpenBLAS splits a factorisation's (and a product's) sums by its thread count, which is the
 core count unless ``OPENBLAS_NUM_THREADS`` says otherwise; the sums' rounding moves with
 it.  The multigrid's coarsest inverse and Anderson's small least-squares solve go through
-LAPACK, and a steady run's tail amplifies the last bits: the quick tank's steady state
+LAPACK, and a steady run's tail amplifies the last bits: the two tanks on 0.1 m cells, fed
+5 K above their supply temperature (a sensitivity point of tests/test_compare_workers.py),
 took 384 outer iterations with OpenBLAS on two threads and 366 on one (2-core x86,
 2026-12-07), so a run in a sweep worker (one thread: its share of the cores) and the same
 run in the comparison's own process gave PUEs that differ in the eighth digit.  The
