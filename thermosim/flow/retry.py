@@ -41,16 +41,18 @@ def solve_steady_or_retry(solver, mode, max_iterations: int, progress, check_eve
                           checkpoint, relax, sweeps: int, depth, sequence: bool):
     """:func:`~thermosim.flow.outer.solve_steady`, and once more from the start with the
     consistent ``d`` if it diverges (see the module's text); returns its result."""
-    st = solver.stats
-    if st.retried or not has_eddy_viscosity(solver):
+    def run():
         return solve_steady(solver, mode, max_iterations, progress, check_every, checkpoint,
                             relax, sweeps, depth, sequence)
+
+    st = solver.stats
+    if st.retried or not has_eddy_viscosity(solver):
+        return run()
     arrays, attrs = solver.state()
     # copies (on the CPU the host arrays are the fields themselves): 5 fields, the counters
     start = ({k: np.array(v, copy=True) for k, v in arrays.items()}, dict(attrs))
     try:
-        return solve_steady(solver, mode, max_iterations, progress, check_every, checkpoint,
-                            relax, sweeps, depth, sequence)
+        return run()
     except NotSteady:
         raise                           # no steady state, but nothing diverged
     except SolverError as e:
@@ -63,8 +65,7 @@ def solve_steady_or_retry(solver, mode, max_iterations: int, progress, check_eve
                   f"eddy viscosity's diagonal ({first}); from the start again with the d "
                   "consistent with the momentum operator")
     try:
-        return solve_steady(solver, mode, max_iterations, progress, check_every, checkpoint,
-                            relax, sweeps, depth, sequence)
+        return run()
     except NotSteady:
         raise
     except SolverError as e:
