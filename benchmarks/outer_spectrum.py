@@ -2,7 +2,7 @@
 and where their modes live.
 
     python benchmarks/outer_spectrum.py CASE.yaml [--modes 6] [--save fixed.npz]
-                                                  [--eddy-in-d 1]
+                                                  [--eddy-in-d 1] [--modes-out modes.npz]
 
 The outer iteration is a map x -> G(x) of the state (face velocities, temperatures,
 pressure); the plain iteration (without Anderson) converges near the fixed point only
@@ -19,7 +19,8 @@ One product is one outer iteration (the pressure solve to 1e-11, so that the pro
 are those of the map, not of its solver's tolerance).
 
 For each mode it prints the eigenvalue, each field's share of the mode and the cell where
-that field's part is largest, with the layout's parts within 0.1 m of it.
+that field's part is largest, with the layout's parts within 0.1 m of it; ``--modes-out``
+writes the modes themselves (each field padded as the state is) to look at whole.
 """
 
 from __future__ import annotations
@@ -77,6 +78,22 @@ def converge(case, solver, save):
     return st.step_factor
 
 
+def save_modes(path, parts, vals, vecs) -> None:
+    """The eigenvalues and each mode's fields (scaled as the products are) to ``path``:
+    ``eigenvalues`` and ``mode{j}_{field}`` (field: u, v, w, T, p), padded as the state."""
+    out = {"eigenvalues": vals}
+    for j in range(vecs.shape[1]):
+        i = 0
+        for name, a, sl in parts:
+            m = a[sl].size
+            full = np.zeros(a.shape, vecs.dtype)
+            full[sl] = vecs[i:i + m, j].reshape(a[sl].shape)
+            i += m
+            key = name.split()[-1][0] if name.startswith("vel") else name[0].upper()
+            out[f"mode{j}_{key}"] = full
+    np.savez(path, **out)
+
+
 def near(problem, point) -> list:
     """The layout's parts within 0.1 m of ``point`` (m)."""
     names = []
@@ -93,6 +110,8 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", type=int, default=6)
     ap.add_argument("--save", default=None, help="file holding the steady state (npz)")
     ap.add_argument("--restarts", type=int, default=20)
+    ap.add_argument("--modes-out", default=None,
+                    help="file for the modes (npz: eigenvalues, and each mode's fields)")
     ap.add_argument("--eddy-in-d", type=float, default=None,
                     help="the eddy diffusion's diagonal's share in SIMPLEC's d "
                          "(local_steps.EDDY_IN_D, default 1)")
@@ -168,6 +187,8 @@ def main(argv=None) -> int:
         vals, vecs = e.eigenvalues, e.eigenvectors
     print(f"{count[0]} products (outer iterations) in {time.perf_counter() - t0:.0f} s")
     grid = problem.grid
+    if args.modes_out:
+        save_modes(args.modes_out, parts, vals, vecs)
     main.eigenvalues = vals[np.argsort(-np.abs(vals))]
     for j in np.argsort(-np.abs(vals)):
         lam, v = vals[j], np.abs(vecs[:, j])
