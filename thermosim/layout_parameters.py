@@ -113,6 +113,7 @@ def _rules() -> dict:
         supply_temperature=_temperature, supply=_choice("raised_floor", "overhead", label="supply"),
         crah_units=count1, crah_flow=_number("m^3/s", 0, lo_open=True, optional=True),
         crah_oversupply=_number("", 0, lo_open=True), crah_loss_coefficient=loss,
+        crah_wall_gap=space,
         tile_free_area=fraction, cold_aisle_width=length, hot_aisle_width=length,
         plenum_height=length, room_height=length, end_space=space, cell=length,
         turbulence=_choice("none", "lvel", "smagorinsky"),

@@ -269,6 +269,9 @@ LAYOUT_KEYS: dict[str, tuple[str, str]] = {
     "crah_oversupply": ("1", "CRAH flow over the servers' total flow (when `crah_flow` is "
                         "null)."),
     "crah_loss_coefficient": ("1", "Loss coefficient of a CRAH unit's column."),
+    "crah_wall_gap": ("m", "Gap between a CRAH unit's back and the hall's end wall: 0, the "
+                           "unit against the wall as installed (a gap is a deep cavity the "
+                           "unit's intake drives)."),
     "tile_free_area": ("1", "Open-area ratio of the perforated tiles (or diffusers)."),
     "cold_aisle_width": ("m", "Width of the cold aisle between the rows."),
     "hot_aisle_width": ("m", "Width of each hot aisle behind a row."),
