@@ -466,6 +466,26 @@ def test_overhead_supply_mirrors_the_raised_floor():
         _small_hall(supply="ducted")
 
 
+def test_crah_units_stand_against_the_end_walls_unless_a_gap_is_asked():
+    """The CRAH columns (0.8 m deep) touch the hall's end walls by default, as units are
+    installed; ``crah_wall_gap`` moves them off (0.2 m: the hall before issue 19's stop 49,
+    the floor slab then closing the gap's foot); a gap that pushes a unit into the racks'
+    end space (1.4 m) is refused, naming the parameter."""
+    for gap in (0.0, 0.2):
+        _, _, p = _small_hall(**({} if gap == 0.0 else {"crah_wall_gap": gap}))
+        Lx = p.grid.x[-1]
+        cols = sorted((b for b in p.porous if b.name.startswith("CRAH")),
+                      key=lambda b: b.lower[0])
+        assert [(b.lower[0], b.upper[0]) for b in cols] == \
+            [pytest.approx((gap, gap + 0.8)), pytest.approx((Lx - gap - 0.8, Lx - gap))]
+        col = cols[0]
+        under = [b for b in p.blocks if b.lower[0] <= 0.5 * gap < b.upper[0]
+                 and b.lower[1] <= 0.5 * (col.lower[1] + col.upper[1]) < b.upper[1]]
+        assert bool(under) == (gap > 0)         # the slab closes a gap; none without one
+    with pytest.raises(CaseError, match="crah_wall_gap"):
+        _small_hall(crah_wall_gap=0.7)
+
+
 def test_server_fan_speed_follows_the_fan_laws():
     """``server_fan_speed`` s scales the air-cooled server's fan curve by the fan laws
     (flow x s, pressure x s^2), so the operating point through the same server moves in
