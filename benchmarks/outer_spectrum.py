@@ -80,7 +80,7 @@ def converge(case, solver, save):
 
 def save_modes(path, parts, vals, vecs) -> None:
     """The eigenvalues and each mode's fields (scaled as the products are) to ``path``:
-    ``eigenvalues`` and ``mode{j}_{field}`` (field: u, v, w, T, p), padded as the state."""
+    ``eigenvalues`` and ``mode{j}_{field}`` (field: u, v, w, T, P), padded as the state."""
     out = {"eigenvalues": vals}
     for j in range(vecs.shape[1]):
         i = 0

@@ -249,7 +249,7 @@ def _crahs(p: dict, f: HallFrame, q_crah: float, parts: dict) -> list:
     crah_boxes = []
     cw = 0.8
     # against the end wall by default, as units are installed.  A gap is a cavity as deep
-    # as the unit is tall, open only under its intake, whose air the intake drags: on
+    # as the unit is tall, open only at its top, beside the intake, whose flow drags it: on
     # meshes of two to four cells across it, the steady iterations waited there (issue
     # 19, stop 49, with 0.2 m: worst residual in the gap over the first 300 outer
     # iterations of the 0.1 m cold-plate and 0.11 m 20-rack halls; against the wall
