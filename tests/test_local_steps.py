@@ -32,14 +32,19 @@ class _Rate:
         return np.where(np.abs(vel[c]) > 0.15, c + 1.0, 0.0)
 
 
-def _steps(terms=(), sinks=None):
+def _steps(terms=(), sinks=None, now=10.0):
+    """LocalSteps on a 5 x 4 x 3 grid, its longest step ``now`` times the global one (as
+    the control leaves it once the residual has fallen; None: as a run starts)."""
     be = get_backend("cpu")
     shape = (5, 4, 3)
     model = SimpleNamespace(be=be, dtype=np.float64, pressure=_Pressure(),
                             terms=SimpleNamespace(all=list(terms)))
     it = SimpleNamespace(model=model, sinks=sinks, solved=[np.ones(shape, np.uint8)] * 3)
     vel = [np.full(shape, 0.1 * (c + 1)) for c in range(3)]
-    return LocalSteps(it, factor=10.0, refresh=5), model.pressure, vel
+    ls = LocalSteps(it, factor=10.0, refresh=5)
+    if now is not None:
+        ls.factor = now
+    return ls, model.pressure, vel
 
 
 def test_refreshed_every_refresh_iterations_and_when_the_step_moves():
@@ -93,21 +98,24 @@ def test_the_projection_takes_the_terms_rates_as_it_takes_a_sink():
 
 
 def test_the_longest_step_follows_the_residual_between_one_and_its_cap():
-    """Switched evolution relaxation: the factor is multiplied by the residual's fall
-    since the last control and kept in [1, cap]; a refresh then uses it (a slow face's
-    1 / dt_f = (1 / dt) / factor)."""
-    ls, p, vel = _steps()
-    ls.control(1.0)                             # the first control only records
-    assert ls.factor == 10.0
-    ls.control(4.0)                             # the residual rose fourfold
-    assert np.isclose(ls.factor, 2.5)
-    ls.control(400.0)                           # a hundredfold: not below the global step
-    assert ls.factor == 1.0
+    """Switched evolution relaxation: a run starts at the global step (factor 1); the
+    factor is multiplied by the residual's fall since the last control and kept in
+    [1, cap]; a refresh then uses it (a slow face's 1 / dt_f = (1 / dt) / factor)."""
+    ls, p, vel = _steps(now=None)
+    assert ls.factor == 1.0                     # from rest: the global step everywhere
     ls.update(vel, 10.0, 0.5)                   # |u| / U = 0.01-0.03: the slowest faces
     assert np.allclose(ls.inv[0], 1 / 0.5)
-    ls.control(100.0)
+    ls.control(100.0)                           # the first control only records
+    assert ls.factor == 1.0
+    ls.control(25.0)                            # the residual fell fourfold
     assert np.isclose(ls.factor, 4.0)
+    ls.control(100.0)                           # and rose fourfold
+    assert np.isclose(ls.factor, 1.0)
     ls.control(1.0)                             # a hundredfold fall: capped
+    assert ls.factor == 10.0
+    ls.control(400.0)                           # a 400-fold rise: not below the global step
+    assert ls.factor == 1.0
+    ls.control(4.0)
     assert ls.factor == 10.0
     for _ in range(5):
         ls.update(vel, 10.0, 0.5)
@@ -115,8 +123,8 @@ def test_the_longest_step_follows_the_residual_between_one_and_its_cap():
 
 
 def test_a_continued_run_controls_the_step_where_it_left_off():
-    ls, _, _ = _steps()
-    assert ls.resume(float("nan"), float("nan")).factor == 10.0     # a fresh run
+    ls, _, _ = _steps(now=None)
+    assert ls.resume(float("nan"), float("nan")).factor == 1.0      # a fresh run
     ls.resume(2.5, 4.0)
     assert ls.control(2.0) == (5.0, 2.0)        # the fall since the stopped run's control
 

@@ -40,9 +40,10 @@ before the solids' cycle).  Only for flows that lagged terms steer
 with them and de Vahl Davis Ra 1e6 took 23 cycles against 20.
 
 The longest local step is controlled by the residual (switched evolution relaxation,
-Mulder & van Leer, J. Comput. Phys. 59 (1985) 232; :meth:`LocalSteps.control`): every
-:data:`CONTROL` outer iterations the factor is multiplied by the residual's fall since the
-last control (shortened when the residual rose), between 1 and FACTOR.  Why: a backward-Euler
+Mulder & van Leer, J. Comput. Phys. 59 (1985) 232; :meth:`LocalSteps.control`): it starts
+at the global step (:data:`START`) and every :data:`CONTROL` outer iterations the factor
+is multiplied by the residual's fall since the last control (shortened when the residual
+rose), between 1 and FACTOR.  Why: a backward-Euler
 step dt on a mode that grows at the rate s multiplies it by 1 / (1 - s dt), which is
 below -1 for 1 < s dt < 2: a flip of period two that grows.  The shear layers a finer
 mesh resolves grow faster, and the long steps of a slow face put them in that band: the
@@ -62,6 +63,18 @@ import numpy as np
 
 #: the longest local step over the global one
 FACTOR = 10.0
+#: the longest local step over the global one when a run starts from rest: the global step
+#: itself, lengthened by the control as the residual falls (as Mulder & van Leer start
+#: their switched evolution relaxation from a small Courant number).  From rest every face
+#: is slow, so a start at FACTOR gives every face of the room ten global steps while the
+#: fans' pressure rises across them: on the 1.2e6-cell hall the second outer iteration
+#: drove 455 m/s beside a server's side at the end of a row, where the rise across its
+#: fans meets the room (the iterate then needs hundreds of iterations to forget it).
+#: Measured, outer iterations starting at 10 / at 1 (issue 19, stop 50, one thread): air
+#: halls on 0.2 / 0.154 / 0.118 / 0.1 m cells 138 / 116, 212 / 180, 285 / 237, 339 / 320;
+#: cold-plate halls 213 / 213, 257 / 255, 298 / 289, not steady (held at 5e-4) / 385;
+#: the 0.11 m 20-rack hall 427 / 422
+START = 1.0
 #: outer iterations between refreshes of the local steps (and the pressure operator)
 REFRESH = 20
 #: outer iterations between controls of the longest local step (:meth:`LocalSteps.control`).
@@ -97,7 +110,8 @@ class LocalSteps:
     def __init__(self, it, factor: float | None = None, refresh: int = REFRESH,
                  eddy_in_d: float | None = None):
         factor = FACTOR if factor is None else factor       # FACTOR as it is now
-        self.it, self.factor, self.refresh = it, factor, refresh
+        self.it, self.refresh = it, refresh
+        self.factor = min(START, factor)    # the control lengthens it (:meth:`control`)
         # EDDY_IN_D as it is now, or the retry's 0 (thermosim.flow.retry)
         self.eddy_in_d = EDDY_IN_D if eddy_in_d is None else eddy_in_d
         self.longest = factor           # the factor's cap (:meth:`control`)
