@@ -69,11 +69,12 @@ FACTOR = 10.0
 #: is slow, so a start at FACTOR gives every face of the room ten global steps while the
 #: fans' pressure rises across them: on the 1.2e6-cell hall the second outer iteration
 #: drove 455 m/s beside a server's side at the end of a row, where the rise across its
-#: fans meets the room (the iterate then needs hundreds of iterations to forget it).
-#: Measured, outer iterations starting at 10 / at 1 (issue 19, stop 50, one thread): air
-#: halls on 0.2 / 0.154 / 0.118 / 0.1 m cells 138 / 116, 212 / 180, 285 / 237, 339 / 320;
+#: fans meets the room (the first try's d, retry.py; 18.6 m/s starting at 1).  Measured,
+#: outer iterations starting at 10 / at 1 (issue 19, stop 50, one thread): air halls on
+#: 0.2 / 0.154 / 0.118 / 0.1 m cells 138 / 116, 212 / 180, 285 / 237, 339 / 320;
 #: cold-plate halls 213 / 213, 257 / 255, 298 / 289, not steady (held at 5e-4) / 385;
-#: the 0.11 m 20-rack hall 427 / 422
+#: the 20-rack hall on 0.2 / 0.154 / 0.13 / 0.11 / 0.08 m 165 / 125, 247 / 252,
+#: 362 / 527, 427 / 422, 1,203 / 1,457 (the 0.13 m tail where the CRAH jets meet)
 START = 1.0
 #: outer iterations between refreshes of the local steps (and the pressure operator)
 REFRESH = 20
