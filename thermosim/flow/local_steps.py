@@ -74,7 +74,9 @@ FACTOR = 10.0
 #: 0.2 / 0.154 / 0.118 / 0.1 m cells 138 / 116, 212 / 180, 285 / 237, 339 / 320;
 #: cold-plate halls 213 / 213, 257 / 255, 298 / 289, not steady (held at 5e-4) / 385;
 #: the 20-rack hall on 0.2 / 0.154 / 0.13 / 0.11 / 0.08 m 165 / 125, 247 / 252,
-#: 362 / 527, 427 / 422, 1,203 / 1,457 (the 0.13 m tail where the CRAH jets meet)
+#: 362 / 527, 427 / 422, 1,203 / 1,457 (the 0.13 m tail where the CRAH jets meet); the
+#: immersion tanks on 0.05 / 0.038 / 0.0333 / 0.025 / 0.0222 / 0.019 m 155 / 155,
+#: 164 / 164, 238 / 287, 238 / 292, 262 / 247, 168 / 166
 START = 1.0
 #: outer iterations between refreshes of the local steps (and the pressure operator)
 REFRESH = 20
