@@ -486,6 +486,37 @@ def test_crah_units_stand_against_the_end_walls_unless_a_gap_is_asked():
         _small_hall(crah_wall_gap=0.7)
 
 
+def test_crah_units_at_one_end_stand_side_by_side():
+    """Units alternate between the ends and those at one end stand side by side, each 2 m
+    wide (the 1.2 m cold aisle and 0.4 m either side), centred on the aisle's line: no
+    two columns, fans or coils share a cell (before, a third unit stood inside the
+    first), the total flow is the same for any count, and more than fit the hall's width
+    (5.6 m: two a side) are refused, naming the parameter."""
+    flows = []
+    for n in (1, 2, 3, 4):
+        d, _, p = _small_hall(crah_units=n)
+        cols = [b for b in p.porous if b.name.startswith("CRAH")]
+        assert len(cols) == n
+        for a in range(n):
+            for b in range(a + 1, n):
+                apart = any(cols[a].upper[i] <= cols[b].lower[i] + 1e-9 or
+                            cols[b].upper[i] <= cols[a].lower[i] + 1e-9 for i in range(3))
+                assert apart, (cols[a].name, cols[b].name)
+        y_mid = 0.5 * (p.grid.y[0] + p.grid.y[-1])
+        for end in (0, 1):
+            at_end = [b for b in cols[end::2]]
+            if at_end:
+                centre = 0.5 * (min(b.lower[1] for b in at_end) + max(b.upper[1] for b in at_end))
+                assert centre == pytest.approx(y_mid)
+                assert all(b.upper[1] - b.lower[1] == pytest.approx(2.0) for b in at_end)
+        flows.append(n * d["layout"]["crah_flow"])
+        assert sum(f.flow for f in p.fans if f.name.startswith("CRAH")) == \
+            pytest.approx(flows[-1])
+    assert flows == pytest.approx([flows[0]] * 4)
+    with pytest.raises(CaseError, match="crah_units"):
+        _small_hall(crah_units=5)
+
+
 def test_server_fan_speed_follows_the_fan_laws():
     """``server_fan_speed`` s scales the air-cooled server's fan curve by the fan laws
     (flow x s, pressure x s^2), so the operating point through the same server moves in

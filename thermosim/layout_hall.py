@@ -258,10 +258,20 @@ def _crahs(p: dict, f: HallFrame, q_crah: float, parts: dict) -> list:
     if gap + cw > p["end_space"]:
         raise CaseError(f"a CRAH unit {cw} m deep {gap} m from the end wall does not fit the "
                         f"end space of {p['end_space']} m", "crah_wall_gap")
-    for k in range(int(p["crah_units"])):
-        end = k % 2
+    n = int(p["crah_units"])
+    # the units alternate between the ends; those at one end stand side by side, each as
+    # wide as the cold aisle and 0.4 m either side, centred on the aisle's line
+    width = f.yC[1] - f.yC[0] + 0.8
+    per_end = (n + 1) // 2
+    if per_end * width > f.Ly + 1e-9:
+        raise CaseError(f"{per_end} CRAH units {width:g} m wide side by side at an end do "
+                        f"not fit the hall's {f.Ly:g} m", "crah_units")
+    for k in range(n):
+        end, j = k % 2, k // 2
         xa, xb = (gap, gap + cw) if end == 0 else (f.Lx - gap - cw, f.Lx - gap)
-        span = (f.yC[0] - 0.4, f.yC[1] + 0.4)
+        beside = (n - end + 1) // 2                    # the units at this end
+        y0 = 0.5 * (f.yC[0] + f.yC[1]) + (j - 0.5 * beside) * width
+        span = (y0, y0 + width)
         name = f"CRAH{k + 1}"
         crah_boxes.append(((xa, span[0]), (xb, span[1])))
         if f.overhead:

@@ -263,7 +263,8 @@ LAYOUT_KEYS: dict[str, tuple[str, str]] = {
     "supply_temperature": ("K", "Supply air temperature, held by the CRAH coils."),
     "supply": ("-", "`raised_floor` (plenum under the floor, perforated tiles) or "
                "`overhead` (plenum over a ceiling, diffusers over the cold aisle)."),
-    "crah_units": ("1", "CRAH units, at the hall's ends."),
+    "crah_units": ("1", "CRAH units, alternating between the hall's ends, side by side "
+                        "(2 m wide each) at an end."),
     "crah_flow": ("m^3/s", "Air flow of each CRAH unit; null: `crah_oversupply` times the "
                   "servers' flow."),
     "crah_oversupply": ("1", "CRAH flow over the servers' total flow (when `crah_flow` is "
