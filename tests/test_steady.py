@@ -102,6 +102,48 @@ def test_anderson_solves_a_linear_fixed_point_in_at_most_its_dimension():
     assert np.abs(x - exact).max() < 1e-8 * np.abs(exact).max()
 
 
+def test_anderson_alternating_with_plain_iterations_keeps_every_pair():
+    """Mixing one iteration in two (Restarts.mixes after a stagnation) still records the
+    plain iterations' pairs, so on the linear map above the history spans the same Krylov
+    space and the alternating iteration is exact within n + 2 iterations too; without
+    those pairs it takes 23."""
+    from thermosim.backends import backend_for
+    from thermosim.flow.anderson import PERIOD
+
+    rng = np.random.default_rng(1)
+    n = 12
+    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    M = Q @ np.diag(np.linspace(-0.5, 0.99, n)) @ Q.T
+    b = rng.standard_normal(n)
+    exact = np.linalg.solve(np.eye(n) - M, b)
+    acc = Anderson(backend_for("cpu", n), n, np.float64, depth=n)
+    x = np.zeros(n)
+    for k in range(n + 2):
+        gx = M @ x + b
+        plain = acc.step(x, gx, np.ones(n), mix=k % PERIOD == 0)
+        assert k % PERIOD == 0 or plain is gx          # a plain iteration keeps its image
+        x = plain
+    assert np.abs(x - exact).max() < 1e-8 * np.abs(exact).max()
+
+
+def test_anderson_alternates_once_it_has_stagnated():
+    """Restarts.mixes: Anderson mixes every iteration while the residual falls or jumps
+    (a jump restarts the history but is no stagnation), and one in PERIOD from its first
+    stagnation on, even once the residual falls again."""
+    from thermosim.flow.anderson import PERIOD, QUIET, Restarts
+
+    r = Restarts(QUIET)
+    for k in range(200):
+        r.due(0.98 ** k)
+        assert r.mixes(k)
+    assert r.due(1e3)                                  # the jump: a restart
+    assert all(r.mixes(k) for k in range(200, 210))
+    held = [r.due(1.0) for _ in range(QUIET + 1)]
+    assert any(held)                                   # the stagnation's restart
+    r.due(1e-3)
+    assert [r.mixes(k) for k in range(300, 306)] == [k % PERIOD == 0 for k in range(300, 306)]
+
+
 class _Hall:
     """What :class:`AndersonStart` reads of a problem: a hall's eddy viscosity and fans."""
     turbulence, fans = "lvel", ("fan",)

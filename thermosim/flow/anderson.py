@@ -43,8 +43,10 @@ class Anderson:
         self.f_prev = xp.zeros(size, dtype)
         self.started = False
 
-    def step(self, x, gx, weights):
-        """Given x and G(x) (flat arrays), return the accelerated next iterate."""
+    def step(self, x, gx, weights, mix: bool = True):
+        """Given x and G(x) (flat arrays), return the accelerated next iterate; with
+        ``mix`` False the pair only joins the history and G(x) is returned (a plain
+        iteration, :class:`Restarts`)."""
         f = (gx - x) * weights
         if not self.started:
             self.started = True
@@ -64,6 +66,8 @@ class Anderson:
         row, rhs = self._rows_dots(k, self.dF[j], f)
         self.gram[j, :k] = row
         self.gram[:k, j] = row
+        if not mix:
+            return gx
         G = self.gram[:k, :k]
         # regularised against the near-dependence of the last differences as it settles
         reg = 1e-10 * max(float(np.trace(G)), 1e-300)
@@ -106,6 +110,11 @@ class Anderson:
 QUIET = 30
 
 
+#: once Anderson has stagnated (:class:`Restarts`) it mixes one iteration in this many,
+#: the others plain: see :meth:`Restarts.mixes`
+PERIOD = 2
+
+
 class Restarts:
     """When Anderson's history is thrown away, from the residual of each iteration:
 
@@ -117,13 +126,17 @@ class Restarts:
       (the 0.154 m cold-plate hall at 6.3e-4, once its local steps were held under
       Anderson).  Measured, outer iterations with / without this restart: that hall 848
       / not steady in 3,000; de Vahl Davis Ra 1e6 on one 48^2 mesh 702 / 946; the Re
-      1000 cavity on 64^2 406 / 400."""
+      1000 cavity on 64^2 406 / 400.
+
+    From the first stagnation on, Anderson also mixes only one iteration in
+    :data:`PERIOD` (:meth:`mixes`)."""
 
     def __init__(self, depth: int):
         self.depth = depth
         self.patience = min(depth, QUIET)
         self.best = self.mark = math.inf
         self.quiet = 0
+        self.alternating = False
 
     def due(self, worst: float) -> bool:
         """Whether to restart after an iteration whose residual is ``worst``."""
@@ -138,7 +151,25 @@ class Restarts:
         stagnant = bool(self.depth) and self.quiet >= self.patience
         if stagnant:
             self.mark, self.quiet = worst, 0
+            self.alternating = True
         return grown or stagnant
+
+    def mixes(self, step: int) -> bool:
+        """Whether Anderson's combination replaces iteration ``step``'s image (else the
+        image stays and only joins the history).  Every iteration until Anderson first
+        stagnates, then one in :data:`PERIOD`: the alternating Anderson-Richardson
+        iteration (Pratapa, Suryanarayana & Pask, J. Comput. Phys. 306 (2016) 43;
+        Banerjee et al.'s periodic Pulay, Chem. Phys. Lett. 647 (2016) 31), which does not
+        stagnate where the plain map contracts.  Seen stagnating: the 0.0296 m immersion
+        tank, a server face's residual the same for hundreds of iterations while each
+        mix took back the pressure step the plain iteration made below it, its weight in
+        the least squares too small to be seen (stop 50); restarting the history did
+        not help.  Measured, outer iterations Anderson every iteration / alternating
+        after the first stagnation (issue 19, stop 51, one thread): that tank not steady
+        (5e-3 from 540 to 1,090) / 611; the 20-rack hall with four CRAH units on 0.13 m
+        cells not steady (5.8e-4 from 300 to 810) / 654; the halls and tanks that never
+        stagnate the same."""
+        return not self.alternating or step % PERIOD == 0
 
 
 #: Anderson's depth in a hall's outer iterations (the flows with no lagged terms keep 30,
@@ -243,6 +274,17 @@ class StateVector:
             f[sl] = x[i:i + m].reshape(f[sl].shape)
             i += m
 
+    def accelerate(self, acc: Anderson, x, mix: bool = True) -> None:
+        """Anderson's (``acc``) step from the iterate ``x`` to the image now in the
+        fields: its combination put in the fields, their boundaries refilled, or (``mix``
+        False) the pair only recorded."""
+        out = acc.step(x, self.gather(), self.weights, mix)
+        if mix:
+            s = self.solver
+            self.scatter(out)
+            s.model.apply_bc(s.vel, s.T)
+            s.model.boundaries.fill_pressure(s.phi, mirror=True)
+
     def weigh(self, U: float, dT: float, pressure: float | None = None,
               stiffness=None) -> None:
         """One over each field's scale: U (m/s), dT (K), ``pressure`` (m^2/s^2; None:
@@ -257,4 +299,4 @@ class StateVector:
             i += m
 
 
-__all__ = ["Anderson", "HALL_DEPTH", "Restarts", "StateVector", "history", "temperature_joins"]
+__all__ = ["Anderson", "HALL_DEPTH", "PERIOD", "Restarts", "StateVector", "history", "temperature_joins"]

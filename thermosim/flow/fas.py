@@ -361,9 +361,7 @@ class _Accelerator:
         s, vec = self.s, self.vec
         U, _, dT = s.scales()
         vec.weigh(U, dT)
-        vec.scatter(self.acc.step(x, vec.gather(), vec.weights))
-        s.model.apply_bc(s.vel, s.T)
-        s.model.boundaries.fill_pressure(s.phi, mirror=True)
+        vec.accelerate(self.acc, x)
 
 
 def solve_cycles(solver, mode, max_iterations: int, progress, check_every: int, checkpoint,

@@ -570,9 +570,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
             it.local.held = accelerated     # one map under Anderson (see LocalSteps)
         if accelerated:
             vec.weigh(scales[0], scales[2], *tank_weights(it, solver, scales))
-            vec.scatter(acc.step(x, vec.gather(), vec.weights))
-            solver.model.apply_bc(solver.vel, solver.T)
-            solver.model.boundaries.fill_pressure(solver.phi, mirror=True)
+            vec.accelerate(acc, x, restarts.mixes(st.steps))
         st.steps += 1
         st.time += it.dt
         st.dt = it.dt
