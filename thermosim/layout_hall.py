@@ -265,7 +265,7 @@ def _crahs(p: dict, f: HallFrame, q_crah: float, parts: dict) -> list:
     per_end = (n + 1) // 2
     if per_end * width > f.Ly + 1e-9:
         raise CaseError(f"{per_end} CRAH units {width:g} m wide side by side at an end do "
-                        f"not fit the hall's {f.Ly:g} m", "crah_units")
+                        f"not fit the hall's width, {f.Ly:g} m", "crah_units")
     for k in range(n):
         end, j = k % 2, k // 2
         xa, xb = (gap, gap + cw) if end == 0 else (f.Lx - gap - cw, f.Lx - gap)

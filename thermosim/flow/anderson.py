@@ -299,4 +299,5 @@ class StateVector:
             i += m
 
 
-__all__ = ["Anderson", "HALL_DEPTH", "PERIOD", "Restarts", "StateVector", "history", "temperature_joins"]
+__all__ = ["Anderson", "HALL_DEPTH", "PERIOD", "Restarts", "StateVector", "history",
+           "temperature_joins"]
