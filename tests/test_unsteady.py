@@ -125,6 +125,29 @@ def test_implicit_steps_conserve_heat():
     assert abs(r.total_power - out - rate) < 1e-3 * r.total_power, (r.total_power, out, rate)
 
 
+def test_the_conduction_cycle_of_a_step_moves_the_solids_alone():
+    """An implicit step's V-cycle (the energy operator without its advection) corrects
+    the heated cylinder's cells and leaves the air to the sweeps: in a fluid cell it
+    knows no rho c_p |u| A and overshot by that ratio (the 0.11 m 20-rack hall's steps
+    from its steady state ran to -125..360 K in two; issue 19, stop 51)."""
+    from thermosim.flow.unsteady import ImplicitSteps
+
+    s = wake(power=1.0)
+    s.run(end_time=0.6, method="simplec", time_step=0.15, tolerance=1e-5)
+    steps = ImplicitSteps(s)
+    steps.step(0.15, 1e-5)
+    it = steps.it
+    it._Q[...] = np.asarray(it.cells, float)          # a watt into every solved cell
+    it.step = 0.15
+    it._conduction_cycle(it._Q, (1.0, 0.15))
+    x = np.asarray(it.x)
+    fluid = np.asarray(s.model.mesh.fluid_host, bool)
+    solid = np.asarray(it.cells, bool) & ~fluid
+    assert solid.sum() == 4 * 4 * 1                   # the cylinder: 4 x 4 cells
+    assert np.all(x[fluid] == 0.0)
+    assert np.all(x[solid] > 0.0)
+
+
 def test_a_steady_run_with_no_steady_state_averages_or_stops():
     """``unsteady: average``: the run that stops unconverged continues in implicit steps and
     returns the window's mean, marked; ``stop``: NotSteady, as before."""

@@ -7,9 +7,8 @@ converged state is the march's steady state, whatever the iteration's operators)
    the Jacobian of the right-hand side with upwind advection, the molecular and eddy
    diffusion (nu_t frozen, its neighbours coupled: see :meth:`OuterIteration.iterate`)
    and the terms' implicit rates (wall shear, fan-curve slopes), ``k`` the momentum
-   sinks; solved
-   approximately by one multigrid V-cycle of the viscous operator (the smooth, diffusive
-   error) and symmetric Gauss-Seidel sweeps (the advective);
+   sinks; solved approximately by one multigrid V-cycle of the viscous operator (the
+   smooth, diffusive error) and symmetric Gauss-Seidel sweeps (the advective);
 2. pressure: the projection with step ``dt`` makes the faces divergence-free.  With a
    conservative ``A_c`` (its diagonal minus its couplings is 1/dt), ``dt`` is SIMPLEC's
    ``d = V / (a_P - sum a_nb)``; behind a sink it is ``dt / (1 + dt k)``, so the pressure
@@ -150,6 +149,7 @@ class OuterIteration:
         model.hold(probe)
         cells = mesh.interior() * (be.to_host(probe) == -1e30)
         self.cells = be.asarray(cells, np.uint8)
+        self.solid_cells = be.asarray(cells * (mesh.fluid_host == 0), np.uint8)
         self.cell_weight = be.asarray(cells, dt_)
         heat = model.heat
         C = np.zeros(pad)
@@ -226,10 +226,13 @@ class OuterIteration:
             a[layer] = 0.0
 
     def _conduction_cycle(self, Q, key) -> None:
-        """self.x = one V-cycle of (C / dt + extra + conduction)^-1 Q on the solved cells:
-        the energy operator without its advection, whose error the sweeps then meet.
-        ``key``: the steps (s) its capacity term was made of; the hierarchy's diagonal is
-        set anew only when they change."""
+        """self.x = one V-cycle of (C / dt + extra + conduction)^-1 Q, heat and correction
+        in the solved solids alone (the sweeps then meet its error): in the fluid that
+        operator lacks the advected rho c_p |u| A, tens of times the rest of its
+        diagonal at a hall's speeds, and the correction overshot as many times (issue 19,
+        stop 51: the 0.11 m 20-rack hall's steps of 0.5 s from its steady state ran to
+        -125..360 K in two).  ``key``: the steps (s) its capacity term was made of; the
+        hierarchy's diagonal is set anew only when they change."""
         m = self.model
         be = m.be
         if self._energy_mg is None or key != self._energy_D:
@@ -246,9 +249,9 @@ class OuterIteration:
         if key != self._energy_D:
             self._energy_mg.set_capacity(D)
             self._energy_D = key
-        self._rv[...] = Q * self.cells
+        self._rv[...] = Q * self.solid_cells
         self._energy_mg.apply(self._rv, self.x)
-        self.x *= self.cells
+        self.x *= self.solid_cells
 
     def physical_capacities(self):
         """The cells' physical heat capacities (J/K, padded, 0 in the halos): a time step's
@@ -383,8 +386,8 @@ class OuterIteration:
         if self.step is not None:
             # an implicit step stores heat in solids at their physical capacities, and
             # conduction through them is the slow, smooth error two sweeps leave: one
-            # V-cycle of the conduction operator first (measured: a heated block's step
-            # kept 40 % of its heat residual after 40 outer iterations without it)
+            # V-cycle first (a heated block's step kept 40 % of its heat residual after
+            # 40 outer iterations without it)
             self._conduction_cycle(Q, (pseudo, self.step))
         be.sweep(self.coeffs, Q, self.x, self.cells, self.sweeps)
         T += self.x
@@ -545,8 +548,7 @@ def solve_steady(solver, mode: RunMode, max_iterations: int, progress, check_eve
     st.diffusion = "implicit"
     st.unit = "outer iterations"
     acc = vec = None
-    # a stall (a slow decline that would take tens of thousands more, or an unsteady
-    # flow) stops the run early with the diagnosis rather than at max_steps hours later
+    # a stall (a slow decline, or an unsteady flow) stops early, with the diagnosis
     watch = StallWatch(STALL_PATIENCE, st.steps, max_iterations)
     start = AndersonStart(solver.problem, mode.steady_tolerance, st.steps)
     depth_for, kept_as = history(solver.problem)
