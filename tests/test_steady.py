@@ -82,19 +82,25 @@ def test_a_stalled_run_stops_long_before_its_limit(monkeypatch, method, patience
     assert s.stats.residual_velocity < 1e-9           # it got as far as round-off allows
 
 
-def test_anderson_solves_a_linear_fixed_point_in_at_most_its_dimension():
-    """Anderson acceleration with depth >= n on a linear map x <- M x + b (n = 12, spectral
-    radius 0.99: plain iteration would need ~3,000 steps to 1e-12) is GMRES in disguise
-    (Walker & Ni 2011): exact within n + 2 iterations, up to round-off."""
+def _linear_map(n: int = 12):
+    """x <- M x + b, M symmetric with eigenvalues from -0.5 to 0.99; its fixed point and an
+    Anderson as deep as n."""
     from thermosim.backends import backend_for
 
     rng = np.random.default_rng(1)
-    n = 12
     Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
     M = Q @ np.diag(np.linspace(-0.5, 0.99, n)) @ Q.T
     b = rng.standard_normal(n)
     exact = np.linalg.solve(np.eye(n) - M, b)
-    acc = Anderson(backend_for("cpu", n), n, np.float64, depth=n)
+    return M, b, exact, Anderson(backend_for("cpu", n), n, np.float64, depth=n)
+
+
+def test_anderson_solves_a_linear_fixed_point_in_at_most_its_dimension():
+    """Anderson acceleration with depth >= n on a linear map x <- M x + b (n = 12, spectral
+    radius 0.99: plain iteration would need ~3,000 steps to 1e-12) is GMRES in disguise
+    (Walker & Ni 2011): exact within n + 2 iterations, up to round-off."""
+    M, b, exact, acc = _linear_map()
+    n = b.size
     x = np.zeros(n)
     w = np.ones(n)
     for _ in range(n + 2):
@@ -107,16 +113,10 @@ def test_anderson_alternating_with_plain_iterations_keeps_every_pair():
     plain iterations' pairs, so on the linear map above the history spans the same Krylov
     space and the alternating iteration is exact within n + 2 iterations too; without
     those pairs it takes 23."""
-    from thermosim.backends import backend_for
     from thermosim.flow.anderson import PERIOD
 
-    rng = np.random.default_rng(1)
-    n = 12
-    Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
-    M = Q @ np.diag(np.linspace(-0.5, 0.99, n)) @ Q.T
-    b = rng.standard_normal(n)
-    exact = np.linalg.solve(np.eye(n) - M, b)
-    acc = Anderson(backend_for("cpu", n), n, np.float64, depth=n)
+    M, b, exact, acc = _linear_map()
+    n = b.size
     x = np.zeros(n)
     for k in range(n + 2):
         gx = M @ x + b
